@@ -1,0 +1,1 @@
+"""bnn-bench: NUTS, ADVI and full-rank ADVI on one PyMC Bayesian neural network."""

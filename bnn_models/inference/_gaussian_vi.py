@@ -1,0 +1,151 @@
+"""Machinery shared by mean-field and full-rank ADVI: optimizer, convergence rule, timing."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from bnn_models.data import Dataset
+from bnn_models.inference._predict import predict_test
+from bnn_models.inference._result import FitResult, library_versions
+from bnn_models.model import PARAMS, build_bnn
+
+__all__ = ["OPTIMIZERS", "ELBOConvergence", "fit_gaussian_vi"]
+
+#: Optimizers a user may name; each takes ``learning_rate``.
+OPTIMIZERS = {
+    "adam": pm.adam,
+    "adamax": pm.adamax,
+    "adagrad_window": pm.adagrad_window,
+    "adagrad": pm.adagrad,
+    "rmsprop": pm.rmsprop,
+    "sgd": pm.sgd,
+}
+
+_INFERENCE = {"advi": pm.ADVI, "fullrank_advi": pm.FullRankADVI}
+
+
+@dataclass
+class ELBOConvergence:
+    """Stop VI when the windowed mean loss stops moving.
+
+    Every ``window`` iterations (from ``2 * window`` on), compares the mean loss of the
+    last window with the window before it; fires when
+    ``|mean_last - mean_prev| / |mean_last| < tol``. A PyMC ``pm.fit`` callback: it
+    raises ``StopIteration`` when fired and ``stop`` is true, which ends the fit.
+
+    Attributes
+    ----------
+    fired_at : int or None
+        Iteration (1-based) at which the rule fired.
+    """
+
+    window: int = 1000
+    tol: float = 1e-3
+    stop: bool = True
+    fired_at: int | None = None
+    last_rel_change: float | None = None
+    first_call_s: float | None = field(default=None, repr=False)
+
+    def __call__(self, approx: object, losses: np.ndarray, i: int) -> None:
+        if self.first_call_s is None:
+            # Time of the first finished step: everything before it was compilation.
+            self.first_call_s = time.perf_counter()
+        if i < 2 * self.window or i % self.window or self.fired_at is not None:
+            return
+        last = float(np.mean(losses[i - self.window : i]))
+        prev = float(np.mean(losses[i - 2 * self.window : i - self.window]))
+        self.last_rel_change = abs(last - prev) / max(abs(last), 1e-12)
+        if self.last_rel_change < self.tol:
+            self.fired_at = i
+            if self.stop:
+                raise StopIteration(f"ELBO converged at iteration {i}")
+
+
+def fit_gaussian_vi(
+    kind: str,
+    *,
+    dataset: Dataset,
+    seed: int,
+    n_hidden: int,
+    prior_sigma: float,
+    max_iter: int,
+    optimizer: str,
+    learning_rate: float,
+    draws: int,
+    window: int,
+    tol: float,
+    stop_on_convergence: bool,
+    grad_norm_clip: float | None,
+    obj_n_mc: int,
+    progressbar: bool,
+) -> FitResult:
+    """Fit ``kind`` (``advi`` or ``fullrank_advi``) and draw from the approximation."""
+    for name, value in (("max_iter", max_iter), ("draws", draws), ("window", window),
+                        ("obj_n_mc", obj_n_mc)):
+        if value < 1:
+            raise ValueError(f"{kind}: {name} must be >= 1, got {value}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"{kind}: unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
+    if not learning_rate > 0:
+        raise ValueError(f"{kind}: learning_rate must be > 0, got {learning_rate}")
+    config = {
+        "method": kind, "seed": seed, "n_hidden": n_hidden, "prior_sigma": prior_sigma,
+        "max_iter": max_iter, "optimizer": optimizer, "learning_rate": learning_rate,
+        "draws": draws, "window": window, "tol": tol,
+        "stop_on_convergence": stop_on_convergence, "grad_norm_clip": grad_norm_clip,
+        "obj_n_mc": obj_n_mc,
+    }
+    t0 = time.perf_counter()
+    model = build_bnn(
+        dataset.X_train, dataset.y_train, n_hidden=n_hidden, prior_sigma=prior_sigma,
+        feature_names=dataset.feature_names,
+    )
+    rule = ELBOConvergence(window=window, tol=tol, stop=stop_on_convergence)
+    with model:
+        inference = _INFERENCE[kind](random_seed=seed)
+        approx = inference.fit(
+            max_iter,
+            obj_optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
+            callbacks=[rule],
+            progressbar=progressbar,
+            total_grad_norm_constraint=grad_norm_clip,
+            obj_n_mc=obj_n_mc,
+        )
+        t2 = time.perf_counter()
+        loss = np.asarray(inference.hist, dtype=float)
+        t1 = rule.first_call_s or t2
+        # The approximation's sampler compiles on first use: keep that out of draw time.
+        approx.sample(1, random_seed=seed, return_inferencedata=False)
+        t3 = time.perf_counter()
+        trace = approx.sample(draws, random_seed=seed)
+        t4 = time.perf_counter()
+    idata = xr.DataTree()
+    idata["posterior"] = trace["posterior"].to_dataset()[list(PARAMS)]
+    idata = predict_test(model, idata, dataset.X_test, seed=seed)
+    t5 = time.perf_counter()
+    timings = {
+        "compile_s": (t1 - t0) + (t3 - t2), "fit_s": t2 - t1, "draw_s": t4 - t3,
+        "predict_s": t5 - t4, "total_s": t5 - t0,
+    }
+    status, error = "ok", None
+    if not np.all(np.isfinite(loss)):
+        status, error = "failed", f"non-finite ELBO at iteration {int(np.argmin(np.isfinite(loss))) + 1}"
+    convergence = {
+        "rule": f"|mean(loss[-{window}:]) - mean(previous {window})| / |mean| < {tol}",
+        "window": window, "tol": tol, "fired_at": rule.fired_at,
+        "last_rel_change": rule.last_rel_change, "iterations": int(loss.size),
+        "converged": rule.fired_at is not None,
+    }
+    return FitResult(
+        method=kind, idata=idata, loss=loss, timings=timings,
+        n_grad_evals=int(loss.size) * obj_n_mc, convergence=convergence, config=config,
+        sampler=f"pymc.{_INFERENCE[kind].__name__} {library_versions()['pymc']}",
+        status=status, error=error,
+    )
+
+

@@ -1,0 +1,242 @@
+"""Metrics of one fit: runtime, ELBO convergence, posterior spread, calibration, diagnostics.
+
+Every function takes a :class:`~bnn_models.inference.FitResult` (and the test labels
+where needed) and returns plain JSON-ready numbers; units are in the key names
+(``_s`` seconds, ``_per_s`` per second) or documented.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+from arviz_stats.helper_stats import isotonic_fit
+from sklearn import metrics as skm
+
+from bnn_models.inference import FitResult
+from bnn_models.model import PARAMS
+
+__all__ = [
+    "N_ECE_BINS",
+    "calibration",
+    "compute_metrics",
+    "diagnostics",
+    "ece",
+    "elbo",
+    "reliability",
+    "runtime",
+    "spread",
+]
+
+#: Equal-mass bins of the expected calibration error.
+N_ECE_BINS = 10
+
+
+def ece(p: np.ndarray, y: np.ndarray, n_bins: int = N_ECE_BINS) -> float:
+    """Expected calibration error with equal-mass bins.
+
+    Rows are sorted by predicted probability and cut into ``n_bins`` groups of
+    (nearly) equal size; ECE is the size-weighted mean of
+    ``|mean(y) - mean(p)|`` over the groups.
+
+    Parameters
+    ----------
+    p : numpy.ndarray
+        Predicted probability of label 1 per row.
+    y : numpy.ndarray
+        0/1 labels.
+    n_bins : int
+        Number of equal-mass bins.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> ece(np.array([0.2, 0.2, 0.8, 0.8]), np.array([0, 0, 1, 1]), n_bins=2)
+    0.2
+    """
+    p = np.asarray(p, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if p.shape != y.shape or p.ndim != 1:
+        raise ValueError(f"ece: p and y must be 1-D of equal length, got {p.shape} and {y.shape}")
+    if not 1 <= n_bins <= p.size:
+        raise ValueError(f"ece: n_bins must lie in [1, {p.size}], got {n_bins}")
+    order = np.argsort(p, kind="stable")
+    total = 0.0
+    for idx in np.array_split(order, n_bins):
+        total += idx.size * abs(y[idx].mean() - p[idx].mean())
+    return float(round(total / p.size, 15))
+
+
+def calibration(p: np.ndarray, y: np.ndarray, n_bins: int = N_ECE_BINS) -> dict:
+    """Calibration and classification quality of mean predicted probabilities.
+
+    Returns ECE (equal-mass bins), Brier score, log loss (nats per row), accuracy,
+    error rate, weighted F1 (the published study's F1), 1 - weighted F1 and ROC AUC,
+    all at the 0.5 threshold where a threshold applies.
+    """
+    p = np.asarray(p, dtype=float)
+    y = np.asarray(y, dtype=int)
+    pred = (p >= 0.5).astype(int)
+    acc = float(skm.accuracy_score(y, pred))
+    f1w = float(skm.f1_score(y, pred, average="weighted"))
+    return {
+        "ece": ece(p, y, n_bins),
+        "ece_bins": n_bins,
+        "brier": float(skm.brier_score_loss(y, p)),
+        "log_loss": float(skm.log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1])),
+        "accuracy": acc,
+        "error_rate": 1.0 - acc,
+        "f1_weighted": f1w,
+        "one_minus_f1_weighted": 1.0 - f1w,
+        "roc_auc": float(skm.roc_auc_score(y, p)) if np.unique(y).size == 2 else float("nan"),
+    }
+
+
+def reliability(result: FitResult, y: np.ndarray, *, seed: int = 0, ci_prob: float = 0.9) -> dict:
+    """Data of a PAV-adjusted reliability diagram (ArviZ's ``isotonic_fit``).
+
+    Replicated labels are drawn from every posterior draw of the test probabilities
+    (the posterior predictive); ArviZ fits the isotonic (PAV) regression of the
+    observed labels on the mean prediction (the conditional event probability, CEP)
+    and of each replicate, whose spread gives the consistency band.
+
+    Returns
+    -------
+    dict
+        ``forecast`` (sorted mean predictions), ``cep``, ``band_low``, ``band_high``.
+    """
+    p = result.idata["predictions"]["p"]
+    rng = np.random.default_rng(seed)
+    y_rep = (rng.uniform(size=p.shape) < p.values).astype(np.int64)
+    tree = xr.DataTree.from_dict({
+        "posterior_predictive": xr.Dataset({"y": (p.dims, y_rep)}, coords=p.coords),
+        "observed_data": xr.Dataset({"y": ("obs", np.asarray(y, dtype=np.int64))}),
+    })
+    fit = isotonic_fit(tree, var_names=["y"], group="posterior_predictive", ci_prob=ci_prob)["y"]
+    rows = {name: fit.sel(plot_axis=axis).values.tolist()
+            for name, axis in (("forecast", "x"), ("cep", "y"), ("band_low", "y_bottom"),
+                               ("band_high", "y_top"))}
+    return {"ci_prob": ci_prob, **rows}
+
+
+def runtime(result: FitResult) -> dict:
+    """Seconds per stage and throughput.
+
+    ``draws_per_s`` counts kept posterior draws (all chains) per second of fitting for
+    NUTS; for VI, ``iter_per_s`` counts optimisation steps per second. NUTS also gets
+    ``ess_bulk_per_s``: the smallest bulk ESS over the test-set probabilities (the
+    symmetry-invariant quantity) per second of sampling, and the same over weights.
+    """
+    t = dict(result.timings)
+    out = {k: float(v) for k, v in t.items()}
+    post = result.idata["posterior"]
+    n_draws = int(post.sizes["chain"] * post.sizes["draw"])
+    if result.method == "nuts":
+        out["draws_per_s"] = n_draws / t["fit_s"]
+        ess_p = az.ess(result.idata, group="predictions", method="bulk")["p"]
+        ess_w = az.ess(result.idata, var_names=list(PARAMS), method="bulk")
+        out["ess_bulk_per_s"] = float(ess_p.min()) / t["fit_s"]
+        out["ess_bulk_weights_per_s"] = min(float(ess_w[v].min()) for v in PARAMS) / t["fit_s"]
+    else:
+        out["iter_per_s"] = result.convergence["iterations"] / t["fit_s"]
+    out["grad_evals"] = result.n_grad_evals
+    return out
+
+
+def _smoothed(loss: np.ndarray, window: int) -> np.ndarray:
+    return pd.Series(loss).rolling(window, min_periods=1).mean().to_numpy()
+
+
+def elbo(result: FitResult, *, rel: float = 0.01) -> dict | None:
+    """ELBO convergence of a VI fit (None for NUTS).
+
+    ELBO is minus PyMC's loss, in nats. ``final_elbo`` and ``final_elbo_sd`` are the
+    mean and sd over the last ``window`` iterations. ``iter_to_1pct`` is the first
+    iteration from which the loss smoothed over ``window`` iterations stays within
+    ``rel`` (1%) of its final smoothed value. ``rule_fired_at`` is the convergence
+    rule's iteration (None: it never fired within ``max_iter``).
+    """
+    if result.loss is None:
+        return None
+    loss = np.asarray(result.loss, dtype=float)
+    window = int(result.convergence["window"])
+    tail = loss[-window:]
+    smooth = _smoothed(loss, window)
+    final = smooth[-1]
+    outside = np.flatnonzero(np.abs(smooth - final) > rel * abs(final))
+    first_within = int(outside[-1] + 2) if outside.size else 1
+    return {
+        "final_elbo": float(-tail.mean()),
+        "final_elbo_sd": float(tail.std()),
+        "neg_final_elbo": float(tail.mean()),
+        "iterations": int(loss.size),
+        "iter_to_1pct": first_within,
+        "rule_fired_at": result.convergence["fired_at"],
+        "converged": bool(result.convergence["converged"]),
+        "window": window,
+    }
+
+
+def spread(result: FitResult) -> dict:
+    """Posterior spread in weight space and in function space.
+
+    ``param_sd``: mean (over elements) of each parameter's posterior sd, per layer.
+    Pooled over chains, it is NOT invariant to the hidden units' permutation
+    symmetry: NUTS chains in different modes inflate it. ``pred_sd_mean`` (and the
+    per-point ``pred_sd``) is the sd of the test-set probabilities over draws, which
+    the symmetry leaves unchanged: compare methods on it.
+    """
+    post = result.idata["posterior"]
+    param_sd = {v: float(post[v].std(dim=("chain", "draw")).mean()) for v in PARAMS}
+    p = result.p_test
+    pred_sd = p.std(axis=0)
+    return {
+        "param_sd": param_sd,
+        "pred_sd_mean": float(pred_sd.mean()),
+        "pred_sd_median": float(np.median(pred_sd)),
+        "pred_sd_max": float(pred_sd.max()),
+        "pred_sd": pred_sd.tolist(),
+        "pred_mean": p.mean(axis=0).tolist(),
+    }
+
+
+def diagnostics(result: FitResult) -> dict | None:
+    """MCMC diagnostics from ArviZ (None for VI, whose single chain has none).
+
+    R-hat (rank-normalised) and bulk/tail ESS over every weight and over every
+    test-set probability; divergences; mean tree depth.
+    """
+    if result.method != "nuts":
+        return None
+    idata = result.idata
+    out: dict = {}
+    for label, kw in (("weights", {"var_names": list(PARAMS)}), ("pred", {"group": "predictions"})):
+        rhat = az.rhat(idata, **kw)
+        bulk = az.ess(idata, method="bulk", **kw)
+        tail = az.ess(idata, method="tail", **kw)
+        names = list(rhat.data_vars)
+        out[f"rhat_max_{label}"] = max(float(rhat[v].max()) for v in names)
+        out[f"ess_bulk_min_{label}"] = min(float(bulk[v].min()) for v in names)
+        out[f"ess_tail_min_{label}"] = min(float(tail[v].min()) for v in names)
+    stats = idata["sample_stats"]
+    out["divergences"] = int(stats["diverging"].sum())
+    out["tree_depth_mean"] = float(stats["depth"].mean()) if "depth" in stats else float(
+        stats["tree_depth"].mean())
+    return out
+
+
+def compute_metrics(result: FitResult, y_test: np.ndarray, *, seed: int = 0) -> dict:
+    """All metrics of one successful fit, as one JSON-ready dict."""
+    p_mean = result.p_test.mean(axis=0)
+    return {
+        "runtime": runtime(result),
+        "elbo": elbo(result),
+        "spread": spread(result),
+        "calibration": calibration(p_mean, y_test),
+        "reliability": reliability(result, y_test, seed=seed),
+        "diagnostics": diagnostics(result),
+    }

@@ -1,0 +1,90 @@
+"""The one definition of the Bayesian neural network used by every method."""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+__all__ = ["PARAMS", "build_bnn", "set_inputs"]
+
+#: Weight and bias names, the same in every method's posterior.
+PARAMS = ("W0", "b0", "W1", "b1")
+
+
+def build_bnn(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_hidden: int = 12,
+    prior_sigma: float = 1.0,
+    feature_names: tuple[str, ...] | None = None,
+) -> pm.Model:
+    """Build the ``features``-``n_hidden``-1 ReLU network with Normal priors.
+
+    The network of arXiv 1911.09660: one hidden ReLU layer, a sigmoid output, and
+    Normal(0, ``prior_sigma``) priors on every weight and bias. The likelihood is
+    Bernoulli on the logit scale (numerically stable); ``p`` is the predicted
+    probability, a deterministic of the inputs, so swapping the inputs with
+    :func:`set_inputs` predicts new rows with the same model.
+
+    Parameters
+    ----------
+    X : numpy.ndarray, shape (rows, features)
+        Standardised inputs.
+    y : numpy.ndarray, shape (rows,)
+        0/1 labels.
+    n_hidden : int
+        Hidden units.
+    prior_sigma : float
+        Prior sd of every weight and bias.
+    feature_names : tuple of str, optional
+        Coordinates of the ``feature`` dim.
+
+    Returns
+    -------
+    pymc.Model
+        Free variables ``W0`` (feature, hidden), ``b0`` (hidden), ``W1`` (hidden),
+        ``b1`` (scalar); data ``X``, ``y``; deterministic ``p`` (obs).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = build_bnn(np.zeros((4, 2)), np.array([0, 1, 0, 1]), n_hidden=3)
+    >>> sorted(v.name for v in model.free_RVs)
+    ['W0', 'W1', 'b0', 'b1']
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y)
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        raise ValueError(f"build_bnn: X must be (rows, features) and y (rows,), got {X.shape}, {y.shape}")
+    if n_hidden < 1:
+        raise ValueError(f"build_bnn: n_hidden must be >= 1, got {n_hidden}")
+    if not prior_sigma > 0:
+        raise ValueError(f"build_bnn: prior_sigma must be > 0, got {prior_sigma}")
+    names = feature_names or tuple(f"x{j}" for j in range(X.shape[1]))
+    coords = {
+        "feature": list(names),
+        "hidden": list(range(n_hidden)),
+        "obs": list(range(X.shape[0])),
+    }
+    with pm.Model(coords=coords) as model:
+        X_data = pm.Data("X", X, dims=("obs", "feature"))
+        y_data = pm.Data("y", y.astype(np.int64), dims="obs")
+        W0 = pm.Normal("W0", 0.0, prior_sigma, dims=("feature", "hidden"))
+        b0 = pm.Normal("b0", 0.0, prior_sigma, dims="hidden")
+        W1 = pm.Normal("W1", 0.0, prior_sigma, dims="hidden")
+        b1 = pm.Normal("b1", 0.0, prior_sigma)
+        hidden = pt.maximum(X_data @ W0 + b0, 0.0)
+        logit = hidden @ W1 + b1
+        pm.Deterministic("p", pm.math.sigmoid(logit), dims="obs")
+        pm.Bernoulli("y_obs", logit_p=logit, observed=y_data, dims="obs")
+    return model
+
+
+def set_inputs(model: pm.Model, X: np.ndarray, y: np.ndarray | None = None) -> None:
+    """Swap the model's data for new rows (labels default to zeros: unused by ``p``)."""
+    X = np.asarray(X, dtype=float)
+    y = np.zeros(X.shape[0], dtype=np.int64) if y is None else np.asarray(y, dtype=np.int64)
+    with model:
+        pm.set_data({"X": X, "y": y}, coords={"obs": list(range(X.shape[0]))})
