@@ -24,6 +24,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, 0o644)  # mkstemp's 0600 would hide results from other users
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)

@@ -36,5 +36,5 @@ METHODS: dict[str, Callable[..., FitResult]] = {
 QUICK: dict[str, dict] = {
     "nuts": {"draws": 150, "tune": 150, "chains": 2},
     "advi": {"max_iter": 3000, "draws": 200, "window": 500},
-    "fullrank_advi": {"max_iter": 3000, "draws": 200, "window": 500},
+    "fullrank_advi": {"max_iter": 4000, "draws": 200, "window": 500, "learning_rate": 3e-3},
 }

@@ -44,7 +44,7 @@ class ELBOConvergence:
         Iteration (1-based) at which the rule fired.
     """
 
-    window: int = 1000
+    window: int = 5000
     tol: float = 1e-3
     stop: bool = True
     fired_at: int | None = None

@@ -104,7 +104,9 @@ def fit_nuts(
         raise ValueError(f"nuts: unknown sampler {sampler!r}; expected 'nutpie' or 'pymc'")
     idata = xr.DataTree()
     idata["posterior"] = trace["posterior"].to_dataset()[list(PARAMS)]
-    idata["sample_stats"] = trace["sample_stats"].to_dataset()
+    stats = trace["sample_stats"].to_dataset()
+    # Text-valued stats (nutpie's divergence messages) do not store in netCDF.
+    idata["sample_stats"] = stats.drop_vars([v for v in stats.data_vars if stats[v].dtype == object])
     idata = predict_test(model, idata, dataset.X_test, seed=seed)
     t3 = time.perf_counter()
     timings = {

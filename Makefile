@@ -1,0 +1,54 @@
+# Everyday entry points. `make install` builds .venv only when it is missing or the
+# pinned requirements changed; `make test` and `make bench` build on it.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Python >= 3.12: .python-version selects it through pyenv; else the first python3.12.
+PYTHON ?= $(shell command -v python3.12 2>/dev/null || echo python3)
+# Offline machines: the rupture files beside the project, unless the variable is set.
+export BNN_BENCH_DATA_DIR ?= $(if $(wildcard ../shared/data/rupture/rupturemodel_test.txt),$(abspath ../shared/data/rupture),)
+BASE ?= HEAD~1
+PYTEST_ARGS ?=
+
+.PHONY: install test test-slow bench bench-quick lint asv asv-compare asv-publish clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "bnn-bench needs Python >= 3.12, .venv has " + sys.version.split()[0])'
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	@$(PY) -c 'import pymc, pytensor, arviz, nutpie; print(f"installed: pymc {pymc.__version__}, pytensor {pytensor.__version__}, arviz {arviz.__version__}, nutpie {nutpie.__version__}")'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-slow: install
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+bench: install
+	$(VENV)/bin/bnn-bench run --out results/rupture
+
+bench-quick: install
+	$(VENV)/bin/bnn-bench run --quick --out results/quick
+
+lint: install
+	$(VENV)/bin/ruff check bnn_models benchmarks tests scripts
+	$(VENV)/bin/ruff format --check bnn_models benchmarks tests scripts
+	$(VENV)/bin/mypy
+
+asv: install
+	BNN_BENCH_PROFILE=$${BNN_BENCH_PROFILE:-quick} $(VENV)/bin/asv run --python=same --show-stderr
+
+asv-compare: install
+	$(VENV)/bin/asv continuous --factor 1.5 --show-stderr $(BASE) HEAD
+
+asv-publish: install
+	$(VENV)/bin/asv publish
+
+clean:
+	rm -rf $(VENV) .asv .pytest_cache
