@@ -79,10 +79,16 @@ def git_commit(cwd: Path | None = None) -> str | None:
     """The checkout's commit (with ``-dirty`` when it has changes), or None."""
     cwd = cwd or Path(__file__).resolve().parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=cwd, capture_output=True, text=True, check=True).stdout
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     return sha + ("-dirty" if dirty.strip() else "")
@@ -95,7 +101,9 @@ def parse_methods(text: str | list[str]) -> list[str]:
         raise ValueError("--methods: empty list; expected some of " + ",".join(METHODS))
     for name in names:
         if name not in METHODS:
-            raise ValueError(f"--methods: unknown method {name!r}; expected some of {','.join(METHODS)}")
+            raise ValueError(
+                f"--methods: unknown method {name!r}; expected some of {','.join(METHODS)}"
+            )
     return list(dict.fromkeys(names))
 
 
@@ -108,9 +116,18 @@ def fit_config(method: str, *, quick: bool = False, overrides: dict | None = Non
 
 
 def _config_hash(method: str, seed: int, cfg: dict, dataset: Dataset) -> str:
-    blob = json.dumps({"method": method, "seed": seed, "config": cfg,
-                       "data": dataset.describe()["sha256"], "n_train": len(dataset.y_train),
-                       "rebalanced": dataset.rebalanced}, sort_keys=True, default=str)
+    blob = json.dumps(
+        {
+            "method": method,
+            "seed": seed,
+            "config": cfg,
+            "data": dataset.describe()["sha256"],
+            "n_train": len(dataset.y_train),
+            "rebalanced": dataset.rebalanced,
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -184,12 +201,19 @@ def load_metrics(path: str | Path) -> dict:
     return doc
 
 
-def _fit_entry(result: FitResult, seed: int, chash: str, fit_file: str | None,
-               dataset: Dataset) -> dict:
+def _fit_entry(
+    result: FitResult, seed: int, chash: str, fit_file: str | None, dataset: Dataset
+) -> dict:
     entry = {
-        "method": result.method, "seed": seed, "status": result.status, "error": result.error,
-        "config": result.config, "config_hash": chash, "sampler": result.sampler,
-        "convergence": result.convergence, "fit_file": fit_file,
+        "method": result.method,
+        "seed": seed,
+        "status": result.status,
+        "error": result.error,
+        "config": result.config,
+        "config_hash": chash,
+        "sampler": result.sampler,
+        "convergence": result.convergence,
+        "fit_file": fit_file,
     }
     if result.ok:
         entry.update(compute_metrics(result, dataset.y_test, seed=seed))
@@ -202,9 +226,18 @@ def _fit_entry(result: FitResult, seed: int, chash: str, fit_file: str | None,
 
 
 def _failed(method: str, seed: int, cfg: dict, err: BaseException) -> FitResult:
-    return FitResult(method=method, idata=None, loss=None, timings={}, n_grad_evals=None,
-                     convergence={}, config={"method": method, "seed": seed, **cfg},
-                     sampler="", status="failed", error=f"{type(err).__name__}: {err}")
+    return FitResult(
+        method=method,
+        idata=None,
+        loss=None,
+        timings={},
+        n_grad_evals=None,
+        convergence={},
+        config={"method": method, "seed": seed, **cfg},
+        sampler="",
+        status="failed",
+        error=f"{type(err).__name__}: {err}",
+    )
 
 
 def summarise_seeds(fits: list[dict], *, prob: float = 0.9) -> dict:
@@ -229,9 +262,11 @@ def summarise_seeds(fits: list[dict], *, prob: float = 0.9) -> dict:
         for key, vals in values.items():
             arr = np.asarray(vals)
             stats[key] = {
-                "mean": float(arr.mean()), "sd": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+                "mean": float(arr.mean()),
+                "sd": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
                 "lo": float(np.quantile(arr, (1 - prob) / 2)),
-                "hi": float(np.quantile(arr, (1 + prob) / 2)), "n": int(arr.size),
+                "hi": float(np.quantile(arr, (1 + prob) / 2)),
+                "n": int(arr.size),
             }
         out[method] = {"n_seeds": len(entries), "metrics": stats}
     return out
@@ -330,15 +365,18 @@ def run_benchmark(
                 cfg = fit_config(method, quick=quick, overrides=overrides)
                 chash = _config_hash(method, seed, cfg, dataset)
                 if chash in previous:
-                    log(f"[{method} seed {seed}] resumed: finished fit {previous[chash]['fit_file']} kept")
+                    log(
+                        f"[{method} seed {seed}] resumed: finished fit {previous[chash]['fit_file']} kept"
+                    )
                     doc["fits"].append(previous[chash])
                     continue
                 log(f"[{method} seed {seed}] fitting ...")
                 t0 = time.perf_counter()
                 try:
                     with _time_limit(time_limit_s):
-                        result = METHODS[method](dataset=dataset, seed=seed,
-                                                 progressbar=progressbar, **cfg)
+                        result = METHODS[method](
+                            dataset=dataset, seed=seed, progressbar=progressbar, **cfg
+                        )
                 except (ValueError, TypeError) as err:
                     if "must be" in str(err) or "unknown" in str(err):
                         raise  # a bad option: the user's error, not a failed fit
@@ -349,8 +387,14 @@ def run_benchmark(
                     div = int(result.idata["sample_stats"]["diverging"].sum())
                     n = int(result.idata["sample_stats"]["diverging"].size)
                     if div > max_divergence_rate * n:
-                        result = _failed(method, seed, cfg, RuntimeError(
-                            f"{div} of {n} draws divergent (> {max_divergence_rate:.0%})"))
+                        result = _failed(
+                            method,
+                            seed,
+                            cfg,
+                            RuntimeError(
+                                f"{div} of {n} draws divergent (> {max_divergence_rate:.0%})"
+                            ),
+                        )
                 fit_file = None
                 if result.ok:
                     fit_file = f"fits/{method}-s{seed}.nc"
@@ -369,5 +413,8 @@ def run_benchmark(
 def load_fits(out_dir: str | Path, doc: dict) -> dict[tuple[str, int], FitResult]:
     """Load the saved FitResults named in a metrics document."""
     out = Path(out_dir)
-    return {(f["method"], f["seed"]): load_fit(out / f["fit_file"])
-            for f in doc["fits"] if f["status"] == "ok" and f.get("fit_file")}
+    return {
+        (f["method"], f["seed"]): load_fit(out / f["fit_file"])
+        for f in doc["fits"]
+        if f["status"] == "ok" and f.get("fit_file")
+    }

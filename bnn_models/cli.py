@@ -58,16 +58,25 @@ def summary_table(doc: dict) -> pd.DataFrame:
         if fit["status"] == "ok":
             rt, cal, el, sp = fit["runtime"], fit["calibration"], fit["elbo"], fit["spread"]
             dg = fit.get("diagnostics") or {}
-            row.update({
-                "total_s": rt["total_s"], "fit_s": rt["fit_s"], "compile_s": rt["compile_s"],
-                "elbo": el["final_elbo"] if el else None,
-                "converged_at": (el["rule_fired_at"] or "no") if el else None,
-                "pred_sd": sp["pred_sd_mean"], "accuracy": cal["accuracy"],
-                "f1_weighted": cal["f1_weighted"], "ece": cal["ece"], "brier": cal["brier"],
-                "log_loss": cal["log_loss"], "auc": cal["roc_auc"],
-                "rhat_pred": dg.get("rhat_max_pred"), "ess_pred": dg.get("ess_bulk_min_pred"),
-                "divergences": dg.get("divergences"),
-            })
+            row.update(
+                {
+                    "total_s": rt["total_s"],
+                    "fit_s": rt["fit_s"],
+                    "compile_s": rt["compile_s"],
+                    "elbo": el["final_elbo"] if el else None,
+                    "converged_at": (el["rule_fired_at"] or "no") if el else None,
+                    "pred_sd": sp["pred_sd_mean"],
+                    "accuracy": cal["accuracy"],
+                    "f1_weighted": cal["f1_weighted"],
+                    "ece": cal["ece"],
+                    "brier": cal["brier"],
+                    "log_loss": cal["log_loss"],
+                    "auc": cal["roc_auc"],
+                    "rhat_pred": dg.get("rhat_max_pred"),
+                    "ess_pred": dg.get("ess_bulk_min_pred"),
+                    "divergences": dg.get("divergences"),
+                }
+            )
         else:
             row["error"] = fit.get("error")
         rows.append(row)
@@ -96,21 +105,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for m in methods:
             overrides.setdefault(m, {})["n_hidden"] = args.hidden
     dataset = load_dataset(
-        args.dataset, data_dir=args.data_dir, data_file=args.data, label=args.label,
-        rebalance=args.rebalance, seed=args.data_seed, n_train=args.n_train, n_test=args.n_test,
+        args.dataset,
+        data_dir=args.data_dir,
+        data_file=args.data,
+        label=args.label,
+        rebalance=args.rebalance,
+        seed=args.data_seed,
+        n_train=args.n_train,
+        n_test=args.n_test,
     )
     out = Path(args.out or f"results/{dataset.name}")
-    print(f"bnn-bench run: {dataset.name} ({len(dataset.y_train)} train / {len(dataset.y_test)} "
-          f"test rows, {dataset.n_features} features), methods {','.join(methods)}, seeds "
-          f"{seeds}, profile {'quick' if args.quick else 'default'} -> {out}", flush=True)
+    print(
+        f"bnn-bench run: {dataset.name} ({len(dataset.y_train)} train / {len(dataset.y_test)} "
+        f"test rows, {dataset.n_features} features), methods {','.join(methods)}, seeds "
+        f"{seeds}, profile {'quick' if args.quick else 'default'} -> {out}",
+        flush=True,
+    )
     doc = run_benchmark(
-        dataset, out, methods=methods, seeds=seeds, quick=args.quick, overrides=overrides,
-        resume=args.resume, time_limit_s=args.time_limit, progressbar=not args.no_progress,
-        log=lambda s: print(s, flush=True), command=shlex.join(["bnn-bench", *sys.argv[1:]]),
+        dataset,
+        out,
+        methods=methods,
+        seeds=seeds,
+        quick=args.quick,
+        overrides=overrides,
+        resume=args.resume,
+        time_limit_s=args.time_limit,
+        progressbar=not args.no_progress,
+        log=lambda s: print(s, flush=True),
+        command=shlex.join(["bnn-bench", *sys.argv[1:]]),
     )
     table = summary_table(doc)
-    with pd.option_context("display.width", 200, "display.max_columns", 30,
-                           "display.float_format", "{:.4g}".format):
+    with pd.option_context(
+        "display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4g}".format
+    ):
         print("\nSummary (test set; times in seconds):")
         print(table.to_string(index=False))
     if not args.no_report:
@@ -154,12 +181,23 @@ def build_parser() -> argparse.ArgumentParser:
     def data_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--dataset", choices=["rupture", "teacher"], default="rupture")
         p.add_argument("--data", metavar="FILE", help="your own CSV/whitespace table instead")
-        p.add_argument("--label", default="-1", help="label column of --data: name or index (default: last)")
-        p.add_argument("--data-dir", metavar="DIR", help="local folder with the rupture files "
-                       "(default: $BNN_BENCH_DATA_DIR, else download)")
-        p.add_argument("--rebalance", action="store_true",
-                       help="upsample the training minority class, as the published study did")
-        p.add_argument("--data-seed", type=int, default=0, help="seed of teacher data, splits, upsampling")
+        p.add_argument(
+            "--label", default="-1", help="label column of --data: name or index (default: last)"
+        )
+        p.add_argument(
+            "--data-dir",
+            metavar="DIR",
+            help="local folder with the rupture files "
+            "(default: $BNN_BENCH_DATA_DIR, else download)",
+        )
+        p.add_argument(
+            "--rebalance",
+            action="store_true",
+            help="upsample the training minority class, as the published study did",
+        )
+        p.add_argument(
+            "--data-seed", type=int, default=0, help="seed of teacher data, splits, upsampling"
+        )
         p.add_argument("--n-train", type=int, default=1600, help="teacher training rows")
         p.add_argument("--n-test", type=int, default=400, help="teacher test rows")
 
@@ -167,15 +205,30 @@ def build_parser() -> argparse.ArgumentParser:
     data_options(run)
     run.add_argument("--methods", default="nuts,advi,fullrank_advi")
     run.add_argument("--seed", type=int, default=0, help="first seed")
-    run.add_argument("--seeds", type=_seeds, default=None,
-                     help="K (K seeds from --seed) or a list 0,1,2: repeat each method per seed")
-    run.add_argument("--quick", action="store_true", help="small settings: seconds, for smoke tests")
+    run.add_argument(
+        "--seeds",
+        type=_seeds,
+        default=None,
+        help="K (K seeds from --seed) or a list 0,1,2: repeat each method per seed",
+    )
+    run.add_argument(
+        "--quick", action="store_true", help="small settings: seconds, for smoke tests"
+    )
     run.add_argument("--out", metavar="DIR", help="results folder (default results/<dataset>)")
-    run.add_argument("--resume", action="store_true", help="keep finished fits with the same config")
-    run.add_argument("--time-limit", type=float, default=None, metavar="S", help="per-fit limit in seconds")
+    run.add_argument(
+        "--resume", action="store_true", help="keep finished fits with the same config"
+    )
+    run.add_argument(
+        "--time-limit", type=float, default=None, metavar="S", help="per-fit limit in seconds"
+    )
     run.add_argument("--hidden", type=int, default=None, help="hidden units (default 12)")
-    run.add_argument("--set", type=_override, action="append", metavar="METHOD.KEY=VALUE",
-                     help="override a method setting, e.g. advi.learning_rate=0.003")
+    run.add_argument(
+        "--set",
+        type=_override,
+        action="append",
+        metavar="METHOD.KEY=VALUE",
+        help="override a method setting, e.g. advi.learning_rate=0.003",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--no-report", action="store_true", help="skip report.html/report.md")
     run.set_defaults(func=_cmd_run)
@@ -196,7 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("--draws", type=int, default=2000)
     ref.add_argument("--tune", type=int, default=1000)
     ref.add_argument("--seed", type=int, default=12345)
-    ref.add_argument("--cache", metavar="DIR", default=None, help="cache folder (default .bnn_cache/reference)")
+    ref.add_argument(
+        "--cache", metavar="DIR", default=None, help="cache folder (default .bnn_cache/reference)"
+    )
     ref.add_argument("--quick", action="store_true")
     ref.set_defaults(func=_cmd_reference)
     return parser

@@ -514,4 +514,6 @@ def load_dataset(
         return load_rupture(data_dir, rebalance=rebalance, seed=seed)
     if name == "teacher":
         return make_teacher(n_train, n_test, seed=seed)
-    raise ValueError(f"dataset: unknown name {name!r}; expected 'rupture', 'teacher' or --data FILE")
+    raise ValueError(
+        f"dataset: unknown name {name!r}; expected 'rupture', 'teacher' or --data FILE"
+    )

@@ -112,14 +112,22 @@ def reliability(result: FitResult, y: np.ndarray, *, seed: int = 0, ci_prob: flo
     p = result.idata["predictions"]["p"]
     rng = np.random.default_rng(seed)
     y_rep = (rng.uniform(size=p.shape) < p.values).astype(np.int64)
-    tree = xr.DataTree.from_dict({
-        "posterior_predictive": xr.Dataset({"y": (p.dims, y_rep)}, coords=p.coords),
-        "observed_data": xr.Dataset({"y": ("obs", np.asarray(y, dtype=np.int64))}),
-    })
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior_predictive": xr.Dataset({"y": (p.dims, y_rep)}, coords=p.coords),
+            "observed_data": xr.Dataset({"y": ("obs", np.asarray(y, dtype=np.int64))}),
+        }
+    )
     fit = isotonic_fit(tree, var_names=["y"], group="posterior_predictive", ci_prob=ci_prob)["y"]
-    rows = {name: fit.sel(plot_axis=axis).values.tolist()
-            for name, axis in (("forecast", "x"), ("cep", "y"), ("band_low", "y_bottom"),
-                               ("band_high", "y_top"))}
+    rows = {
+        name: fit.sel(plot_axis=axis).values.tolist()
+        for name, axis in (
+            ("forecast", "x"),
+            ("cep", "y"),
+            ("band_low", "y_bottom"),
+            ("band_high", "y_top"),
+        )
+    }
     return {"ci_prob": ci_prob, **rows}
 
 
@@ -224,8 +232,9 @@ def diagnostics(result: FitResult) -> dict | None:
         out[f"ess_tail_min_{label}"] = min(float(tail[v].min()) for v in names)
     stats = idata["sample_stats"]
     out["divergences"] = int(stats["diverging"].sum())
-    out["tree_depth_mean"] = float(stats["depth"].mean()) if "depth" in stats else float(
-        stats["tree_depth"].mean())
+    out["tree_depth_mean"] = (
+        float(stats["depth"].mean()) if "depth" in stats else float(stats["tree_depth"].mean())
+    )
     return out
 
 

@@ -57,7 +57,9 @@ def build_bnn(
     X = np.asarray(X, dtype=float)
     y = np.asarray(y)
     if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(f"build_bnn: X must be (rows, features) and y (rows,), got {X.shape}, {y.shape}")
+        raise ValueError(
+            f"build_bnn: X must be (rows, features) and y (rows,), got {X.shape}, {y.shape}"
+        )
     if n_hidden < 1:
         raise ValueError(f"build_bnn: n_hidden must be >= 1, got {n_hidden}")
     if not prior_sigma > 0:

@@ -27,15 +27,31 @@ def main(method: str, opt: str, n: int, out: str, seed: int = 1) -> None:
     model = build_bnn(ds.X_train, ds.y_train)
     with model:
         t0 = time.perf_counter()
-        approx = pm.fit(n, method=method, obj_optimizer=OPTS[opt](), random_seed=seed,
-                        progressbar=False, total_grad_norm_constraint=100.0)
+        approx = pm.fit(
+            n,
+            method=method,
+            obj_optimizer=OPTS[opt](),
+            random_seed=seed,
+            progressbar=False,
+            total_grad_norm_constraint=100.0,
+        )
         dt = time.perf_counter() - t0
     loss = np.asarray(approx.hist)
     smooth = np.convolve(loss, np.ones(500) / 500, mode="valid")
     final = smooth[-1]
     within = int(np.argmax(np.abs(smooth - final) <= 0.01 * abs(final))) + 500
-    json.dump({"method": method, "opt": opt, "n": n, "seconds": dt, "final_smoothed": float(final),
-               "within_1pct_iter": within, "loss": loss[::10].tolist()}, open(out, "w"))
+    json.dump(
+        {
+            "method": method,
+            "opt": opt,
+            "n": n,
+            "seconds": dt,
+            "final_smoothed": float(final),
+            "within_1pct_iter": within,
+            "loss": loss[::10].tolist(),
+        },
+        open(out, "w"),
+    )
     print(method, opt, f"{dt:.1f}s final {final:.1f} within1% {within}", flush=True)
 
 

@@ -85,24 +85,41 @@ def fit_gaussian_vi(
     progressbar: bool,
 ) -> FitResult:
     """Fit ``kind`` (``advi`` or ``fullrank_advi``) and draw from the approximation."""
-    for name, value in (("max_iter", max_iter), ("draws", draws), ("window", window),
-                        ("obj_n_mc", obj_n_mc)):
+    for name, value in (
+        ("max_iter", max_iter),
+        ("draws", draws),
+        ("window", window),
+        ("obj_n_mc", obj_n_mc),
+    ):
         if value < 1:
             raise ValueError(f"{kind}: {name} must be >= 1, got {value}")
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"{kind}: unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
+        raise ValueError(
+            f"{kind}: unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}"
+        )
     if not learning_rate > 0:
         raise ValueError(f"{kind}: learning_rate must be > 0, got {learning_rate}")
     config = {
-        "method": kind, "seed": seed, "n_hidden": n_hidden, "prior_sigma": prior_sigma,
-        "max_iter": max_iter, "optimizer": optimizer, "learning_rate": learning_rate,
-        "draws": draws, "window": window, "tol": tol,
-        "stop_on_convergence": stop_on_convergence, "grad_norm_clip": grad_norm_clip,
+        "method": kind,
+        "seed": seed,
+        "n_hidden": n_hidden,
+        "prior_sigma": prior_sigma,
+        "max_iter": max_iter,
+        "optimizer": optimizer,
+        "learning_rate": learning_rate,
+        "draws": draws,
+        "window": window,
+        "tol": tol,
+        "stop_on_convergence": stop_on_convergence,
+        "grad_norm_clip": grad_norm_clip,
         "obj_n_mc": obj_n_mc,
     }
     t0 = time.perf_counter()
     model = build_bnn(
-        dataset.X_train, dataset.y_train, n_hidden=n_hidden, prior_sigma=prior_sigma,
+        dataset.X_train,
+        dataset.y_train,
+        n_hidden=n_hidden,
+        prior_sigma=prior_sigma,
         feature_names=dataset.feature_names,
     )
     rule = ELBOConvergence(window=window, tol=tol, stop=stop_on_convergence)
@@ -129,23 +146,36 @@ def fit_gaussian_vi(
     idata = predict_test(model, idata, dataset.X_test, seed=seed)
     t5 = time.perf_counter()
     timings = {
-        "compile_s": (t1 - t0) + (t3 - t2), "fit_s": t2 - t1, "draw_s": t4 - t3,
-        "predict_s": t5 - t4, "total_s": t5 - t0,
+        "compile_s": (t1 - t0) + (t3 - t2),
+        "fit_s": t2 - t1,
+        "draw_s": t4 - t3,
+        "predict_s": t5 - t4,
+        "total_s": t5 - t0,
     }
     status, error = "ok", None
     if not np.all(np.isfinite(loss)):
-        status, error = "failed", f"non-finite ELBO at iteration {int(np.argmin(np.isfinite(loss))) + 1}"
+        status, error = (
+            "failed",
+            f"non-finite ELBO at iteration {int(np.argmin(np.isfinite(loss))) + 1}",
+        )
     convergence = {
         "rule": f"|mean(loss[-{window}:]) - mean(previous {window})| / |mean| < {tol}",
-        "window": window, "tol": tol, "fired_at": rule.fired_at,
-        "last_rel_change": rule.last_rel_change, "iterations": int(loss.size),
+        "window": window,
+        "tol": tol,
+        "fired_at": rule.fired_at,
+        "last_rel_change": rule.last_rel_change,
+        "iterations": int(loss.size),
         "converged": rule.fired_at is not None,
     }
     return FitResult(
-        method=kind, idata=idata, loss=loss, timings=timings,
-        n_grad_evals=int(loss.size) * obj_n_mc, convergence=convergence, config=config,
+        method=kind,
+        idata=idata,
+        loss=loss,
+        timings=timings,
+        n_grad_evals=int(loss.size) * obj_n_mc,
+        convergence=convergence,
+        config=config,
         sampler=f"pymc.{_INFERENCE[kind].__name__} {library_versions()['pymc']}",
-        status=status, error=error,
+        status=status,
+        error=error,
     )
-
-

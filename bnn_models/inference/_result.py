@@ -15,7 +15,17 @@ from bnn_models._io import atomic_path
 
 __all__ = ["FitResult", "library_versions", "load_fit", "save_fit"]
 
-_LIBS = ("pymc", "pytensor", "arviz", "arviz-stats", "arviz-base", "nutpie", "numpy", "numba", "xarray")
+_LIBS = (
+    "pymc",
+    "pytensor",
+    "arviz",
+    "arviz-stats",
+    "arviz-base",
+    "nutpie",
+    "numpy",
+    "numba",
+    "xarray",
+)
 
 
 def library_versions() -> dict[str, str | None]:
@@ -113,7 +123,9 @@ def load_fit(path: str | Path) -> FitResult:
         tree = xr.open_datatree(path, engine="h5netcdf").load()
         meta = json.loads(tree.attrs["bnn_bench_fit"])
     except Exception as err:
-        raise ValueError(f"{path}: not a readable bnn-bench fit file ({type(err).__name__}: {err})") from err
+        raise ValueError(
+            f"{path}: not a readable bnn-bench fit file ({type(err).__name__}: {err})"
+        ) from err
     loss = None
     if "loss" in tree.children:
         loss = tree["loss"]["loss"].values

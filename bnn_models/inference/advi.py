@@ -61,8 +61,19 @@ def fit_advi(
     FitResult
     """
     return fit_gaussian_vi(
-        "advi", dataset=dataset, seed=seed, n_hidden=n_hidden, prior_sigma=prior_sigma,
-        max_iter=max_iter, optimizer=optimizer, learning_rate=learning_rate, draws=draws,
-        window=window, tol=tol, stop_on_convergence=stop_on_convergence,
-        grad_norm_clip=grad_norm_clip, obj_n_mc=obj_n_mc, progressbar=progressbar,
+        "advi",
+        dataset=dataset,
+        seed=seed,
+        n_hidden=n_hidden,
+        prior_sigma=prior_sigma,
+        max_iter=max_iter,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        draws=draws,
+        window=window,
+        tol=tol,
+        stop_on_convergence=stop_on_convergence,
+        grad_norm_clip=grad_norm_clip,
+        obj_n_mc=obj_n_mc,
+        progressbar=progressbar,
     )

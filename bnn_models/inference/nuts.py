@@ -64,13 +64,23 @@ def fit_nuts(
             raise ValueError(f"nuts: {name} must be >= 1, got {value}")
     sampler = sampler or default_sampler()
     config = {
-        "method": "nuts", "seed": seed, "n_hidden": n_hidden, "prior_sigma": prior_sigma,
-        "draws": draws, "tune": tune, "chains": chains, "cores": cores,
-        "target_accept": target_accept, "sampler": sampler,
+        "method": "nuts",
+        "seed": seed,
+        "n_hidden": n_hidden,
+        "prior_sigma": prior_sigma,
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "cores": cores,
+        "target_accept": target_accept,
+        "sampler": sampler,
     }
     t0 = time.perf_counter()
     model = build_bnn(
-        dataset.X_train, dataset.y_train, n_hidden=n_hidden, prior_sigma=prior_sigma,
+        dataset.X_train,
+        dataset.y_train,
+        n_hidden=n_hidden,
+        prior_sigma=prior_sigma,
         feature_names=dataset.feature_names,
     )
     if sampler == "nutpie":
@@ -79,8 +89,15 @@ def fit_nuts(
         compiled = nutpie.compile_pymc_model(model, backend="numba", var_names=list(PARAMS))
         t1 = time.perf_counter()
         trace = nutpie.sample(
-            compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
-            target_accept=target_accept, progress_bar=progressbar, save_warmup=True,
+            compiled,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            seed=seed,
+            target_accept=target_accept,
+            progress_bar=progressbar,
+            save_warmup=True,
         )
         t2 = time.perf_counter()
         # Leapfrog steps of tuning and sampling: each is one logp+gradient evaluation.
@@ -92,9 +109,16 @@ def fit_nuts(
         t1 = time.perf_counter()  # PyMC compiles inside pm.sample: counted as sampling
         with model:
             trace = pm.sample(
-                draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
-                target_accept=target_accept, progressbar=progressbar, nuts_sampler="pymc",
-                var_names=list(PARAMS), compute_convergence_checks=False,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=cores,
+                random_seed=seed,
+                target_accept=target_accept,
+                progressbar=progressbar,
+                nuts_sampler="pymc",
+                var_names=list(PARAMS),
+                compute_convergence_checks=False,
             )
         t2 = time.perf_counter()
         # PyMC drops tuning stats with discard_tuned_samples: kept draws only.
@@ -106,15 +130,25 @@ def fit_nuts(
     idata["posterior"] = trace["posterior"].to_dataset()[list(PARAMS)]
     stats = trace["sample_stats"].to_dataset()
     # Text-valued stats (nutpie's divergence messages) do not store in netCDF.
-    idata["sample_stats"] = stats.drop_vars([v for v in stats.data_vars if stats[v].dtype == object])
+    idata["sample_stats"] = stats.drop_vars(
+        [v for v in stats.data_vars if stats[v].dtype == object]
+    )
     idata = predict_test(model, idata, dataset.X_test, seed=seed)
     t3 = time.perf_counter()
     timings = {
-        "compile_s": t1 - t0, "fit_s": t2 - t1, "draw_s": 0.0, "predict_s": t3 - t2,
+        "compile_s": t1 - t0,
+        "fit_s": t2 - t1,
+        "draw_s": 0.0,
+        "predict_s": t3 - t2,
         "total_s": t3 - t0,
     }
     return FitResult(
-        method="nuts", idata=idata, loss=None, timings=timings, n_grad_evals=n_grad,
-        convergence={}, config=config, sampler=label,
+        method="nuts",
+        idata=idata,
+        loss=None,
+        timings=timings,
+        n_grad_evals=n_grad,
+        convergence={},
+        config=config,
+        sampler=label,
     )
-

@@ -1,0 +1,129 @@
+"""Data loading: the published split, the teacher, user tables and their errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bnn_models.data import (
+    DATA_DIR_ENV,
+    RUPTURE_FEATURES,
+    RUPTURE_FILES,
+    fetch_rupture,
+    load_rupture,
+    load_table,
+    make_teacher,
+    read_table,
+)
+from tests.conftest import rupture_available
+
+needs_rupture = pytest.mark.skipif(
+    not rupture_available(), reason="rupture files not available offline"
+)
+
+
+@needs_rupture
+def test_rupture_published_split():
+    ds = load_rupture()
+    assert ds.X_train.shape == (1600, 8) and ds.X_test.shape == (400, 8)
+    assert ds.feature_names == RUPTURE_FEATURES
+    # standardised with training statistics only
+    np.testing.assert_allclose(ds.X_train.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(ds.X_train.std(axis=0), 1, atol=1e-12)
+    assert abs(ds.X_test.mean()) > 1e-6  # test rows are not re-standardised
+    assert set(np.unique(ds.y_train)) == {0, 1}
+    assert ds.sha256 == RUPTURE_FILES
+    assert ds.describe()["train_positive_rate"] == pytest.approx(ds.y_train.mean())
+
+
+@needs_rupture
+def test_rupture_rebalance_upsamples_minority():
+    ds = load_rupture(rebalance=True, seed=0)
+    counts = np.bincount(ds.y_train)
+    assert counts[0] == counts[1] == 1600 - int(load_rupture().y_train.sum())
+    assert ds.rebalanced and ds.describe()["rebalanced"]
+
+
+@needs_rupture
+def test_hash_mismatch_names_file(tmp_path, monkeypatch):
+    for name in RUPTURE_FILES:
+        shutil.copy(Path(__import__("os").environ[DATA_DIR_ENV]) / name, tmp_path / name)
+    (tmp_path / "rupturemodel_test.txt").chmod(0o644)
+    with open(tmp_path / "rupturemodel_test.txt", "a") as fh:
+        fh.write("\n")
+    with pytest.raises(ValueError, match=r"rupturemodel_test\.txt: SHA256 mismatch"):
+        fetch_rupture(tmp_path)
+
+
+def test_missing_local_files_say_where(tmp_path):
+    with pytest.raises(FileNotFoundError, match="put the rupture files"):
+        fetch_rupture(tmp_path)
+
+
+def test_teacher_true_probabilities_match_labels():
+    ds = make_teacher(20000, 20000, seed=5)
+    assert ds.p_test_true is not None and ds.p_test_true.shape == (20000,)
+    # labels are Bernoulli(p_true): the mean label matches the mean probability
+    assert ds.y_test.mean() == pytest.approx(ds.p_test_true.mean(), abs=0.015)
+    hi = ds.p_test_true > 0.9
+    assert ds.y_test[hi].mean() > 0.9
+
+
+def test_teacher_is_seeded():
+    a, b, c = (
+        make_teacher(50, 20, seed=1),
+        make_teacher(50, 20, seed=1),
+        make_teacher(50, 20, seed=2),
+    )
+    np.testing.assert_array_equal(a.X_train, b.X_train)
+    assert not np.array_equal(a.X_train, c.X_train)
+
+
+def _write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_user_table_with_header_and_label_name(tmp_path, rng):
+    X = rng.normal(size=(50, 3))
+    y = (X[:, 0] > 0).astype(int)
+    lines = ["a,b,target,c"] + [f"{r[0]},{r[1]},{t},{r[2]}" for r, t in zip(X, y, strict=True)]
+    ds = load_table(_write(tmp_path, "\n".join(lines)), label="target", seed=0)
+    assert ds.feature_names == ("a", "b", "c")
+    assert len(ds.y_train) + len(ds.y_test) == 50 and len(ds.y_test) == 10
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("", "empty file"),
+        ("1 2 0\n1 2\n", r"row 2: 2 columns, expected 3"),
+        ("1 x 0\n", r"row 1: non-numeric value 'x'"),
+        ("1 2 0\n3 nan 1\n", r"row 2, column 'x1': non-finite value 'nan'"),
+        ("1 2 0\n3 inf 1\n", r"row 2, column 'x1': non-finite value 'inf'"),
+        ("1 2 0\n3 4 2\n", r"row 2, column 'x2': label 2 is not 0 or 1"),
+    ],
+)
+def test_bad_tables_name_file_row_column_value(tmp_path, text, match):
+    path = _write(tmp_path, text, "bad.txt")
+    with pytest.raises(ValueError, match=match) as info:
+        read_table(path, header=False if text else None)
+    assert "bad.txt" in str(info.value)
+
+
+def test_single_class_and_constant_feature(tmp_path):
+    one = _write(tmp_path, "\n".join(f"{i} {i * 2} 1" for i in range(10)), "one.txt")
+    with pytest.raises(ValueError, match="one class only"):
+        load_table(one)
+    const = _write(tmp_path, "\n".join(f"{i} 5 {i % 2}" for i in range(10)), "const.txt")
+    with pytest.raises(ValueError, match=r"column 'x1' is constant"):
+        load_table(const)
+
+
+def test_directory_is_not_a_data_file(tmp_path):
+    with pytest.raises(ValueError, match="is a directory"):
+        read_table(tmp_path)

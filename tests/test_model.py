@@ -1,0 +1,65 @@
+"""The one model definition: structure, log density and prediction against numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+from scipy import stats
+
+from bnn_models.model import PARAMS, build_bnn, set_inputs
+
+
+def _forward(X, W0, b0, W1, b1):
+    return np.maximum(X @ W0 + b0, 0) @ W1 + b1
+
+
+def test_structure_and_dims(rng):
+    X, y = rng.normal(size=(30, 5)), rng.integers(0, 2, 30)
+    model = build_bnn(X, y, n_hidden=7, feature_names=tuple("abcde"))
+    assert [v.name for v in model.free_RVs] == list(PARAMS)
+    assert model.named_vars_to_dims["W0"] == ("feature", "hidden")
+    assert model.named_vars_to_dims["p"] == ("obs",)
+    assert list(model.coords["feature"]) == list("abcde") and len(model.coords["hidden"]) == 7
+
+
+def test_logp_matches_hand_computation(rng):
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, 40)
+    model = build_bnn(X, y, n_hidden=4, prior_sigma=1.5)
+    point = {
+        "W0": rng.normal(size=(3, 4)),
+        "b0": rng.normal(size=4),
+        "W1": rng.normal(size=4),
+        "b1": np.array(0.3),
+    }
+    logit = _forward(X, **point)
+    loglik = np.sum(y * -np.logaddexp(0, -logit) + (1 - y) * -np.logaddexp(0, logit))
+    logprior = sum(stats.norm(0, 1.5).logpdf(v).sum() for v in point.values())
+    np.testing.assert_allclose(model.compile_logp()(point), loglik + logprior, rtol=1e-7)
+
+
+def test_set_inputs_predicts_new_rows(rng):
+    X, y = rng.normal(size=(20, 2)), rng.integers(0, 2, 20)
+    model = build_bnn(X, y, n_hidden=3)
+    X_new = rng.normal(size=(7, 2))
+    point = {
+        "W0": rng.normal(size=(2, 3)),
+        "b0": rng.normal(size=3),
+        "W1": rng.normal(size=3),
+        "b1": np.array(-0.2),
+    }
+    set_inputs(model, X_new)
+    p = model.compile_fn(model.replace_rvs_by_values([model["p"]])[0])(point)
+    np.testing.assert_allclose(p, 1 / (1 + np.exp(-_forward(X_new, **point))), rtol=1e-12)
+    assert len(model.coords["obs"]) == 7
+
+
+def test_bad_arguments_are_rejected(rng):
+    X, y = rng.normal(size=(5, 2)), np.array([0, 1, 0, 1, 0])
+    for kwargs, msg in (({"n_hidden": 0}, "n_hidden"), ({"prior_sigma": 0}, "prior_sigma")):
+        try:
+            build_bnn(X, y, **kwargs)
+        except ValueError as err:
+            assert msg in str(err)
+        else:
+            raise AssertionError(f"{kwargs} accepted")
+    assert isinstance(build_bnn(X, y), pm.Model)
