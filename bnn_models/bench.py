@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -108,9 +109,24 @@ def parse_methods(text: str | list[str]) -> list[str]:
 
 
 def fit_config(method: str, *, quick: bool = False, overrides: dict | None = None) -> dict:
-    """Keyword settings passed to a method (profile settings, then user overrides)."""
+    """Keyword settings passed to a method (profile settings, then user overrides).
+
+    Raises
+    ------
+    ValueError
+        A setting the method does not take, or a value the method would reject.
+    """
+    allowed = set(inspect.signature(METHODS[method]).parameters) - {
+        "dataset",
+        "seed",
+        "progressbar",
+    }
     cfg = dict(QUICK[method]) if quick else {}
     for key, value in (overrides or {}).get(method, {}).items():
+        if key not in allowed:
+            raise ValueError(
+                f"--set: method {method!r} has no setting {key!r}; settings: {', '.join(sorted(allowed))}"
+            )
         cfg[key] = value
     return cfg
 
@@ -327,6 +343,7 @@ def run_benchmark(
         raise ValueError("--seeds: empty list of seeds")
     if time_limit_s is not None and time_limit_s <= 0:
         raise ValueError(f"--time-limit: must be > 0 seconds, got {time_limit_s}")
+    configs = {m: fit_config(m, quick=quick, overrides=overrides) for m in methods}
     out = Path(out_dir)
     try:
         (out / "fits").mkdir(parents=True, exist_ok=True)
@@ -335,6 +352,8 @@ def run_benchmark(
         probe.unlink()
     except OSError as err:
         raise ValueError(f"--out: output directory {out} is not writable ({err.strerror})") from err
+    for stale in [*out.glob(".*.tmp"), *(out / "fits").glob(".*.tmp")]:
+        stale.unlink()  # left by a process killed with SIGKILL mid-write
     metrics_path = out / "metrics.json"
     previous: dict[str, dict] = {}
     if resume and metrics_path.exists():
@@ -362,7 +381,7 @@ def run_benchmark(
     with _signals_raise():
         for seed in seeds:
             for method in methods:
-                cfg = fit_config(method, quick=quick, overrides=overrides)
+                cfg = configs[method]
                 chash = _config_hash(method, seed, cfg, dataset)
                 if chash in previous:
                     log(

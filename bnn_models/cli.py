@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from bnn_models.bench import Interrupted
+
 __all__ = ["main", "summary_table"]
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 
 def _seeds(text: str) -> list[int]:
@@ -268,6 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as err:
         print(f"bnn-bench {args.command}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except (Interrupted, KeyboardInterrupt) as err:
+        print(
+            f"bnn-bench {args.command}: interrupted ({err}); finished fits are kept, "
+            "rerun with --resume to finish",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,0 +1,214 @@
+"""Failing, interrupted and resumed runs: nothing lost, every failure explained."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bnn_models.bench import load_metrics
+from bnn_models.cli import main
+
+TEACHER = ["--dataset", "teacher", "--n-train", "200", "--n-test", "100", "--hidden", "4"]
+TINY = [
+    "--set",
+    "nuts.draws=150",
+    "--set",
+    "nuts.tune=150",
+    "--set",
+    "nuts.chains=2",
+    "--set",
+    "advi.max_iter=1500",
+    "--set",
+    "advi.window=250",
+    "--set",
+    "advi.draws=100",
+    "--set",
+    "fullrank_advi.max_iter=1500",
+    "--set",
+    "fullrank_advi.window=250",
+    "--set",
+    "fullrank_advi.draws=100",
+    "--set",
+    "fullrank_advi.learning_rate=0.003",
+]
+
+
+def _tiny(*methods: str) -> list[str]:
+    """The TINY settings of ``methods`` only (--set of a method not run is refused)."""
+    out = []
+    for flag, value in zip(TINY[::2], TINY[1::2], strict=True):
+        if value.split(".")[0] in methods:
+            out += [flag, value]
+    return out
+
+
+def _cli(out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "bnn_models.cli",
+        "run",
+        *TEACHER,
+        *TINY,
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-report",
+        *extra,
+    ]
+
+
+def _comparable(path: Path) -> list[dict]:
+    """Fit entries without wall-clock numbers."""
+    return [{k: v for k, v in fit.items() if k != "runtime"} for fit in load_metrics(path)["fits"]]
+
+
+def test_a_failing_fit_is_recorded_and_the_others_still_run(tmp_path, capsys):
+    code = main(
+        [
+            "run",
+            *TEACHER,
+            *_tiny("advi", "fullrank_advi"),
+            "--methods",
+            "advi,fullrank_advi",
+            "--set",
+            "advi.learning_rate=1e12",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--no-report",
+        ]
+    )
+    assert code == 1
+    fits = {f["method"]: f for f in load_metrics(tmp_path)["fits"]}
+    assert fits["advi"]["status"] == "failed"
+    assert "NaN" in fits["advi"]["error"] or "non-finite" in fits["advi"]["error"]
+    assert fits["fullrank_advi"]["status"] == "ok"
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_time_limit_marks_the_fit_failed(tmp_path):
+    code = main(
+        [
+            "run",
+            *TEACHER,
+            "--methods",
+            "advi",
+            "--set",
+            "advi.max_iter=100000000",
+            "--set",
+            "advi.stop_on_convergence=false",
+            "--time-limit",
+            "4",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--no-report",
+        ]
+    )
+    assert code == 1
+    (fit,) = load_metrics(tmp_path)["fits"]
+    assert fit["status"] == "failed" and "time limit of 4 s" in fit["error"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no metrics file"),
+        ('{"schema": "bnn-bench/metrics", "schema_ver', "corrupted JSON"),
+        (
+            '{"schema": "bnn-bench/metrics", "schema_version": 99, "run": {}, "fits": []}',
+            "field 'schema_version' is 99",
+        ),
+        ('{"schema": "other", "schema_version": 1, "run": {}, "fits": []}', "field 'schema'"),
+        (
+            '{"schema": "bnn-bench/metrics", "schema_version": 1, "run": {}, "fits": [{}]}',
+            "fits[0]: field 'method' missing",
+        ),
+    ],
+)
+def test_results_folder_problems_are_clear_errors(tmp_path, content, message):
+    if content is not None:
+        (tmp_path / "metrics.json").write_text(content)
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_metrics(tmp_path)
+
+
+def test_output_folder_not_writable(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = main(
+        [
+            "run",
+            *TEACHER,
+            "--methods",
+            "advi",
+            "--out",
+            str(blocker / "sub"),
+            "--no-progress",
+            "--no-report",
+        ]
+    )
+    assert code == 2 and "is not writable" in capsys.readouterr().err
+
+
+def test_unknown_setting_is_refused_before_anything_is_written(tmp_path, capsys):
+    code = main(
+        [
+            "run",
+            *TEACHER,
+            "--methods",
+            "advi",
+            "--set",
+            "advi.learnign_rate=0.1",
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+            "--no-report",
+        ]
+    )
+    assert code == 2 and "has no setting 'learnign_rate'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def _run_until(cmd: list[str], trigger: str, delay: float, sig: int) -> int:
+    """Start ``cmd``, send ``sig`` ``delay`` s after a stdout line containing ``trigger``."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if trigger in line:
+            time.sleep(delay)
+            proc.send_signal(sig)
+            break
+    proc.communicate(timeout=300)
+    return proc.returncode
+
+
+@pytest.mark.slow
+def test_killed_three_times_and_resumed_equals_uninterrupted(tmp_path):
+    whole = tmp_path / "whole"
+    subprocess.run(_cli(whole), check=True, capture_output=True)
+    parts = tmp_path / "parts"
+    kills = [
+        ("[nuts seed 0] fitting", 2.0, signal.SIGTERM),  # during NUTS
+        ("[advi seed 0] fitting", 1.0, signal.SIGINT),  # during ADVI, after NUTS finished
+        ("[fullrank_advi seed 0] fitting", 0.5, signal.SIGTERM),  # during full-rank ADVI
+    ]
+    for trigger, delay, sig in kills:
+        code = _run_until(_cli(parts, "--resume"), trigger, delay, sig)
+        assert code == 130, f"not interrupted at {trigger!r}"
+        if (parts / "metrics.json").exists():
+            load_metrics(parts)  # never half-written
+        assert not list(parts.rglob(".*.tmp"))
+    subprocess.run(_cli(parts, "--resume"), check=True, capture_output=True)
+    assert _comparable(parts / "metrics.json") == _comparable(whole / "metrics.json")
