@@ -50,7 +50,8 @@ class FitResult:
     idata : xarray.DataTree
         ``posterior`` (chain, draw, ...) with ``W0``, ``b0``, ``W1``, ``b1`` for every
         method; ``predictions`` with ``p`` (chain, draw, obs), the probability of
-        label 1 for each test row; ``sample_stats`` for NUTS.
+        label 1 for each test row; ``sample_stats`` for NUTS; ``vi_importance`` for VI
+        (``log_p`` = log p(theta, y) and ``log_q`` = log q(theta) per draw, for PSIS).
     loss : numpy.ndarray or None
         Negative ELBO at every VI iteration (None for NUTS).
     timings : dict
