@@ -1,0 +1,471 @@
+"""Figures of the comparison report, drawn from saved results with matplotlib and arviz-plots.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot's global
+state (or closes the one arviz-plots opened once :func:`png_bytes` has rendered it).
+Each method keeps one colour and one marker in every figure (:func:`method_style`), and
+:func:`png_bytes` writes PNGs without a timestamp or software tag, so the same results
+give the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from bnn_models.inference import FitResult
+from bnn_models.model import PARAMS
+
+__all__ = [
+    "METHOD_STYLE",
+    "RC",
+    "elbo_figure",
+    "method_label",
+    "method_style",
+    "nuts_rank_figure",
+    "nuts_trace_figure",
+    "pick_nuts_variables",
+    "png_bytes",
+    "predictive_sd_figure",
+    "reliability_figure",
+    "runtime_figure",
+    "weight_sd_figure",
+]
+
+#: Colour (Okabe-Ito, colour-blind safe), marker and label of each registered method.
+METHOD_STYLE: dict[str, dict[str, str]] = {
+    "nuts": {"color": "#0072B2", "marker": "o", "label": "NUTS"},
+    "advi": {"color": "#E69F00", "marker": "s", "label": "ADVI (mean-field)"},
+    "fullrank_advi": {"color": "#CC79A7", "marker": "^", "label": "full-rank ADVI"},
+}
+_SPARE = [("#009E73", "D"), ("#D55E00", "v"), ("#56B4E9", "P"), ("#000000", "X")]
+
+#: matplotlib settings of every figure: readable sizes, and a fixed SVG hash salt.
+RC = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.hashsalt": "bnn-bench",
+    "path.simplify": True,
+}
+_DPI = 110
+_STAGES = (
+    ("compile_s", "compile (build + compile model)", 0.35, "//"),
+    ("fit_s", "fit (sample / optimise)", 1.0, ""),
+    ("draw_s", "draw from the approximation", 0.6, "xx"),
+    ("predict_s", "predict test set", 0.8, ".."),
+)
+
+
+def method_style(method: str) -> dict[str, str]:
+    """Colour, marker and label of ``method`` (a spare style for unregistered names)."""
+    if method in METHOD_STYLE:
+        return METHOD_STYLE[method]
+    color, marker = _SPARE[sum(map(ord, method)) % len(_SPARE)]
+    return {"color": color, "marker": marker, "label": method}
+
+
+def method_label(method: str) -> str:
+    """Readable name of ``method``."""
+    return method_style(method)["label"]
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """Render ``fig`` to PNG bytes with Agg (no timestamp, no software tag) and close it."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    with mpl.rc_context(RC):
+        fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None},
+                    bbox_inches="tight", facecolor="white")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _figure(**kwargs: object) -> Figure:
+    fig = Figure(layout="constrained", **kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def elbo_figure(losses: Mapping[str, np.ndarray], elbo: Mapping[str, dict]) -> Figure:
+    """ELBO against iteration for every VI fit, with its convergence points marked.
+
+    Parameters
+    ----------
+    losses : mapping of str to numpy.ndarray
+        Method -> PyMC's loss history (negative ELBO per iteration).
+    elbo : mapping of str to dict
+        Method -> the ``elbo`` section of its metrics: ``window``, ``iter_to_1pct``,
+        ``rule_fired_at``, ``final_elbo``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left: the whole run; right: its second half. Thin lines are the ELBO of every
+        iteration, thick lines its running mean over the convergence window.
+    """
+    with mpl.rc_context(RC):
+        fig = _figure(figsize=(11, 4.4))
+        ax_all, ax_zoom = fig.subplots(1, 2)
+        lows, highs, zoom_lo, zoom_hi = [], [], [], []
+        fired_any = False
+        start = min(v.size for v in losses.values()) // 2
+        for method, loss in losses.items():
+            st, info = method_style(method), elbo[method]
+            value = -np.asarray(loss, dtype=float)
+            it = np.arange(1, value.size + 1)
+            smooth = pd.Series(value).rolling(int(info["window"]), min_periods=1).mean().to_numpy()
+            fired = info.get("rule_fired_at")
+            fired_any = fired_any or bool(fired)
+            label = (f"{st['label']}: final ELBO {info['final_elbo']:,.1f} nats; "
+                     + (f"rule fired at {fired:,}" if fired else
+                        f"rule not met in {value.size:,} iterations"))
+            for ax in (ax_all, ax_zoom):
+                ax.plot(it, value, color=st["color"], alpha=0.18, lw=0.5)
+                ax.plot(it, smooth, color=st["color"], lw=2, label=label)
+                i1 = int(info["iter_to_1pct"])
+                ax.plot(i1, smooth[i1 - 1], "o", ms=9, mfc="white", mec=st["color"], mew=2.2,
+                        zorder=5)
+                if fired:
+                    ax.axvline(int(fired), color=st["color"], ls="--", lw=1.5)
+            lows.append(np.quantile(value, 0.02))
+            highs.append(smooth.max())
+            zoom_lo.append(np.quantile(value[start:], 0.01))
+            zoom_hi.append(np.quantile(value[start:], 0.995))
+        span = max(highs) - min(lows)
+        ax_all.set_ylim(min(lows) - 0.03 * span, max(highs) + 0.05 * span)
+        zspan = max(zoom_hi) - min(zoom_lo)
+        ax_zoom.set_xlim(start, max(v.size for v in losses.values()) * 1.01)
+        ax_zoom.set_ylim(min(zoom_lo) - 0.03 * zspan, max(zoom_hi) + 0.05 * zspan)
+        ax_all.set_title("Whole run (y-axis cut at the 2nd percentile)")
+        ax_zoom.set_title(f"Second half (from iteration {start:,})")
+        for ax in (ax_all, ax_zoom):
+            ax.set_xlabel("iteration")
+            ax.set_ylabel("ELBO (nats; higher is better)")
+            ax.xaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
+        handles, _ = ax_all.get_legend_handles_labels()
+        handles += [
+            Line2D([], [], marker="o", ls="", ms=9, mfc="white", mec="0.3", mew=2.2,
+                   label="running mean within 1% of its final value from here on"),
+        ]
+        if fired_any:
+            handles.append(Line2D([], [], color="0.3", ls="--",
+                                  label="convergence rule fired (fit stopped)"))
+        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+    return fig
+
+
+def reliability_figure(reliability: Mapping[str, dict], calibration: Mapping[str, dict]) -> Figure:
+    """PAV-adjusted reliability diagram per method (ArviZ's ``isotonic_fit`` data).
+
+    Parameters
+    ----------
+    reliability : mapping of str to dict
+        Method -> the ``reliability`` section: ``forecast``, ``cep``, ``band_low``,
+        ``band_high``, ``ci_prob``.
+    calibration : mapping of str to dict
+        Method -> the ``calibration`` section (``ece``, ``brier`` are printed).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    n = len(reliability)
+    with mpl.rc_context(RC):
+        fig = _figure(figsize=(3.9 * n + 0.4, 4.4))
+        axes = np.atleast_1d(fig.subplots(1, n, sharex=True, sharey=True))
+        for ax, (method, rel) in zip(axes, reliability.items(), strict=True):
+            st = method_style(method)
+            x = np.asarray(rel["forecast"], dtype=float)
+            ax.plot([0, 1], [0, 1], color="0.45", ls=":", lw=1.2, label="perfect calibration")
+            ax.fill_between(x, rel["band_low"], rel["band_high"], color=st["color"], alpha=0.25,
+                            lw=0, step="post",
+                            label=f"{rel['ci_prob']:.0%} consistency band")
+            ax.step(x, rel["cep"], where="post", color=st["color"], lw=2,
+                    label="observed rate (PAV, CEP)")
+            ax.plot(x, np.full_like(x, -0.025), "|", color=st["color"], ms=6, alpha=0.5,
+                    label="test-set predictions")
+            cal = calibration[method]
+            ax.text(0.03, 0.97, f"ECE {cal['ece']:.3f}\nBrier {cal['brier']:.3f}",
+                    transform=ax.transAxes, va="top", ha="left",
+                    bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9})
+            ax.set_title(st["label"], color=st["color"], fontweight="bold")
+            ax.set_xlabel("mean predicted probability")
+            ax.set_aspect("equal")
+            ax.set_xlim(-0.02, 1.02)
+            ax.set_ylim(-0.05, 1.02)
+        axes[0].set_ylabel("conditional event probability")
+        fig.legend(*axes[-1].get_legend_handles_labels(), loc="outside lower center", ncols=4,
+                   frameon=False)
+    return fig
+
+
+def predictive_sd_figure(spread: Mapping[str, dict]) -> Figure:
+    """Predictive sd against mean predicted probability on the test set, all methods.
+
+    Parameters
+    ----------
+    spread : mapping of str to dict
+        Method -> the ``spread`` section: per-point ``pred_mean`` and ``pred_sd``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The published study's figure, every method overlaid, with the largest sd any
+        distribution on [0, 1] with that mean can have, ``sqrt(p (1 - p))``, for scale.
+    """
+    with mpl.rc_context(RC):
+        fig = _figure(figsize=(7.5, 5.0))
+        ax = fig.subplots()
+        grid = np.linspace(0, 1, 201)
+        ax.plot(grid, np.sqrt(grid * (1 - grid)), color="0.5", ls=":", lw=1.2,
+                label=r"largest possible sd, $\sqrt{p(1-p)}$")
+        for method, sp in spread.items():
+            st = method_style(method)
+            ax.scatter(sp["pred_mean"], sp["pred_sd"], s=16, marker=st["marker"],
+                       color=st["color"], alpha=0.55, lw=0,
+                       label=f"{st['label']} (mean sd {sp['pred_sd_mean']:.3f})")
+        ax.set_xlabel("mean predicted probability of rupture (test row)")
+        ax.set_ylabel("predictive sd of the probability")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(0, None)
+        ax.legend(loc="upper left", framealpha=0.9, markerscale=1.6)
+        ax.set_title("Uncertainty of each test prediction")
+    return fig
+
+
+def _weight_sd(fit: FitResult) -> xr.Dataset:
+    return fit.idata["posterior"].to_dataset()[list(PARAMS)].std(dim=("chain", "draw"))
+
+
+def weight_sd_figure(fits: Mapping[str, FitResult], reference: str = "nuts") -> Figure:
+    """Posterior sd of every weight and bias, each VI method against NUTS.
+
+    Parameters
+    ----------
+    fits : mapping of str to FitResult
+        Method -> its fit; must hold ``reference`` and at least one other method.
+    reference : str
+        The method on the x-axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Log-log scatter with the diagonal; the median of VI sd / NUTS sd per panel.
+    """
+    ref = _weight_sd(fits[reference])
+    others = [m for m in fits if m != reference]
+    markers = {"W0": "o", "b0": "s", "W1": "^", "b1": "D"}
+    with mpl.rc_context(RC):
+        fig = _figure(figsize=(4.6 * len(others) + 0.4, 4.8))
+        axes = np.atleast_1d(fig.subplots(1, len(others), sharex=True, sharey=True))
+        x_all = np.concatenate([ref[v].values.ravel() for v in PARAMS])
+        sds = {m: _weight_sd(fits[m]) for m in others}
+        y_all = np.concatenate([sds[m][v].values.ravel() for m in others for v in PARAMS])
+        both = np.concatenate([x_all, y_all])
+        both = both[both > 0]
+        lim = (both.min() / 1.4, both.max() * 1.4)
+        for ax, method in zip(axes, others, strict=True):
+            st = method_style(method)
+            ax.plot(lim, lim, color="0.45", ls=":", lw=1.2, label="equal sd")
+            for v in PARAMS:
+                ax.scatter(ref[v].values.ravel(), sds[method][v].values.ravel(), s=22,
+                           marker=markers[v], color=st["color"], alpha=0.7, lw=0,
+                           label=f"{v} ({ref[v].size})")
+            y = np.concatenate([sds[method][v].values.ravel() for v in PARAMS])
+            ratio = float(np.median(y / x_all))
+            ax.text(0.03, 0.97, f"median sd ratio {method_label(method)} / "
+                    f"{method_label(reference)}: {ratio:.2f}", transform=ax.transAxes,
+                    va="top", ha="left", fontsize=9,
+                    bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9})
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlim(lim)
+            ax.set_ylim(lim)
+            ax.set_aspect("equal")
+            ax.set_title(st["label"], color=st["color"], fontweight="bold")
+            ax.set_xlabel(f"posterior sd under {method_label(reference)}")
+            ax.set_ylabel(f"posterior sd under {st['label']}")
+            ax.legend(loc="lower right", framealpha=0.9, title="parameter (count)")
+    return fig
+
+
+def runtime_figure(runtime: Mapping[str, dict], reference: str = "nuts") -> Figure:
+    """Seconds per stage, one stacked bar per method, total and speed-up at the bar's end.
+
+    Parameters
+    ----------
+    runtime : mapping of str to dict
+        Method -> the ``runtime`` section (``compile_s``, ``fit_s``, ``draw_s``,
+        ``predict_s``, ``total_s``).
+    reference : str
+        Speed-ups are ``total_s`` of this method over each method's.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    methods = list(runtime)
+    with mpl.rc_context(RC):
+        fig = _figure(figsize=(10, 1.6 + 0.75 * len(methods)))
+        ax = fig.subplots()
+        ax.grid(axis="y", visible=False)
+        longest = max(rt["total_s"] for rt in runtime.values())
+        for row, method in enumerate(methods):
+            st, rt = method_style(method), runtime[method]
+            left = 0.0
+            for key, _, alpha, hatch in _STAGES:
+                width = float(rt.get(key) or 0.0)
+                ax.barh(row, width, left=left, height=0.6, color=st["color"], alpha=alpha,
+                        hatch=hatch, edgecolor="white", hatchcolor="0.2", lw=0.8)
+                left += width
+            text = f"{rt['total_s']:.1f} s"
+            if reference in runtime and method != reference:
+                text += f"  ({runtime[reference]['total_s'] / rt['total_s']:.1f}x faster than " \
+                        f"{method_label(reference)})"
+            ax.text(left + 0.01 * longest, row, text, va="center", ha="left", fontsize=9)
+        ax.set_yticks(range(len(methods)), [method_label(m) for m in methods])
+        for tick, method in zip(ax.get_yticklabels(), methods, strict=True):
+            tick.set_color(method_style(method)["color"])
+            tick.set_fontweight("bold")
+        ax.invert_yaxis()
+        ax.set_xlim(0, longest * 1.45)
+        ax.set_xlabel("wall-clock time (s)")
+        fig.legend(handles=[Patch(facecolor="0.35", alpha=a, hatch=h, edgecolor="white",
+                                  hatchcolor="0.2", label=lab)
+                            for _, lab, a, h in _STAGES],
+                   loc="outside lower center", ncols=4, frameon=False, title="stage")
+        ax.set_title("Runtime by stage")
+    return fig
+
+
+def pick_nuts_variables(fit: FitResult, n_pred: int = 2) -> xr.Dataset:
+    """A few scalar quantities of a NUTS fit, worst mixed first, for trace and rank plots.
+
+    Picks ``b1``, the element of ``W1`` and of ``W0`` with the largest R-hat, the test
+    probability with the largest R-hat and the one with the largest predictive sd.
+    Returns one Dataset of (chain, draw) variables named like ``W0[sxx,3]``.
+    """
+    import arviz as az
+
+    post = fit.idata["posterior"].to_dataset()
+    pred = fit.idata["predictions"].to_dataset()["p"]
+    rhat = az.rhat(fit.idata, var_names=["W0", "W1"])
+    out = {"b1": post["b1"]}
+    for name in ("W1", "W0"):
+        r = rhat[name]
+        idx = np.unravel_index(int(np.nanargmax(r.values)), r.shape)
+        sel = {dim: r[dim].values[i] for dim, i in zip(r.dims, idx, strict=True)}
+        label = f"{name}[{','.join(str(v) for v in sel.values())}]"
+        out[label] = post[name].sel(sel, drop=True)
+    r_pred = az.rhat(fit.idata, group="predictions")["p"]
+    obs = [int(r_pred["obs"].values[int(np.nanargmax(r_pred.values))])]
+    sd = pred.std(dim=("chain", "draw"))
+    for o in sd["obs"].values[np.argsort(-sd.values, kind="stable")]:
+        if len(obs) >= n_pred:
+            break
+        if int(o) not in obs:
+            obs.append(int(o))
+    for o in obs:
+        out[f"p[{o}]"] = pred.sel(obs=o, drop=True)
+    return xr.Dataset(out)
+
+
+def _chain_colors(n: int) -> list[str]:
+    # Shades of the NUTS colour, one per chain; at least three because plot_trace_dist
+    # asks for one more than it uses.
+    shades = mpl.colormaps["Blues"](np.linspace(1.0, 0.4, max(n, 2)))
+    return [mpl.colors.to_hex(c) for c in shades] + ["0.5"]
+
+
+def _rhat(chosen: xr.Dataset) -> dict[str, float]:
+    import arviz as az
+
+    r = az.rhat(xr.DataTree.from_dict({"posterior": chosen}))
+    return {str(k): float(v) for k, v in r.data_vars.items()}
+
+
+def _arviz_figure(pc: object) -> Figure:
+    fig = pc.viz["figure"].item()  # type: ignore[attr-defined]
+    fig.set_layout_engine("constrained")  # room for the suptitle and the longer labels
+    return fig
+
+
+def nuts_trace_figure(chosen: xr.Dataset) -> Figure:
+    """Trace and marginal density per chain (arviz-plots ``plot_trace_dist``).
+
+    Parameters
+    ----------
+    chosen : xarray.Dataset
+        (chain, draw) variables, e.g. from :func:`pick_nuts_variables`.
+    """
+    import arviz_plots as azp
+
+    n_chain = chosen.sizes["chain"]
+    rhat = _rhat(chosen)
+    with mpl.rc_context(RC):
+        pc = azp.plot_trace_dist(
+            xr.DataTree.from_dict({"posterior": chosen}), backend="matplotlib",
+            aes={"color": ["chain"], "linestyle": ["chain"]}, color=_chain_colors(n_chain),
+            figure_kwargs={"figsize": (11, 1.9 * len(chosen.data_vars) + 0.6)},
+        )
+        fig = _arviz_figure(pc)
+        for ax in fig.axes:
+            name = ax.get_ylabel()
+            if name in rhat:
+                ax.set_ylabel(f"{name}\nR-hat {rhat[name]:.3f}")
+        fig.suptitle(f"NUTS: density (left) and trace (right) of each of {n_chain} chains",
+                     fontsize=11)
+    return fig
+
+
+def nuts_rank_figure(chosen: xr.Dataset) -> Figure:
+    """Fractional-rank Δ-ECDF per chain (arviz-plots ``plot_rank``).
+
+    Parameters
+    ----------
+    chosen : xarray.Dataset
+        (chain, draw) variables, e.g. from :func:`pick_nuts_variables`.
+    """
+    import arviz_plots as azp
+
+    n_chain = chosen.sizes["chain"]
+    rhat = _rhat(chosen)
+    with mpl.rc_context(RC):
+        pc = azp.plot_rank(
+            xr.DataTree.from_dict({"posterior": chosen}), backend="matplotlib",
+            aes={"color": ["chain"]}, color=_chain_colors(n_chain),
+            col_wrap=len(chosen.data_vars),
+            figure_kwargs={"figsize": (2.5 * len(chosen.data_vars) + 0.5, 4.0)},
+        )
+        fig = _arviz_figure(pc)
+        for ax in fig.axes:
+            # Room above the curves for the p-value, which arviz-plots puts inside them.
+            lo, hi = ax.get_ylim()
+            ax.set_ylim(lo, hi + 0.45 * (hi - lo))
+            for text in ax.texts:
+                p_value = text.get_text().split("(")[0].strip().replace("=", " = ")
+                text.set_y(hi + 0.22 * (hi - lo))
+                text.set_text(f"{p_value} (uniform ranks)")
+            name = ax.get_title()
+            if name in rhat:
+                ax.set_title(f"{name}\nR-hat {rhat[name]:.3f}")
+        fig.suptitle("NUTS: rank plots (Δ-ECDF of fractional ranks per chain; "
+                     "black: where chains disagree)", fontsize=11)
+    return fig
