@@ -116,14 +116,12 @@ def fit_config(method: str, *, quick: bool = False, overrides: dict | None = Non
     ValueError
         A setting the method does not take, or a value the method would reject.
     """
-    allowed = set(inspect.signature(METHODS[method]).parameters) - {
-        "dataset",
-        "seed",
-        "progressbar",
-    }
+    params = inspect.signature(METHODS[method]).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    allowed = set(params) - {"dataset", "seed", "progressbar"}
     cfg = dict(QUICK[method]) if quick else {}
     for key, value in (overrides or {}).get(method, {}).items():
-        if key not in allowed:
+        if key not in allowed and not takes_any:
             raise ValueError(
                 f"--set: method {method!r} has no setting {key!r}; settings: {', '.join(sorted(allowed))}"
             )

@@ -106,9 +106,14 @@ def test_resume_skips_finished_fits(tiny_run, capsys):
         (["run", "--methods", "advi", "--set", "advi.max_iter=0"], "max_iter must be >= 1"),
         (["run", "--methods", "nuts", "--set", "nuts.chains=-1"], "chains must be >= 1"),
         (["run", "--data", "/nonexistent/file.csv"], "/nonexistent/file.csv"),
+        (["run", "--data", "BAD", "--label", "y"], "row 4, column 'y': label 7 is not 0 or 1"),
+        (["run", "--data", "BAD", "--label", "zz"], "label column 'zz' not found"),
     ],
 )
 def test_bad_options_exit_2_with_a_clear_message(args, message, capsys, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,y\n1,2,0\n3,4,1\n5,6,7\n")
+    args = [str(bad) if a == "BAD" else a for a in args]
     code = main(
         [
             *args,

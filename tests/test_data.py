@@ -127,3 +127,27 @@ def test_single_class_and_constant_feature(tmp_path):
 def test_directory_is_not_a_data_file(tmp_path):
     with pytest.raises(ValueError, match="is a directory"):
         read_table(tmp_path)
+
+
+def test_header_expected_but_missing(tmp_path):
+    path = _write(tmp_path, "1,2,0\n3,4,1\n", "nohead.csv")
+    with pytest.raises(ValueError, match=r"nohead\.csv: label column 'target' not found"):
+        read_table(path, label="target")
+    with pytest.raises(ValueError, match=r"nohead\.csv: row 1: expected a header"):
+        read_table(path, header=True)
+
+
+def test_missing_and_undecodable_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.csv: no such data file"):
+        read_table(tmp_path / "nope.csv")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\xff\xfe\x00\x81garbage")
+    with pytest.raises(ValueError, match=r"binary\.csv: cannot read"):
+        read_table(binary)
+
+
+def test_duplicated_rows_are_kept_with_a_warning(tmp_path):
+    path = _write(tmp_path, "1 2 0\n1 2 0\n3 4 1\n", "dups.txt")
+    with pytest.warns(UserWarning, match=r"dups\.txt: 1 duplicated rows"):
+        X, y, _ = read_table(path)
+    assert X.shape == (3, 2)

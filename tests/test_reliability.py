@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -211,3 +212,86 @@ def test_killed_three_times_and_resumed_equals_uninterrupted(tmp_path):
         assert not list(parts.rglob(".*.tmp"))
     subprocess.run(_cli(parts, "--resume"), check=True, capture_output=True)
     assert _comparable(parts / "metrics.json") == _comparable(whole / "metrics.json")
+
+
+def test_a_sampler_error_is_recorded(tmp_path, monkeypatch):
+    from bnn_models import bench
+
+    def broken(**kwargs):
+        raise RuntimeError("sampler exploded")
+
+    monkeypatch.setitem(bench.METHODS, "nuts", broken)
+    code = main(
+        [
+            "run",
+            *TEACHER,
+            *_tiny("advi"),
+            "--methods",
+            "nuts,advi",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--no-report",
+        ]
+    )
+    assert code == 1
+    fits = {f["method"]: f for f in load_metrics(tmp_path)["fits"]}
+    assert fits["nuts"]["status"] == "failed"
+    assert fits["nuts"]["error"] == "RuntimeError: sampler exploded"
+    assert fits["advi"]["status"] == "ok"
+
+
+def test_divergences_over_the_threshold_fail_the_fit(tmp_path):
+    from bnn_models.bench import run_benchmark
+    from bnn_models.data import make_teacher
+
+    ds = make_teacher(200, 100, n_features=4, n_hidden=3, seed=3)
+    tiny = {"draws": 100, "tune": 100, "chains": 2, "n_hidden": 4, "target_accept": 0.5}
+    doc = run_benchmark(
+        ds,
+        tmp_path,
+        methods=["nuts"],
+        overrides={"nuts": tiny},
+        max_divergence_rate=-1.0,
+        progressbar=False,
+        log=lambda s: None,
+    )
+    (fit,) = doc["fits"]
+    assert fit["status"] == "failed" and "divergent" in fit["error"]
+
+
+def test_same_seed_same_metrics_across_processes(tmp_path):
+    runs = {}
+    for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
+        out = tmp_path / name
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bnn_models.cli",
+                "run",
+                *TEACHER,
+                *_tiny("advi"),
+                "--methods",
+                "advi",
+                "--seed",
+                seed,
+                "--out",
+                str(out),
+                "--no-progress",
+                "--no-report",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        runs[name] = _comparable(out / "metrics.json")
+    assert runs["a"] == runs["b"]
+    assert runs["a"][0]["calibration"] != runs["c"][0]["calibration"]
+
+
+def test_package_never_unpickles_or_evals():
+    src = Path(__file__).resolve().parents[1] / "bnn_models"
+    # builtins only: PyTensor's ``var.eval()`` is a method, not Python's eval
+    bad = re.compile(r"import pickle|pickle\.load|(?<![.\w])(eval|exec)\(")
+    for path in src.rglob("*.py"):
+        assert not bad.search(path.read_text()), path
