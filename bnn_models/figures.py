@@ -9,8 +9,10 @@ give the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Mapping
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -49,7 +51,7 @@ METHOD_STYLE: dict[str, dict[str, str]] = {
 _SPARE = [("#009E73", "D"), ("#D55E00", "v"), ("#56B4E9", "P"), ("#000000", "X")]
 
 #: matplotlib settings of every figure: readable sizes, and a fixed SVG hash salt.
-RC = {
+RC: dict[str, Any] = {
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.labelsize": 10,
@@ -72,6 +74,16 @@ _STAGES = (
 )
 
 
+def _style() -> contextlib.AbstractContextManager:
+    return mpl.rc_context(RC)  # type: ignore[arg-type]  # stubs list only literal keys
+
+
+def _tree(fit: FitResult) -> xr.DataTree:
+    if fit.idata is None:
+        raise ValueError(f"{fit.method}: a fit without draws (status {fit.status!r}) has no figure")
+    return fit.idata
+
+
 def method_style(method: str) -> dict[str, str]:
     """Colour, marker and label of ``method`` (a spare style for unregistered names)."""
     if method in METHOD_STYLE:
@@ -90,15 +102,21 @@ def png_bytes(fig: Figure) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    with mpl.rc_context(RC):
-        fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None},
-                    bbox_inches="tight", facecolor="white")
+    with _style():
+        fig.savefig(
+            buf,
+            format="png",
+            dpi=_DPI,
+            metadata={"Software": None},
+            bbox_inches="tight",
+            facecolor="white",
+        )
     plt.close(fig)
     return buf.getvalue()
 
 
-def _figure(**kwargs: object) -> Figure:
-    fig = Figure(layout="constrained", **kwargs)
+def _figure(figsize: tuple[float, float]) -> Figure:
+    fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
@@ -120,7 +138,7 @@ def elbo_figure(losses: Mapping[str, np.ndarray], elbo: Mapping[str, dict]) -> F
         Left: the whole run; right: its second half. Thin lines are the ELBO of every
         iteration, thick lines its running mean over the convergence window.
     """
-    with mpl.rc_context(RC):
+    with _style():
         fig = _figure(figsize=(11, 4.4))
         ax_all, ax_zoom = fig.subplots(1, 2)
         lows, highs, zoom_lo, zoom_hi = [], [], [], []
@@ -133,15 +151,18 @@ def elbo_figure(losses: Mapping[str, np.ndarray], elbo: Mapping[str, dict]) -> F
             smooth = pd.Series(value).rolling(int(info["window"]), min_periods=1).mean().to_numpy()
             fired = info.get("rule_fired_at")
             fired_any = fired_any or bool(fired)
-            label = (f"{st['label']}: final ELBO {info['final_elbo']:,.1f} nats; "
-                     + (f"rule fired at {fired:,}" if fired else
-                        f"rule not met in {value.size:,} iterations"))
+            label = f"{st['label']}: final ELBO {info['final_elbo']:,.1f} nats; " + (
+                f"rule fired at {fired:,}"
+                if fired
+                else f"rule not met in {value.size:,} iterations"
+            )
             for ax in (ax_all, ax_zoom):
                 ax.plot(it, value, color=st["color"], alpha=0.18, lw=0.5)
                 ax.plot(it, smooth, color=st["color"], lw=2, label=label)
                 i1 = int(info["iter_to_1pct"])
-                ax.plot(i1, smooth[i1 - 1], "o", ms=9, mfc="white", mec=st["color"], mew=2.2,
-                        zorder=5)
+                ax.plot(
+                    i1, smooth[i1 - 1], "o", ms=9, mfc="white", mec=st["color"], mew=2.2, zorder=5
+                )
                 if fired:
                     ax.axvline(int(fired), color=st["color"], ls="--", lw=1.5)
             lows.append(np.quantile(value, 0.02))
@@ -161,12 +182,22 @@ def elbo_figure(losses: Mapping[str, np.ndarray], elbo: Mapping[str, dict]) -> F
             ax.xaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
         handles, _ = ax_all.get_legend_handles_labels()
         handles += [
-            Line2D([], [], marker="o", ls="", ms=9, mfc="white", mec="0.3", mew=2.2,
-                   label="running mean within 1% of its final value from here on"),
+            Line2D(
+                [],
+                [],
+                marker="o",
+                ls="",
+                ms=9,
+                mfc="white",
+                mec="0.3",
+                mew=2.2,
+                label="running mean within 1% of its final value from here on",
+            ),
         ]
         if fired_any:
-            handles.append(Line2D([], [], color="0.3", ls="--",
-                                  label="convergence rule fired (fit stopped)"))
+            handles.append(
+                Line2D([], [], color="0.3", ls="--", label="convergence rule fired (fit stopped)")
+            )
         fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
     return fig
 
@@ -187,32 +218,62 @@ def reliability_figure(reliability: Mapping[str, dict], calibration: Mapping[str
     matplotlib.figure.Figure
     """
     n = len(reliability)
-    with mpl.rc_context(RC):
+    with _style():
         fig = _figure(figsize=(3.9 * n + 0.4, 4.4))
         axes = np.atleast_1d(fig.subplots(1, n, sharex=True, sharey=True))
         for ax, (method, rel) in zip(axes, reliability.items(), strict=True):
             st = method_style(method)
             x = np.asarray(rel["forecast"], dtype=float)
             ax.plot([0, 1], [0, 1], color="0.45", ls=":", lw=1.2, label="perfect calibration")
-            ax.fill_between(x, rel["band_low"], rel["band_high"], color=st["color"], alpha=0.25,
-                            lw=0, step="post",
-                            label=f"{rel['ci_prob']:.0%} consistency band")
-            ax.step(x, rel["cep"], where="post", color=st["color"], lw=2,
-                    label="observed rate (PAV, CEP)")
-            ax.plot(x, np.full_like(x, -0.025), "|", color=st["color"], ms=6, alpha=0.5,
-                    label="test-set predictions")
+            ax.fill_between(
+                x,
+                rel["band_low"],
+                rel["band_high"],
+                color=st["color"],
+                alpha=0.25,
+                lw=0,
+                step="post",
+                label=f"{rel['ci_prob']:.0%} consistency band",
+            )
+            ax.step(
+                x,
+                rel["cep"],
+                where="post",
+                color=st["color"],
+                lw=2,
+                label="observed rate (PAV, CEP)",
+            )
+            ax.plot(
+                x,
+                np.full_like(x, -0.025),
+                "|",
+                color=st["color"],
+                ms=6,
+                alpha=0.5,
+                label="test-set predictions",
+            )
             cal = calibration[method]
-            ax.text(0.03, 0.97, f"ECE {cal['ece']:.3f}\nBrier {cal['brier']:.3f}",
-                    transform=ax.transAxes, va="top", ha="left",
-                    bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9})
+            ax.text(
+                0.03,
+                0.97,
+                f"ECE {cal['ece']:.3f}\nBrier {cal['brier']:.3f}",
+                transform=ax.transAxes,
+                va="top",
+                ha="left",
+                bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9},
+            )
             ax.set_title(st["label"], color=st["color"], fontweight="bold")
             ax.set_xlabel("mean predicted probability")
             ax.set_aspect("equal")
             ax.set_xlim(-0.02, 1.02)
             ax.set_ylim(-0.05, 1.02)
         axes[0].set_ylabel("conditional event probability")
-        fig.legend(*axes[-1].get_legend_handles_labels(), loc="outside lower center", ncols=4,
-                   frameon=False)
+        fig.legend(
+            *axes[-1].get_legend_handles_labels(),
+            loc="outside lower center",
+            ncols=4,
+            frameon=False,
+        )
     return fig
 
 
@@ -230,17 +291,30 @@ def predictive_sd_figure(spread: Mapping[str, dict]) -> Figure:
         The published study's figure, every method overlaid, with the largest sd any
         distribution on [0, 1] with that mean can have, ``sqrt(p (1 - p))``, for scale.
     """
-    with mpl.rc_context(RC):
+    with _style():
         fig = _figure(figsize=(7.5, 5.0))
         ax = fig.subplots()
         grid = np.linspace(0, 1, 201)
-        ax.plot(grid, np.sqrt(grid * (1 - grid)), color="0.5", ls=":", lw=1.2,
-                label=r"largest possible sd, $\sqrt{p(1-p)}$")
+        ax.plot(
+            grid,
+            np.sqrt(grid * (1 - grid)),
+            color="0.5",
+            ls=":",
+            lw=1.2,
+            label=r"largest possible sd, $\sqrt{p(1-p)}$",
+        )
         for method, sp in spread.items():
             st = method_style(method)
-            ax.scatter(sp["pred_mean"], sp["pred_sd"], s=16, marker=st["marker"],
-                       color=st["color"], alpha=0.55, lw=0,
-                       label=f"{st['label']} (mean sd {sp['pred_sd_mean']:.3f})")
+            ax.scatter(
+                sp["pred_mean"],
+                sp["pred_sd"],
+                s=16,
+                marker=st["marker"],
+                color=st["color"],
+                alpha=0.55,
+                lw=0,
+                label=f"{st['label']} (mean sd {sp['pred_sd_mean']:.3f})",
+            )
         ax.set_xlabel("mean predicted probability of rupture (test row)")
         ax.set_ylabel("predictive sd of the probability")
         ax.set_xlim(-0.02, 1.02)
@@ -251,7 +325,7 @@ def predictive_sd_figure(spread: Mapping[str, dict]) -> Figure:
 
 
 def _weight_sd(fit: FitResult) -> xr.Dataset:
-    return fit.idata["posterior"].to_dataset()[list(PARAMS)].std(dim=("chain", "draw"))
+    return _tree(fit)["posterior"].to_dataset()[list(PARAMS)].std(dim=("chain", "draw"))
 
 
 def weight_sd_figure(fits: Mapping[str, FitResult], reference: str = "nuts") -> Figure:
@@ -272,7 +346,7 @@ def weight_sd_figure(fits: Mapping[str, FitResult], reference: str = "nuts") -> 
     ref = _weight_sd(fits[reference])
     others = [m for m in fits if m != reference]
     markers = {"W0": "o", "b0": "s", "W1": "^", "b1": "D"}
-    with mpl.rc_context(RC):
+    with _style():
         fig = _figure(figsize=(4.6 * len(others) + 0.4, 4.8))
         axes = np.atleast_1d(fig.subplots(1, len(others), sharex=True, sharey=True))
         x_all = np.concatenate([ref[v].values.ravel() for v in PARAMS])
@@ -285,15 +359,28 @@ def weight_sd_figure(fits: Mapping[str, FitResult], reference: str = "nuts") -> 
             st = method_style(method)
             ax.plot(lim, lim, color="0.45", ls=":", lw=1.2, label="equal sd")
             for v in PARAMS:
-                ax.scatter(ref[v].values.ravel(), sds[method][v].values.ravel(), s=22,
-                           marker=markers[v], color=st["color"], alpha=0.7, lw=0,
-                           label=f"{v} ({ref[v].size})")
+                ax.scatter(
+                    ref[v].values.ravel(),
+                    sds[method][v].values.ravel(),
+                    s=22,
+                    marker=markers[v],
+                    color=st["color"],
+                    alpha=0.7,
+                    lw=0,
+                    label=f"{v} ({ref[v].size})",
+                )
             y = np.concatenate([sds[method][v].values.ravel() for v in PARAMS])
             ratio = float(np.median(y / x_all))
-            ax.text(0.03, 0.97, f"median sd ratio {method_label(method)} / "
-                    f"{method_label(reference)}: {ratio:.2f}", transform=ax.transAxes,
-                    va="top", ha="left", fontsize=9,
-                    bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9})
+            ax.text(
+                0.03,
+                0.97,
+                f"median sd ratio {method_label(method)} / {method_label(reference)}: {ratio:.2f}",
+                transform=ax.transAxes,
+                va="top",
+                ha="left",
+                fontsize=9,
+                bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9},
+            )
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlim(lim)
@@ -322,7 +409,7 @@ def runtime_figure(runtime: Mapping[str, dict], reference: str = "nuts") -> Figu
     matplotlib.figure.Figure
     """
     methods = list(runtime)
-    with mpl.rc_context(RC):
+    with _style():
         fig = _figure(figsize=(10, 1.6 + 0.75 * len(methods)))
         ax = fig.subplots()
         ax.grid(axis="y", visible=False)
@@ -332,13 +419,25 @@ def runtime_figure(runtime: Mapping[str, dict], reference: str = "nuts") -> Figu
             left = 0.0
             for key, _, alpha, hatch in _STAGES:
                 width = float(rt.get(key) or 0.0)
-                ax.barh(row, width, left=left, height=0.6, color=st["color"], alpha=alpha,
-                        hatch=hatch, edgecolor="white", hatchcolor="0.2", lw=0.8)
+                ax.barh(
+                    row,
+                    width,
+                    left=left,
+                    height=0.6,
+                    color=st["color"],
+                    alpha=alpha,
+                    hatch=hatch,
+                    edgecolor="white",
+                    hatchcolor="0.2",
+                    lw=0.8,
+                )
                 left += width
             text = f"{rt['total_s']:.1f} s"
             if reference in runtime and method != reference:
-                text += f"  ({runtime[reference]['total_s'] / rt['total_s']:.1f}x faster than " \
-                        f"{method_label(reference)})"
+                text += (
+                    f"  ({runtime[reference]['total_s'] / rt['total_s']:.1f}x faster than "
+                    f"{method_label(reference)})"
+                )
             ax.text(left + 0.01 * longest, row, text, va="center", ha="left", fontsize=9)
         ax.set_yticks(range(len(methods)), [method_label(m) for m in methods])
         for tick, method in zip(ax.get_yticklabels(), methods, strict=True):
@@ -347,10 +446,23 @@ def runtime_figure(runtime: Mapping[str, dict], reference: str = "nuts") -> Figu
         ax.invert_yaxis()
         ax.set_xlim(0, longest * 1.45)
         ax.set_xlabel("wall-clock time (s)")
-        fig.legend(handles=[Patch(facecolor="0.35", alpha=a, hatch=h, edgecolor="white",
-                                  hatchcolor="0.2", label=lab)
-                            for _, lab, a, h in _STAGES],
-                   loc="outside lower center", ncols=4, frameon=False, title="stage")
+        fig.legend(
+            handles=[
+                Patch(
+                    facecolor="0.35",
+                    alpha=a,
+                    hatch=h,
+                    edgecolor="white",
+                    hatchcolor="0.2",
+                    label=lab,
+                )
+                for _, lab, a, h in _STAGES
+            ],
+            loc="outside lower center",
+            ncols=4,
+            frameon=False,
+            title="stage",
+        )
         ax.set_title("Runtime by stage")
     return fig
 
@@ -364,9 +476,10 @@ def pick_nuts_variables(fit: FitResult, n_pred: int = 2) -> xr.Dataset:
     """
     import arviz as az
 
-    post = fit.idata["posterior"].to_dataset()
-    pred = fit.idata["predictions"].to_dataset()["p"]
-    rhat = az.rhat(fit.idata, var_names=["W0", "W1"])
+    tree = _tree(fit)
+    post = tree["posterior"].to_dataset()
+    pred = tree["predictions"].to_dataset()["p"]
+    rhat = az.rhat(tree, var_names=["W0", "W1"])
     out = {"b1": post["b1"]}
     for name in ("W1", "W0"):
         r = rhat[name]
@@ -374,7 +487,7 @@ def pick_nuts_variables(fit: FitResult, n_pred: int = 2) -> xr.Dataset:
         sel = {dim: r[dim].values[i] for dim, i in zip(r.dims, idx, strict=True)}
         label = f"{name}[{','.join(str(v) for v in sel.values())}]"
         out[label] = post[name].sel(sel, drop=True)
-    r_pred = az.rhat(fit.idata, group="predictions")["p"]
+    r_pred = az.rhat(tree, group="predictions")["p"]
     obs = [int(r_pred["obs"].values[int(np.nanargmax(r_pred.values))])]
     sd = pred.std(dim=("chain", "draw"))
     for o in sd["obs"].values[np.argsort(-sd.values, kind="stable")]:
@@ -419,10 +532,12 @@ def nuts_trace_figure(chosen: xr.Dataset) -> Figure:
 
     n_chain = chosen.sizes["chain"]
     rhat = _rhat(chosen)
-    with mpl.rc_context(RC):
+    with _style():
         pc = azp.plot_trace_dist(
-            xr.DataTree.from_dict({"posterior": chosen}), backend="matplotlib",
-            aes={"color": ["chain"], "linestyle": ["chain"]}, color=_chain_colors(n_chain),
+            xr.DataTree.from_dict({"posterior": chosen}),
+            backend="matplotlib",
+            aes={"color": ["chain"], "linestyle": ["chain"]},
+            color=_chain_colors(n_chain),
             figure_kwargs={"figsize": (11, 1.9 * len(chosen.data_vars) + 0.6)},
         )
         fig = _arviz_figure(pc)
@@ -430,8 +545,9 @@ def nuts_trace_figure(chosen: xr.Dataset) -> Figure:
             name = ax.get_ylabel()
             if name in rhat:
                 ax.set_ylabel(f"{name}\nR-hat {rhat[name]:.3f}")
-        fig.suptitle(f"NUTS: density (left) and trace (right) of each of {n_chain} chains",
-                     fontsize=11)
+        fig.suptitle(
+            f"NUTS: density (left) and trace (right) of each of {n_chain} chains", fontsize=11
+        )
     return fig
 
 
@@ -447,10 +563,12 @@ def nuts_rank_figure(chosen: xr.Dataset) -> Figure:
 
     n_chain = chosen.sizes["chain"]
     rhat = _rhat(chosen)
-    with mpl.rc_context(RC):
+    with _style():
         pc = azp.plot_rank(
-            xr.DataTree.from_dict({"posterior": chosen}), backend="matplotlib",
-            aes={"color": ["chain"]}, color=_chain_colors(n_chain),
+            xr.DataTree.from_dict({"posterior": chosen}),
+            backend="matplotlib",
+            aes={"color": ["chain"]},
+            color=_chain_colors(n_chain),
             col_wrap=len(chosen.data_vars),
             figure_kwargs={"figsize": (2.5 * len(chosen.data_vars) + 0.5, 4.0)},
         )
@@ -466,6 +584,8 @@ def nuts_rank_figure(chosen: xr.Dataset) -> Figure:
             name = ax.get_title()
             if name in rhat:
                 ax.set_title(f"{name}\nR-hat {rhat[name]:.3f}")
-        fig.suptitle("NUTS: rank plots (Δ-ECDF of fractional ranks per chain; "
-                     "black: where chains disagree)", fontsize=11)
+        fig.suptitle(
+            "NUTS: rank plots (Δ-ECDF of fractional ranks per chain; black: where chains disagree)",
+            fontsize=11,
+        )
     return fig

@@ -19,8 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from bnn_models import figures as figs
 from bnn_models._io import atomic_path, write_text
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 #: The published study's test-set results on the same 400-row rupture test file.
-PUBLISHED = {
+PUBLISHED: dict[str, Any] = {
     "f1_weighted": 0.8334,
     "accuracy": 0.835,
     "f1_source": "S. Ahamed and E. Daub, arXiv:1911.09660 (8-12-1 BNN fitted with "
@@ -64,8 +66,19 @@ FIGURE_FILES = (
 
 _REFERENCE = "nuts"
 _SECTIONS = ("runtime", "elbo", "spread", "calibration", "diagnostics")
-_NOT_METRICS = {"method", "seed", "status", "error", "config", "config_hash", "sampler",
-                "convergence", "fit_file", "warnings", "reliability"}
+_NOT_METRICS = {
+    "method",
+    "seed",
+    "status",
+    "error",
+    "config",
+    "config_hash",
+    "sampler",
+    "convergence",
+    "fit_file",
+    "warnings",
+    "reliability",
+}
 
 
 # --------------------------------------------------------------------------- numbers
@@ -74,7 +87,7 @@ _NOT_METRICS = {"method", "seed", "status", "error", "config", "config_hash", "s
 def _sig(x: float, digits: int = 3) -> str:
     if not np.isfinite(x):
         return "n/a"
-    if abs(x) >= 10 ** digits:
+    if abs(x) >= 10**digits:
         return f"{x:,.0f}"
     return f"{x:.{digits}g}"
 
@@ -136,7 +149,7 @@ class _Method:
     name: str
     entries: list[dict]  # every fit entry of this method, in file order
     stats: dict[str, _Stat] = field(default_factory=dict)
-    shown: dict | None = None  # the fit entry whose figures are drawn
+    shown: dict = field(default_factory=dict)  # the fit entry whose figures are drawn
     fit: FitResult | None = None
     fit_note: str | None = None
 
@@ -152,9 +165,10 @@ class _Method:
     def label(self) -> str:
         return figs.method_label(self.name)
 
-    def get(self, key: str) -> float | None:
+    def get(self, key: str) -> float:
+        """Value (mean over seeds) of ``section.key``; NaN when not recorded."""
         stat = self.stats.get(key)
-        return None if stat is None else stat.mean
+        return float("nan") if stat is None else stat.mean
 
 
 def _methods(out: Path, doc: dict, *, load: bool = True) -> dict[str, _Method]:
@@ -172,8 +186,10 @@ def _methods(out: Path, doc: dict, *, load: bool = True) -> dict[str, _Method]:
             m.shown = min(m.ok, key=lambda e: e["seed"])
             per_seed = (summary or {}).get(name)
             if per_seed and per_seed.get("n_seeds", 1) > 1:
-                m.stats = {k: _Stat(v["mean"], v["lo"], v["hi"], int(v["n"]))
-                           for k, v in per_seed["metrics"].items()}
+                m.stats = {
+                    k: _Stat(v["mean"], v["lo"], v["hi"], int(v["n"]))
+                    for k, v in per_seed["metrics"].items()
+                }
             else:
                 m.stats = {k: _Stat(v) for k, v in _flatten(m.shown).items()}
             if load:
@@ -206,7 +222,7 @@ def _key(key: str) -> _Getter:
 
 
 def _speedup(m: _Method, ref: _Method | None) -> _Stat | str | None:
-    if ref is None or not ref.ok or m.get("runtime.total_s") is None:
+    if ref is None or not ref.ok or "runtime.total_s" not in m.stats:
         return None
     if m.name == ref.name:
         return "reference"
@@ -214,7 +230,7 @@ def _speedup(m: _Method, ref: _Method | None) -> _Stat | str | None:
 
 
 def _sd_ratio(m: _Method, ref: _Method | None) -> _Stat | str | None:
-    if ref is None or not ref.ok or m.get("spread.pred_sd_mean") is None:
+    if ref is None or not ref.ok or "spread.pred_sd_mean" not in m.stats:
         return None
     if m.name == ref.name:
         return "reference"
@@ -234,8 +250,10 @@ def _rule(m: _Method, ref: _Method | None) -> str | None:
 
 
 def _rhats(m: _Method, ref: _Method | None) -> str | None:
-    pred, weights = m.stats.get("diagnostics.rhat_max_pred"), m.stats.get(
-        "diagnostics.rhat_max_weights")
+    pred, weights = (
+        m.stats.get("diagnostics.rhat_max_pred"),
+        m.stats.get("diagnostics.rhat_max_weights"),
+    )
     if pred is None or weights is None:
         return None
     return f"{pred.show('rhat')} / {weights.show('rhat')}"
@@ -300,11 +318,17 @@ def summary_rows(doc: dict, methods: dict[str, _Method] | None = None) -> list[_
     rows = []
     for m in methods.values():
         seeds = [e["seed"] for e in m.entries]
-        seed_text = (f"seed {seeds[0]}" if len(seeds) == 1 else
-                     f"{len(m.ok)} of {len(seeds)} seeds" if m.failed else f"{len(seeds)} seeds")
+        seed_text = (
+            f"seed {seeds[0]}"
+            if len(seeds) == 1
+            else f"{len(m.ok)} of {len(seeds)} seeds"
+            if m.failed
+            else f"{len(seeds)} seeds"
+        )
         if not m.ok:
-            reasons = "; ".join(f"seed {e['seed']}: {e.get('error') or 'no reason recorded'}"
-                                for e in m.failed)
+            reasons = "; ".join(
+                f"seed {e['seed']}: {e.get('error') or 'no reason recorded'}" for e in m.failed
+            )
             rows.append(_Row(m.name, m.label, seed_text, None, f"failed ({reasons})"))
             continue
         cells = []
@@ -334,27 +358,35 @@ def _times(a: float, b: float) -> str:
 def verdicts(methods: dict[str, _Method]) -> list[str]:
     """Short sentences generated from the numbers, comparing each method with NUTS."""
     out = []
-    ref = methods.get(_REFERENCE)
-    have_ref = ref is not None and bool(ref.ok)
+    found = methods.get(_REFERENCE)
+    ref = found if found is not None and found.ok else None
     for m in methods.values():
         if not m.ok:
-            out.append(f"{m.label} failed: " + "; ".join(
-                f"seed {e['seed']}: {e.get('error') or 'no reason recorded'}" for e in m.failed))
+            out.append(
+                f"{m.label} failed: "
+                + "; ".join(
+                    f"seed {e['seed']}: {e.get('error') or 'no reason recorded'}" for e in m.failed
+                )
+            )
             continue
         if m.name == _REFERENCE:
             continue
         parts = []
         t, sd = m.get("runtime.total_s"), m.get("spread.pred_sd_mean")
-        if have_ref:
+        if ref is not None:
             t_ref, sd_ref = ref.get("runtime.total_s"), ref.get("spread.pred_sd_mean")
-            parts.append(f"{m.label} was {_times(t_ref, t)} NUTS ({_sig(t)} s against "
-                         f"{_sig(t_ref)} s in total); its mean predictive sd was "
-                         f"{sd / sd_ref:.0%} of NUTS' ({sd:.3f} against {sd_ref:.3f}).")
+            parts.append(
+                f"{m.label} was {_times(t_ref, t)} NUTS ({_sig(t)} s against "
+                f"{_sig(t_ref)} s in total); its mean predictive sd was "
+                f"{sd / sd_ref:.0%} of NUTS' ({sd:.3f} against {sd_ref:.3f})."
+            )
             ece, ece_ref = m.get("calibration.ece"), ref.get("calibration.ece")
             acc, acc_ref = m.get("calibration.accuracy"), ref.get("calibration.accuracy")
-            parts.append(f"Its ECE was {ece:.3f} against NUTS' {ece_ref:.3f} "
-                         f"({'better' if ece < ece_ref else 'worse' if ece > ece_ref else 'equal'}"
-                         f"), its accuracy {acc:.1%} against {acc_ref:.1%}.")
+            parts.append(
+                f"Its ECE was {ece:.3f} against NUTS' {ece_ref:.3f} "
+                f"({'better' if ece < ece_ref else 'worse' if ece > ece_ref else 'equal'}"
+                f"), its accuracy {acc:.1%} against {acc_ref:.1%}."
+            )
         else:
             parts.append(f"{m.label} took {_sig(t)} s; its mean predictive sd was {sd:.3f}.")
         el = [e["elbo"] for e in m.ok if e.get("elbo")]
@@ -363,41 +395,50 @@ def verdicts(methods: dict[str, _Method]) -> list[str]:
             if len(el) == 1:
                 parts.append(
                     f"Its ELBO converged: the rule fired at iteration {el[0]['rule_fired_at']:,}."
-                    if fired else
-                    f"Its ELBO did not meet the convergence rule in {el[0]['iterations']:,} "
-                    "iterations: compare with care.")
+                    if fired
+                    else f"Its ELBO did not meet the convergence rule in {el[0]['iterations']:,} "
+                    "iterations: compare with care."
+                )
             else:
                 parts.append(f"The convergence rule fired in {len(fired)} of {len(el)} seeds.")
         if m.failed:
             parts.append(f"{len(m.failed)} of {len(m.entries)} seeds failed.")
         out.append(" ".join(parts))
-    if have_ref:
+    if ref is not None:
         parts = []
         r_pred, r_w = ref.get("diagnostics.rhat_max_pred"), ref.get("diagnostics.rhat_max_weights")
         div = ref.get("diagnostics.divergences")
-        if r_pred is not None:
-            parts.append(f"NUTS: largest R-hat {r_pred:.3f} over the test predictions and "
-                         f"{r_w:.3f} over the weights; {int(round(div or 0))} divergences.")
+        if np.isfinite(r_pred):
+            parts.append(
+                f"NUTS: largest R-hat {r_pred:.3f} over the test predictions and "
+                f"{r_w:.3f} over the weights; {int(round(div or 0))} divergences."
+            )
             if r_pred > 1.01:
-                parts.append("Chains disagree on some predictions (R-hat above 1.01): the "
-                             "NUTS reference is itself uncertain; more draws or chains would "
-                             "sharpen it.")
-            elif r_w is not None and r_w > 1.01:
-                parts.append("The weights' R-hat is high while the predictions' is not: "
-                             "chains sit in different permutation or sign modes of the hidden "
-                             "units, which leave the predictions unchanged. Compare methods on "
-                             "predictions, not on single weights.")
+                parts.append(
+                    "Chains disagree on some predictions (R-hat above 1.01): the "
+                    "NUTS reference is itself uncertain; more draws or chains would "
+                    "sharpen it."
+                )
+            elif r_w > 1.01:
+                parts.append(
+                    "The weights' R-hat is high while the predictions' is not: "
+                    "chains sit in different permutation or sign modes of the hidden "
+                    "units, which leave the predictions unchanged. Compare methods on "
+                    "predictions, not on single weights."
+                )
         out.append(" ".join(parts))
-    ok = [m for m in methods.values() if m.ok]
-    if len(ok) > 1:
-        best = {
-            "lowest ECE": min(ok, key=lambda m: m.get("calibration.ece")),
-            "lowest log loss": min(ok, key=lambda m: m.get("calibration.log_loss")),
-            "highest accuracy": max(ok, key=lambda m: m.get("calibration.accuracy")),
-            "fastest": min(ok, key=lambda m: m.get("runtime.total_s")),
-        }
-        out.append("Across methods: " + "; ".join(f"{what}: {m.label}"
-                                                 for what, m in best.items()) + ".")
+    best = []
+    for what, key, sign in (
+        ("lowest ECE", "calibration.ece", 1),
+        ("lowest log loss", "calibration.log_loss", 1),
+        ("highest accuracy", "calibration.accuracy", -1),
+        ("fastest", "runtime.total_s", 1),
+    ):
+        have = [m for m in methods.values() if m.ok and np.isfinite(m.get(key))]
+        if len(have) > 1:
+            best.append(f"{what}: {min(have, key=lambda m: sign * m.get(key)).label}")
+    if best:
+        out.append("Across methods: " + "; ".join(best) + ".")
     for m in methods.values():
         for e in m.ok:
             for w in e.get("warnings") or []:
@@ -414,41 +455,74 @@ def _published(doc: dict, methods: dict[str, _Method]) -> tuple[list[list[str]],
     ds = doc["run"].get("dataset", {})
     notes = []
     if ds.get("name") != "rupture":
-        return [], [f"The published numbers are for the rupture data; this run used "
-                    f"{ds.get('name')!r}, so there is nothing to compare."]
+        return [], [
+            f"The published numbers are for the rupture data; this run used "
+            f"{ds.get('name')!r}, so there is nothing to compare."
+        ]
     test_hash = (ds.get("sha256") or {}).get("rupturemodel_test.txt")
     same = test_hash == RUPTURE_FILES["rupturemodel_test.txt"]
     notes.append(
         f"Test set: rupturemodel_test.txt, {ds.get('n_test')} rows, SHA256 "
         f"{(test_hash or 'unknown')[:16]}..., "
-        + ("the file the study used (pinned hash)." if same else
-           "NOT the pinned file the study used: compare with care."))
+        + (
+            "the file the study used (pinned hash)."
+            if same
+            else "NOT the pinned file the study used: compare with care."
+        )
+    )
     notes.append(
         f"Training: {ds.get('n_train')} rows (train and validate files, as in the study). "
-        + ("The minority class was upsampled, as in the study." if ds.get("rebalanced") else
-           "The study upsampled the minority class of the training rows; this run did not "
-           "(bnn-bench run --rebalance does), which moves the base rate and the 0.5-threshold "
-           "metrics."))
-    notes.append(f"Published F1: {PUBLISHED['f1_source']} ({PUBLISHED['url']}). "
-                 f"Published accuracy: {PUBLISHED['accuracy_source']}.")
-    rows = [["Published study (VI)", "seed not reported", f"{PUBLISHED['f1_weighted']:.4f}",
-             f"{PUBLISHED['accuracy']:.1%}", "", ""]]
+        + (
+            "The minority class was upsampled, as in the study."
+            if ds.get("rebalanced")
+            else "The study upsampled the minority class of the training rows; this run did not "
+            "(bnn-bench run --rebalance does), which moves the base rate and the 0.5-threshold "
+            "metrics."
+        )
+    )
+    notes.append(
+        f"Published F1: {PUBLISHED['f1_source']} ({PUBLISHED['url']}). "
+        f"Published accuracy: {PUBLISHED['accuracy_source']}."
+    )
+    rows = [
+        [
+            "Published study (VI)",
+            "seed not reported",
+            f"{PUBLISHED['f1_weighted']:.4f}",
+            f"{PUBLISHED['accuracy']:.1%}",
+            "",
+            "",
+        ]
+    ]
     for m in methods.values():
         if not m.ok:
             rows.append([m.label, "failed", "n/a", "n/a", "n/a", "n/a"])
             continue
-        f1, acc = m.stats["calibration.f1_weighted"], m.stats["calibration.accuracy"]
-        rows.append([
-            m.label, f"{len(m.ok)} seeds (mean)" if f1.n > 1 else f"seed {m.shown['seed']}",
-            f1.show("f1"), acc.show("pct"),
-            f"{f1.mean - PUBLISHED['f1_weighted']:+.4f}",
-            f"{100 * (acc.mean - PUBLISHED['accuracy']):+.1f} pp",
-        ])
+        f1, acc = m.stats.get("calibration.f1_weighted"), m.stats.get("calibration.accuracy")
+        if f1 is None or acc is None:
+            rows.append([m.label, "not recorded", "n/a", "n/a", "n/a", "n/a"])
+            continue
+        rows.append(
+            [
+                m.label,
+                f"{len(m.ok)} seeds (mean)" if f1.n > 1 else f"seed {m.shown['seed']}",
+                f1.show("f1"),
+                acc.show("pct"),
+                f"{f1.mean - PUBLISHED['f1_weighted']:+.4f}",
+                f"{100 * (acc.mean - PUBLISHED['accuracy']):+.1f} pp",
+            ]
+        )
     return rows, notes
 
 
-_PUBLISHED_HEADER = ["", "Seeds", "Weighted F1", "Accuracy", "F1 - published",
-                     "Accuracy - published"]
+_PUBLISHED_HEADER = [
+    "",
+    "Seeds",
+    "Weighted F1",
+    "Accuracy",
+    "F1 - published",
+    "Accuracy - published",
+]
 
 
 # --------------------------------------------------------------------------- asv
@@ -470,7 +544,8 @@ def _asv_link(out: Path) -> tuple[str, str] | None:
         return None
     results = root / conf.get("results_dir", "results")
     found = results.is_dir() and any(
-        p.name not in ("benchmarks.json", "machine.json") for p in results.glob("*/*.json"))
+        p.name not in ("benchmarks.json", "machine.json") for p in results.glob("*/*.json")
+    )
     if not found:
         return None
     if conf.get("dashboard_url"):
@@ -496,44 +571,63 @@ def _draw_figures(methods: dict[str, _Method]) -> list[_Figure]:
     shown = ", ".join(f"{m.label} seed {m.shown['seed']}" for m in ok.values())
     multi = any(len(m.ok) > 1 for m in ok.values())
     which = f" Figures show one fit per method ({shown})." if multi else ""
-    out = []
+    out: list[_Figure] = []
     if not ok:
         return out
 
-    def add(name: str, title: str, caption: str, make: Callable[[], object] | None,
-            missing: str | None = None) -> None:
+    def add(
+        name: str,
+        title: str,
+        caption: str,
+        make: Callable[[], Figure] | None,
+        missing: str | None = None,
+    ) -> None:
         if make is None:
             out.append(_Figure(name, title, f"Not drawn: {missing}", None))
             return
         out.append(_Figure(name, title, caption + which, figs.png_bytes(make())))
 
-    add("summary_runtime.png", "Runtime by stage",
+    add(
+        "summary_runtime.png",
+        "Runtime by stage",
         "Wall-clock seconds per stage of one fit, stacked; total and speed-up against NUTS at "
         "the end of each bar.",
-        lambda: figs.runtime_figure({n: m.shown["runtime"] for n, m in ok.items()}))
+        lambda: figs.runtime_figure({n: m.shown["runtime"] for n, m in ok.items()}),
+    )
     vi = {n: m for n, m in ok.items() if m.shown.get("elbo")}
-    vi_fit = {n: m for n, m in vi.items() if m.fit is not None and m.fit.loss is not None}
+    losses = {n: m.fit.loss for n, m in vi.items() if m.fit is not None and m.fit.loss is not None}
     missing = "; ".join(f"{m.label}: {m.fit_note}" for m in vi.values() if m.fit is None)
-    add("elbo_traces.png", "ELBO traces",
+    add(
+        "elbo_traces.png",
+        "ELBO traces",
         "ELBO at every iteration (thin) and its running mean over the convergence window "
         "(thick), per VI method. Open circle: from there on the running mean stays within 1% of "
         "its final value; dashed line: the convergence rule fired and the fit stopped.",
-        (lambda: figs.elbo_figure({n: m.fit.loss for n, m in vi_fit.items()},
-                                  {n: m.shown["elbo"] for n, m in vi_fit.items()}))
-        if vi_fit else None,
-        missing or "no variational fit in this run")
-    add("reliability.png", "Reliability diagrams",
+        (lambda: figs.elbo_figure(losses, {n: vi[n].shown["elbo"] for n in losses}))
+        if losses
+        else None,
+        missing or "no variational fit in this run",
+    )
+    add(
+        "reliability.png",
+        "Reliability diagrams",
         "PAV-adjusted reliability diagram per method (ArviZ's isotonic fit): the observed "
         "rate of rupture (conditional event probability) against the mean predicted "
         "probability on the test set. The band is where the curve would fall if the "
         "method's own predictive distribution were true; a curve outside it is miscalibrated.",
-        lambda: figs.reliability_figure({n: m.shown["reliability"] for n, m in ok.items()},
-                                        {n: m.shown["calibration"] for n, m in ok.items()}))
-    add("predictive_sd.png", "Predictive sd against predicted probability",
+        lambda: figs.reliability_figure(
+            {n: m.shown["reliability"] for n, m in ok.items()},
+            {n: m.shown["calibration"] for n, m in ok.items()},
+        ),
+    )
+    add(
+        "predictive_sd.png",
+        "Predictive sd against predicted probability",
         "Each test row's predictive sd (over posterior draws) against its mean predicted "
         "probability, all methods overlaid: the published study's figure. The dotted arc is "
         "the largest sd any distribution on [0, 1] with that mean can have.",
-        lambda: figs.predictive_sd_figure({n: m.shown["spread"] for n, m in ok.items()}))
+        lambda: figs.predictive_sd_figure({n: m.shown["spread"] for n, m in ok.items()}),
+    )
     ref = ok.get(_REFERENCE)
     with_fit = {n: m.fit for n, m in ok.items() if m.fit is not None}
     if ref is None:
@@ -542,34 +636,52 @@ def _draw_figures(methods: dict[str, _Method]) -> list[_Figure]:
         why = f"NUTS: {ref.fit_note}"
     elif len(with_fit) < 2:
         why = "no VI fit file to compare with: " + "; ".join(
-            f"{m.label}: {m.fit_note}" for n, m in ok.items() if m.fit is None)
+            f"{m.label}: {m.fit_note}" for n, m in ok.items() if m.fit is None
+        )
     else:
         why = None
-    add("weight_sd.png", "Posterior sd per weight, VI against NUTS",
+    add(
+        "weight_sd.png",
+        "Posterior sd per weight, VI against NUTS",
         "Posterior sd of each of the network's weights and biases under each VI method "
         "against NUTS, log scales, with the line of equal sd. NUTS pools its chains: chains "
         "in different permutation or sign modes of the hidden units inflate its sd, so "
         "points below the line mean less spread than NUTS' pooled chains, not necessarily "
         "than the posterior.",
         (lambda: figs.weight_sd_figure(with_fit, reference=_REFERENCE)) if why is None else None,
-        why)
-    nuts_fit = ref.fit if ref is not None else None
-    if nuts_fit is not None and nuts_fit.idata["posterior"].sizes["chain"] > 1:
-        chosen = figs.pick_nuts_variables(nuts_fit)
-        names = ", ".join(chosen.data_vars)
-        add("nuts_trace.png", "NUTS trace plots",
+        why,
+    )
+    nuts_tree = ref.fit.idata if ref is not None and ref.fit is not None else None
+    if (
+        ref is not None
+        and ref.fit is not None
+        and nuts_tree is not None
+        and (nuts_tree["posterior"].sizes["chain"] > 1)
+    ):
+        chosen = figs.pick_nuts_variables(ref.fit)
+        names = ", ".join(str(v) for v in chosen.data_vars)
+        add(
+            "nuts_trace.png",
+            "NUTS trace plots",
             f"Marginal density and trace of each chain for {names}: the output bias, the "
             "elements of W1 and W0 with the largest R-hat, the test probability with the "
             "largest R-hat and the one with the largest predictive sd (arviz-plots).",
-            lambda: figs.nuts_trace_figure(chosen))
-        add("nuts_rank.png", "NUTS rank plots",
+            lambda: figs.nuts_trace_figure(chosen),
+        )
+        add(
+            "nuts_rank.png",
+            "NUTS rank plots",
             "Rank plots of the same quantities: the Δ-ECDF of each chain's fractional ranks "
             "(arviz-plots). Chains that sample the same distribution stay near zero; black "
             "marks where the chains' ranks are not uniform.",
-            lambda: figs.nuts_rank_figure(chosen))
+            lambda: figs.nuts_rank_figure(chosen),
+        )
     else:
-        why = ("NUTS did not run or failed" if ref is None else
-               ref.fit_note or "NUTS ran a single chain")
+        why = (
+            "NUTS did not run or failed"
+            if ref is None
+            else ref.fit_note or "NUTS ran a single chain"
+        )
         add("nuts_trace.png", "NUTS trace plots", "", None, why)
         add("nuts_rank.png", "NUTS rank plots", "", None, why)
     return out
@@ -631,30 +743,51 @@ def _header(doc: dict, methods: dict[str, _Method]) -> list[tuple[str, str]]:
     mach = run.get("machine", {})
     seeds = run.get("seeds", [])
     hashes = "; ".join(f"{k}: {v}" for k, v in sorted((ds.get("sha256") or {}).items()))
-    libs = ", ".join(f"{name} {ver[key]}" for name, key in (
-        ("Python", "python"), ("PyMC", "pymc"), ("PyTensor", "pytensor"), ("ArviZ", "arviz"),
-        ("arviz-stats", "arviz-stats"), ("nutpie", "nutpie"), ("NumPy", "numpy"),
-        ("xarray", "xarray")) if ver.get(key))
-    samplers = ", ".join(f"{m.label}: {m.shown['sampler']}" for m in methods.values()
-                         if m.shown and m.shown.get("sampler"))
+    libs = ", ".join(
+        f"{name} {ver[key]}"
+        for name, key in (
+            ("Python", "python"),
+            ("PyMC", "pymc"),
+            ("PyTensor", "pytensor"),
+            ("ArviZ", "arviz"),
+            ("arviz-stats", "arviz-stats"),
+            ("nutpie", "nutpie"),
+            ("NumPy", "numpy"),
+            ("xarray", "xarray"),
+        )
+        if ver.get(key)
+    )
+    samplers = ", ".join(
+        f"{m.label}: {m.shown['sampler']}"
+        for m in methods.values()
+        if m.shown and m.shown.get("sampler")
+    )
     return [
         ("Methods", ", ".join(figs.method_label(m) for m in methods)),
-        ("Profile", f"{run.get('profile')}; overrides: "
-                    f"{json.dumps(run.get('overrides') or {}, sort_keys=True)}"
-                    + (f"; time limit {run['time_limit_s']} s per fit"
-                       if run.get("time_limit_s") else "")),
+        (
+            "Profile",
+            f"{run.get('profile')}; overrides: "
+            f"{json.dumps(run.get('overrides') or {}, sort_keys=True)}"
+            + (f"; time limit {run['time_limit_s']} s per fit" if run.get("time_limit_s") else ""),
+        ),
         ("Seeds", ", ".join(str(s) for s in seeds)),
         ("Command", run.get("command") or "not recorded"),
-        ("Dataset", f"{ds.get('name')}: {ds.get('n_train')} training rows, {ds.get('n_test')} "
-                    f"test rows, {ds.get('n_features')} features "
-                    f"({', '.join(ds.get('feature_names') or [])}); share of label 1: "
-                    f"{ds.get('train_positive_rate', float('nan')):.3f} train, "
-                    f"{ds.get('test_positive_rate', float('nan')):.3f} test; "
-                    f"{'rebalanced' if ds.get('rebalanced') else 'not rebalanced'}"),
+        (
+            "Dataset",
+            f"{ds.get('name')}: {ds.get('n_train')} training rows, {ds.get('n_test')} "
+            f"test rows, {ds.get('n_features')} features "
+            f"({', '.join(ds.get('feature_names') or [])}); share of label 1: "
+            f"{ds.get('train_positive_rate', float('nan')):.3f} train, "
+            f"{ds.get('test_positive_rate', float('nan')):.3f} test; "
+            f"{'rebalanced' if ds.get('rebalanced') else 'not rebalanced'}",
+        ),
         ("Data SHA256", hashes or "not recorded"),
         ("Commit", run.get("commit") or "not recorded (not a git checkout)"),
-        ("Machine", f"{mach.get('hostname')}: {mach.get('cpu')}, {mach.get('cpu_count')} CPUs, "
-                    f"{mach.get('platform')}"),
+        (
+            "Machine",
+            f"{mach.get('hostname')}: {mach.get('cpu')}, {mach.get('cpu_count')} CPUs, "
+            f"{mach.get('platform')}",
+        ),
         ("Versions", libs),
         ("Samplers", samplers or "none"),
         ("Run started", run.get("created") or "not recorded"),
@@ -665,23 +798,38 @@ def _details(methods: dict[str, _Method]) -> list[tuple[str, list[str], list[lis
     fits = [(m, e) for m in methods.values() for e in m.entries]
     cols = [f"{m.label} s{e['seed']}" for m, e in fits]
     flat = [_flatten(e) if e["status"] == "ok" else {} for _, e in fits]
-    keys = sorted({k for f in flat for k in f},
-                  key=lambda k: (_SECTIONS.index(k.split(".")[0])
-                                 if k.split(".")[0] in _SECTIONS else len(_SECTIONS), k))
+    keys = sorted(
+        {k for f in flat for k in f},
+        key=lambda k: (
+            _SECTIONS.index(k.split(".")[0]) if k.split(".")[0] in _SECTIONS else len(_SECTIONS),
+            k,
+        ),
+    )
     metrics = [[k] + [_sig(f[k], 4) if k in f else "" for f in flat] for k in keys]
-    status = [["status"] + [e["status"] for _, e in fits],
-              ["sampler"] + [e.get("sampler") or "" for _, e in fits],
-              ["error"] + [e.get("error") or "" for _, e in fits],
-              ["fit file"] + [e.get("fit_file") or "" for _, e in fits],
-              ["config hash"] + [e.get("config_hash") or "" for _, e in fits]]
+    status = [
+        ["status"] + [e["status"] for _, e in fits],
+        ["sampler"] + [e.get("sampler") or "" for _, e in fits],
+        ["error"] + [e.get("error") or "" for _, e in fits],
+        ["fit file"] + [e.get("fit_file") or "" for _, e in fits],
+        ["config hash"] + [e.get("config_hash") or "" for _, e in fits],
+    ]
     cfg_keys = sorted({k for _, e in fits for k in (e.get("config") or {})})
-    config = [[k] + [json.dumps((e.get("config") or {}).get(k)) if k in (e.get("config") or {})
-                     else "" for _, e in fits] for k in cfg_keys]
+    config = [
+        [k]
+        + [
+            json.dumps((e.get("config") or {}).get(k)) if k in (e.get("config") or {}) else ""
+            for _, e in fits
+        ]
+        for k in cfg_keys
+    ]
     return [
         ("Every fit: status", ["", *cols], status),
         ("Every fit: configuration", ["setting", *cols], config),
-        ("Every fit: all scalar metrics (section.key, units in the key names)",
-         ["metric", *cols], metrics),
+        (
+            "Every fit: all scalar metrics (section.key, units in the key names)",
+            ["metric", *cols],
+            metrics,
+        ),
     ]
 
 
@@ -705,12 +853,18 @@ def build_report(out_dir: str | Path, doc: dict | None = None) -> Report:
     methods = _methods(out, doc)
     for m in methods.values():
         if m.fit_note and m.ok:
-            warnings.warn(f"report {out}: {m.label}: {m.fit_note}; figures that need it are "
-                          "left out", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"report {out}: {m.label}: {m.fit_note}; figures that need it are left out",
+                UserWarning,
+                stacklevel=2,
+            )
     published, published_notes = _published(doc, methods)
     ds = doc["run"].get("dataset", {})
-    digest = hashlib.sha256(metrics_path.read_bytes()).hexdigest() if metrics_path.is_file() \
+    digest = (
+        hashlib.sha256(metrics_path.read_bytes()).hexdigest()
+        if metrics_path.is_file()
         else "unknown"
+    )
     try:
         version = metadata.version("bnn-bench")
     except metadata.PackageNotFoundError:
@@ -723,8 +877,11 @@ def build_report(out_dir: str | Path, doc: dict | None = None) -> Report:
             groups.append((group, 1))
     notes = list(_NOTES)
     if any(r.cells and "[" in " ".join(r.cells) for r in summary_rows(doc, methods)):
-        notes.insert(0, f"Cells with an interval: mean over seeds [central "
-                        f"{_interval_prob():.0%} interval over seeds].")
+        notes.insert(
+            0,
+            f"Cells with an interval: mean over seeds [central "
+            f"{_interval_prob():.0%} interval over seeds].",
+        )
     return Report(
         title=f"bnn-bench: NUTS, ADVI and full-rank ADVI on {ds.get('name', 'data')}",
         header=_header(doc, methods),
@@ -739,7 +896,7 @@ def build_report(out_dir: str | Path, doc: dict | None = None) -> Report:
         details=_details(methods),
         asv=_asv_link(out),
         source=f"Generated by bnn-bench {version} from metrics.json (SHA256 {digest}) and "
-               "the fit files it names.",
+        "the fit files it names.",
     )
 
 
@@ -751,8 +908,10 @@ def _md_cell(text: str) -> str:
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
-             "|" + "|".join(" --- " for _ in header) + "|"]
+    lines = [
+        "| " + " | ".join(_md_cell(h) for h in header) + " |",
+        "|" + "|".join(" --- " for _ in header) + "|",
+    ]
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -856,25 +1015,34 @@ def _html_table(header: list[str], rows: list[list[str]], cls: str) -> str:
 
 
 def _html_summary(rep: Report) -> str:
-    out = ['<div class="scroll"><table class="summary" id="summary-table"><thead><tr>',
-           '<th class="method" rowspan="2">Method</th>']
+    out = [
+        '<div class="scroll"><table class="summary" id="summary-table"><thead><tr>',
+        '<th class="method" rowspan="2">Method</th>',
+    ]
     out += [f'<th class="group" colspan="{n}">{_h(g)}</th>' for g, n in rep.groups]
     out.append("</tr><tr>")
     out += [f"<th>{_h(c)}</th>" for c in rep.columns]
     out.append("</tr></thead><tbody>")
     for r in rep.rows:
         color = figs.method_style(r.method)["color"]
-        name = (f'<td class="method"><span class="swatch" style="background:{color}"></span>'
-                f"<b>{_h(r.label)}</b><br><small>{_h(r.seeds)}</small></td>")
+        name = (
+            f'<td class="method"><span class="swatch" style="background:{color}"></span>'
+            f"<b>{_h(r.label)}</b><br><small>{_h(r.seeds)}</small></td>"
+        )
         if r.cells is None:
-            out.append(f'<tr>{name}<td class="failed" colspan="{len(rep.columns)}">'
-                       f"{_h(r.failure)}</td></tr>")
+            out.append(
+                f'<tr>{name}<td class="failed" colspan="{len(rep.columns)}">'
+                f"{_h(r.failure)}</td></tr>"
+            )
             continue
-        out.append(f"<tr>{name}" + "".join(f"<td>{_interval_br(c)}</td>" for c in r.cells)
-                   + "</tr>")
+        out.append(
+            f"<tr>{name}" + "".join(f"<td>{_interval_br(c)}</td>" for c in r.cells) + "</tr>"
+        )
         if r.failure:
-            out.append(f'<tr><td class="method"></td><td class="failed" '
-                       f'colspan="{len(rep.columns)}">{_h(r.failure)}</td></tr>')
+            out.append(
+                f'<tr><td class="method"></td><td class="failed" '
+                f'colspan="{len(rep.columns)}">{_h(r.failure)}</td></tr>'
+            )
     out.append("</tbody></table></div>")
     return "".join(out)
 
@@ -887,8 +1055,11 @@ def _interval_br(cell: str) -> str:
 def render_html(rep: Report) -> str:
     """The report as one self-contained HTML page (figures embedded as PNG data URIs)."""
     body = [f"<h1>{_h(rep.title)}</h1>"]
-    body.append('<table class="header" id="run-header"><tbody>' + "".join(
-        f"<tr><th>{_h(k)}</th><td>{_h(v)}</td></tr>" for k, v in rep.header) + "</tbody></table>")
+    body.append(
+        '<table class="header" id="run-header"><tbody>'
+        + "".join(f"<tr><th>{_h(k)}</th><td>{_h(v)}</td></tr>" for k, v in rep.header)
+        + "</tbody></table>"
+    )
     body += ['<h2 id="summary">Summary</h2>', _html_summary(rep), '<ul class="notes">']
     body += [f"<li>{_h(n)}</li>" for n in rep.notes]
     body += ["</ul>", "<h3>Verdicts</h3>", '<ul class="verdicts">']
@@ -899,24 +1070,32 @@ def render_html(rep: Report) -> str:
     body += ['<ul class="notes">'] + [f"<li>{_h(n)}</li>" for n in rep.published_notes]
     body += ["</ul>", '<h2 id="figures">Figures</h2>']
     for i, f in enumerate(rep.figures, 1):
-        body.append(f'<figure id="fig-{_h(f.name.removesuffix(".png"))}">'
-                    f"<h3>Figure {i}. {_h(f.title)}</h3>")
+        body.append(
+            f'<figure id="fig-{_h(f.name.removesuffix(".png"))}"><h3>Figure {i}. {_h(f.title)}</h3>'
+        )
         if f.png is not None:
             data = base64.b64encode(f.png).decode("ascii")
             body.append(f'<img src="data:image/png;base64,{data}" alt="{_h(f.title)}">')
         body.append(f"<figcaption>{_h(f.caption)}</figcaption></figure>")
     if rep.asv:
-        body += ['<h2 id="asv">Benchmarks over time</h2>',
-                 f'<p><a href="{_h(rep.asv[0])}">{_h(rep.asv[1])}</a></p>']
+        body += [
+            '<h2 id="asv">Benchmarks over time</h2>',
+            f'<p><a href="{_h(rep.asv[0])}">{_h(rep.asv[1])}</a></p>',
+        ]
     body.append('<h2 id="details">Details</h2>')
     for title, header, rows in rep.details:
-        body.append(f"<details><summary>{_h(title)}</summary><div class=\"scroll\">"
-                    f"{_html_table(header, rows, 'details')}</div></details>")
+        body.append(
+            f'<details><summary>{_h(title)}</summary><div class="scroll">'
+            f"{_html_table(header, rows, 'details')}</div></details>"
+        )
     body.append(f"<footer>{_h(rep.source)}</footer>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{_h(rep.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-            + "\n".join(body) + "\n</body>\n</html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_h(rep.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
 
 
 # --------------------------------------------------------------------------- writing
