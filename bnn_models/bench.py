@@ -21,13 +21,18 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bnn_models._io import write_json
 from bnn_models.data import Dataset
+from bnn_models.fidelity import compute_fidelity
 from bnn_models.inference import METHODS, QUICK, FitResult, library_versions, load_fit, save_fit
 from bnn_models.metrics import compute_metrics
+
+if TYPE_CHECKING:
+    from bnn_models.reference import Reference
 
 __all__ = [
     "SCHEMA",
@@ -216,7 +221,12 @@ def load_metrics(path: str | Path) -> dict:
 
 
 def _fit_entry(
-    result: FitResult, seed: int, chash: str, fit_file: str | None, dataset: Dataset
+    result: FitResult,
+    seed: int,
+    chash: str,
+    fit_file: str | None,
+    dataset: Dataset,
+    reference: Reference | None = None,
 ) -> dict:
     entry = {
         "method": result.method,
@@ -231,6 +241,7 @@ def _fit_entry(
     }
     if result.ok:
         entry.update(compute_metrics(result, dataset.y_test, seed=seed))
+        entry["fidelity"] = compute_fidelity(result, dataset, reference)
         if result.method != "nuts" and not result.convergence.get("converged"):
             entry["warnings"] = [
                 f"ELBO did not meet the convergence rule within {result.config['max_iter']} "
@@ -300,6 +311,7 @@ def run_benchmark(
     progressbar: bool = True,
     log: Callable[[str], None] = print,
     command: str | None = None,
+    reference: Reference | None = None,
 ) -> dict:
     """Fit every method for every seed on ``dataset`` and write the results.
 
@@ -329,6 +341,10 @@ def run_benchmark(
         Where progress lines go.
     command : str, optional
         The command line, recorded in the metadata.
+    reference : Reference, optional
+        Reference posterior (:mod:`bnn_models.reference`): every fit gets its
+        ``fidelity`` metrics against it (:func:`bnn_models.fidelity.compute_fidelity`),
+        and the run's metadata its description (``run.reference``).
 
     Returns
     -------
@@ -373,6 +389,7 @@ def run_benchmark(
             "profile": "quick" if quick else "default",
             "overrides": overrides or {},
             "time_limit_s": time_limit_s,
+            "reference": reference.describe() if reference is not None else None,
         },
         "fits": [],
     }
@@ -416,7 +433,7 @@ def run_benchmark(
                 if result.ok:
                     fit_file = f"fits/{method}-s{seed}.nc"
                     save_fit(result, out / fit_file)
-                entry = _fit_entry(result, seed, chash, fit_file, dataset)
+                entry = _fit_entry(result, seed, chash, fit_file, dataset, reference)
                 doc["fits"].append(entry)
                 write_json(metrics_path, doc)
                 state = "ok" if result.ok else f"FAILED ({result.error})"

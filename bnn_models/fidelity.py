@@ -1,0 +1,461 @@
+"""Fidelity of a fit to a reference posterior: function space, aligned weights, PSIS, truth.
+
+The weights' posterior of the BNN is multimodal: relabelling the hidden units (12!
+permutations) leaves the network's function unchanged, and so do other, per-unit
+changes (a ReLU unit that is never active keeps its prior; a unit's incoming weights
+may be scaled up and its outgoing weight down). Comparisons are therefore made
+
+- in function space, on the test-set probabilities, which every symmetry leaves
+  unchanged: class agreement, total variation of the predictive distributions, the
+  ratio of predictive sds, Wasserstein-1 distance, and the share of test points whose
+  predictive mean lies more than :data:`GATE_SD` reference sds from the reference's
+  (the gate of Stan's performance tests, posteriordb);
+- in weight space only after aligning the hidden units of every draw to a common
+  template (:func:`align_hidden`), and only within a mode: per-weight sds are taken
+  within each chain and averaged over chains, never pooled over chains, which may sit
+  in different modes;
+- for VI, by the Pareto k-hat of the importance ratios p(theta, y) / q(theta) over
+  draws from q (PSIS, Yao et al. 2018), with ArviZ's PSIS.
+
+Every function returns plain JSON-ready numbers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import arviz as az
+import arviz_stats  # noqa: F401 - registers the ``azstats`` accessors used below
+import numpy as np
+import xarray as xr
+from scipy.optimize import linear_sum_assignment
+
+from bnn_models.data import Dataset
+from bnn_models.inference import FitResult
+
+if TYPE_CHECKING:
+    from bnn_models.reference import Reference
+
+__all__ = [
+    "ALIGNMENTS",
+    "GATE_SD",
+    "KHAT_THRESHOLD",
+    "align_hidden",
+    "compute_fidelity",
+    "function_space",
+    "hidden_template",
+    "psis_diagnostics",
+    "truth_comparison",
+    "weight_diagnostics",
+    "weight_space",
+]
+
+#: A test point fails the gate when its predictive mean differs from the reference's
+#: by more than this many reference sds (the 0.3-sd rule of Stan's performance tests).
+GATE_SD = 0.3
+
+#: Pareto k-hat above which importance sampling from q is unreliable (Yao et al. 2018).
+KHAT_THRESHOLD = 0.7
+
+#: Ways to relabel the hidden units of every draw (see :func:`align_hidden`).
+ALIGNMENTS = {
+    "sort_w1": "hidden units sorted by their output weight W1, per draw",
+    "match": "hidden units matched, per draw, to a template by the Hungarian algorithm on "
+    "the squared distance between units' (incoming W0 column, b0, outgoing W1) vectors; the "
+    "template is the mean of the aligned reference draws (iterated from a W1 sort)",
+}
+
+_SAMPLE = ("chain", "draw")
+
+
+def _unit_vectors(posterior: xr.Dataset) -> np.ndarray:
+    """Every hidden unit's (W0 column, b0, W1) vector: shape (chain, draw, hidden, features + 2)."""
+    w0 = posterior["W0"].transpose("chain", "draw", "hidden", ...).values
+    b0 = posterior["b0"].transpose("chain", "draw", "hidden").values[..., None]
+    w1 = posterior["W1"].transpose("chain", "draw", "hidden").values[..., None]
+    return np.concatenate([w0, b0, w1], axis=-1)
+
+
+def _match(units: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Per draw, the permutation ``perm`` with new unit j = old unit ``perm[j]``."""
+    flat = units.reshape(-1, *units.shape[-2:])
+    # cost[s, j, k]: squared distance of template unit j to unit k of draw s
+    cost = (
+        (template**2).sum(axis=-1)[None, :, None]
+        + (flat**2).sum(axis=-1)[:, None, :]
+        - 2 * np.einsum("jf,skf->sjk", template, flat)
+    )
+    perms = np.empty(flat.shape[:2], dtype=np.int64)
+    for i, c in enumerate(cost):
+        _, perms[i] = linear_sum_assignment(c)
+    return perms.reshape(units.shape[:-1])
+
+
+def _permute(posterior: xr.Dataset, perms: np.ndarray) -> xr.Dataset:
+    out = posterior.copy()
+    for name in ("W0", "b0", "W1"):
+        da = posterior[name].transpose("chain", "draw", "hidden", ...)
+        idx = perms.reshape(perms.shape + (1,) * (da.ndim - 3))
+        out[name] = da.copy(data=np.take_along_axis(da.values, idx, axis=2)).transpose(
+            *posterior[name].dims
+        )
+    return out
+
+
+def hidden_template(posterior: xr.Dataset, *, n_iter: int = 5) -> np.ndarray:
+    """A template of the hidden units for :func:`align_hidden` with ``method="match"``.
+
+    Starts from the mean of the draws sorted by W1, then alternates matching every draw
+    to the template and averaging the matched draws (a pivot relabelling in the manner
+    of Stephens 2000), ``n_iter`` times.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Draws of ``W0`` (feature, hidden), ``b0``, ``W1`` (hidden) over (chain, draw).
+    n_iter : int
+        Matching rounds.
+
+    Returns
+    -------
+    numpy.ndarray, shape (hidden, features + 2)
+    """
+    units = _unit_vectors(posterior)
+    order = np.argsort(units[..., -1], axis=-1)
+    template = np.take_along_axis(units, order[..., None], axis=2).mean(axis=(0, 1))
+    for _ in range(n_iter):
+        perms = _match(units, template)
+        new = np.take_along_axis(units, perms[..., None], axis=2).mean(axis=(0, 1))
+        if np.allclose(new, template):
+            break
+        template = new
+    return template
+
+
+def align_hidden(
+    posterior: xr.Dataset, *, method: str = "match", template: np.ndarray | None = None
+) -> xr.Dataset:
+    """Relabel the hidden units of every draw so that unit j means the same in all draws.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Draws of ``W0`` (feature, hidden), ``b0``, ``W1`` (hidden), ``b1`` over
+        (chain, draw).
+    method : {"match", "sort_w1"}
+        See :data:`ALIGNMENTS`.
+    template : numpy.ndarray, optional
+        For ``match``: shape (hidden, features + 2), e.g. a reference's
+        :func:`hidden_template`; default: the template of ``posterior`` itself.
+
+    Returns
+    -------
+    xarray.Dataset
+        The same draws with the hidden units permuted per draw; the network's function
+        at every draw is unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> w1 = np.array([[[2.0, -1.0], [-1.0, 2.0]]])  # 1 chain, 2 draws, 2 units
+    >>> post = xr.Dataset({
+    ...     "W0": (("chain", "draw", "feature", "hidden"), np.zeros((1, 2, 1, 2))),
+    ...     "b0": (("chain", "draw", "hidden"), np.zeros((1, 2, 2))),
+    ...     "W1": (("chain", "draw", "hidden"), w1),
+    ...     "b1": (("chain", "draw"), np.zeros((1, 2)))})
+    >>> align_hidden(post, method="sort_w1")["W1"].values.tolist()
+    [[[-1.0, 2.0], [-1.0, 2.0]]]
+    """
+    if method not in ALIGNMENTS:
+        raise ValueError(
+            f"align_hidden: unknown method {method!r}; expected one of {list(ALIGNMENTS)}"
+        )
+    units = _unit_vectors(posterior)
+    if method == "sort_w1":
+        perms = np.argsort(units[..., -1], axis=-1, kind="stable")
+    else:
+        if template is None:
+            template = hidden_template(posterior)
+        if template.shape != units.shape[-2:]:
+            raise ValueError(
+                f"align_hidden: template of shape {template.shape} does not fit units of "
+                f"shape {units.shape[-2:]} (hidden, features + 2)"
+            )
+        perms = _match(units, template)
+    return _permute(posterior, perms)
+
+
+def _rhat_ess(data: xr.Dataset | xr.DataTree, **kw: object) -> dict:
+    rhat = az.rhat(data, **kw)
+    bulk = az.ess(data, method="bulk", **kw)
+    tail = az.ess(data, method="tail", **kw)
+    by_var = {
+        v: {
+            "rhat_max": float(rhat[v].max()),
+            "ess_bulk_min": float(bulk[v].min()),
+            "ess_tail_min": float(tail[v].min()),
+        }
+        for v in rhat.data_vars
+    }
+    return {
+        "rhat_max": max(d["rhat_max"] for d in by_var.values()),
+        "ess_bulk_min": min(d["ess_bulk_min"] for d in by_var.values()),
+        "ess_tail_min": min(d["ess_tail_min"] for d in by_var.values()),
+        "by_var": by_var,
+    }
+
+
+def weight_diagnostics(posterior: xr.Dataset, template: np.ndarray | None = None) -> dict:
+    """R-hat and ESS of the weights, raw and after each alignment of :data:`ALIGNMENTS`.
+
+    Raw weights mix the permutation modes that different chains fall into, so their
+    R-hat is high and ESS low even when every chain mixes well within its mode; the
+    aligned weights remove the permutation part of that (not the other symmetries).
+
+    Returns
+    -------
+    dict
+        ``{"raw" | "sort_w1" | "match": {"rhat_max", "ess_bulk_min", "ess_tail_min",
+        "by_var"}}``.
+    """
+    out = {"raw": _rhat_ess(posterior)}
+    out["sort_w1"] = _rhat_ess(align_hidden(posterior, method="sort_w1"))
+    out["match"] = _rhat_ess(align_hidden(posterior, method="match", template=template))
+    return out
+
+
+def _within_sd(posterior: xr.Dataset) -> xr.Dataset:
+    """Per-weight sd within each chain, root-mean-squared over chains."""
+    return np.sqrt(posterior.var(dim="draw", ddof=1).mean(dim="chain"))
+
+
+def weight_space(result: FitResult, reference: Reference) -> dict:
+    """Per-weight posterior sd of a fit against the reference's, within a mode.
+
+    Both the fit's and the reference's draws are aligned to the reference's template
+    (``match`` of :data:`ALIGNMENTS`); sds are taken within each chain and
+    root-mean-squared over chains (one chain for VI). ``weight_sd_ratio`` is the fit's
+    sd over the reference's, per weight; its median and geometric mean summarise it,
+    overall and per variable. ``pooled_raw_sd_ratio_median`` is the same ratio from
+    unaligned draws pooled over chains, for contrast: it mixes modes.
+    """
+    fit = result.idata["posterior"].to_dataset()
+    ref_sd = reference.within_chain_sd
+    fit_sd = _within_sd(align_hidden(fit, method="match", template=reference.template))
+    ratio = fit_sd / ref_sd
+    logs = np.concatenate([np.log(ratio[v].values).ravel() for v in ratio.data_vars])
+    pooled = fit.std(dim=_SAMPLE) / reference.idata["posterior"].to_dataset().std(dim=_SAMPLE)
+    pooled_all = np.concatenate([pooled[v].values.ravel() for v in pooled.data_vars])
+    return {
+        "weight_alignment": "match",
+        "weight_sd_ratio_median": float(np.exp(np.median(logs))),
+        "weight_sd_ratio_gmean": float(np.exp(logs.mean())),
+        "weight_sd_ratio_by_var": {
+            v: {
+                "median": float(np.median(ratio[v].values)),
+                "gmean": float(np.exp(np.log(ratio[v].values).mean())),
+            }
+            for v in ratio.data_vars
+        },
+        "pooled_raw_sd_ratio_median": float(np.median(pooled_all)),
+    }
+
+
+def _summary(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return p.mean(axis=0), p.std(axis=0)
+
+
+def function_space(
+    mean: np.ndarray, sd: np.ndarray, ref_mean: np.ndarray, ref_sd: np.ndarray, *, prefix: str = ""
+) -> dict:
+    """Symmetry-invariant comparison of predictive probabilities with the reference's.
+
+    Parameters
+    ----------
+    mean, sd : numpy.ndarray, shape (test rows,)
+        The fit's predictive mean and sd of the probability of label 1, per test point.
+    ref_mean, ref_sd : numpy.ndarray
+        The reference's.
+    prefix : str
+        Prepended to every key.
+
+    Returns
+    -------
+    dict
+        ``class_agreement``: share of test points with the same predicted class (mean
+        probability >= 0.5) as the reference's posterior predictive. ``pred_tv_mean``,
+        ``pred_tv_max``: total variation distance between the two Bernoulli posterior
+        predictive distributions, |mean - ref_mean|, averaged and largest over points.
+        ``pred_sd_ratio_mean``, ``_median``, ``_gmean`` (geometric), ``_q05``,
+        ``_q95``: sd / ref_sd per point. ``share_mean_off_0p3sd``: share of points with
+        |mean - ref_mean| > 0.3 ref_sd (:data:`GATE_SD`); ``pred_mean_z_median``: the
+        median of |mean - ref_mean| / ref_sd.
+
+    Examples
+    --------
+    >>> m = np.array([0.2, 0.7]); s = np.array([0.1, 0.1])
+    >>> function_space(m, s, m, s)["pred_tv_mean"]
+    0.0
+    """
+    floor = np.finfo(float).tiny
+    diff = np.abs(mean - ref_mean)
+    ratio = sd / np.maximum(ref_sd, floor)
+    z = diff / np.maximum(ref_sd, floor)
+    out = {
+        "class_agreement": float(np.mean((mean >= 0.5) == (ref_mean >= 0.5))),
+        "pred_tv_mean": float(diff.mean()),
+        "pred_tv_max": float(diff.max()),
+        "pred_sd_ratio_mean": float(ratio.mean()),
+        "pred_sd_ratio_median": float(np.median(ratio)),
+        "pred_sd_ratio_gmean": float(np.exp(np.mean(np.log(np.maximum(ratio, floor))))),
+        "pred_sd_ratio_q05": float(np.quantile(ratio, 0.05)),
+        "pred_sd_ratio_q95": float(np.quantile(ratio, 0.95)),
+        "share_mean_off_0p3sd": float(np.mean(z > GATE_SD)),
+        "pred_mean_z_median": float(np.median(z)),
+    }
+    return {prefix + k: v for k, v in out.items()}
+
+
+def _wasserstein_mean(result: FitResult, reference: Reference) -> float:
+    """Mean over test points of the Wasserstein-1 distance between predictive draws."""
+    fit = result.idata["predictions"]
+    n = min(fit.sizes["chain"] * fit.sizes["draw"], reference.p_test.shape[0], 2000)
+    total = az.wasserstein(
+        result.idata,
+        reference.idata,
+        group="predictions",
+        var_names=["p"],
+        joint=False,
+        num_samples=n,
+        round_to="none",
+    )
+    return float(total) / fit.sizes["obs"]
+
+
+def psis_diagnostics(result: FitResult) -> dict | None:
+    """Pareto k-hat of the importance ratios p(theta, y) / q(theta) of a VI fit.
+
+    Uses the ``vi_importance`` group (log p and log q at every draw of q) and ArviZ's
+    PSIS (``psislw``, r_eff = 1 for independent draws). None for NUTS.
+
+    Returns
+    -------
+    dict or None
+        ``khat``; ``khat_ok`` (``khat < 0.7``, :data:`KHAT_THRESHOLD`); ``ess`` and
+        ``ess_share``: effective sample size of the smoothed weights,
+        1 / sum(w^2), and its share of the draws; ``log_weights``: the normalised
+        smoothed log weights over (chain, draw), for :func:`compute_fidelity`.
+    """
+    if result.idata is None or "vi_importance" not in result.idata.children:
+        return None
+    terms = result.idata["vi_importance"].to_dataset()
+    log_ratio = terms["log_p"] - terms["log_q"]
+    # psislw smooths the weights exp(-x) (it is written for leave-one-out): pass -log ratio.
+    log_w, khat = (-log_ratio).azstats.psislw(dim=list(_SAMPLE), r_eff=1.0)
+    n = int(log_ratio.size)
+    ess = float(1.0 / np.sum(np.exp(2 * log_w.values)))
+    return {
+        "khat": float(khat),
+        "khat_ok": bool(float(khat) < KHAT_THRESHOLD),
+        "ess": ess,
+        "ess_share": ess / n,
+        "log_weights": log_w.transpose(*_SAMPLE),
+    }
+
+
+def truth_comparison(p: np.ndarray, truth: np.ndarray, *, prob: float = 0.9) -> dict:
+    """Predictive probabilities against the true ones (teacher data).
+
+    Parameters
+    ----------
+    p : numpy.ndarray, shape (samples, test rows)
+        Draws of the probability of label 1.
+    truth : numpy.ndarray, shape (test rows,)
+        The data-generating network's probabilities.
+    prob : float
+        Mass of the central interval whose coverage is reported.
+
+    Returns
+    -------
+    dict
+        ``tv_mean`` (mean |E p - truth|), ``tv_max``, ``rmse``, ``coverage_90``: share
+        of points whose true probability lies in the central ``prob`` interval.
+    """
+    mean = p.mean(axis=0)
+    lo, hi = np.quantile(p, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+    diff = np.abs(mean - truth)
+    return {
+        "tv_mean": float(diff.mean()),
+        "tv_max": float(diff.max()),
+        "rmse": float(np.sqrt(np.mean((mean - truth) ** 2))),
+        f"coverage_{round(prob * 100)}": float(np.mean((truth >= lo) & (truth <= hi))),
+    }
+
+
+def compute_fidelity(
+    result: FitResult, dataset: Dataset, reference: Reference | None = None
+) -> dict:
+    """Every fidelity metric of one successful fit, as one flat JSON-ready dict.
+
+    Parameters
+    ----------
+    result : FitResult
+        The fit.
+    dataset : Dataset
+        Its data (the true probabilities are used where known).
+    reference : Reference, optional
+        A reference posterior of the same model and data
+        (:func:`bnn_models.reference.build_reference`).
+
+    Returns
+    -------
+    dict
+        ``reference``: the reference's key, or None; ``reference_skipped``: why a
+        given reference was not used (other data or model), or None.
+        VI only (None for NUTS): ``psis_khat``, ``psis_khat_ok``, ``psis_ess``,
+        ``psis_ess_share`` (:func:`psis_diagnostics`).
+        With a reference: the keys of :func:`function_space`,
+        ``pred_wasserstein_mean``, the keys of :func:`weight_space`, and for VI with
+        ``psis_khat_ok`` the :func:`function_space` keys of the PSIS-reweighted
+        predictive prefixed ``psis_`` (None when k-hat is too high).
+        With true probabilities (teacher): ``truth_tv_mean``, ``truth_tv_max``,
+        ``truth_rmse``, ``truth_coverage_90`` of the fit, and the same with ``_ref``
+        for the reference. Constants: ``gate_sd`` (0.3), ``khat_threshold`` (0.7).
+    """
+    out: dict = {
+        "reference": None,
+        "reference_skipped": None,
+        "gate_sd": GATE_SD,
+        "khat_threshold": KHAT_THRESHOLD,
+    }
+    psis = psis_diagnostics(result)
+    for key in ("khat", "khat_ok", "ess", "ess_share"):
+        out[f"psis_{key}"] = psis[key] if psis else None
+    p = result.p_test
+    if dataset.p_test_true is not None:
+        truth = dataset.p_test_true
+        out.update({f"truth_{k}": v for k, v in truth_comparison(p, truth).items()})
+    if reference is None:
+        return out
+    reason = reference.mismatch(dataset, result.config)
+    if reason is not None:
+        out["reference_skipped"] = reason
+        return out
+    out["reference"] = reference.key
+    ref_mean, ref_sd = reference.pred_mean, reference.pred_sd
+    out.update(function_space(*_summary(p), ref_mean, ref_sd))
+    out["pred_wasserstein_mean"] = _wasserstein_mean(result, reference)
+    out.update(weight_space(result, reference))
+    if psis is not None:
+        keys = function_space(ref_mean, ref_sd, ref_mean, ref_sd, prefix="psis_")
+        if psis["khat_ok"]:
+            w = np.exp(psis["log_weights"].values.ravel())
+            mean = w @ p
+            sd = np.sqrt(w @ (p - mean) ** 2)
+            out.update(function_space(mean, sd, ref_mean, ref_sd, prefix="psis_"))
+        else:
+            out.update(dict.fromkeys(keys))
+    if dataset.p_test_true is not None:
+        ref_truth = truth_comparison(reference.p_test, dataset.p_test_true)
+        out.update({f"truth_{k}_ref": v for k, v in ref_truth.items()})
+    return out

@@ -1,0 +1,583 @@
+"""The reference posterior: a long, many-chain NUTS run, cached and reused.
+
+Approximations are judged against it (:mod:`bnn_models.fidelity`), in the manner of
+posteriordb's reference draws. It is built once per model, data and sampler settings:
+the cache key hashes the model's settings and the source of
+:func:`bnn_models.model.build_bnn`, the data (the arrays themselves) and the sampler
+configuration; a cached reference with the same key is reused, never recomputed.
+
+Its own convergence is judged in function space. The weights' posterior is
+multimodal: the 12 hidden units can be relabelled in any of 12! ways without changing
+the network's function, and per unit there are further symmetries (a ReLU unit that
+is never active keeps its prior; a unit's incoming weights can grow while its outgoing
+weight shrinks). Different chains settle in different relabellings, so the R-hat of
+the raw weights is high and their ESS low even when every chain explores its own mode
+well, while the test-set probabilities, which no symmetry changes, mix. The summary
+therefore reports R-hat and ESS of the 400 test-set probabilities (the acceptance
+criterion: R-hat <= 1.01 and bulk ESS >= 400 for every one) beside those of the
+weights, raw and after relabelling the hidden units
+(:data:`bnn_models.fidelity.ALIGNMENTS`).
+
+Files, in the cache folder (default ``.bnn_cache/reference``): ``<data>-<key>.nc``
+(the draws and test-set probabilities, a :class:`~bnn_models.inference.FitResult`)
+and ``<data>-<key>.json`` (config, hash, diagnostics, predictive mean and sd per
+test point).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import inspect
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import xarray as xr
+
+from bnn_models._io import write_json
+from bnn_models.data import Dataset, load_dataset
+from bnn_models.fidelity import (
+    ALIGNMENTS,
+    align_hidden,
+    hidden_template,
+    truth_comparison,
+    weight_diagnostics,
+)
+from bnn_models.inference import FitResult, fit_nuts, library_versions, load_fit, save_fit
+from bnn_models.model import build_bnn
+
+__all__ = [
+    "ACCEPT_ESS_BULK",
+    "ACCEPT_RHAT",
+    "DEFAULT_CACHE",
+    "QUICK_REFERENCE",
+    "REFERENCE_SCHEMA",
+    "Reference",
+    "build_reference",
+    "data_hash",
+    "find_reference",
+    "load_reference",
+    "reference_key",
+    "reference_main",
+    "resolve_reference",
+]
+
+#: Default cache folder, relative to the working directory (git-ignored).
+DEFAULT_CACHE = Path(".bnn_cache") / "reference"
+
+REFERENCE_SCHEMA = "bnn-bench/reference"
+REFERENCE_SCHEMA_VERSION = 1
+
+#: Acceptance: every test-set probability has R-hat at most this ...
+ACCEPT_RHAT = 1.01
+#: ... and bulk ESS at least this.
+ACCEPT_ESS_BULK = 400
+
+#: Settings of ``bnn-bench reference --quick`` (a smoke test, not a usable reference).
+QUICK_REFERENCE = {"chains": 2, "draws": 150, "tune": 150}
+
+
+def data_hash(dataset: Dataset) -> str:
+    """SHA256 of the arrays a fit sees: training rows and labels, test rows and labels."""
+    digest = hashlib.sha256()
+    for arr in (dataset.X_train, dataset.y_train, dataset.X_test, dataset.y_test):
+        a = np.ascontiguousarray(arr)
+        digest.update(f"{a.dtype.str}{a.shape}".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def _model_source_hash() -> str:
+    return hashlib.sha256(inspect.getsource(build_bnn).encode()).hexdigest()
+
+
+def _model_settings(n_hidden: int, prior_sigma: float) -> dict:
+    return {"n_hidden": n_hidden, "prior_sigma": prior_sigma, "source_sha256": _model_source_hash()}
+
+
+def reference_key(data_sha256: str, model: dict, config: dict) -> str:
+    """Cache key: hash of the data hash, the model settings and the sampler config."""
+    blob = json.dumps({"data": data_sha256, "model": model, "config": config}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference posterior, as built or loaded from the cache.
+
+    Attributes
+    ----------
+    summary : dict
+        The JSON summary (schema ``bnn-bench/reference``): key, data hash, model,
+        config, diagnostics, acceptance, predictive mean and sd per test point.
+    idata : xarray.DataTree
+        ``posterior`` (chain, draw, ...), ``predictions`` (``p``), ``sample_stats``.
+    path : pathlib.Path or None
+        The cached draws file.
+    template : numpy.ndarray
+        Hidden-unit template for :func:`bnn_models.fidelity.align_hidden`.
+    within_chain_sd : xarray.Dataset
+        Per-weight sd within each chain after alignment, root-mean-squared over chains.
+    """
+
+    summary: dict
+    idata: xr.DataTree
+    path: Path | None = None
+    template: np.ndarray = field(init=False, repr=False)
+    within_chain_sd: xr.Dataset = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        post = self.idata["posterior"].to_dataset()
+        template = hidden_template(post)
+        aligned = align_hidden(post, method="match", template=template)
+        object.__setattr__(self, "template", template)
+        object.__setattr__(
+            self, "within_chain_sd", np.sqrt(aligned.var(dim="draw", ddof=1).mean(dim="chain"))
+        )
+
+    @property
+    def key(self) -> str:
+        """The cache key."""
+        return self.summary["key"]
+
+    @property
+    def p_test(self) -> np.ndarray:
+        """Test-set probability draws, shape (samples, test rows)."""
+        p = self.idata["predictions"]["p"]
+        return p.stack(sample=("chain", "draw")).transpose("sample", ...).values
+
+    @property
+    def pred_mean(self) -> np.ndarray:
+        """Posterior predictive mean of the probability of label 1, per test row."""
+        return np.asarray(self.summary["pred_mean"])
+
+    @property
+    def pred_sd(self) -> np.ndarray:
+        """Posterior predictive sd of the probability of label 1, per test row."""
+        return np.asarray(self.summary["pred_sd"])
+
+    def mismatch(self, dataset: Dataset, config: dict) -> str | None:
+        """Why this reference does not fit a fit of ``dataset`` with ``config`` (None: it does)."""
+        if data_hash(dataset) != self.summary["data_hash"]:
+            return (
+                f"reference {self.key} is of other data ({self.summary['dataset']['name']}, "
+                f"data hash {self.summary['data_hash'][:12]})"
+            )
+        model = self.summary["model"]
+        for name in ("n_hidden", "prior_sigma"):
+            if name in config and config[name] != model[name]:
+                return f"reference {self.key} has {name}={model[name]}, the fit {config[name]}"
+        return None
+
+    def describe(self) -> dict:
+        """Plain-JSON description for a run's metadata (no draws)."""
+        keep = (
+            "key",
+            "created",
+            "commit",
+            "data_hash",
+            "model",
+            "config",
+            "acceptance",
+            "pred_mean",
+            "pred_sd",
+            "truth",
+            "alignment",
+        )
+        out = {k: self.summary.get(k) for k in keep}
+        diag = self.summary["diagnostics"]
+        out["diagnostics"] = {
+            "function_space": {
+                k: v for k, v in diag["function_space"].items() if not isinstance(v, list)
+            },
+            "weight_space": {
+                name: {k: v for k, v in d.items() if k != "by_var"}
+                for name, d in diag["weight_space"].items()
+            },
+        }
+        out["path"] = str(self.path) if self.path else None
+        return out
+
+
+def _function_space_diagnostics(idata: xr.DataTree) -> dict:
+    rhat = az.rhat(idata, group="predictions")["p"].values
+    bulk = az.ess(idata, group="predictions", method="bulk")["p"].values
+    tail = az.ess(idata, group="predictions", method="tail")["p"].values
+    p = idata["predictions"]["p"]
+    chain_dev = np.abs(p.mean("draw") - p.mean(("chain", "draw")))
+    return {
+        "n_points": int(rhat.size),
+        "rhat_max": float(rhat.max()),
+        "rhat_median": float(np.median(rhat)),
+        "n_rhat_above_1_01": int(np.sum(rhat > ACCEPT_RHAT)),
+        "ess_bulk_min": float(bulk.min()),
+        "ess_bulk_median": float(np.median(bulk)),
+        "ess_tail_min": float(tail.min()),
+        "chain_mean_abs_dev_max": float(chain_dev.max()),
+        "rhat": rhat.tolist(),
+        "ess_bulk": bulk.tolist(),
+    }
+
+
+def _summarise(
+    result: FitResult,
+    dataset: Dataset,
+    *,
+    key: str,
+    model: dict,
+    config: dict,
+    command: str | None,
+    file_name: str,
+) -> dict:
+    from bnn_models.bench import git_commit, machine_info
+
+    idata = result.idata
+    post = idata["posterior"].to_dataset()
+    fs = _function_space_diagnostics(idata)
+    ws = weight_diagnostics(post, hidden_template(post))
+    stats = idata["sample_stats"]
+    p = result.p_test
+    acceptance = {
+        "rhat_max_pred": {
+            "value": fs["rhat_max"],
+            "limit": ACCEPT_RHAT,
+            "ok": fs["rhat_max"] <= ACCEPT_RHAT,
+        },
+        "ess_bulk_min_pred": {
+            "value": fs["ess_bulk_min"],
+            "limit": ACCEPT_ESS_BULK,
+            "ok": fs["ess_bulk_min"] >= ACCEPT_ESS_BULK,
+        },
+    }
+    acceptance["passed"] = all(a["ok"] for a in acceptance.values())
+    truth = None
+    if dataset.p_test_true is not None:
+        truth = truth_comparison(p, dataset.p_test_true)
+    return {
+        "schema": REFERENCE_SCHEMA,
+        "schema_version": REFERENCE_SCHEMA_VERSION,
+        "key": key,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "command": command,
+        "machine": machine_info(),
+        "versions": library_versions(),
+        "sampler": result.sampler,
+        "dataset": dataset.describe(),
+        "data_hash": data_hash(dataset),
+        "model": model,
+        "config": config,
+        "timings": result.timings,
+        "n_grad_evals": result.n_grad_evals,
+        "diagnostics": {
+            "function_space": fs,
+            "weight_space": ws,
+            "divergences": int(stats["diverging"].sum()),
+            "n_draws": int(stats["diverging"].size),
+            "tree_depth_mean": float(stats["depth"].mean()) if "depth" in stats else None,
+            "step_size_mean": float(stats["step_size"].mean()) if "step_size" in stats else None,
+        },
+        "acceptance": acceptance,
+        "alignment": dict(ALIGNMENTS),
+        "pred_mean": p.mean(axis=0).tolist(),
+        "pred_sd": p.std(axis=0).tolist(),
+        "truth": truth,
+        "files": {"draws": file_name},
+    }
+
+
+def _cache_dir(cache_dir: str | os.PathLike | None) -> Path:
+    return Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
+
+
+def load_reference(path: str | os.PathLike) -> Reference:
+    """Load a cached reference from its draws file (``.nc``) or its summary (``.json``).
+
+    Raises
+    ------
+    ValueError
+        A file that is not a bnn-bench reference, or whose partner file is missing.
+    """
+    path = Path(path)
+    nc, js = path.with_suffix(".nc"), path.with_suffix(".json")
+    for f in (nc, js):
+        if not f.is_file():
+            raise ValueError(f"{f}: missing; a reference is a .nc draws file and a .json summary")
+    try:
+        summary = json.loads(js.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{js}: corrupted reference summary ({err})") from err
+    if not isinstance(summary, dict) or summary.get("schema") != REFERENCE_SCHEMA:
+        raise ValueError(f"{js}: not a bnn-bench reference summary (schema {REFERENCE_SCHEMA!r})")
+    if summary.get("schema_version") != REFERENCE_SCHEMA_VERSION:
+        raise ValueError(
+            f"{js}: reference schema_version {summary.get('schema_version')!r}, this bnn-bench "
+            f"reads {REFERENCE_SCHEMA_VERSION}"
+        )
+    result = load_fit(nc)
+    return Reference(summary=summary, idata=result.idata, path=nc)
+
+
+def find_reference(
+    dataset: Dataset,
+    cache_dir: str | os.PathLike | None = None,
+    *,
+    n_hidden: int = 12,
+    prior_sigma: float = 1.0,
+) -> Reference | None:
+    """The cached reference of ``dataset`` and this model with the most draws, or None.
+
+    Only references of the same data (by :func:`data_hash`), the same model settings
+    and the same source of :func:`~bnn_models.model.build_bnn` qualify.
+    """
+    folder = _cache_dir(cache_dir)
+    if not folder.is_dir():
+        return None
+    want_data, want_model = data_hash(dataset), _model_settings(n_hidden, prior_sigma)
+    best: tuple[int, Path] | None = None
+    for js in sorted(folder.glob("*.json")):
+        try:
+            summary = json.loads(js.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if (
+            not isinstance(summary, dict)
+            or summary.get("schema") != REFERENCE_SCHEMA
+            or summary.get("schema_version") != REFERENCE_SCHEMA_VERSION
+            or summary.get("data_hash") != want_data
+            or summary.get("model") != want_model
+            or not js.with_suffix(".nc").is_file()
+        ):
+            continue
+        size = int(summary["config"]["chains"]) * int(summary["config"]["draws"])
+        if best is None or size > best[0]:
+            best = (size, js)
+    return load_reference(best[1]) if best else None
+
+
+def build_reference(
+    dataset: Dataset,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    n_hidden: int = 12,
+    prior_sigma: float = 1.0,
+    chains: int = 8,
+    draws: int = 2000,
+    tune: int = 1000,
+    seed: int = 12345,
+    target_accept: float = 0.8,
+    cores: int | None = None,
+    progressbar: bool = True,
+    log: Callable[[str], None] = print,
+    command: str | None = None,
+) -> Reference:
+    """Build the reference posterior of ``dataset``, or reuse the cached one.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The data.
+    cache_dir : path, optional
+        Cache folder (default :data:`DEFAULT_CACHE`).
+    n_hidden, prior_sigma : int, float
+        Passed to :func:`bnn_models.model.build_bnn`.
+    chains, draws, tune, seed, target_accept : int, int, int, int, float
+        NUTS settings (nutpie through :func:`bnn_models.inference.fit_nuts`).
+    cores : int, optional
+        Chains run at once (default: as many as the machine's CPUs, at most
+        ``chains``); not part of the key, as it does not change the draws.
+    progressbar : bool
+        Show the sampler's progress.
+    log : callable
+        Where progress lines go.
+    command : str, optional
+        The command line, recorded in the summary.
+
+    Returns
+    -------
+    Reference
+
+    Raises
+    ------
+    RuntimeError
+        The NUTS run failed.
+    """
+    for name, value in (("chains", chains), ("draws", draws), ("tune", tune)):
+        if value < (0 if name == "tune" else 1):
+            raise ValueError(f"reference: {name} must be >= 1, got {value}")
+    if chains < 2:
+        raise ValueError(f"reference: chains must be >= 2 for R-hat, got {chains}")
+    config = {
+        "chains": chains,
+        "draws": draws,
+        "tune": tune,
+        "seed": seed,
+        "target_accept": target_accept,
+        "sampler": "nutpie",
+    }
+    model = _model_settings(n_hidden, prior_sigma)
+    key = reference_key(data_hash(dataset), model, config)
+    folder = _cache_dir(cache_dir)
+    nc = folder / f"{dataset.name}-{key}.nc"
+    if nc.is_file() and nc.with_suffix(".json").is_file():
+        log(f"reference {key}: reusing the cached {nc}")
+        return load_reference(nc)
+    cores = cores or min(chains, os.cpu_count() or 1)
+    log(
+        f"reference {key}: NUTS on {dataset.name}, {chains} chains x {draws} draws "
+        f"(tune {tune}, seed {seed}, {cores} at a time) ..."
+    )
+    result = fit_nuts(
+        dataset=dataset,
+        seed=seed,
+        n_hidden=n_hidden,
+        prior_sigma=prior_sigma,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        target_accept=target_accept,
+        sampler="nutpie",
+        progressbar=progressbar,
+    )
+    if not result.ok:
+        raise RuntimeError(f"reference {key}: NUTS failed ({result.error})")
+    save_fit(result, nc)
+    summary = _summarise(
+        result, dataset, key=key, model=model, config=config, command=command, file_name=nc.name
+    )
+    write_json(nc.with_suffix(".json"), summary)
+    log(f"reference {key}: written {nc} and {nc.with_suffix('.json').name}")
+    return Reference(summary=summary, idata=result.idata, path=nc)
+
+
+def resolve_reference(
+    spec: str | None,
+    dataset: Dataset,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    n_hidden: int = 12,
+    prior_sigma: float = 1.0,
+) -> Reference | None:
+    """The reference named by ``bnn-bench run --reference``.
+
+    Parameters
+    ----------
+    spec : {"auto", "none"} or path
+        ``none`` (or None): no reference. ``auto``: the cached reference matching the
+        data and model, if there is one (never builds one). A folder: the same search
+        in that folder. A ``.nc``/``.json`` file: that reference, which must match.
+
+    Raises
+    ------
+    ValueError
+        A named folder without a matching reference, or a named reference of other data
+        or another model.
+    """
+    if spec is None or spec == "none":
+        return None
+    if spec == "auto":
+        return find_reference(dataset, cache_dir, n_hidden=n_hidden, prior_sigma=prior_sigma)
+    path = Path(spec)
+    if path.is_dir():
+        ref = find_reference(dataset, path, n_hidden=n_hidden, prior_sigma=prior_sigma)
+        if ref is None:
+            raise ValueError(
+                f"--reference: {path} holds no reference of this data ({dataset.name}) and "
+                f"model (n_hidden={n_hidden}); build one with 'bnn-bench reference'"
+            )
+        return ref
+    if not path.exists():
+        raise ValueError(f"--reference: {spec!r} is neither auto, none nor an existing path")
+    ref = load_reference(path)
+    reason = ref.mismatch(dataset, {"n_hidden": n_hidden, "prior_sigma": prior_sigma})
+    if reason is not None:
+        raise ValueError(f"--reference: {path}: {reason}")
+    if ref.summary["model"]["source_sha256"] != _model_source_hash():
+        raise ValueError(
+            f"--reference: {path}: built from another version of build_bnn; rebuild it"
+        )
+    return ref
+
+
+def format_summary(summary: dict) -> str:
+    """Human-readable diagnostics of a reference summary."""
+    cfg, diag, acc = summary["config"], summary["diagnostics"], summary["acceptance"]
+    fs, ws = diag["function_space"], diag["weight_space"]
+    lines = [
+        f"reference {summary['key']} of {summary['dataset']['name']}: {cfg['chains']} chains x "
+        f"{cfg['draws']} draws (tune {cfg['tune']}, seed {cfg['seed']}, target_accept "
+        f"{cfg['target_accept']}), {summary['sampler']}, "
+        f"{summary['timings']['fit_s']:.0f} s sampling",
+        f"  divergences {diag['divergences']} of {diag['n_draws']}, mean tree depth "
+        f"{diag['tree_depth_mean']:.2f}",
+        f"  function space ({fs['n_points']} test-set probabilities): R-hat max "
+        f"{fs['rhat_max']:.4f} (median {fs['rhat_median']:.4f}, {fs['n_rhat_above_1_01']} "
+        f"above {ACCEPT_RHAT}), bulk ESS min {fs['ess_bulk_min']:.0f}, tail ESS min "
+        f"{fs['ess_tail_min']:.0f}",
+    ]
+    labels = {
+        "raw": "raw",
+        "sort_w1": "units sorted by W1",
+        "match": "units matched to template",
+    }
+    for name, label in labels.items():
+        d = ws[name]
+        by = ", ".join(f"{v} {s['rhat_max']:.3f}" for v, s in d["by_var"].items())
+        lines.append(
+            f"  weights, {label:<26} R-hat max {d['rhat_max']:.3f} ({by}), bulk ESS min "
+            f"{d['ess_bulk_min']:.0f}"
+        )
+    if summary.get("truth"):
+        t = summary["truth"]
+        lines.append(
+            f"  vs true probabilities: mean |E p - p_true| {t['tv_mean']:.4f}, max "
+            f"{t['tv_max']:.4f}, 90% interval coverage {t['coverage_90']:.3f}"
+        )
+    verdict = "PASSED" if acc["passed"] else "FAILED"
+    lines.append(
+        f"  acceptance (every test probability R-hat <= {ACCEPT_RHAT}, bulk ESS >= "
+        f"{ACCEPT_ESS_BULK}): {verdict}"
+    )
+    return "\n".join(lines)
+
+
+def reference_main(args: argparse.Namespace) -> int:
+    """``bnn-bench reference``: build or reuse the reference and print its diagnostics.
+
+    Returns 0 when the reference meets the acceptance criterion, 1 when it does not
+    (it is cached either way, flagged in its summary).
+    """
+    import shlex
+    import sys
+
+    dataset = load_dataset(
+        args.dataset,
+        data_dir=args.data_dir,
+        data_file=args.data,
+        label=args.label,
+        rebalance=args.rebalance,
+        seed=args.data_seed,
+        n_train=args.n_train,
+        n_test=args.n_test,
+    )
+    settings = {"chains": args.chains, "draws": args.draws, "tune": args.tune}
+    if args.quick:
+        settings = dict(QUICK_REFERENCE)
+    ref = build_reference(
+        dataset,
+        cache_dir=args.cache,
+        seed=args.seed,
+        log=lambda s: print(s, flush=True),
+        command=shlex.join(["bnn-bench", *sys.argv[1:]]),
+        **settings,
+    )
+    print(format_summary(ref.summary))
+    print(f"summary: {ref.path.with_suffix('.json') if ref.path else '-'}")
+    return 0 if ref.summary["acceptance"]["passed"] else 1
