@@ -124,6 +124,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"{seeds}, profile {'quick' if args.quick else 'default'} -> {out}",
         flush=True,
     )
+    from bnn_models.reference import resolve_reference
+
+    reference = resolve_reference(args.reference, dataset, n_hidden=args.hidden or 12)
+    print(
+        f"reference: {reference.path} ({reference.key})"
+        if reference is not None
+        else f"reference: none ({args.reference}; build one with 'bnn-bench reference')",
+        flush=True,
+    )
     doc = run_benchmark(
         dataset,
         out,
@@ -136,6 +145,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progressbar=not args.no_progress,
         log=lambda s: print(s, flush=True),
         command=shlex.join(["bnn-bench", *sys.argv[1:]]),
+        reference=reference,
     )
     table = summary_table(doc)
     with pd.option_context(
@@ -234,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--no-report", action="store_true", help="skip report.html/report.md")
+    run.add_argument(
+        "--reference",
+        default="auto",
+        metavar="{auto,none,PATH}",
+        help="reference posterior for the fidelity metrics: auto (a cached one of this data and "
+        "model, if any; never builds one), none, or a reference file or cache folder",
+    )
     run.set_defaults(func=_cmd_run)
 
     rep = sub.add_parser("report", help="write report.html and report.md for a results folder")
