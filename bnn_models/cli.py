@@ -171,9 +171,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from bnn_models.gate import check_main
+    from bnn_models.gate import check_main, write_baseline_main
 
-    return check_main(baseline=Path(args.baseline), run_dir=Path(args.run), seeds=args.seeds)
+    runs = [Path(r) for r in args.run or []]
+    if args.write_baseline:
+        return write_baseline_main(Path(args.baseline), runs)
+    return check_main(
+        baseline=Path(args.baseline), run_dir=runs or None, seeds=args.seeds, show_all=args.all
+    )
 
 
 def _cmd_reference(args: argparse.Namespace) -> int:
@@ -257,10 +262,39 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("dir")
     rep.set_defaults(func=_cmd_report)
 
-    chk = sub.add_parser("check", help="regression gate: compare a run with a baseline")
-    chk.add_argument("--baseline", required=True)
-    chk.add_argument("--run", required=True, metavar="DIR")
-    chk.add_argument("--seeds", type=int, default=None, help=argparse.SUPPRESS)
+    chk = sub.add_parser(
+        "check",
+        help="regression gate: compare a run's quality metrics with a baseline",
+        description="Exit 1 with a table when a gated metric (ELBO, calibration, accuracy, "
+        "predictive spread, NUTS R-hat/ESS) is worse than the baseline by more than its "
+        "tolerance, which comes from the baseline's seed-to-seed spread (bnn_models.gate).",
+    )
+    chk.add_argument(
+        "--baseline",
+        required=True,
+        metavar="FILE",
+        help="baseline JSON, e.g. results/baseline_quick.json",
+    )
+    chk.add_argument(
+        "--run",
+        action="append",
+        metavar="DIR",
+        help="results folder of "
+        "'bnn-bench run' (repeatable); default: run the baseline's profile now",
+    )
+    chk.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fresh run: use the baseline's first N seeds (default 1)",
+    )
+    chk.add_argument("--all", action="store_true", help="print every gated metric")
+    chk.add_argument(
+        "--write-baseline",
+        action="store_true",
+        help="write FILE from the --run folders (>= 3 seeds per method) instead of checking",
+    )
     chk.set_defaults(func=_cmd_check)
 
     ref = sub.add_parser("reference", help="build (or reuse) the long NUTS reference posterior")

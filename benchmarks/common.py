@@ -1,0 +1,180 @@
+"""Shared pieces of the asv suite: the profile switch, fixed seeds, data, and the fit cache.
+
+The profile comes from ``$BNN_BENCH_PROFILE`` (``quick`` or ``full``; default ``quick``),
+as scikit-learn's ``SKLBENCH_PROFILE`` does:
+
+- ``quick``: the fits of ``bnn-bench run --quick`` (:data:`bnn_models.inference.QUICK`,
+  about a minute for all three methods on 2 cores) and a small scaling grid. For CI and
+  for checking that every benchmark runs.
+- ``full``: the methods' default settings, the real configuration of ``bnn-bench run``
+  (about 10 minutes of fitting), and the whole scaling grid. For tracking over commits.
+
+Fit benchmarks carry the profile as their first parameter, so quick and full numbers
+never land on the same line of an asv graph.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pymc as pm
+
+from bnn_models.bench import run_benchmark
+from bnn_models.data import Dataset, load_rupture, make_teacher
+from bnn_models.inference import METHODS, OPTIMIZERS
+
+__all__ = [
+    "FIT_SEED",
+    "FIT_TIMEOUT",
+    "HIDDEN",
+    "METHOD_NAMES",
+    "PROFILE",
+    "PROFILE_ENV",
+    "ROWS",
+    "TEACHER_SEED",
+    "fit_all",
+    "fit_entry",
+    "initial_vector",
+    "vi_step_function",
+    "get_profile",
+    "rupture",
+    "teacher",
+]
+
+#: Environment variable that picks the profile.
+PROFILE_ENV = "BNN_BENCH_PROFILE"
+_PROFILES = ("quick", "full")
+
+#: Seed of every fit in the suite (the default seed of ``bnn-bench run``).
+FIT_SEED = 0
+#: Seed of the synthetic teacher data of the scaling benchmarks.
+TEACHER_SEED = 0
+
+METHOD_NAMES = list(METHODS)
+
+
+def get_profile() -> str:
+    """The profile named by ``$BNN_BENCH_PROFILE`` (default ``quick``).
+
+    Raises
+    ------
+    ValueError
+        A value other than ``quick`` or ``full``.
+    """
+    value = os.environ.get(PROFILE_ENV, "quick").strip().lower() or "quick"
+    if value not in _PROFILES:
+        raise ValueError(f"${PROFILE_ENV}={value!r}: expected one of {', '.join(_PROFILES)}")
+    return value
+
+
+PROFILE = get_profile()
+
+#: Training rows of the scaling benchmarks (teacher data), per profile.
+_ROWS = {"quick": [400, 3200, 25600], "full": [400, 1600, 6400, 25600]}
+#: Hidden widths of the scaling benchmarks, per profile.
+_HIDDEN = {"quick": [12, 96], "full": [12, 24, 48, 96]}
+ROWS = _ROWS[PROFILE]
+HIDDEN = _HIDDEN[PROFILE]
+
+#: Seconds allowed to the fits of one profile: asv's ``timeout`` of ``setup_cache`` and
+#: of the peak-memory fits. Quick fits take ~1 minute in all, full ones ~10 minutes.
+FIT_TIMEOUT = {"quick": 900, "full": 3 * 3600}[PROFILE]
+
+
+@functools.cache
+def rupture() -> Dataset:
+    """The rupture split (``$BNN_BENCH_DATA_DIR``, else the pinned download)."""
+    return load_rupture()
+
+
+@functools.cache
+def teacher(rows: int) -> Dataset:
+    """Teacher data (8-12-1 ReLU network) with ``rows`` training rows and 400 test rows."""
+    return make_teacher(n_train=rows, n_test=400, seed=TEACHER_SEED)
+
+
+def fit_all(profile: str, out_dir: str | Path | None = None) -> dict:
+    """Fit every method once on the rupture data with the profile's settings.
+
+    Runs :func:`bnn_models.bench.run_benchmark`, the code behind ``bnn-bench run``, so
+    the suite tracks exactly the numbers ``metrics.json`` reports.
+
+    Parameters
+    ----------
+    profile : {"quick", "full"}
+        ``quick`` uses :data:`bnn_models.inference.QUICK`, ``full`` the defaults.
+    out_dir : path, optional
+        Where the run's files go (default: a temporary folder in the current one,
+        which for ``setup_cache`` is asv's cache folder).
+
+    Returns
+    -------
+    dict
+        ``{"profile": str, "run": <run metadata>, "fits": {method: <fit entry>}}``,
+        each entry as in ``metrics.json`` (failed fits keep ``status`` and ``error``).
+    """
+    if profile not in _PROFILES:
+        raise ValueError(f"profile: expected one of {', '.join(_PROFILES)}, got {profile!r}")
+    out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(dir=Path.cwd()))
+    doc = run_benchmark(
+        rupture(),
+        out,
+        methods=METHOD_NAMES,
+        seeds=[FIT_SEED],
+        quick=profile == "quick",
+        progressbar=False,
+        log=lambda line: None,
+        command=f"asv setup_cache ({profile})",
+    )
+    return {
+        "profile": profile,
+        "run": doc["run"],
+        "fits": {fit["method"]: fit for fit in doc["fits"]},
+    }
+
+
+def fit_entry(cache: dict, profile: str, method: str) -> dict:
+    """The successful fit of ``method`` in a :func:`fit_all` cache.
+
+    Raises
+    ------
+    RuntimeError
+        The fit failed (asv then records the benchmark as failed, and CI fails), or the
+        cache holds another profile's fits.
+    """
+    if cache["profile"] != profile:
+        raise RuntimeError(f"cache holds fits of profile {cache['profile']!r}, not {profile!r}")
+    fit = cache["fits"].get(method)
+    if fit is None:
+        raise RuntimeError(f"{method}: no fit in the cache")
+    if fit["status"] != "ok":
+        raise RuntimeError(f"{method} fit failed: {fit.get('error')}")
+    return fit
+
+
+def initial_vector(model: object) -> np.ndarray:
+    """The model's seeded initial point, raveled as ``logp_dlogp_function`` takes it."""
+    point = model.initial_point(FIT_SEED)  # type: ignore[attr-defined]
+    return np.concatenate([np.ravel(point[v.name]) for v in model.continuous_value_vars])  # type: ignore[attr-defined]
+
+
+_VI = {"advi": pm.ADVI, "fullrank_advi": pm.FullRankADVI}
+
+
+def vi_step_function(model: pm.Model, method: str) -> object:
+    """One compiled VI optimisation step, with the fit function's default optimizer and rate.
+
+    The step updates the approximation in place and returns the loss, as inside ``pm.fit``.
+    """
+    defaults = inspect.signature(METHODS[method]).parameters
+    optimizer = OPTIMIZERS[defaults["optimizer"].default]
+    with model:
+        inference = _VI[method](random_seed=FIT_SEED)
+        return inference.objective.step_function(
+            obj_optimizer=optimizer(learning_rate=defaults["learning_rate"].default), score=True
+        )

@@ -1,0 +1,85 @@
+"""Short, repeatable operations on the rupture data (1,600 training rows, 8-12-1 network)."""
+
+from __future__ import annotations
+
+import timeit
+
+import pymc as pm
+
+from benchmarks.common import FIT_SEED, initial_vector, rupture, vi_step_function
+from bnn_models.inference._predict import predict_test
+from bnn_models.model import PARAMS, build_bnn
+
+
+def _model() -> pm.Model:
+    data = rupture()
+    return build_bnn(data.X_train, data.y_train, feature_names=data.feature_names)
+
+
+class BuildModel:
+    """Building the PyMC model (graph construction; no compilation)."""
+
+    timer = timeit.default_timer
+    timeout = 120
+
+    def setup(self) -> None:
+        self.data = rupture()
+
+    def time_build_bnn(self) -> None:
+        build_bnn(self.data.X_train, self.data.y_train, feature_names=self.data.feature_names)
+
+
+class LogpGrad:
+    """One evaluation of the log density and its gradient (PyMC's compiled function)."""
+
+    timer = timeit.default_timer
+    timeout = 120
+
+    def setup(self) -> None:
+        model = _model()
+        self.fn = model.logp_dlogp_function(ravel_inputs=True)
+        self.x = initial_vector(model)
+        self.fn(self.x)
+
+    def time_logp_dlogp(self) -> None:
+        self.fn(self.x)
+
+
+class VIStep:
+    """One optimisation step of ADVI and of full-rank ADVI (default optimizer, one sample)."""
+
+    params = (["advi", "fullrank_advi"],)
+    param_names = ["method"]
+    timer = timeit.default_timer
+    timeout = 120
+
+    def setup(self, method: str) -> None:
+        self.step = vi_step_function(_model(), method)
+        self.step()
+
+    def time_advi_step(self, method: str) -> None:
+        self.step()
+
+
+class PredictTest:
+    """Test-set probabilities from 200 posterior draws (``predict_test``, as every fit does).
+
+    The draws come from the prior: the cost does not depend on where they are.
+    """
+
+    timer = timeit.default_timer
+    timeout = 120
+
+    def setup(self) -> None:
+        self.data = rupture()
+        self.model = _model()
+        with self.model:
+            prior = pm.sample_prior_predictive(
+                draws=200, var_names=list(PARAMS), random_seed=FIT_SEED
+            )
+        self.posterior = prior.copy()
+        self.posterior["posterior"] = prior["prior"]
+        del self.posterior["prior"]
+
+    def time_predict_test(self) -> None:
+        predict_test(self.model, self.posterior, self.data.X_test, seed=FIT_SEED)

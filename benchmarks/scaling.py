@@ -1,0 +1,56 @@
+"""How the cost of the inner loops grows with training rows and with hidden width.
+
+Teacher data (a fixed 8-12-1 network, ``make_teacher``) with ``rows`` training rows,
+fitted by the BNN with ``hidden`` units. asv's graph of a parametrised benchmark puts
+one parameter on the x axis and draws a line per value of the other: with ``rows`` on
+the x axis the lines show linear growth in the data, with ``hidden`` in the width.
+The quick profile runs a corner of the grid (see ``benchmarks.common``).
+"""
+
+from __future__ import annotations
+
+import timeit
+
+import pymc as pm
+
+from benchmarks.common import HIDDEN, ROWS, initial_vector, teacher, vi_step_function
+from bnn_models.model import build_bnn
+
+
+def _model(rows: int, hidden: int) -> pm.Model:
+    data = teacher(rows)
+    return build_bnn(data.X_train, data.y_train, n_hidden=hidden)
+
+
+class LogpGradScaling:
+    """One log density + gradient evaluation, over rows and hidden width."""
+
+    params = (ROWS, HIDDEN)
+    param_names = ["rows", "hidden"]
+    timer = timeit.default_timer
+    timeout = 300
+
+    def setup(self, rows: int, hidden: int) -> None:
+        model = _model(rows, hidden)
+        self.fn = model.logp_dlogp_function(ravel_inputs=True)
+        self.x = initial_vector(model)
+        self.fn(self.x)
+
+    def time_logp_dlogp(self, rows: int, hidden: int) -> None:
+        self.fn(self.x)
+
+
+class ADVIStepScaling:
+    """One mean-field ADVI step (``fit_advi``'s optimizer), over rows and hidden width."""
+
+    params = (ROWS, HIDDEN)
+    param_names = ["rows", "hidden"]
+    timer = timeit.default_timer
+    timeout = 300
+
+    def setup(self, rows: int, hidden: int) -> None:
+        self.step = vi_step_function(_model(rows, hidden), "advi")
+        self.step()
+
+    def time_advi_step(self, rows: int, hidden: int) -> None:
+        self.step()
