@@ -141,6 +141,54 @@ class Reference:
             self, "within_chain_sd", np.sqrt(aligned.var(dim="draw", ddof=1).mean(dim="chain"))
         )
 
+    @classmethod
+    def from_draws(
+        cls,
+        idata: xr.DataTree,
+        dataset: Dataset,
+        *,
+        n_hidden: int,
+        prior_sigma: float,
+        key: str = "external",
+    ) -> Reference:
+        """A reference from draws obtained elsewhere (an exact sampler, another library).
+
+        Parameters
+        ----------
+        idata : xarray.DataTree
+            ``posterior`` with ``W0``, ``b0``, ``W1``, ``b1`` over (chain, draw) and
+            ``predictions`` with ``p`` (chain, draw, obs) on ``dataset``'s test rows.
+        dataset : Dataset
+            The data the draws condition on.
+        n_hidden, prior_sigma : int, float
+            The model the draws are of.
+        key : str
+            A name for the reference.
+
+        Returns
+        -------
+        Reference
+            Not cached; without diagnostics.
+        """
+        p = idata["predictions"]["p"]
+        p = p.stack(sample=("chain", "draw")).transpose("sample", ...).values
+        summary = {
+            "schema": REFERENCE_SCHEMA,
+            "schema_version": REFERENCE_SCHEMA_VERSION,
+            "key": key,
+            "dataset": dataset.describe(),
+            "data_hash": data_hash(dataset),
+            "model": _model_settings(n_hidden, prior_sigma),
+            "config": {
+                "chains": int(idata["posterior"].sizes["chain"]),
+                "draws": int(idata["posterior"].sizes["draw"]),
+            },
+            "pred_mean": p.mean(axis=0).tolist(),
+            "pred_sd": p.std(axis=0).tolist(),
+            "diagnostics": {"function_space": {}, "weight_space": {}},
+        }
+        return cls(summary=summary, idata=idata)
+
     @property
     def key(self) -> str:
         """The cache key."""
