@@ -143,7 +143,9 @@ def elbo_figure(losses: Mapping[str, np.ndarray], elbo: Mapping[str, dict]) -> F
         ax_all, ax_zoom = fig.subplots(1, 2)
         lows, highs, zoom_lo, zoom_hi = [], [], [], []
         fired_any = False
-        start = min(v.size for v in losses.values()) // 2
+        half = min(v.size for v in losses.values()) // 2
+        step = 10 ** max(int(np.log10(max(half, 1))) - 1, 0)
+        start = half // step * step  # a round number: 9,999 -> 9,900
         for method, loss in losses.items():
             st, info = method_style(method), elbo[method]
             value = -np.asarray(loss, dtype=float)
@@ -394,7 +396,7 @@ def weight_sd_figure(fits: Mapping[str, FitResult], reference: str = "nuts") -> 
 
 
 def runtime_figure(runtime: Mapping[str, dict], reference: str = "nuts") -> Figure:
-    """Seconds per stage, one stacked bar per method, total and speed-up at the bar's end.
+    """Seconds per stage: stacked bars per method, and every stage on a log scale.
 
     Parameters
     ----------
@@ -407,11 +409,13 @@ def runtime_figure(runtime: Mapping[str, dict], reference: str = "nuts") -> Figu
     Returns
     -------
     matplotlib.figure.Figure
+        Left: one stacked bar per method with its total and speed-up; right: each
+        stage's seconds per method on a log axis, so short stages stay visible.
     """
     methods = list(runtime)
     with _style():
-        fig = _figure(figsize=(10, 1.6 + 0.75 * len(methods)))
-        ax = fig.subplots()
+        fig = _figure(figsize=(12, 2.0 + 0.7 * max(len(methods), len(_STAGES))))
+        ax, ax_log = fig.subplots(1, 2, width_ratios=[1.7, 1])
         ax.grid(axis="y", visible=False)
         longest = max(rt["total_s"] for rt in runtime.values())
         for row, method in enumerate(methods):
@@ -432,21 +436,24 @@ def runtime_figure(runtime: Mapping[str, dict], reference: str = "nuts") -> Figu
                     lw=0.8,
                 )
                 left += width
-            text = f"{rt['total_s']:.1f} s"
+            text = f"{_seconds(rt['total_s'])}"
             if reference in runtime and method != reference:
+                ratio = runtime[reference]["total_s"] / rt["total_s"]
                 text += (
-                    f"  ({runtime[reference]['total_s'] / rt['total_s']:.1f}x faster than "
-                    f"{method_label(reference)})"
-                )
+                    f"  ({ratio:.1f}x faster than"
+                    if ratio >= 1
+                    else f"  ({1 / ratio:.1f}x slower than"
+                ) + f" {method_label(reference)})"
             ax.text(left + 0.01 * longest, row, text, va="center", ha="left", fontsize=9)
         ax.set_yticks(range(len(methods)), [method_label(m) for m in methods])
         for tick, method in zip(ax.get_yticklabels(), methods, strict=True):
             tick.set_color(method_style(method)["color"])
             tick.set_fontweight("bold")
         ax.invert_yaxis()
-        ax.set_xlim(0, longest * 1.45)
+        ax.set_xlim(0, longest * 1.5)
         ax.set_xlabel("wall-clock time (s)")
-        fig.legend(
+        ax.set_title("Total, stacked by stage")
+        ax.legend(
             handles=[
                 Patch(
                     facecolor="0.35",
@@ -458,13 +465,38 @@ def runtime_figure(runtime: Mapping[str, dict], reference: str = "nuts") -> Figu
                 )
                 for _, lab, a, h in _STAGES
             ],
-            loc="outside lower center",
-            ncols=4,
-            frameon=False,
+            loc="lower right",
+            framealpha=0.95,
             title="stage",
         )
-        ax.set_title("Runtime by stage")
+        # Each stage on a log axis; a stage of 0 s (NUTS draws nothing afterwards) is left out.
+        offsets = np.linspace(-0.2, 0.2, len(methods)) if len(methods) > 1 else [0.0]
+        for off, method in zip(offsets, methods, strict=True):
+            st, rt = method_style(method), runtime[method]
+            for row, (key, *_rest) in enumerate(_STAGES):
+                value = float(rt.get(key) or 0.0)
+                if value > 0:
+                    ax_log.plot(
+                        value,
+                        row + off,
+                        st["marker"],
+                        color=st["color"],
+                        ms=8,
+                        label=st["label"] if row == 0 or key == "fit_s" else None,
+                    )
+        handles, labels = ax_log.get_legend_handles_labels()
+        unique = dict(zip(labels, handles, strict=True))
+        ax_log.legend(unique.values(), unique.keys(), loc="lower right", framealpha=0.95)
+        ax_log.set_xscale("log")
+        ax_log.set_yticks(range(len(_STAGES)), [lab.split(" (")[0] for _, lab, *_ in _STAGES])
+        ax_log.set_ylim(len(_STAGES) - 0.5, -0.5)
+        ax_log.set_xlabel("wall-clock time (s, log scale)")
+        ax_log.set_title("Each stage")
     return fig
+
+
+def _seconds(x: float) -> str:
+    return f"{x:,.0f} s" if x >= 100 else f"{x:.3g} s"
 
 
 def pick_nuts_variables(fit: FitResult, n_pred: int = 2) -> xr.Dataset:
@@ -538,6 +570,9 @@ def nuts_trace_figure(chosen: xr.Dataset) -> Figure:
             backend="matplotlib",
             aes={"color": ["chain"], "linestyle": ["chain"]},
             color=_chain_colors(n_chain),
+            # Solid, thin traces: dashes and thick lines turn long chains into a smear.
+            aes_by_visuals={"trace": ["color"], "dist": ["color", "linestyle"]},
+            visuals={"trace": {"width": 0.5 if chosen.sizes["draw"] >= 500 else 1.0}},
             figure_kwargs={"figsize": (11, 1.9 * len(chosen.data_vars) + 0.6)},
         )
         fig = _arviz_figure(pc)

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from bnn_models.report import (
     FIGURE_FILES,
     PUBLISHED,
     build_report,
+    render_html,
     render_markdown,
     summary_rows,
     verdicts,
@@ -109,18 +111,25 @@ def test_regenerates_byte_for_byte(reported_run, tmp_path):
     before = _files(reported_run)
     write_report(reported_run)
     assert _files(reported_run) == before
-    # ... and in another folder from the same saved results.
+    # ... and in another folder, by the command, in a process with other hash seeds.
     other = _copy(reported_run, tmp_path / "elsewhere")
     for name in before:
         (other / name).unlink()
-    write_report(other)
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run(
+        [sys.executable, "-m", "bnn_models.cli", "report", str(other)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     assert _files(other) == before
 
 
 def test_summary_cells_are_the_run_numbers(reported_run):
     doc = load_metrics(reported_run)
     fits = {f["method"]: f for f in doc["fits"]}
-    rep = build_report(reported_run)
+    rep = build_report(reported_run, figures=False)
     header = ["Method", *rep.columns]
     rows = {r.method: dict(zip(header[1:], r.cells, strict=True)) for r in rep.rows}
     assert list(rows) == ["nuts", "advi", "fullrank_advi"]
@@ -264,7 +273,7 @@ def test_seed_summary_shows_mean_and_interval(saved_run, tmp_path):
 
     out = _copy(saved_run, tmp_path / "seeds", two_seeds)
     doc = load_metrics(out)
-    rep = build_report(out)
+    rep = build_report(out, figures=False)
     header = rep.columns
     for row in rep.rows:
         cells = dict(zip(header, row.cells, strict=True))
@@ -272,8 +281,7 @@ def test_seed_summary_shows_mean_and_interval(saved_run, tmp_path):
         assert cells["ECE"] == f"{stat['mean']:.3f} [{stat['lo']:.3f}, {stat['hi']:.3f}]"
         assert row.seeds == "2 seeds"
     assert any("interval over seeds" in n for n in rep.notes)
-    write_report(out)
-    assert "<br><small>[" in (out / "report.html").read_text()
+    assert "<br><small>[" in render_html(rep)
 
 
 def test_unknown_sections_are_listed_not_fatal(saved_run, tmp_path):
@@ -282,8 +290,7 @@ def test_unknown_sections_are_listed_not_fatal(saved_run, tmp_path):
             fit["fidelity"] = {"k_hat": 0.7, "per_point": [1, 2], "nested": {"a": 1}}
 
     out = _copy(saved_run, tmp_path / "fidelity", add_fidelity)
-    write_report(out)
-    assert "fidelity.k_hat" in (out / "report.md").read_text()
+    assert "fidelity.k_hat" in render_markdown(build_report(out, figures=False))
 
 
 def test_missing_fit_files_leave_those_figures_out(reported_run, tmp_path):
@@ -305,10 +312,10 @@ def test_published_comparison_only_on_the_pinned_rupture_split(saved_run, tmp_pa
             name="rupture", n_test=400, n_train=1600, sha256=dict(RUPTURE_FILES), rebalanced=False
         )
 
-    rep = build_report(saved_run)
+    rep = build_report(saved_run, figures=False)
     assert rep.published == [] and "nothing to compare" in rep.published_notes[0]
     out = _copy(saved_run, tmp_path / "rupture", as_rupture)
-    rep = build_report(out)
+    rep = build_report(out, figures=False)
     assert rep.published[0][2:4] == [f"{PUBLISHED['f1_weighted']:.4f}", "83.5%"]
     f1 = {f["method"]: f["calibration"]["f1_weighted"] for f in load_metrics(out)["fits"]}
     assert [r[2] for r in rep.published[1:]] == [f"{v:.4f}" for v in f1.values()]
@@ -326,13 +333,13 @@ def test_asv_link_when_results_exist(saved_run, tmp_path):
     (project / "asv.conf.json").write_text(
         '// comment\n{"version": 1, "results_dir": ".asv/results", "html_dir": ".asv/html"}\n'
     )
-    assert build_report(out).asv is None
+    assert build_report(out, figures=False).asv is None
     machine = project / ".asv" / "results" / "box"
     machine.mkdir(parents=True)
     (machine / "machine.json").write_text("{}")
-    assert build_report(out).asv is None  # machine.json alone is no result
+    assert build_report(out, figures=False).asv is None  # machine.json alone is no result
     (machine / "abc123-virtualenv-py3.12.json").write_text("{}")
-    href, text = build_report(out).asv
+    href, text = build_report(out, figures=False).asv
     assert href == "../../.asv/html/index.html" and "asv" in text
 
 
