@@ -11,7 +11,7 @@ export BNN_BENCH_DATA_DIR ?= $(if $(wildcard ../shared/data/rupture/rupturemodel
 BASE ?= HEAD~1
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow bench bench-quick lint asv asv-compare asv-publish clean
+.PHONY: install test test-slow bench bench-quick lint asv asv-compare asv-publish baseline check clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,14 +41,39 @@ lint: install
 	$(VENV)/bin/ruff format --check bnn_models benchmarks tests scripts
 	$(VENV)/bin/mypy
 
+# asv: BNN_BENCH_PROFILE=quick (default: small fits, CI) or full (the real configuration).
+# `make asv` runs the suite in .venv and keeps the results under .asv/ for `make asv-publish`;
+# `make asv-compare BASE=<rev>` builds BASE and HEAD in .asv/env and compares the timings
+# side by side (ASV_BENCH: which benchmarks; ASV_FACTOR: the ratio that counts as a change).
+ASV := $(VENV)/bin/asv
+ASV_FACTOR ?= 2
+ASV_BENCH ?= ^(ops|scaling)\.
+export BNN_BENCH_PROFILE ?= quick
+
 asv: install
-	BNN_BENCH_PROFILE=$${BNN_BENCH_PROFILE:-quick} $(VENV)/bin/asv run --python=same --show-stderr
+	@$(ASV) machine --yes > /dev/null
+	$(ASV) run --python=same --show-stderr --set-commit-hash $$(git rev-parse HEAD) $(ASV_ARGS)
+	$(PY) -m benchmarks._units HEAD
 
 asv-compare: install
-	$(VENV)/bin/asv continuous --factor 1.5 --show-stderr $(BASE) HEAD
+	@$(ASV) machine --yes > /dev/null
+	$(ASV) continuous --factor $(ASV_FACTOR) --split --show-stderr -b '$(ASV_BENCH)' $(BASE) HEAD
 
 asv-publish: install
-	$(VENV)/bin/asv publish
+	$(ASV) publish
+	@echo "dashboard: .asv/html/index.html (serve it with: $(ASV) preview)"
+
+# The regression gate: `make baseline` measures the seed spread of the quick profile
+# (10 seeds) and writes results/baseline_quick.json; `make check` gates a fresh run on it.
+BASELINE ?= results/baseline_quick.json
+BASELINE_SEEDS ?= 10
+
+baseline: install
+	$(VENV)/bin/bnn-bench run --quick --seeds $(BASELINE_SEEDS) --reference none --no-report --no-progress --out .bnn_cache/baseline-quick
+	$(VENV)/bin/bnn-bench check --write-baseline --baseline $(BASELINE) --run .bnn_cache/baseline-quick
+
+check: install
+	$(VENV)/bin/bnn-bench check --baseline $(BASELINE)
 
 clean:
 	rm -rf $(VENV) .asv .pytest_cache
