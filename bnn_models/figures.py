@@ -369,7 +369,6 @@ def weight_sd_figure(fits: Mapping[str, FitResult], reference: str = "nuts") -> 
                     color=st["color"],
                     alpha=0.7,
                     lw=0,
-                    label=f"{v} ({ref[v].size})",
                 )
             y = np.concatenate([sds[method][v].values.ravel() for v in PARAMS])
             ratio = float(np.median(y / x_all))
@@ -385,13 +384,30 @@ def weight_sd_figure(fits: Mapping[str, FitResult], reference: str = "nuts") -> 
             )
             ax.set_xscale("log")
             ax.set_yscale("log")
+            for axis in (ax.xaxis, ax.yaxis):  # plain numbers at 1-2-5 steps, not 10^k
+                axis.set_major_locator(mpl.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+                axis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+                axis.set_minor_formatter(mpl.ticker.NullFormatter())
             ax.set_xlim(lim)
             ax.set_ylim(lim)
             ax.set_aspect("equal")
             ax.set_title(st["label"], color=st["color"], fontweight="bold")
             ax.set_xlabel(f"posterior sd under {method_label(reference)}")
             ax.set_ylabel(f"posterior sd under {st['label']}")
-            ax.legend(loc="lower right", framealpha=0.9, title="parameter (count)")
+        # One legend for both panels, below them, where it hides no point.
+        handles = [Line2D([], [], color="0.45", ls=":", lw=1.2, label="equal sd")] + [
+            Line2D(
+                [],
+                [],
+                marker=markers[v],
+                ls="",
+                color="0.35",
+                ms=7,
+                label=f"{v} ({ref[v].size} values)",
+            )
+            for v in PARAMS
+        ]
+        fig.legend(handles=handles, loc="outside lower center", ncols=5, frameon=False)
     return fig
 
 
