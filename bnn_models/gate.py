@@ -40,6 +40,7 @@ from scipy import stats
 
 from bnn_models._io import write_json
 from bnn_models.bench import load_metrics, run_benchmark
+from bnn_models.inference import METHODS
 
 __all__ = [
     "ALPHA",
@@ -489,6 +490,11 @@ def _format(table: pd.DataFrame) -> str:
         return shown.to_string(index=False, na_rep="")
 
 
+def _short(commit: object) -> str:
+    text = str(commit)
+    return text[:12] + ("-dirty" if text.endswith("-dirty") else "")
+
+
 def _fresh_run(baseline: dict, n_seeds: int, out: Path, log: Callable[[str], None]) -> None:
     from bnn_models.data import load_dataset
 
@@ -506,14 +512,18 @@ def _fresh_run(baseline: dict, n_seeds: int, out: Path, log: Callable[[str], Non
             f"--seeds: {n_seeds} is not between 1 and the baseline's {len(baseline['seeds'])} seeds"
         )
     seeds = baseline["seeds"][:n_seeds]
+    order = list(METHODS)
+    methods = sorted(
+        baseline["metrics"], key=lambda m: order.index(m) if m in order else len(order)
+    )
     log(
-        f"bnn-bench check: fresh {baseline['profile']} run of {', '.join(baseline['metrics'])} "
+        f"bnn-bench check: fresh {baseline['profile']} run of {', '.join(methods)} "
         f"on {name}, seeds {seeds} -> {out}"
     )
     run_benchmark(
         dataset,
         out,
-        methods=list(baseline["metrics"]),
+        methods=methods,
         seeds=seeds,
         quick=baseline["profile"] == "quick",
         progressbar=False,
@@ -585,8 +595,8 @@ def check_main(
     src = base.get("sources") or [{}]
     log(
         f"bnn-bench check: run {', '.join(r['path'] for r in runs)} (profile {first['profile']}, "
-        f"seeds {run_seeds}, commit {', '.join(c[:12] for c in commits)}) vs baseline {baseline} "
-        f"({len(base['seeds'])} seeds, commit {str(src[0].get('commit'))[:12]})"
+        f"seeds {run_seeds}, commit {', '.join(_short(c) for c in commits)}) vs baseline "
+        f"{baseline} ({len(base['seeds'])} seeds, commit {_short(src[0].get('commit'))})"
     )
     for note in notes:
         log(f"note: {note}")
@@ -604,9 +614,8 @@ def check_main(
     if len(bad):
         if not show_all:
             log(_format(bad))
-        log(
-            f"FAILED: {len(bad)} of {len(table)} gated metrics regressed (tolerances: {base['rule']})"
-        )
+        log(f"tolerance rule (baseline): {base['rule']}")
+        log(f"FAILED: {len(bad)} of {len(table)} gated metrics regressed")
         return 1
     worst = table.dropna(subset=["excess"]).sort_values("excess").iloc[-1]
     log(
