@@ -293,7 +293,7 @@ def summarise_seeds(fits: list[dict], *, prob: float = 0.9) -> dict:
                 "hi": float(np.quantile(arr, (1 + prob) / 2)),
                 "n": int(arr.size),
             }
-        out[method] = {"n_seeds": len(entries), "metrics": stats}
+        out[method] = {"n_seeds": len(entries), "interval_prob": prob, "metrics": stats}
     return out
 
 

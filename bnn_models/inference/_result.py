@@ -21,10 +21,13 @@ _LIBS = (
     "arviz",
     "arviz-stats",
     "arviz-base",
+    "arviz-plots",
     "nutpie",
     "numpy",
     "numba",
     "xarray",
+    "scikit-learn",
+    "matplotlib",
 )
 
 
