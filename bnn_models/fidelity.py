@@ -226,7 +226,13 @@ def weight_diagnostics(posterior: xr.Dataset, template: np.ndarray | None = None
 
 def _within_sd(posterior: xr.Dataset) -> xr.Dataset:
     """Per-weight sd within each chain, root-mean-squared over chains."""
-    return np.sqrt(posterior.var(dim="draw", ddof=1).mean(dim="chain"))
+    return posterior.var(dim="draw", ddof=1).mean(dim="chain") ** 0.5
+
+
+def _idata(result: FitResult) -> xr.DataTree:
+    if result.idata is None:
+        raise ValueError(f"{result.method}: a failed fit ({result.error}) has no draws to compare")
+    return result.idata
 
 
 def weight_space(result: FitResult, reference: Reference) -> dict:
@@ -239,7 +245,7 @@ def weight_space(result: FitResult, reference: Reference) -> dict:
     overall and per variable. ``pooled_raw_sd_ratio_median`` is the same ratio from
     unaligned draws pooled over chains, for contrast: it mixes modes.
     """
-    fit = result.idata["posterior"].to_dataset()
+    fit = _idata(result)["posterior"].to_dataset()
     ref_sd = reference.within_chain_sd
     fit_sd = _within_sd(align_hidden(fit, method="match", template=reference.template))
     ratio = fit_sd / ref_sd
@@ -318,7 +324,7 @@ def function_space(
 
 def _wasserstein_mean(result: FitResult, reference: Reference) -> float:
     """Mean over test points of the Wasserstein-1 distance between predictive draws."""
-    fit = result.idata["predictions"]
+    fit = _idata(result)["predictions"]
     n = min(fit.sizes["chain"] * fit.sizes["draw"], reference.p_test.shape[0], 2000)
     total = az.wasserstein(
         result.idata,

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import arviz as az
 import numpy as np
@@ -170,8 +171,8 @@ class Reference:
         Reference
             Not cached; without diagnostics.
         """
-        p = idata["predictions"]["p"]
-        p = p.stack(sample=("chain", "draw")).transpose("sample", ...).values
+        p = idata["predictions"]["p"].stack(sample=("chain", "draw"))
+        p = p.transpose("sample", ...).values
         summary = {
             "schema": REFERENCE_SCHEMA,
             "schema_version": REFERENCE_SCHEMA_VERSION,
@@ -253,6 +254,12 @@ class Reference:
         return out
 
 
+def _tree(result: FitResult) -> xr.DataTree:
+    if result.idata is None:
+        raise ValueError(f"reference: the NUTS fit holds no draws ({result.error})")
+    return result.idata
+
+
 def _function_space_diagnostics(idata: xr.DataTree) -> dict:
     rhat = az.rhat(idata, group="predictions")["p"].values
     bulk = az.ess(idata, group="predictions", method="bulk")["p"].values
@@ -285,13 +292,13 @@ def _summarise(
 ) -> dict:
     from bnn_models.bench import git_commit, machine_info
 
-    idata = result.idata
+    idata = _tree(result)
     post = idata["posterior"].to_dataset()
     fs = _function_space_diagnostics(idata)
     ws = weight_diagnostics(post, hidden_template(post))
     stats = idata["sample_stats"]
     p = result.p_test
-    acceptance = {
+    acceptance: dict[str, Any] = {
         "rhat_max_pred": {
             "value": fs["rhat_max"],
             "limit": ACCEPT_RHAT,
@@ -368,8 +375,7 @@ def load_reference(path: str | os.PathLike) -> Reference:
             f"{js}: reference schema_version {summary.get('schema_version')!r}, this bnn-bench "
             f"reads {REFERENCE_SCHEMA_VERSION}"
         )
-    result = load_fit(nc)
-    return Reference(summary=summary, idata=result.idata, path=nc)
+    return Reference(summary=summary, idata=_tree(load_fit(nc)), path=nc)
 
 
 def find_reference(
@@ -502,7 +508,7 @@ def build_reference(
     )
     write_json(nc.with_suffix(".json"), summary)
     log(f"reference {key}: written {nc} and {nc.with_suffix('.json').name}")
-    return Reference(summary=summary, idata=result.idata, path=nc)
+    return Reference(summary=summary, idata=_tree(result), path=nc)
 
 
 def resolve_reference(
