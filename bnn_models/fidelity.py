@@ -38,8 +38,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALIGNMENTS",
+    "FUNCTION_SPACE_KEYS",
     "GATE_SD",
     "KHAT_THRESHOLD",
+    "TRUTH_KEYS",
+    "WEIGHT_SPACE_KEYS",
     "align_hidden",
     "compute_fidelity",
     "function_space",
@@ -66,6 +69,30 @@ ALIGNMENTS = {
 }
 
 _SAMPLE = ("chain", "draw")
+
+#: Keys of :func:`function_space` (also, prefixed ``psis_``, of the PSIS-corrected fit).
+FUNCTION_SPACE_KEYS = (
+    "class_agreement",
+    "pred_tv_mean",
+    "pred_tv_max",
+    "pred_sd_ratio_mean",
+    "pred_sd_ratio_median",
+    "pred_sd_ratio_gmean",
+    "pred_sd_ratio_q05",
+    "pred_sd_ratio_q95",
+    "share_mean_off_0p3sd",
+    "pred_mean_z_median",
+)
+#: Keys of :func:`weight_space`.
+WEIGHT_SPACE_KEYS = (
+    "weight_alignment",
+    "weight_sd_ratio_median",
+    "weight_sd_ratio_gmean",
+    "weight_sd_ratio_by_var",
+    "pooled_raw_sd_ratio_median",
+)
+#: Keys of :func:`truth_comparison`.
+TRUTH_KEYS = ("tv_mean", "tv_max", "rmse", "coverage_90")
 
 
 def _unit_vectors(posterior: xr.Dataset) -> np.ndarray:
@@ -416,6 +443,7 @@ def compute_fidelity(
     Returns
     -------
     dict
+        Always the same keys, None where one does not apply.
         ``reference``: the reference's key, or None; ``reference_skipped``: why a
         given reference was not used (other data or model), or None.
         VI only (None for NUTS): ``psis_khat``, ``psis_khat_ok``, ``psis_ess``,
@@ -434,15 +462,40 @@ def compute_fidelity(
         "gate_sd": GATE_SD,
         "khat_threshold": KHAT_THRESHOLD,
     }
+    # Every key is always present (None where it does not apply): a stable schema.
+    out.update(dict.fromkeys(f"psis_{k}" for k in ("khat", "khat_ok", "ess", "ess_share")))
+    out.update(dict.fromkeys(FUNCTION_SPACE_KEYS))
+    out["pred_wasserstein_mean"] = None
+    out.update(dict.fromkeys(WEIGHT_SPACE_KEYS))
+    out.update(dict.fromkeys(f"psis_{k}" for k in FUNCTION_SPACE_KEYS))
+    out.update(dict.fromkeys(f"truth_{k}{s}" for k in TRUTH_KEYS for s in ("", "_ref")))
     psis = psis_diagnostics(result)
-    for key in ("khat", "khat_ok", "ess", "ess_share"):
-        out[f"psis_{key}"] = psis[key] if psis else None
+    if psis is not None:
+        out.update({f"psis_{k}": psis[k] for k in ("khat", "khat_ok", "ess", "ess_share")})
     p = result.p_test
     if dataset.p_test_true is not None:
         truth = dataset.p_test_true
         out.update({f"truth_{k}": v for k, v in truth_comparison(p, truth).items()})
     if reference is None:
         return out
+    reason = reference.mismatch(dataset, result.config)
+    if reason is not None:
+        out["reference_skipped"] = reason
+        return out
+    out["reference"] = reference.key
+    ref_mean, ref_sd = reference.pred_mean, reference.pred_sd
+    out.update(function_space(*_summary(p), ref_mean, ref_sd))
+    out["pred_wasserstein_mean"] = _wasserstein_mean(result, reference)
+    out.update(weight_space(result, reference))
+    if psis is not None and psis["khat_ok"]:
+        w = np.exp(psis["log_weights"].values.ravel())
+        mean = w @ p
+        sd = np.sqrt(w @ (p - mean) ** 2)
+        out.update(function_space(mean, sd, ref_mean, ref_sd, prefix="psis_"))
+    if dataset.p_test_true is not None:
+        ref_truth = truth_comparison(reference.p_test, dataset.p_test_true)
+        out.update({f"truth_{k}_ref": v for k, v in ref_truth.items()})
+    return out
     reason = reference.mismatch(dataset, result.config)
     if reason is not None:
         out["reference_skipped"] = reason

@@ -270,8 +270,11 @@ def test_a_reference_of_other_data_or_model_is_skipped(gaussian_case, tiny_fits,
     ds, ref, _, _ = gaussian_case
     out = compute_fidelity(tiny_fits["advi"], teacher_small, ref)
     assert out["reference"] is None and "other data" in out["reference_skipped"]
-    assert "pred_tv_mean" not in out
+    assert out["pred_tv_mean"] is None and out["truth_tv_mean_ref"] is None
     assert out["psis_khat"] is not None and out["truth_tv_mean"] >= 0
-    assert compute_fidelity(tiny_fits["nuts"], teacher_small)["psis_khat"] is None
+    nuts = compute_fidelity(tiny_fits["nuts"], teacher_small)
+    assert nuts["psis_khat"] is None
+    # one schema whatever applies
+    assert set(nuts) == set(out) == set(gaussian_case[2])
     other = Reference.from_draws(ref.idata, ds, n_hidden=3, prior_sigma=PRIOR_SIGMA)
     assert "n_hidden=3" in other.mismatch(ds, {"n_hidden": N_HIDDEN})
