@@ -18,7 +18,8 @@ criterion: R-hat <= 1.01 and bulk ESS >= 400 for every one) beside those of the
 weights, raw and after relabelling the hidden units
 (:data:`bnn_models.fidelity.ALIGNMENTS`).
 
-Files, in the cache folder (default ``.bnn_cache/reference``): ``<data>-<key>.nc``
+Files, in the cache folder (``--cache``, else ``$BNN_BENCH_CACHE/reference``, else
+``.bnn_cache/reference`` in the working directory): ``<data>-<key>.nc``
 (the draws and test-set probabilities, a :class:`~bnn_models.inference.FitResult`)
 and ``<data>-<key>.json`` (config, hash, diagnostics, predictive mean and sd per
 test point).
@@ -56,6 +57,7 @@ from bnn_models.model import build_bnn
 __all__ = [
     "ACCEPT_ESS_BULK",
     "ACCEPT_RHAT",
+    "CACHE_ENV",
     "DEFAULT_CACHE",
     "QUICK_REFERENCE",
     "REFERENCE_SCHEMA",
@@ -68,6 +70,10 @@ __all__ = [
     "reference_main",
     "resolve_reference",
 ]
+
+#: Environment variable naming the cache root (default ``.bnn_cache`` in the working
+#: directory); references go in its ``reference`` folder.
+CACHE_ENV = "BNN_BENCH_CACHE"
 
 #: Default cache folder, relative to the working directory (git-ignored).
 DEFAULT_CACHE = Path(".bnn_cache") / "reference"
@@ -348,7 +354,10 @@ def _summarise(
 
 
 def _cache_dir(cache_dir: str | os.PathLike | None) -> Path:
-    return Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
+    if cache_dir is not None:
+        return Path(cache_dir)
+    root = os.environ.get(CACHE_ENV)
+    return Path(root) / "reference" if root else DEFAULT_CACHE
 
 
 def load_reference(path: str | os.PathLike) -> Reference:

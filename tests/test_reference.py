@@ -124,3 +124,13 @@ def test_run_records_fidelity_against_the_reference(built, tmp_path):
     ):
         assert isinstance(fid[key], float), key
     assert 0 <= fid["class_agreement"] <= 1 and 0 <= fid["share_mean_off_0p3sd"] <= 1
+
+
+def test_cache_root_from_the_environment(built, monkeypatch, tmp_path):
+    _, cache, ds = built
+    monkeypatch.setenv("BNN_BENCH_CACHE", str(tmp_path))
+    assert resolve_reference("auto", ds) is None  # $BNN_BENCH_CACHE/reference is empty
+    (tmp_path / "reference").mkdir()
+    for f in cache.iterdir():
+        (tmp_path / "reference" / f.name).write_bytes(f.read_bytes())
+    assert resolve_reference("auto", ds).path.parent == tmp_path / "reference"
