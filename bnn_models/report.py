@@ -33,6 +33,7 @@ from bnn_models.inference import FitResult, load_fit
 __all__ = [
     "FIGURE_FILES",
     "PUBLISHED",
+    "Fidelity",
     "Report",
     "build_report",
     "render_html",
@@ -63,6 +64,9 @@ FIGURE_FILES = (
     "weight_sd.png",
     "nuts_trace.png",
     "nuts_rank.png",
+    "fidelity_sd.png",
+    "khat.png",
+    "seed_intervals.png",
 )
 
 _REFERENCE = "nuts"
@@ -105,6 +109,7 @@ _FORMATS: dict[str, tuple[Callable[[float], str], str]] = {
     "pct0": (lambda x: f"{100 * x:.0f}", "%"),
     "int": (lambda x: f"{int(round(x)):,}", ""),
     "rhat": (lambda x: f"{x:.3f}", ""),
+    "ratio": (lambda x: f"{x:.2f}", ""),
     "per_s": (_sig, " /s"),
 }
 
@@ -569,9 +574,10 @@ class _Figure:
     title: str
     caption: str
     png: bytes | None  # None: not drawn, ``caption`` says why
+    section: str = "figures"  # or "fidelity": drawn in the fidelity section
 
 
-def _draw_figures(methods: dict[str, _Method]) -> list[_Figure]:
+def _draw_figures(methods: dict[str, _Method], doc: dict) -> list[_Figure]:
     ok = {n: m for n, m in methods.items() if m.ok}
     shown = ", ".join(f"{m.label} seed {m.shown['seed']}" for m in ok.values())
     multi = any(len(m.ok) > 1 for m in ok.values())
@@ -586,11 +592,14 @@ def _draw_figures(methods: dict[str, _Method]) -> list[_Figure]:
         caption: str,
         make: Callable[[], Figure] | None,
         missing: str | None = None,
+        section: str = "figures",
+        one_fit: bool = True,
     ) -> None:
         if make is None:
-            out.append(_Figure(name, title, f"Not drawn: {missing}", None))
+            out.append(_Figure(name, title, f"Not drawn: {missing}", None, section))
             return
-        out.append(_Figure(name, title, caption + which, figs.png_bytes(make())))
+        text = caption + (which if one_fit else "")
+        out.append(_Figure(name, title, text, figs.png_bytes(make()), section))
 
     add(
         "summary_runtime.png",
@@ -691,7 +700,581 @@ def _draw_figures(methods: dict[str, _Method]) -> list[_Figure]:
         )
         add("nuts_trace.png", "NUTS trace plots", "", None, why)
         add("nuts_rank.png", "NUTS rank plots", "", None, why)
+    _fidelity_figures(ok, doc, add)
     return out
+
+
+_INTERVAL_PANELS = (
+    ("calibration.ece", "ECE (lower is better)", "{:.3f}"),
+    ("calibration.log_loss", "log loss (nats per row)", "{:.3f}"),
+    ("calibration.accuracy", "accuracy", "{:.1%}"),
+    ("spread.pred_sd_mean", "mean predictive sd", "{:.3f}"),
+    ("fidelity.pred_tv_mean", "mean |Δp| to the reference", "{:.3f}"),
+    ("fidelity.pred_sd_ratio_median", "predictive sd / reference's (median)", "{:.2f}"),
+    ("fidelity.psis_khat", "PSIS k-hat", "{:.2f}"),
+)
+
+
+def _fidelity_figures(ok: dict[str, _Method], doc: dict, add: Callable[..., None]) -> None:
+    """Predictive sd against the reference's, k-hat per VI fit, metrics across seeds.
+
+    The k-hat and seed figures need no reference: without one, they join the other figures.
+    """
+    ref = doc["run"].get("reference")
+    section = "fidelity" if ref else "figures"
+    if ref:
+        compared = {
+            n: m
+            for n, m in ok.items()
+            if (m.shown.get("fidelity") or {}).get("reference")
+            and (m.shown.get("spread") or {}).get("pred_sd") is not None
+        }
+        shown = ", ".join(f"{m.label} seed {m.shown['seed']}" for m in compared.values())
+        add(
+            "fidelity_sd.png",
+            "Predictive sd per test point against the reference's",
+            "Each test point's predictive sd (over draws) under each method against the "
+            "reference posterior's, log scales: on the solid line the method is as uncertain "
+            "as the reference; the dotted lines mark half and twice the reference's sd. "
+            f"One fit per method ({shown}).",
+            (
+                lambda: figs.fidelity_sd_figure(
+                    {n: m.shown["spread"]["pred_sd"] for n, m in compared.items()},
+                    ref["pred_sd"],
+                    {n: m.shown["fidelity"] for n, m in compared.items()},
+                )
+            )
+            if compared and ref.get("pred_sd")
+            else None,
+            "no fit was compared with the reference",
+            section=section,
+            one_fit=False,
+        )
+    khats = {n: k for n, m in ok.items() if (k := _khats(m))}
+    fids = [e.get("fidelity") or {} for m in ok.values() for e in m.ok]
+    threshold = next((f["khat_threshold"] for f in fids if f.get("khat_threshold")), 0.7)
+    if khats:
+        add(
+            "khat.png",
+            "PSIS k-hat per VI fit",
+            "Pareto k-hat of the importance ratios p(θ, y) / q(θ) over each VI fit's draws "
+            f"(one point per seed). Above {threshold:g} (shaded), the approximation's tails are "
+            "too light for importance sampling to correct it, and PSIS-corrected estimates are "
+            "not reliable (Yao et al. 2018).",
+            lambda: figs.khat_figure(khats, threshold),
+            section=section,
+            one_fit=False,
+        )
+    multi = {n: m for n, m in ok.items() if len(m.ok) > 1}
+    if not multi:
+        return
+    ref_sd = float(np.mean(ref["pred_sd"])) if ref and ref.get("pred_sd") else None
+    panels = []
+    for key, title, fmt in _INTERVAL_PANELS:
+        per = {}
+        for n, m in ok.items():
+            section_name, name = key.split(".", 1)
+            values = [
+                float(v)
+                for e in m.ok
+                if isinstance(v := (e.get(section_name) or {}).get(name), int | float)
+                and not isinstance(v, bool)
+            ]
+            stat = m.stats.get(key)
+            if values and stat is not None:
+                lo = stat.lo if stat.lo is not None else stat.mean
+                hi = stat.hi if stat.hi is not None else stat.mean
+                per[n] = {"mean": stat.mean, "lo": lo, "hi": hi, "values": values}
+        if not per:
+            continue
+        line = None
+        if key == "spread.pred_sd_mean" and ref_sd is not None:
+            line = (ref_sd, "reference")
+        elif key == "fidelity.pred_sd_ratio_median":
+            line = (1.0, "as the reference")
+        elif key == "fidelity.psis_khat":
+            line = (threshold, f"{threshold:g}")
+        panels.append({"title": title, "methods": per, "line": line, "fmt": fmt})
+    prob = _interval_prob()
+    add(
+        "seed_intervals.png",
+        "Metrics across seeds",
+        "Per metric and method: the mean over seeds (dot, with its value), the central "
+        f"{prob:.0%} interval over seeds (bar) and each seed (ticks above). "
+        + (
+            "Dashed lines: the reference posterior's mean predictive sd, an sd ratio of 1, and "
+            f"the k-hat threshold {threshold:g}."
+            if ref
+            else "Dashed line: the k-hat threshold."
+        ),
+        lambda: figs.seed_interval_figure(panels),
+        section=section,
+        one_fit=False,
+    )
+
+
+# --------------------------------------------------------------------------- fidelity
+
+_WEIGHT_VARS = ("W0", "b0", "W1", "b1")
+_ALIGN_LABEL = {
+    "raw": "Weights, raw (as sampled)",
+    "sort_w1": "Weights, hidden units sorted by W1 per draw",
+    "match": "Weights, hidden units matched to a template per draw",
+}
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """The "fidelity to the reference" section: what the reference is, and each method against it.
+
+    Attributes
+    ----------
+    reference : list of (str, str)
+        Description of the reference posterior: key, file, sampler, model, acceptance.
+    diagnostics_header : list of str
+    diagnostics : list of list of str
+        R-hat and ESS of the test-set probabilities and of the weights (raw, aligned).
+    explanation : list of str
+        Why convergence is judged in function space, with this reference's numbers.
+    groups : list of (str, int)
+    columns : list of str
+    rows : list
+        One per method: cells as "mean [lo, hi]" over seeds where there are several.
+    notes : list of str
+    verdicts : list of str
+    """
+
+    reference: list[tuple[str, str]]
+    diagnostics_header: list[str]
+    diagnostics: list[list[str]]
+    explanation: list[str]
+    groups: list[tuple[str, int]]
+    columns: list[str]
+    rows: list[_Row]
+    notes: list[str]
+    verdicts: list[str]
+
+
+def _fid(m: _Method, key: str) -> _Stat | None:
+    return m.stats.get(f"fidelity.{key}")
+
+
+def _fid_show(m: _Method, key: str, kind: str) -> str:
+    stat = _fid(m, key)
+    if stat is None:
+        return "n/a"
+    text = stat.show(kind)
+    if len(m.ok) > 1 and stat.n < len(m.ok):
+        text += f" ({stat.n} of {len(m.ok)} seeds)"
+    return text
+
+
+def _khats(m: _Method) -> dict[int, float]:
+    """Seed -> k-hat of every successful fit of ``m`` that has one."""
+    return {
+        int(e["seed"]): float(e["fidelity"]["psis_khat"])
+        for e in m.ok
+        if (e.get("fidelity") or {}).get("psis_khat") is not None
+    }
+
+
+def _over_seeds(values: list[float]) -> _Stat:
+    """Mean and central interval over seeds, as :func:`bnn_models.bench.summarise_seeds`."""
+    arr = np.asarray(values, dtype=float)
+    prob = _interval_prob()
+    lo, hi = np.quantile(arr, [(1 - prob) / 2, (1 + prob) / 2])
+    return _Stat(float(arr.mean()), float(lo), float(hi), int(arr.size))
+
+
+def _khat_cell(m: _Method, threshold: float) -> str:
+    khats = _khats(m)
+    if not khats:
+        return "n/a"
+    stat = _over_seeds(list(khats.values()))
+    above = sum(k >= threshold for k in khats.values())
+    if len(khats) == 1:
+        return stat.show("ratio") + (f" (> {threshold:g})" if above else " (ok)")
+    return f"{stat.show('ratio')}; > {threshold:g} in {above} of {len(khats)} seeds"
+
+
+def _by_var_cell(m: _Method) -> str:
+    parts = []
+    for v in _WEIGHT_VARS:
+        vals = [
+            float(e["fidelity"]["weight_sd_ratio_by_var"][v]["median"])
+            for e in m.ok
+            if v in ((e.get("fidelity") or {}).get("weight_sd_ratio_by_var") or {})
+        ]
+        parts.append(f"{v} {_over_seeds(vals).mean:.2f}" if vals else f"{v} n/a")
+    return ", ".join(parts)
+
+
+def _psis_cell(m: _Method, key: str, kind: str, threshold: float) -> str:
+    if not _khats(m):
+        return "n/a"
+    if _fid(m, f"psis_{key}") is None:
+        return f"n/a (k-hat >= {threshold:g})"
+    return _fid_show(m, f"psis_{key}", kind)
+
+
+def _range_cell(m: _Method) -> str:
+    lo, hi = _fid(m, "pred_sd_ratio_q05"), _fid(m, "pred_sd_ratio_q95")
+    if lo is None or hi is None:
+        return "n/a"
+    return f"{lo.mean:.2f} to {hi.mean:.2f}"
+
+
+def _fidelity_columns(
+    gate: float, threshold: float, truth: bool
+) -> list[tuple[str, str, Callable[[_Method], str]]]:
+    cols: list[tuple[str, str, Callable[[_Method], str]]] = [
+        ("Predictions", "Same class", lambda m: _fid_show(m, "class_agreement", "pct")),
+        ("Predictions", "Mean |Δp| (TV)", lambda m: _fid_show(m, "pred_tv_mean", "prob")),
+        ("Predictions", "Max |Δp|", lambda m: _fid_show(m, "pred_tv_max", "prob")),
+        (
+            "Predictions",
+            "sd ratio, median",
+            lambda m: _fid_show(m, "pred_sd_ratio_median", "ratio"),
+        ),
+        ("Predictions", "sd ratio, 5% to 95% of points", _range_cell),
+        (
+            "Predictions",
+            f"Means off by > {gate:g} ref. sd",
+            lambda m: _fid_show(m, "share_mean_off_0p3sd", "pct0"),
+        ),
+        ("Predictions", "Wasserstein-1", lambda m: _fid_show(m, "pred_wasserstein_mean", "prob")),
+        (
+            "Weights, units matched",
+            "sd ratio, median",
+            lambda m: _fid_show(m, "weight_sd_ratio_median", "ratio"),
+        ),
+        ("Weights, units matched", "median per variable", _by_var_cell),
+        (
+            "Importance sampling (VI)",
+            f"k-hat (ok below {threshold:g})",
+            lambda m: _khat_cell(m, threshold),
+        ),
+        ("Importance sampling (VI)", "ESS share", lambda m: _fid_show(m, "psis_ess_share", "pct")),
+        (
+            "Importance sampling (VI)",
+            "corrected mean |Δp|",
+            lambda m: _psis_cell(m, "pred_tv_mean", "prob", threshold),
+        ),
+        (
+            "Importance sampling (VI)",
+            "corrected sd ratio",
+            lambda m: _psis_cell(m, "pred_sd_ratio_median", "ratio", threshold),
+        ),
+    ]
+    if truth:
+        cols += [
+            (
+                "True probabilities",
+                "Mean |E p - p_true|",
+                lambda m: _fid_show(m, "truth_tv_mean", "prob"),
+            ),
+            ("True probabilities", "RMSE", lambda m: _fid_show(m, "truth_rmse", "prob")),
+            (
+                "True probabilities",
+                "90% interval coverage",
+                lambda m: _fid_show(m, "truth_coverage_90", "pct"),
+            ),
+        ]
+    return cols
+
+
+def _num(d: dict | None, key: str, fmt: str) -> str:
+    value = (d or {}).get(key)
+    return "not recorded" if value is None else format(float(value), fmt)
+
+
+def _reference_rows(ref: dict) -> list[tuple[str, str]]:
+    cfg, model = ref.get("config") or {}, ref.get("model") or {}
+    sampler = f"{cfg.get('chains')} chains x {cfg.get('draws')} draws"
+    if cfg.get("tune") is not None:
+        sampler += (
+            f" (tune {cfg.get('tune')}), seed {cfg.get('seed')}, target_accept "
+            f"{cfg.get('target_accept')}, {cfg.get('sampler')}"
+        )
+    else:
+        sampler += " (draws given from elsewhere; no sampler settings recorded)"
+    acc = ref.get("acceptance")
+    if acc:
+        r, e = acc.get("rhat_max_pred") or {}, acc.get("ess_bulk_min_pred") or {}
+        acceptance = (
+            f"{'PASSED' if acc.get('passed') else 'FAILED'}: largest R-hat of the test-set "
+            f"probabilities {_num(r, 'value', '.4f')} (limit {r.get('limit')}: "
+            f"{'ok' if r.get('ok') else 'not ok'}); smallest bulk ESS "
+            f"{_num(e, 'value', ',.0f')} (at least {e.get('limit')}: "
+            f"{'ok' if e.get('ok') else 'not ok'})"
+        )
+    else:
+        acceptance = "not recorded (a reference from external draws carries no diagnostics)"
+    return [
+        ("Reference", f"{ref.get('key')}: {ref.get('path') or 'not cached (external draws)'}"),
+        ("Sampler", sampler),
+        (
+            "Model",
+            f"n_hidden={model.get('n_hidden')}, prior_sigma={model.get('prior_sigma')}, "
+            f"build_bnn source SHA256 {(model.get('source_sha256') or 'not recorded')[:16]}...",
+        ),
+        ("Data hash", ref.get("data_hash") or "not recorded"),
+        (
+            "Built",
+            f"{ref.get('created') or 'not recorded'}, commit {ref.get('commit') or 'not recorded'}",
+        ),
+        ("Acceptance", acceptance),
+    ]
+
+
+def _reference_diagnostics(ref: dict) -> tuple[list[str], list[list[str]]]:
+    diag = ref.get("diagnostics") or {}
+    fs, ws = diag.get("function_space") or {}, diag.get("weight_space") or {}
+    header = [
+        "Quantity",
+        "Max R-hat",
+        "Median R-hat",
+        "Min bulk ESS",
+        "Median bulk ESS",
+        "Min tail ESS",
+    ]
+    n = fs.get("n_points") or len(ref.get("pred_mean") or [])
+    rows = [
+        [
+            f"Test-set probabilities ({n}; function space)",
+            _num(fs, "rhat_max", ".4f"),
+            _num(fs, "rhat_median", ".4f"),
+            _num(fs, "ess_bulk_min", ",.0f"),
+            _num(fs, "ess_bulk_median", ",.0f"),
+            _num(fs, "ess_tail_min", ",.0f"),
+        ]
+    ]
+    for name, label in _ALIGN_LABEL.items():
+        d = ws.get(name) or {}
+        rows.append(
+            [
+                label,
+                _num(d, "rhat_max", ".4f"),
+                "",
+                _num(d, "ess_bulk_min", ",.0f"),
+                "",
+                _num(d, "ess_tail_min", ",.0f"),
+            ]
+        )
+    return header, rows
+
+
+def _explanation(ref: dict) -> list[str]:
+    n_hidden = (ref.get("model") or {}).get("n_hidden", "hidden")
+    diag = ref.get("diagnostics") or {}
+    fs, ws = diag.get("function_space") or {}, diag.get("weight_space") or {}
+    out = [
+        f"Why the reference's convergence is judged on its predictions: relabelling the "
+        f"{n_hidden} hidden units (or other per-unit changes: a ReLU unit that is never active "
+        "keeps its prior; a unit's incoming weights can grow while its outgoing weight shrinks) "
+        "leaves the network's function unchanged. Each chain settles into its own relabelling, "
+        "so the raw weights show a high R-hat and a low ESS even when every chain mixes well "
+        "within its mode, while the test-set probabilities, which no symmetry changes, "
+        "converge. The acceptance criterion is therefore on the test-set probabilities."
+    ]
+    raw, match = ws.get("raw") or {}, ws.get("match") or {}
+    limit = float(((ref.get("acceptance") or {}).get("rhat_max_pred") or {}).get("limit", 1.01))
+    if fs.get("rhat_max") is None or raw.get("rhat_max") is None:
+        out.append(
+            "This reference records no diagnostics (draws given from elsewhere), so the "
+            "contrast cannot be shown on its data."
+        )
+        return out
+    sentence = (
+        f"On this reference: the raw weights' largest R-hat is {raw['rhat_max']:.3f} "
+        f"(smallest bulk ESS {raw['ess_bulk_min']:,.0f}), the test-set probabilities' "
+        f"{fs['rhat_max']:.4f} (bulk ESS {fs['ess_bulk_min']:,.0f})"
+    )
+    if match.get("rhat_max") is not None:
+        sentence += (
+            f", and after matching the hidden units to a template {match['rhat_max']:.3f} "
+            f"(bulk ESS {match['ess_bulk_min']:,.0f})"
+        )
+    sentence += "."
+    if raw["rhat_max"] > limit >= fs["rhat_max"]:
+        sentence += (
+            f" The raw weights would fail the usual R-hat <= {limit:g} check while the "
+            "predictions pass it."
+        )
+    out.append(sentence)
+    if match.get("rhat_max") is not None:
+        if match["rhat_max"] > limit:
+            out.append(
+                "Matching the units removes the permutation part, not all of it: what is left "
+                "(rescaling a unit's incoming weights against its outgoing weight, and units "
+                "that stay inactive) keeps the matched weights' R-hat above "
+                f"{limit:g}. This is why the per-weight sd comparison below, W1's above "
+                "all, is harder to read than the predictive one."
+            )
+        else:
+            out.append(
+                "Matching the units removes the permutation part; the remaining per-unit "
+                "rescalings still make per-weight sds, W1's above all, harder to read than "
+                "the predictive comparison."
+            )
+    return out
+
+
+def _fidelity_verdicts(
+    methods: dict[str, _Method], ref: dict, threshold: float, gate: float
+) -> list[str]:
+    out = []
+    acc = ref.get("acceptance")
+    if acc and not acc.get("passed"):
+        out.append(
+            "The reference FAILED its own acceptance criterion (see above): differences from it "
+            "may be the reference's as much as the method's."
+        )
+    for m in methods.values():
+        used = [e for e in m.ok if (e.get("fidelity") or {}).get("reference")]
+        if not used:
+            continue
+        seeds = f" (mean over {len(used)} seeds)" if len(used) > 1 else ""
+        parts = []
+        sd = _fid(m, "pred_sd_ratio_median")
+        if sd is not None:
+            q05, q95 = _fid(m, "pred_sd_ratio_q05"), _fid(m, "pred_sd_ratio_q95")
+            text = f"{m.label}: its predictive sd was {sd.mean:.0%} of the reference's{seeds}"
+            if q05 is not None and q95 is not None:
+                text += (
+                    f" (median over test points; 5% to 95% of points: {q05.mean:.0%} to "
+                    f"{q95.mean:.0%})"
+                )
+            parts.append(text + ".")
+        tv, agree, off = (
+            _fid(m, "pred_tv_mean"),
+            _fid(m, "class_agreement"),
+            _fid(m, "share_mean_off_0p3sd"),
+        )
+        if tv is not None and agree is not None and off is not None:
+            parts.append(
+                f"Its predicted probabilities differ from the reference's by {tv.mean:.3f} on "
+                f"average and give the same class for {agree.mean:.1%} of test points; "
+                f"{off.mean:.0%} of the points' means lie more than {gate:g} reference sds away."
+            )
+        w = _fid(m, "weight_sd_ratio_median")
+        if w is not None:
+            parts.append(
+                f"With the hidden units matched to the reference's, its weights' sd was "
+                f"{w.mean:.0%} of the reference's (median over weights; {_by_var_cell(m)})."
+            )
+        khats = _khats(m)
+        if khats:
+            stat = _over_seeds(list(khats.values()))
+            above = sum(k >= threshold for k in khats.values())
+            k_text = (
+                f"k-hat {stat.mean:.2f}"
+                if len(khats) == 1
+                else f"k-hat {stat.mean:.2f} on average, above {threshold:g} in {above} of "
+                f"{len(khats)} seeds"
+            )
+            if above == len(khats):
+                parts.append(
+                    (f"{k_text} > {threshold:g}" if len(khats) == 1 else k_text)
+                    + ": the approximation is not reliable for importance correction."
+                )
+            else:
+                corr = _fid(m, "psis_pred_sd_ratio_median")
+                corr_tv = _fid(m, "psis_pred_tv_mean")
+                text = (
+                    f"{k_text}" + (f" < {threshold:g}" if len(khats) == 1 else "") + ": "
+                    "importance sampling can correct it"
+                )
+                if corr is not None and corr_tv is not None:
+                    text += (
+                        f"; corrected, its predictive sd is {corr.mean:.0%} of the reference's "
+                        f"and its probabilities differ by {corr_tv.mean:.3f} on average"
+                    )
+                parts.append(text + ".")
+        out.append(" ".join(parts))
+    return [v for v in out if v]
+
+
+def _fidelity(doc: dict, methods: dict[str, _Method]) -> Fidelity | None:
+    ref = doc["run"].get("reference")
+    if not ref:
+        return None
+    fids = [e.get("fidelity") or {} for m in methods.values() for e in m.ok]
+    gate = next((f["gate_sd"] for f in fids if f.get("gate_sd") is not None), 0.3)
+    threshold = next(
+        (f["khat_threshold"] for f in fids if f.get("khat_threshold") is not None), 0.7
+    )
+    truth = any(f.get("truth_tv_mean") is not None for f in fids)
+    cols = _fidelity_columns(gate, threshold, truth)
+    rows = []
+    for m in methods.values():
+        seeds = [e["seed"] for e in m.entries]
+        seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"{len(m.ok)} of {len(seeds)} seeds"
+        if not m.ok:
+            rows.append(_Row(m.name, m.label, seed_text, None, "failed: no fit to compare"))
+            continue
+        skipped = {(e.get("fidelity") or {}).get("reference_skipped") for e in m.ok} - {None}
+        if not any((e.get("fidelity") or {}).get("reference") for e in m.ok):
+            why = "; ".join(sorted(str(s) for s in skipped)) or "no fidelity metrics recorded"
+            rows.append(_Row(m.name, m.label, seed_text, None, f"not compared: {why}"))
+            continue
+        rows.append(_Row(m.name, m.label, seed_text, [get(m) for _, _, get in cols]))
+    groups: list[tuple[str, int]] = []
+    for group, *_ in cols:
+        if groups and groups[-1][0] == group:
+            groups[-1] = (group, groups[-1][1] + 1)
+        else:
+            groups.append((group, 1))
+    cfg = ref.get("config") or {}
+    align = (ref.get("alignment") or {}).get("match") or "hidden units matched to a template"
+    notes = [
+        f"Every method against the reference posterior {ref.get('key')} ({cfg.get('chains')} "
+        f"chains x {cfg.get('draws')} draws), one row per method.",
+        "Predictions: the test-set probabilities, which no symmetry of the hidden units "
+        "changes. Same class: share of test points whose mean probability is on the same side "
+        "of 0.5 as the reference's. Mean and max |Δp|: total variation distance between the "
+        "method's and the reference's Bernoulli predictive distributions (the difference of "
+        "mean probabilities), averaged and largest over points. sd ratio: the method's "
+        "predictive sd over the reference's, per test point: its median, and its 5th and 95th "
+        f"percentiles over points. Means off by > {gate:g} ref. sd: share of test points "
+        f"whose mean probability is more than {gate:g} reference sds from the reference's "
+        "(the gate of Stan's performance tests). Wasserstein-1: distance between the draws of "
+        "each test probability under the method and the reference, averaged over points.",
+        f"Weights: the sd of every weight and bias within each chain (root mean square over "
+        f"chains), after relabelling the hidden units of every draw ({align}); the median "
+        "over all weights of the method's sd over the reference's, then per variable. Pooling "
+        "chains without matching would mix modes.",
+        "Importance sampling (VI only): Pareto k-hat of the importance ratios "
+        "p(θ, y) / q(θ) over the approximation's draws (PSIS, Yao et al. 2018). Below "
+        f"{threshold:g}, importance sampling can correct the approximation, and the corrected "
+        "columns compare the reweighted predictive with the reference; above it they are n/a. "
+        "ESS share: effective sample size of the smoothed weights over the number of draws.",
+    ]
+    if any(r.cells and "[" in " ".join(r.cells) for r in rows):
+        notes.insert(
+            0,
+            f"Cells with an interval: mean over seeds [central {_interval_prob():.0%} interval "
+            "over seeds]; the 5% to 95% range and the per-variable medians are means over seeds.",
+        )
+    if truth and ref.get("truth"):
+        t = ref["truth"]
+        notes.append(
+            f"True probabilities (teacher data): the reference itself has mean |E p - p_true| "
+            f"{t['tv_mean']:.3f}, RMSE {t['rmse']:.3f} and 90% interval coverage "
+            f"{t['coverage_90']:.1%}."
+        )
+    diag_header, diag_rows = _reference_diagnostics(ref)
+    return Fidelity(
+        reference=_reference_rows(ref),
+        diagnostics_header=diag_header,
+        diagnostics=diag_rows,
+        explanation=_explanation(ref),
+        groups=groups,
+        columns=[h for _, h, _ in cols],
+        rows=rows,
+        notes=notes,
+        verdicts=_fidelity_verdicts(methods, ref, threshold, gate),
+    )
 
 
 # --------------------------------------------------------------------------- the report
@@ -726,6 +1309,8 @@ class Report:
         Link and text of the asv dashboard.
     source : str
         Which file the report was generated from, with its SHA256.
+    fidelity : Fidelity or None
+        The "fidelity to the reference" section; None when the run had no reference.
     """
 
     title: str
@@ -741,6 +1326,7 @@ class Report:
     details: list[tuple[str, list[str], list[list[str]]]]
     asv: tuple[str, str] | None
     source: str
+    fidelity: Fidelity | None = None
 
 
 def _header(doc: dict, methods: dict[str, _Method]) -> list[tuple[str, str]]:
@@ -901,7 +1487,8 @@ def build_report(out_dir: str | Path, doc: dict | None = None, *, figures: bool 
         verdicts=verdicts(methods),
         published=published,
         published_notes=published_notes,
-        figures=_draw_figures(methods) if figures else [],
+        figures=_draw_figures(methods, doc) if figures else [],
+        fidelity=_fidelity(doc, methods),
         details=_details(methods),
         asv=_asv_link(out),
         source=f"Generated by bnn-bench {version} from metrics.json (SHA256 {digest}) and "
@@ -925,13 +1512,13 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _summary_cells(rep: Report) -> tuple[list[str], list[list[str]]]:
-    header = ["Method", *rep.columns]
+def _row_cells(columns: list[str], method_rows: list[_Row]) -> tuple[list[str], list[list[str]]]:
+    header = ["Method", *columns]
     rows = []
-    for r in rep.rows:
+    for r in method_rows:
         name = f"{r.label} ({r.seeds})"
         if r.cells is None:
-            rows.append([name, r.failure or "failed"] + [""] * (len(rep.columns) - 1))
+            rows.append([name, r.failure or "failed"] + [""] * (len(columns) - 1))
         else:
             rows.append([name + (f"; {r.failure}" if r.failure else ""), *r.cells])
     return header, rows
@@ -939,7 +1526,50 @@ def _summary_cells(rep: Report) -> tuple[list[str], list[list[str]]]:
 
 def summary_markdown(rep: Report) -> str:
     """The summary table alone, as Markdown (e.g. for the README)."""
-    return _md_table(*_summary_cells(rep))
+    return _md_table(*_row_cells(rep.columns, rep.rows))
+
+
+def _md_figure(i: int, f: _Figure, figure_dir: str) -> list[str]:
+    out = [f"### Figure {i}. {f.title}", ""]
+    if f.png is not None:
+        out += [f"![{f.title}]({figure_dir}/{f.name})", ""]
+    return out + [f.caption, ""]
+
+
+def _md_fidelity(fid: Fidelity, figures: list[tuple[int, _Figure]], figure_dir: str) -> list[str]:
+    parts = ["## Fidelity to the reference", "", "### The reference posterior", ""]
+    parts += [_md_table(["", ""], [[f"**{k}**", v] for k, v in fid.reference]), ""]
+    parts += [_md_table(fid.diagnostics_header, fid.diagnostics), ""]
+    for paragraph in fid.explanation:
+        parts += [paragraph, ""]
+    parts += ["### Each method against the reference", ""]
+    header, rows = _row_cells(_grouped_headers(fid.groups, fid.columns), fid.rows)
+    parts += [_md_table(header, rows), ""]
+    parts += [f"- {n}" for n in fid.notes] + [""]
+    parts += ["### Verdicts", ""] + [f"- {v}" for v in fid.verdicts] + [""]
+    for i, f in figures:
+        parts += _md_figure(i, f, figure_dir)
+    return parts
+
+
+def _grouped_headers(groups: list[tuple[str, int]], columns: list[str]) -> list[str]:
+    """Column headers prefixed with their group ("Weights: sd ratio"), for flat tables."""
+    names = [g for g, n in groups for _ in range(n)]
+    return [f"{g}: {c}" for g, c in zip(names, columns, strict=True)]
+
+
+def _numbered(rep: Report) -> dict[str, list[tuple[int, _Figure]]]:
+    """Figures by section, numbered in the order they appear in the report."""
+    out: dict[str, list[tuple[int, _Figure]]] = {"figures": [], "fidelity": []}
+    i = 0
+    for section in ("figures", "fidelity"):
+        if section == "fidelity" and rep.fidelity is None:
+            continue
+        for f in rep.figures:
+            if f.section == section:
+                i += 1
+                out[section].append((i, f))
+    return out
 
 
 def render_markdown(rep: Report, figure_dir: str = "figures") -> str:
@@ -954,11 +1584,11 @@ def render_markdown(rep: Report, figure_dir: str = "figures") -> str:
         parts += [_md_table(_PUBLISHED_HEADER, rep.published), ""]
     parts += [f"- {n}" for n in rep.published_notes] + [""]
     parts += ["## Figures", ""]
-    for i, f in enumerate(rep.figures, 1):
-        parts += [f"### Figure {i}. {f.title}", ""]
-        if f.png is not None:
-            parts += [f"![{f.title}]({figure_dir}/{f.name})", ""]
-        parts += [f.caption, ""]
+    numbered = _numbered(rep)
+    for i, f in numbered["figures"]:
+        parts += _md_figure(i, f, figure_dir)
+    if rep.fidelity is not None:
+        parts += _md_fidelity(rep.fidelity, numbered["fidelity"], figure_dir)
     if rep.asv:
         parts += ["## Benchmarks over time", "", f"[{rep.asv[1]}]({rep.asv[0]})", ""]
     parts += ["## Details", ""]
@@ -1024,15 +1654,21 @@ def _html_table(header: list[str], rows: list[list[str]], cls: str) -> str:
 
 
 def _html_summary(rep: Report) -> str:
+    return _html_grouped(rep.groups, rep.columns, rep.rows, "summary-table")
+
+
+def _html_grouped(
+    groups: list[tuple[str, int]], columns: list[str], rows: list[_Row], table_id: str
+) -> str:
     out = [
-        '<div class="scroll"><table class="summary" id="summary-table"><thead><tr>',
+        f'<div class="scroll"><table class="summary" id="{table_id}"><thead><tr>',
         '<th class="method" rowspan="2">Method</th>',
     ]
-    out += [f'<th class="group" colspan="{n}">{_h(g)}</th>' for g, n in rep.groups]
+    out += [f'<th class="group" colspan="{n}">{_h(g)}</th>' for g, n in groups]
     out.append("</tr><tr>")
-    out += [f"<th>{_h(c)}</th>" for c in rep.columns]
+    out += [f"<th>{_h(c)}</th>" for c in columns]
     out.append("</tr></thead><tbody>")
-    for r in rep.rows:
+    for r in rows:
         color = figs.method_style(r.method)["color"]
         name = (
             f'<td class="method"><span class="swatch" style="background:{color}"></span>'
@@ -1040,8 +1676,7 @@ def _html_summary(rep: Report) -> str:
         )
         if r.cells is None:
             out.append(
-                f'<tr>{name}<td class="failed" colspan="{len(rep.columns)}">'
-                f"{_h(r.failure)}</td></tr>"
+                f'<tr>{name}<td class="failed" colspan="{len(columns)}">{_h(r.failure)}</td></tr>'
             )
             continue
         out.append(
@@ -1050,7 +1685,7 @@ def _html_summary(rep: Report) -> str:
         if r.failure:
             out.append(
                 f'<tr><td class="method"></td><td class="failed" '
-                f'colspan="{len(rep.columns)}">{_h(r.failure)}</td></tr>'
+                f'colspan="{len(columns)}">{_h(r.failure)}</td></tr>'
             )
     out.append("</tbody></table></div>")
     return "".join(out)
@@ -1059,6 +1694,39 @@ def _html_summary(rep: Report) -> str:
 def _interval_br(cell: str) -> str:
     # "mean [lo, hi]" -> the interval on a second, smaller line: keeps the table narrow.
     return re.sub(r" (\[[^\]]*\])", r"<br><small>\1</small>", _h(cell))
+
+
+def _html_figure(i: int, f: _Figure) -> str:
+    out = f'<figure id="fig-{_h(f.name.removesuffix(".png"))}"><h3>Figure {i}. {_h(f.title)}</h3>'
+    if f.png is not None:
+        data = base64.b64encode(f.png).decode("ascii")
+        out += f'<img src="data:image/png;base64,{data}" alt="{_h(f.title)}">'
+    return out + f"<figcaption>{_h(f.caption)}</figcaption></figure>"
+
+
+def _html_fidelity(fid: Fidelity, figures: list[tuple[int, _Figure]]) -> list[str]:
+    body = [
+        '<h2 id="fidelity">Fidelity to the reference</h2>',
+        "<h3>The reference posterior</h3>",
+        '<table class="header" id="reference-header"><tbody>'
+        + "".join(f"<tr><th>{_h(k)}</th><td>{_h(v)}</td></tr>" for k, v in fid.reference)
+        + "</tbody></table>",
+        '<p></p><div class="scroll">'
+        + _html_table(fid.diagnostics_header, fid.diagnostics, "details")
+        + "</div>",
+    ]
+    body += [f"<p>{_h(p)}</p>" for p in fid.explanation]
+    body += [
+        "<h3>Each method against the reference</h3>",
+        _html_grouped(fid.groups, fid.columns, fid.rows, "fidelity-table"),
+        '<ul class="notes">',
+    ]
+    body += [f"<li>{_h(n)}</li>" for n in fid.notes]
+    body += ["</ul>", "<h3>Verdicts</h3>", '<ul class="verdicts">']
+    body += [f"<li>{_h(v)}</li>" for v in fid.verdicts]
+    body.append("</ul>")
+    body += [_html_figure(i, f) for i, f in figures]
+    return body
 
 
 def render_html(rep: Report) -> str:
@@ -1078,14 +1746,10 @@ def render_html(rep: Report) -> str:
         body.append(_html_table(_PUBLISHED_HEADER, rep.published, "published"))
     body += ['<ul class="notes">'] + [f"<li>{_h(n)}</li>" for n in rep.published_notes]
     body += ["</ul>", '<h2 id="figures">Figures</h2>']
-    for i, f in enumerate(rep.figures, 1):
-        body.append(
-            f'<figure id="fig-{_h(f.name.removesuffix(".png"))}"><h3>Figure {i}. {_h(f.title)}</h3>'
-        )
-        if f.png is not None:
-            data = base64.b64encode(f.png).decode("ascii")
-            body.append(f'<img src="data:image/png;base64,{data}" alt="{_h(f.title)}">')
-        body.append(f"<figcaption>{_h(f.caption)}</figcaption></figure>")
+    numbered = _numbered(rep)
+    body += [_html_figure(i, f) for i, f in numbered["figures"]]
+    if rep.fidelity is not None:
+        body += _html_fidelity(rep.fidelity, numbered["fidelity"])
     if rep.asv:
         body += [
             '<h2 id="asv">Benchmarks over time</h2>',
