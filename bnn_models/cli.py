@@ -300,7 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
     ref = sub.add_parser("reference", help="build (or reuse) the long NUTS reference posterior")
     data_options(ref)
     ref.add_argument("--chains", type=int, default=8)
-    ref.add_argument("--draws", type=int, default=2000)
+    ref.add_argument(
+        "--draws",
+        type=int,
+        default=1000,
+        help="kept draws per chain (8 x 1000 met the acceptance: function-space R-hat <= 1.01, bulk ESS >= 400)",
+    )
     ref.add_argument("--tune", type=int, default=1000)
     ref.add_argument("--seed", type=int, default=12345)
     ref.add_argument(
