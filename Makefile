@@ -52,8 +52,9 @@ export BNN_BENCH_PROFILE ?= quick
 
 asv: install
 	@$(ASV) machine --yes > /dev/null
-	$(ASV) run --python=same --show-stderr --set-commit-hash $$(git rev-parse HEAD) $(ASV_ARGS)
-	$(PY) -m benchmarks._units HEAD
+	commit=$$(git rev-parse HEAD) && \
+	  $(ASV) run --python=same --show-stderr --set-commit-hash $$commit $(ASV_ARGS) && \
+	  $(PY) -m benchmarks._units $$commit
 
 asv-compare: install
 	@$(ASV) machine --yes > /dev/null
