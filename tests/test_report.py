@@ -18,6 +18,8 @@ import pytest
 from bnn_models import figures as figs
 from bnn_models.bench import load_metrics, run_benchmark, summarise_seeds
 from bnn_models.data import RUPTURE_FILES
+from bnn_models.inference import fit_nuts
+from bnn_models.reference import Reference
 from bnn_models.report import (
     FIGURE_FILES,
     PUBLISHED,
@@ -42,13 +44,22 @@ _TINY = {
     },
 }
 _REPO = Path(__file__).resolve().parents[1]
+#: Figures of a one-seed run: every one but the comparison across seeds.
+_ONE_SEED = [n for n in FIGURE_FILES if n != "seed_intervals.png"]
 
 
 @pytest.fixture(scope="session")
 def saved_run(tmp_path_factory, teacher_small) -> Path:
-    """A finished three-method run on the tiny teacher data, without its report."""
+    """A finished three-method run on the tiny teacher data against a small reference
+    (a separate NUTS run given as external draws), without its report."""
+    nuts = fit_nuts(
+        dataset=teacher_small, seed=99, draws=150, tune=150, chains=2, n_hidden=4, progressbar=False
+    )
+    ref = Reference.from_draws(nuts.idata, teacher_small, n_hidden=4, prior_sigma=1.0, key="tiny")
     out = tmp_path_factory.mktemp("saved_run")
-    run_benchmark(teacher_small, out, overrides=_TINY, progressbar=False, log=lambda s: None)
+    run_benchmark(
+        teacher_small, out, overrides=_TINY, progressbar=False, log=lambda s: None, reference=ref
+    )
     return out
 
 
@@ -82,14 +93,14 @@ def _files(folder: Path) -> dict[str, bytes]:
 def test_writes_html_md_and_every_figure(reported_run):
     paths = write_report(reported_run)
     assert paths[0] == reported_run / "report.html" and paths[1] == reported_run / "report.md"
-    assert [p.name for p in paths[2:]] == list(FIGURE_FILES)
+    assert [p.name for p in paths[2:]] == _ONE_SEED
     html = (reported_run / "report.html").read_text()
     md = (reported_run / "report.md").read_text()
     assert 'id="summary-table"' in html
     # Self-contained: every image inline, nothing fetched from elsewhere.
-    assert html.count('<img src="data:image/png;base64,') == len(FIGURE_FILES)
+    assert html.count('<img src="data:image/png;base64,') == len(_ONE_SEED)
     assert not re.search(r'<(script|link)\b|src="(?!data:)', html)
-    for name in FIGURE_FILES:
+    for name in _ONE_SEED:
         assert f"](figures/{name})" in md
         assert (reported_run / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Header: what, on what, by what, when: all from the run's metadata.
@@ -293,6 +304,224 @@ def test_unknown_sections_are_listed_not_fatal(saved_run, tmp_path):
     assert "fidelity.k_hat" in render_markdown(build_report(out, figures=False))
 
 
+# --------------------------------------------------------------------------- fidelity
+
+
+def _fidelity_cells(rep) -> dict[str, dict[str, str]]:
+    """Method -> "group: column" -> cell of the fidelity table."""
+    fid = rep.fidelity
+    groups = [g for g, n in fid.groups for _ in range(n)]
+    names = [f"{g}: {c}" for g, c in zip(groups, fid.columns, strict=True)]
+    return {r.method: dict(zip(names, r.cells, strict=True)) for r in fid.rows if r.cells}
+
+
+def test_fidelity_section_shows_the_run_numbers(reported_run):
+    doc = load_metrics(reported_run)
+    rep = build_report(reported_run, figures=False)
+    assert rep.fidelity is not None
+    cells = _fidelity_cells(rep)
+    assert list(cells) == ["nuts", "advi", "fullrank_advi"]
+    text = " ".join(rep.fidelity.verdicts)
+    for fit in doc["fits"]:
+        f, c = fit["fidelity"], cells[fit["method"]]
+        assert f["reference"] == "tiny"
+        assert c["Predictions: Same class"] == f"{100 * f['class_agreement']:.1f}%"
+        assert c["Predictions: Mean |Δp| (TV)"] == f"{f['pred_tv_mean']:.3f}"
+        assert c["Predictions: sd ratio, median"] == f"{f['pred_sd_ratio_median']:.2f}"
+        assert c["Predictions: sd ratio, 5% to 95% of points"] == (
+            f"{f['pred_sd_ratio_q05']:.2f} to {f['pred_sd_ratio_q95']:.2f}"
+        )
+        assert c["Predictions: Means off by > 0.3 ref. sd"] == (
+            f"{100 * f['share_mean_off_0p3sd']:.0f}%"
+        )
+        assert c["Weights, units matched: sd ratio, median"] == f"{f['weight_sd_ratio_median']:.2f}"
+        w1 = f["weight_sd_ratio_by_var"]["W1"]["median"]
+        assert f"W1 {w1:.2f}" in c["Weights, units matched: median per variable"]
+        khat = c["Importance sampling (VI): k-hat (ok below 0.7)"]
+        if fit["method"] == "nuts":
+            assert khat == "n/a"
+        else:
+            ok = f["psis_khat"] < 0.7
+            assert khat == f"{f['psis_khat']:.2f} " + ("(ok)" if ok else "(> 0.7)")
+            corrected = c["Importance sampling (VI): corrected mean |Δp|"]
+            assert corrected == (f"{f['psis_pred_tv_mean']:.3f}" if ok else "n/a (k-hat >= 0.7)")
+        label = figs.method_label(fit["method"])
+        assert f"{label}: its predictive sd was {f['pred_sd_ratio_median']:.0%}" in text
+    # Teacher data: the columns against the true probabilities.
+    assert "True probabilities: 90% interval coverage" in cells["advi"]
+    # External draws carry no diagnostics: said, not invented.
+    assert rep.fidelity.diagnostics[0][1] == "not recorded"
+    assert "records no diagnostics" in " ".join(rep.fidelity.explanation)
+    html = (reported_run / "report.html").read_text()
+    md = (reported_run / "report.md").read_text()
+    assert '<h2 id="fidelity">Fidelity to the reference</h2>' in html
+    assert 'id="fidelity-table"' in html and "## Fidelity to the reference" in md
+    # The section's figures follow its tables, numbered after the others.
+    assert md.index("## Fidelity to the reference") < md.index("figures/fidelity_sd.png")
+    assert md.index("figures/nuts_rank.png") < md.index("## Fidelity to the reference")
+    assert "Figure 9. PSIS k-hat per VI fit" in md
+
+
+def _with_diagnostics(doc: dict) -> None:
+    """Known reference diagnostics: weights that do not mix, predictions nearly so."""
+    ref = doc["run"]["reference"]
+    ref["config"].update(tune=1000, seed=5, target_accept=0.8, sampler="nutpie")
+    ref["acceptance"] = {
+        "rhat_max_pred": {"value": 1.0123, "limit": 1.01, "ok": False},
+        "ess_bulk_min_pred": {"value": 512.0, "limit": 400, "ok": True},
+        "passed": False,
+    }
+    ref["diagnostics"] = {
+        "function_space": {
+            "n_points": 100,
+            "rhat_max": 1.0123,
+            "rhat_median": 1.0011,
+            "ess_bulk_min": 512.0,
+            "ess_bulk_median": 2048.0,
+            "ess_tail_min": 700.0,
+        },
+        "weight_space": {
+            "raw": {"rhat_max": 1.5432, "ess_bulk_min": 11.0, "ess_tail_min": 13.0},
+            "sort_w1": {"rhat_max": 1.0301, "ess_bulk_min": 301.0, "ess_tail_min": 333.0},
+            "match": {"rhat_max": 1.0202, "ess_bulk_min": 402.0, "ess_tail_min": 444.0},
+        },
+    }
+
+
+def test_reference_diagnostics_in_function_and_weight_space(saved_run, tmp_path):
+    out = _copy(saved_run, tmp_path / "diag", _with_diagnostics)
+    fid = build_report(out, figures=False).fidelity
+    assert fid.diagnostics == [
+        ["Test-set probabilities (100; function space)", "1.0123", "1.0011", "512", "2,048", "700"],
+        ["Weights, raw (as sampled)", "1.5432", "", "11", "", "13"],
+        ["Weights, hidden units sorted by W1 per draw", "1.0301", "", "301", "", "333"],
+        ["Weights, hidden units matched to a template per draw", "1.0202", "", "402", "", "444"],
+    ]
+    reference = dict(fid.reference)
+    assert reference["Acceptance"].startswith("FAILED: largest R-hat of the test-set")
+    assert "1.0123 (limit 1.01: not ok)" in reference["Acceptance"]
+    assert reference["Sampler"] == (
+        "2 chains x 150 draws (tune 1000), seed 5, target_accept 0.8, nutpie"
+    )
+    text = " ".join(fid.explanation)
+    assert "raw weights' largest R-hat is 1.543 (smallest bulk ESS 11)" in text
+    assert "after matching the hidden units to a template 1.020" in text
+    assert "W1" in text and "permutation" in text
+    # The predictions are above 1.01 here too: no claim that they pass.
+    assert "would fail" not in text
+    assert "FAILED its own acceptance" in fid.verdicts[0]
+
+    # Predictions that mix, weights that do not: said so.
+    def mixing(doc):
+        _with_diagnostics(doc)
+        doc["run"]["reference"]["diagnostics"]["function_space"]["rhat_max"] = 1.004
+
+    out = _copy(saved_run, tmp_path / "mixing", mixing)
+    text = " ".join(build_report(out, figures=False).fidelity.explanation)
+    assert "raw weights would fail the usual R-hat <= 1.01 check while the predictions" in text
+
+
+def test_fidelity_verdicts_from_known_numbers(tmp_path):
+    doc = _doc(
+        {"nuts": 14.0, "advi": 1.0},
+        {"nuts": 0.1, "advi": 0.07},
+        {"nuts": 0.05, "advi": 0.08},
+        {"nuts": 0.9, "advi": 0.85},
+    )
+    doc["run"]["reference"] = {"key": "r", "config": {"chains": 8, "draws": 1000}}
+    for fit in doc["fits"]:
+        vi = fit["method"] == "advi"
+        fit["fidelity"] = {
+            "reference": "r",
+            "gate_sd": 0.3,
+            "khat_threshold": 0.7,
+            "class_agreement": 0.9,
+            "pred_tv_mean": 0.05,
+            "pred_sd_ratio_median": 0.7 if vi else 1.0,
+            "pred_sd_ratio_q05": 0.5,
+            "pred_sd_ratio_q95": 0.9,
+            "share_mean_off_0p3sd": 0.25,
+            "psis_khat": 2.1 if vi else None,
+        }
+    fid = build_report(tmp_path, doc, figures=False).fidelity
+    advi = fid.verdicts[1]
+    assert advi.startswith("ADVI (mean-field): its predictive sd was 70% of the reference's")
+    assert "5% to 95% of points: 50% to 90%" in advi
+    assert "same class for 90.0% of test points; 25% of the points' means" in advi
+    assert "k-hat 2.10 > 0.7: the approximation is not reliable for importance correction" in advi
+    assert "k-hat" not in fid.verdicts[0]  # NUTS has no importance ratios
+    # k-hat under the threshold: correctable, with the corrected numbers.
+    doc["fits"][1]["fidelity"].update(
+        psis_khat=0.4, psis_pred_sd_ratio_median=0.95, psis_pred_tv_mean=0.01
+    )
+    advi = build_report(tmp_path, doc, figures=False).fidelity.verdicts[1]
+    assert "k-hat 0.40 < 0.7: importance sampling can correct it; corrected, its " in advi
+    assert "predictive sd is 95% of the reference's" in advi
+
+
+def test_no_reference_no_section(saved_run, tmp_path):
+    def drop(doc):
+        doc["run"]["reference"] = None
+        for fit in doc["fits"]:
+            fit["fidelity"] = None
+
+    out = _copy(saved_run, tmp_path / "noref", drop)
+    rep = build_report(out, figures=False)
+    assert rep.fidelity is None
+    paths = write_report(out)
+    assert [p.name for p in paths[2:]] == [
+        n for n in _ONE_SEED if n not in ("fidelity_sd.png", "khat.png")
+    ]
+    for text in ((out / "report.html").read_text(), (out / "report.md").read_text()):
+        assert "Fidelity to the reference" not in text and "fidelity-table" not in text
+
+
+def test_khat_without_reference_joins_the_figures(saved_run, tmp_path):
+    out = _copy(saved_run, tmp_path / "khat", lambda doc: doc["run"].update(reference=None))
+    rep = build_report(out)
+    assert rep.fidelity is None
+    sections = {f.name: f.section for f in rep.figures}
+    assert sections["khat.png"] == "figures" and "fidelity_sd.png" not in sections
+    assert "PSIS k-hat per VI fit" in render_markdown(rep)
+
+
+def test_fidelity_across_seeds(saved_run, tmp_path):
+    def two_seeds(doc):
+        extra = copy.deepcopy(doc["fits"])
+        for fit in extra:
+            fit["seed"] = 1
+            fit["fidelity"]["pred_tv_mean"] += 0.01
+            if fit["fidelity"]["psis_khat"] is not None:
+                fit["fidelity"]["psis_khat"] += 0.5
+        doc["fits"] += extra
+        doc["run"]["seeds"] = [0, 1]
+        doc["seed_summary"] = summarise_seeds(doc["fits"])
+
+    out = _copy(saved_run, tmp_path / "seeds", two_seeds)
+    doc = load_metrics(out)
+    rep = build_report(out)
+    cells = _fidelity_cells(rep)
+    for method, c in cells.items():
+        stat = doc["seed_summary"][method]["metrics"]["fidelity.pred_tv_mean"]
+        assert c["Predictions: Mean |Δp| (TV)"] == (
+            f"{stat['mean']:.3f} [{stat['lo']:.3f}, {stat['hi']:.3f}]"
+        )
+        khats = [f["fidelity"]["psis_khat"] for f in doc["fits"] if f["method"] == method]
+        if method != "nuts":
+            above = sum(k >= 0.7 for k in khats)
+            assert c["Importance sampling (VI): k-hat (ok below 0.7)"].endswith(
+                f"; > 0.7 in {above} of 2 seeds"
+            )
+    assert any("interval over seeds" in n for n in rep.fidelity.notes)
+    figures = {f.name: f for f in rep.figures}
+    for name in ("fidelity_sd.png", "khat.png", "seed_intervals.png"):
+        assert figures[name].section == "fidelity" and figures[name].png is not None
+    # Figures that show every seed do not say they show one fit per method.
+    assert "one fit per method" not in figures["seed_intervals.png"].caption.lower()
+    html = render_html(rep)
+    assert html.index('id="fidelity"') < html.index('id="fig-seed_intervals"')
+
+
 def test_missing_fit_files_leave_those_figures_out(reported_run, tmp_path):
     out = _copy(reported_run, tmp_path / "nofits")
     shutil.rmtree(out / "fits")
@@ -365,12 +594,33 @@ def test_figures_are_deterministic_pngs():
     assert figs.method_style("mystery") == figs.method_style("mystery")
 
 
+def test_fidelity_figures_are_deterministic_pngs():
+    rng = np.random.default_rng(1)
+    ref_sd = rng.uniform(0.01, 0.2, size=60)
+    fid = {"pred_sd_ratio_median": 0.9, "pred_sd_ratio_q05": 0.5, "pred_sd_ratio_q95": 1.5}
+    sd = {m: (ref_sd * rng.uniform(0.5, 2, size=60)).tolist() for m in ("nuts", "advi")}
+    khat = {"advi": {0: 2.1, 1: 1.7}, "fullrank_advi": {0: 0.4}}
+    stat = {"mean": 0.1, "lo": 0.08, "hi": 0.12, "values": [0.08, 0.1, 0.12]}
+    panels = [
+        {"title": "ECE", "methods": {"advi": stat, "nuts": stat}, "line": None},
+        {"title": "k-hat", "methods": {"advi": stat}, "line": (0.7, "0.7"), "fmt": "{:.2f}"},
+    ]
+    for make in (
+        lambda: figs.fidelity_sd_figure(sd, ref_sd, {"nuts": fid, "advi": fid}),
+        lambda: figs.khat_figure(khat),
+        lambda: figs.seed_interval_figure(panels),
+    ):
+        one, two = figs.png_bytes(make()), figs.png_bytes(make())
+        assert one == two and one[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 # --------------------------------------------------------------------------- browser
 
 _CHECK = """<script>
 window.addEventListener("load", () => {
   const images = Array.from(document.images);
   const table = document.getElementById("summary-table");
+  const fidelity = document.getElementById("fidelity-table");
   const out = document.createElement("pre");
   out.id = "bnn-check";
   out.textContent = JSON.stringify({
@@ -379,6 +629,7 @@ window.addEventListener("load", () => {
     widths: images.map(i => i.naturalWidth),
     summary_rows: table ? table.tBodies[0].rows.length : -1,
     summary_visible: table ? table.getBoundingClientRect().height > 0 : false,
+    fidelity_rows: fidelity ? fidelity.tBodies[0].rows.length : -1,
   });
   document.body.appendChild(out);
 });
@@ -447,7 +698,8 @@ def test_report_renders_in_a_real_browser(reported_run, chromium, tmp_path):
     shot = tmp_path / "screenshot.png"
     seen = check_in_browser(chromium, reported_run / "report.html", tmp_path, shot)
     assert seen["summary_rows"] == 3 and seen["summary_visible"]
-    assert seen["images"] == len(FIGURE_FILES) and seen["broken"] == []
+    assert seen["images"] == len(_ONE_SEED) and seen["broken"] == []
+    assert seen["fidelity_rows"] == 3
     assert min(seen["widths"]) > 300
     assert shot.is_file() and shot.stat().st_size > 20_000
 
