@@ -21,9 +21,10 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import xarray as xr
 
 from bnn_models._io import write_json
 from bnn_models.data import Dataset
@@ -253,7 +254,7 @@ def _fit_entry(
 def _failed(method: str, seed: int, cfg: dict, err: BaseException) -> FitResult:
     return FitResult(
         method=method,
-        idata=None,
+        idata=xr.DataTree(),  # a failed fit has no draws
         loss=None,
         timings={},
         n_grad_evals=None,
@@ -374,7 +375,7 @@ def run_benchmark(
         for fit in load_metrics(metrics_path)["fits"]:
             if fit["status"] == "ok" and fit.get("fit_file") and (out / fit["fit_file"]).is_file():
                 previous[fit["config_hash"]] = fit
-    doc = {
+    doc: dict[str, Any] = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "run": {

@@ -266,11 +266,12 @@ def read_table(
     else:
         li = int(label) % width
     y_raw = values[:, li]
-    bad = np.flatnonzero((y_raw != 0) & (y_raw != 1))
-    if bad.size:
-        lineno = rows[bad[0]][0]
+    bad_rows = np.flatnonzero((y_raw != 0) & (y_raw != 1))
+    if bad_rows.size:
+        first = int(bad_rows[0])
         raise ValueError(
-            f"{path}: row {lineno}, column {names[li]!r}: label {y_raw[bad[0]]:g} is not 0 or 1"
+            f"{path}: row {rows[first][0]}, column {names[li]!r}: label {y_raw[first]:g} "
+            "is not 0 or 1"
         )
     X = np.delete(values, li, axis=1)
     feature_names = tuple(n for j, n in enumerate(names) if j != li)

@@ -109,9 +109,9 @@ def reliability(result: FitResult, y: np.ndarray, *, seed: int = 0, ci_prob: flo
     dict
         ``forecast`` (sorted mean predictions), ``cep``, ``band_low``, ``band_high``.
     """
-    p = result.idata["predictions"]["p"]
+    p = result.idata["predictions"].to_dataset()["p"]
     rng = np.random.default_rng(seed)
-    y_rep = (rng.uniform(size=p.shape) < p.values).astype(np.int64)
+    y_rep = (rng.uniform(size=p.shape) < p.to_numpy()).astype(np.int64)
     tree = xr.DataTree.from_dict(
         {
             "posterior_predictive": xr.Dataset({"y": (p.dims, y_rep)}, coords=p.coords),
@@ -140,7 +140,7 @@ def runtime(result: FitResult) -> dict:
     symmetry-invariant quantity) per second of sampling, and the same over weights.
     """
     t = dict(result.timings)
-    out = {k: float(v) for k, v in t.items()}
+    out: dict[str, float | int | None] = {k: float(v) for k, v in t.items()}
     post = result.idata["posterior"]
     n_draws = int(post.sizes["chain"] * post.sizes["draw"])
     if result.method == "nuts":

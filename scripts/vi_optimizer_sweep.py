@@ -40,12 +40,28 @@ def fit(method: str, opt: str, n: int, out: str, seed: int = 1) -> None:
     name, lr = OPTS[opt]
     with build_bnn(ds.X_train, ds.y_train):
         t0 = time.perf_counter()
-        approx = pm.fit(n, method=method, obj_optimizer=OPTIMIZERS[name](learning_rate=lr),
-                        random_seed=seed, progressbar=False)
+        approx = pm.fit(
+            n,
+            method=method,
+            obj_optimizer=OPTIMIZERS[name](learning_rate=lr),
+            random_seed=seed,
+            progressbar=False,
+        )
         dt = time.perf_counter() - t0
     loss = np.asarray(approx.hist)
-    Path(out).write_text(json.dumps({"method": method, "opt": opt, "n": n, "seed": seed,
-                                     "seconds": dt, "thin": THIN, "loss": loss[::THIN].tolist()}))
+    Path(out).write_text(
+        json.dumps(
+            {
+                "method": method,
+                "opt": opt,
+                "n": n,
+                "seed": seed,
+                "seconds": dt,
+                "thin": THIN,
+                "loss": loss[::THIN].tolist(),
+            }
+        )
+    )
 
 
 def _rule_fires(loss: np.ndarray, window: int, tol: float) -> int | None:
@@ -75,8 +91,17 @@ def summarise(files: list[str], out: str) -> None:
         final = smooth[-1]
         within = (int(np.argmax(np.abs(smooth - final) <= 0.01 * abs(final))) + k) * d["thin"]
         fires = _rule_fires(loss, 5000 // d["thin"], 1e-3)
-        rows.append((d["method"], d["opt"], d["n"], final, within,
-                     fires * d["thin"] if fires else None, d["seconds"]))
+        rows.append(
+            (
+                d["method"],
+                d["opt"],
+                d["n"],
+                final,
+                within,
+                fires * d["thin"] if fires else None,
+                d["seconds"],
+            )
+        )
         ax = axes[0 if d["method"] == "advi" else 1]
         x = (np.arange(smooth.size) + k) * d["thin"]
         ax.plot(x, smooth, label=f"{d['opt']} (n={d['n']})", lw=1)
@@ -97,7 +122,9 @@ def summarise(files: list[str], out: str) -> None:
         "|---|---|---|---|---|---|---|",
     ]
     for m, o, n, final, within, fires, sec in rows:
-        lines.append(f"| {m} | {o} | {n} | {final:.1f} | {within} | {fires or 'never'} | {sec:.1f} |")
+        lines.append(
+            f"| {m} | {o} | {n} | {final:.1f} | {within} | {fires or 'never'} | {sec:.1f} |"
+        )
     lines += ["", "![ELBO traces](elbo_traces.png)", ""]
     write_text(Path(out) / "summary.md", "\n".join(lines))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pymc as pm
@@ -67,7 +68,7 @@ class ELBOConvergence:
                 raise StopIteration(f"ELBO converged at iteration {i}")
 
 
-def _importance_terms(model: pm.Model, approx: object, posterior: xr.Dataset) -> xr.Dataset:
+def _importance_terms(model: pm.Model, approx: Any, posterior: xr.Dataset) -> xr.Dataset:
     """``log_p`` = log p(theta, y) and ``log_q`` = log q(theta) at every draw theta of q.
 
     ``log_p - log_q`` is the log importance ratio that PSIS smooths (Yao et al. 2018).

@@ -81,7 +81,7 @@ class FitResult:
     """
 
     method: str
-    idata: xr.DataTree | None
+    idata: xr.DataTree
     loss: np.ndarray | None
     timings: dict[str, float]
     n_grad_evals: int | None
@@ -110,7 +110,7 @@ _META = [f.name for f in fields(FitResult) if f.name not in ("idata", "loss")]
 def save_fit(result: FitResult, path: str | Path) -> Path:
     """Write a FitResult to one netCDF file, atomically (temp file, then rename)."""
     path = Path(path)
-    tree = result.idata.copy() if result.idata is not None else xr.DataTree()
+    tree = result.idata.copy()
     if result.loss is not None:
         tree["loss"] = xr.DataTree(xr.Dataset({"loss": ("iteration", np.asarray(result.loss))}))
     meta = {name: getattr(result, name) for name in _META}
@@ -130,11 +130,10 @@ def load_fit(path: str | Path) -> FitResult:
         raise ValueError(
             f"{path}: not a readable bnn-bench fit file ({type(err).__name__}: {err})"
         ) from err
-    loss = None
+    loss: np.ndarray | None = None
     if "loss" in tree.children:
-        loss = tree["loss"]["loss"].values
+        loss = np.asarray(tree["loss"]["loss"].values)
         del tree["loss"]
     attrs = {k: v for k, v in tree.attrs.items() if k != "bnn_bench_fit"}
     tree.attrs = attrs
-    idata = tree if tree.children else None
-    return FitResult(idata=idata, loss=loss, **meta)
+    return FitResult(idata=tree, loss=loss, **meta)
