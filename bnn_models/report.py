@@ -1134,17 +1134,18 @@ def _fidelity_verdicts(
         used = [e for e in m.ok if (e.get("fidelity") or {}).get("reference")]
         if not used:
             continue
-        seeds = f" (mean over {len(used)} seeds)" if len(used) > 1 else ""
+        seeds = f", mean over {len(used)} seeds" if len(used) > 1 else ""
         parts = []
         sd = _fid(m, "pred_sd_ratio_median")
         if sd is not None:
             q05, q95 = _fid(m, "pred_sd_ratio_q05"), _fid(m, "pred_sd_ratio_q95")
-            text = f"{m.label}: its predictive sd was {sd.mean:.0%} of the reference's{seeds}"
+            text = (
+                f"{m.label}: its predictive sd was {sd.mean:.0%} of the reference's (median "
+                f"over test points{seeds}"
+            )
             if q05 is not None and q95 is not None:
-                text += (
-                    f" (median over test points; 5% to 95% of points: {q05.mean:.0%} to "
-                    f"{q95.mean:.0%})"
-                )
+                text += f"; 5% to 95% of points: {q05.mean:.0%} to {q95.mean:.0%}"
+            text += ")"
             parts.append(text + ".")
         tv, agree, off = (
             _fid(m, "pred_tv_mean"),
@@ -1209,7 +1210,13 @@ def _fidelity(doc: dict, methods: dict[str, _Method]) -> Fidelity | None:
     rows = []
     for m in methods.values():
         seeds = [e["seed"] for e in m.entries]
-        seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"{len(m.ok)} of {len(seeds)} seeds"
+        seed_text = (
+            f"seed {seeds[0]}"
+            if len(seeds) == 1
+            else f"{len(m.ok)} of {len(seeds)} seeds"
+            if m.failed
+            else f"{len(seeds)} seeds"
+        )
         if not m.ok:
             rows.append(_Row(m.name, m.label, seed_text, None, "failed: no fit to compare"))
             continue
