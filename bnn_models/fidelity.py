@@ -496,25 +496,3 @@ def compute_fidelity(
         ref_truth = truth_comparison(reference.p_test, dataset.p_test_true)
         out.update({f"truth_{k}_ref": v for k, v in ref_truth.items()})
     return out
-    reason = reference.mismatch(dataset, result.config)
-    if reason is not None:
-        out["reference_skipped"] = reason
-        return out
-    out["reference"] = reference.key
-    ref_mean, ref_sd = reference.pred_mean, reference.pred_sd
-    out.update(function_space(*_summary(p), ref_mean, ref_sd))
-    out["pred_wasserstein_mean"] = _wasserstein_mean(result, reference)
-    out.update(weight_space(result, reference))
-    if psis is not None:
-        keys = function_space(ref_mean, ref_sd, ref_mean, ref_sd, prefix="psis_")
-        if psis["khat_ok"]:
-            w = np.exp(psis["log_weights"].values.ravel())
-            mean = w @ p
-            sd = np.sqrt(w @ (p - mean) ** 2)
-            out.update(function_space(mean, sd, ref_mean, ref_sd, prefix="psis_"))
-        else:
-            out.update(dict.fromkeys(keys))
-    if dataset.p_test_true is not None:
-        ref_truth = truth_comparison(reference.p_test, dataset.p_test_true)
-        out.update({f"truth_{k}_ref": v for k, v in ref_truth.items()})
-    return out
