@@ -4,10 +4,11 @@ The profile comes from ``$BNN_BENCH_PROFILE`` (``quick`` or ``full``; default ``
 as scikit-learn's ``SKLBENCH_PROFILE`` does:
 
 - ``quick``: the fits of ``bnn-bench run --quick`` (:data:`bnn_models.inference.QUICK`,
-  about a minute for all three methods on 2 cores) and a small scaling grid. For CI and
-  for checking that every benchmark runs.
+  30-60 s for all three methods on 2 shared cores) and a 3 x 2 scaling grid. For CI and
+  for checking that every benchmark runs (``asv run --quick``: about 1.5 minutes).
 - ``full``: the methods' default settings, the real configuration of ``bnn-bench run``
-  (about 10 minutes of fitting), and the whole scaling grid. For tracking over commits.
+  (NUTS 4 x 1000 draws, ADVI up to 30,000 and full-rank ADVI up to 80,000 steps), and the
+  4 x 4 scaling grid. For tracking over commits; not run in CI.
 
 Fit benchmarks carry the profile as their first parameter, so quick and full numbers
 never land on the same line of an asv graph.
@@ -82,7 +83,7 @@ ROWS = _ROWS[PROFILE]
 HIDDEN = _HIDDEN[PROFILE]
 
 #: Seconds allowed to the fits of one profile: asv's ``timeout`` of ``setup_cache`` and
-#: of the peak-memory fits. Quick fits take ~1 minute in all, full ones ~10 minutes.
+#: of the peak-memory fits (quick: 15 times what they take on 2 shared cores).
 FIT_TIMEOUT = {"quick": 900, "full": 3 * 3600}[PROFILE]
 
 

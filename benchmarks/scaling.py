@@ -3,7 +3,8 @@
 Teacher data (a fixed 8-12-1 network, ``make_teacher``) with ``rows`` training rows,
 fitted by the BNN with ``hidden`` units. asv's graph of a parametrised benchmark puts
 one parameter on the x axis and draws a line per value of the other: with ``rows`` on
-the x axis the lines show linear growth in the data, with ``hidden`` in the width.
+the x axis the lines show how the cost grows with the data, with ``hidden`` with the
+width. On a shared machine the largest cells also show BLAS threads fighting for cores.
 The quick profile runs a corner of the grid (see ``benchmarks.common``).
 """
 
