@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pymc as pm
+from threadpoolctl import threadpool_limits
 
 from bnn_models.bench import run_benchmark
 from bnn_models.data import Dataset, load_rupture, make_teacher
@@ -41,6 +42,7 @@ __all__ = [
     "fit_all",
     "fit_entry",
     "initial_vector",
+    "one_blas_thread",
     "vi_step_function",
     "get_profile",
     "rupture",
@@ -179,3 +181,14 @@ def vi_step_function(model: pm.Model, method: str) -> object:
         return inference.objective.step_function(
             obj_optimizer=optimizer(learning_rate=defaults["learning_rate"].default), score=True
         )
+
+
+def one_blas_thread() -> object:
+    """Limit BLAS to one thread in this benchmark's process; returns the limiter.
+
+    The short timings measure the single-thread cost of the graph. With BLAS threads on
+    a shared 2-core machine, the largest scaling cells of unchanged code varied 11-fold
+    between two ``asv continuous`` runs (thread contention, not the code). asv runs every
+    benchmark in its own process, so the limit does not reach the fits.
+    """
+    return threadpool_limits(limits=1, user_api="blas")

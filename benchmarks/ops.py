@@ -6,7 +6,7 @@ import timeit
 
 import pymc as pm
 
-from benchmarks.common import FIT_SEED, initial_vector, rupture, vi_step_function
+from benchmarks.common import FIT_SEED, initial_vector, one_blas_thread, rupture, vi_step_function
 from bnn_models.inference._predict import predict_test
 from bnn_models.model import PARAMS, build_bnn
 
@@ -23,6 +23,7 @@ class BuildModel:
     timeout = 120
 
     def setup(self) -> None:
+        self.blas = one_blas_thread()
         self.data = rupture()
 
     def time_build_bnn(self) -> None:
@@ -36,6 +37,7 @@ class LogpGrad:
     timeout = 120
 
     def setup(self) -> None:
+        self.blas = one_blas_thread()
         model = _model()
         self.fn = model.logp_dlogp_function(ravel_inputs=True)
         self.x = initial_vector(model)
@@ -54,6 +56,7 @@ class VIStep:
     timeout = 120
 
     def setup(self, method: str) -> None:
+        self.blas = one_blas_thread()
         self.step = vi_step_function(_model(), method)
         self.step()
 
@@ -71,6 +74,7 @@ class PredictTest:
     timeout = 120
 
     def setup(self) -> None:
+        self.blas = one_blas_thread()
         self.data = rupture()
         self.model = _model()
         with self.model:

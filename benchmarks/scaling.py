@@ -14,7 +14,14 @@ import timeit
 
 import pymc as pm
 
-from benchmarks.common import HIDDEN, ROWS, initial_vector, teacher, vi_step_function
+from benchmarks.common import (
+    HIDDEN,
+    ROWS,
+    initial_vector,
+    one_blas_thread,
+    teacher,
+    vi_step_function,
+)
 from bnn_models.model import build_bnn
 
 
@@ -32,6 +39,7 @@ class LogpGradScaling:
     timeout = 300
 
     def setup(self, rows: int, hidden: int) -> None:
+        self.blas = one_blas_thread()
         model = _model(rows, hidden)
         self.fn = model.logp_dlogp_function(ravel_inputs=True)
         self.x = initial_vector(model)
@@ -50,6 +58,7 @@ class ADVIStepScaling:
     timeout = 300
 
     def setup(self, rows: int, hidden: int) -> None:
+        self.blas = one_blas_thread()
         self.step = vi_step_function(_model(rows, hidden), "advi")
         self.step()
 

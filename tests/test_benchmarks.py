@@ -158,3 +158,17 @@ def test_a_failed_fit_fails_its_benchmarks():
         fits.FitQuality().track_ece(cache, common.PROFILE, "advi")
     with pytest.raises(RuntimeError, match="profile"):
         fits.FitQuality().track_ece(cache | {"profile": "other"}, common.PROFILE, "nuts")
+
+
+def test_short_timings_run_on_one_blas_thread():
+    from threadpoolctl import threadpool_info
+
+    from benchmarks import scaling
+
+    bench = scaling.LogpGradScaling()
+    bench.setup(400, 12)
+    try:
+        assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} == {1}
+        bench.time_logp_dlogp(400, 12)
+    finally:
+        bench.blas.restore_original_limits()
