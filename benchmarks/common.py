@@ -29,6 +29,9 @@ from threadpoolctl import threadpool_limits
 from bnn_models.bench import run_benchmark
 from bnn_models.data import Dataset, load_rupture, make_teacher
 from bnn_models.inference import METHODS, OPTIMIZERS
+from bnn_models.reference import CACHE_ENV, resolve_reference
+
+_REPO = Path(__file__).resolve().parents[1]
 
 __all__ = [
     "FIT_SEED",
@@ -124,9 +127,12 @@ def fit_all(profile: str, out_dir: str | Path | None = None) -> dict:
     if profile not in _PROFILES:
         raise ValueError(f"profile: expected one of {', '.join(_PROFILES)}, got {profile!r}")
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(dir=Path.cwd()))
+    # asv runs from its own folder: look for the reference in this checkout's cache.
+    cache_dir = Path(os.environ.get(CACHE_ENV) or _REPO / ".bnn_cache") / "reference"
     doc = run_benchmark(
         rupture(),
         out,
+        reference=resolve_reference("auto", rupture(), cache_dir=cache_dir),
         methods=METHOD_NAMES,
         seeds=[FIT_SEED],
         quick=profile == "quick",

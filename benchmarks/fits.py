@@ -217,3 +217,68 @@ class NUTSDiagnostics(_Fits):
         return fit_entry(cache, profile, "nuts")["runtime"]["ess_bulk_per_s"]
 
     track_ess_bulk_per_second.unit = "draws/second (higher is better)"
+
+
+class FitFidelity(_Fits):
+    """Fidelity of each fit to the cached reference posterior (``bnn-bench reference``).
+
+    Function-space metrics are n/a (NaN) when no reference matching the
+    data and model is in the checkout's ``.bnn_cache``; PSIS k-hat needs none (VI only).
+    """
+
+    params = ([PROFILE], METHOD_NAMES)
+    param_names = ["profile", "method"]
+    timer = timeit.default_timer
+    timeout = FIT_TIMEOUT
+    number = 1
+    repeat = 1
+
+    def _metric(self, cache: dict, profile: str, method: str, key: str) -> float:
+        value = fit_entry(cache, profile, method).get("fidelity", {}).get(key)
+        # NaN is asv's "n/a" (skipped), not a failure: no reference, or k-hat of NUTS.
+        return math.nan if value is None else float(value)
+
+    def track_class_disagreement(self, cache: dict, profile: str, method: str) -> float:
+        """Share of test rows whose predicted class differs from the reference's.
+
+        Direction: lower is better.
+        """
+        return 1.0 - self._metric(cache, profile, method, "class_agreement")
+
+    track_class_disagreement.unit = "share of test rows"
+
+    def track_pred_tv_mean(self, cache: dict, profile: str, method: str) -> float:
+        """Mean |p - p_reference| over test rows (posterior-mean probabilities).
+
+        Direction: lower is better.
+        """
+        return self._metric(cache, profile, method, "pred_tv_mean")
+
+    track_pred_tv_mean.unit = "probability"
+
+    def track_share_off_0p3sd(self, cache: dict, profile: str, method: str) -> float:
+        """Share of test rows whose predictive mean is > 0.3 reference sd off (Stan-style gate).
+
+        Direction: lower is better.
+        """
+        return self._metric(cache, profile, method, "share_mean_off_0p3sd")
+
+    track_share_off_0p3sd.unit = "share of test rows"
+
+    def track_abs_log_sd_ratio(self, cache: dict, profile: str, method: str) -> float:
+        """|log| of the median ratio of predictive sd to the reference's (0 is ideal).
+
+        Direction: lower is better.
+        """
+        return abs(math.log(self._metric(cache, profile, method, "pred_sd_ratio_median")))
+
+    track_abs_log_sd_ratio.unit = "|log ratio|"
+
+    def track_psis_khat(self, cache: dict, profile: str, method: str) -> float:
+        """Pareto k-hat of log p(theta, y) - log q(theta) over draws of q (VI; > 0.7 bad).
+
+        Direction: lower is better.
+        """
+        return self._metric(cache, profile, method, "psis_khat")
+
+    track_psis_khat.unit = "k-hat"

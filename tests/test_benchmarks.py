@@ -118,6 +118,13 @@ def _cache() -> dict:
             "spread": {"pred_sd_mean": sd},
             "elbo": None,
             "diagnostics": None,
+            "fidelity": {
+                "class_agreement": 0.9,
+                "pred_tv_mean": 0.05,
+                "share_mean_off_0p3sd": 0.2,
+                "pred_sd_ratio_median": 0.5,
+                "psis_khat": None if method == "nuts" else 1.5,
+            },
         }
         if method == "nuts":
             entry["diagnostics"] = {"rhat_max_pred": 1.02, "ess_bulk_min_pred": 40.0}
@@ -147,6 +154,18 @@ def test_tracks_read_the_cache():
         args = [p] if cls.param_names == ["profile"] else [p, cls.params[1][-1]]
         value = fn(cls(), cache, *args)
         assert isinstance(value, float) and math.isfinite(value), f"{cls.__name__}.{name}"
+
+
+def test_fidelity_tracks_are_na_without_a_reference():
+    from benchmarks import fits
+
+    cache, p = _cache(), common.PROFILE
+    fid = fits.FitFidelity()
+    assert fid.track_class_disagreement(cache, p, "advi") == pytest.approx(0.1)
+    assert fid.track_abs_log_sd_ratio(cache, p, "advi") == pytest.approx(math.log(2))
+    assert math.isnan(fid.track_psis_khat(cache, p, "nuts"))  # NUTS has no k-hat
+    cache["fits"]["advi"]["fidelity"]["pred_tv_mean"] = None  # no reference
+    assert math.isnan(fid.track_pred_tv_mean(cache, p, "advi"))
 
 
 def test_a_failed_fit_fails_its_benchmarks():
