@@ -19,32 +19,30 @@ TINY_SET = [
 ]
 
 
+def _tiny_run_args(out) -> list[str]:
+    """Two seeds of a tiny ADVI fit on small teacher data."""
+    teacher = ["--dataset", "teacher", "--n-train", "200", "--n-test", "100"]
+    return [
+        "run",
+        *teacher,
+        "--methods",
+        "advi",
+        "--hidden",
+        "4",
+        "--seeds",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-report",
+        *TINY_SET,
+    ]
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    code = main(
-        [
-            "run",
-            "--dataset",
-            "teacher",
-            "--n-train",
-            "200",
-            "--n-test",
-            "100",
-            "--methods",
-            "advi",
-            "--hidden",
-            "4",
-            "--seeds",
-            "2",
-            "--out",
-            str(out),
-            "--no-progress",
-            "--no-report",
-            *TINY_SET,
-        ]
-    )
-    return code, out
+    return main(_tiny_run_args(out)), out
 
 
 def test_run_writes_versioned_metrics(tiny_run, capsys):
@@ -69,29 +67,7 @@ def test_run_writes_versioned_metrics(tiny_run, capsys):
 def test_resume_skips_finished_fits(tiny_run, capsys):
     _, out = tiny_run
     before = json.loads((out / "metrics.json").read_text())
-    code = main(
-        [
-            "run",
-            "--dataset",
-            "teacher",
-            "--n-train",
-            "200",
-            "--n-test",
-            "100",
-            "--methods",
-            "advi",
-            "--hidden",
-            "4",
-            "--seeds",
-            "2",
-            "--out",
-            str(out),
-            "--no-progress",
-            "--no-report",
-            "--resume",
-            *TINY_SET,
-        ]
-    )
+    code = main([*_tiny_run_args(out), "--resume"])
     assert code == 0
     assert capsys.readouterr().out.count("resumed") == 2
     after = json.loads((out / "metrics.json").read_text())
