@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bnn_models.bench import Interrupted
+from bnn_models.data import Dataset, load_dataset
 
 __all__ = ["main", "summary_table"]
 
@@ -86,9 +87,23 @@ def summary_table(doc: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _dataset(args: argparse.Namespace) -> Dataset:
+    """The dataset named by the data options shared by ``run`` and ``reference``."""
+
+    return load_dataset(
+        args.dataset,
+        data_dir=args.data_dir,
+        data_file=args.data,
+        label=args.label,
+        rebalance=args.rebalance,
+        seed=args.data_seed,
+        n_train=args.n_train,
+        n_test=args.n_test,
+    )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from bnn_models.bench import parse_methods, run_benchmark
-    from bnn_models.data import load_dataset
 
     methods = parse_methods(args.methods)
     if args.seeds is None:
@@ -107,16 +122,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise ValueError(f"--hidden: hidden width must be >= 1, got {args.hidden}")
         for m in methods:
             overrides.setdefault(m, {})["n_hidden"] = args.hidden
-    dataset = load_dataset(
-        args.dataset,
-        data_dir=args.data_dir,
-        data_file=args.data,
-        label=args.label,
-        rebalance=args.rebalance,
-        seed=args.data_seed,
-        n_train=args.n_train,
-        n_test=args.n_test,
-    )
+    dataset = _dataset(args)
     out = Path(args.out or f"results/{dataset.name}")
     print(
         f"bnn-bench run: {dataset.name} ({len(dataset.y_train)} train / {len(dataset.y_test)} "
@@ -184,7 +190,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_reference(args: argparse.Namespace) -> int:
     from bnn_models.reference import reference_main
 
-    return reference_main(args)
+    return reference_main(args, _dataset(args))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -43,7 +43,7 @@ import numpy as np
 import xarray as xr
 
 from bnn_models._io import write_json
-from bnn_models.data import Dataset, load_dataset
+from bnn_models.data import Dataset
 from bnn_models.fidelity import (
     ALIGNMENTS,
     align_hidden,
@@ -611,7 +611,7 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def reference_main(args: argparse.Namespace) -> int:
+def reference_main(args: argparse.Namespace, dataset: Dataset) -> int:
     """``bnn-bench reference``: build or reuse the reference and print its diagnostics.
 
     Returns 0 when the reference meets the acceptance criterion, 1 when it does not
@@ -620,16 +620,6 @@ def reference_main(args: argparse.Namespace) -> int:
     import shlex
     import sys
 
-    dataset = load_dataset(
-        args.dataset,
-        data_dir=args.data_dir,
-        data_file=args.data,
-        label=args.label,
-        rebalance=args.rebalance,
-        seed=args.data_seed,
-        n_train=args.n_train,
-        n_test=args.n_test,
-    )
     settings = {"chains": args.chains, "draws": args.draws, "tune": args.tune}
     if args.quick:
         settings = dict(QUICK_REFERENCE)

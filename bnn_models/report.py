@@ -321,20 +321,21 @@ class _Row:
     failure: str | None = None
 
 
+def _seed_text(m: _Method) -> str:
+    """'seed 3', '5 seeds', or '4 of 5 seeds' when some failed."""
+    seeds = [e["seed"] for e in m.entries]
+    if len(seeds) == 1:
+        return f"seed {seeds[0]}"
+    return f"{len(m.ok)} of {len(seeds)} seeds" if m.failed else f"{len(seeds)} seeds"
+
+
 def summary_rows(doc: dict, methods: dict[str, _Method] | None = None) -> list[_Row]:
     """The summary table: one row per method, every cell a string with its unit."""
     methods = methods if methods is not None else _methods(Path("."), doc, load=False)
     ref = methods.get(_REFERENCE)
     rows = []
     for m in methods.values():
-        seeds = [e["seed"] for e in m.entries]
-        seed_text = (
-            f"seed {seeds[0]}"
-            if len(seeds) == 1
-            else f"{len(m.ok)} of {len(seeds)} seeds"
-            if m.failed
-            else f"{len(seeds)} seeds"
-        )
+        seed_text = _seed_text(m)
         if not m.ok:
             reasons = "; ".join(
                 f"seed {e['seed']}: {e.get('error') or 'no reason recorded'}" for e in m.failed
@@ -1209,14 +1210,7 @@ def _fidelity(doc: dict, methods: dict[str, _Method]) -> Fidelity | None:
     cols = _fidelity_columns(gate, threshold, truth)
     rows = []
     for m in methods.values():
-        seeds = [e["seed"] for e in m.entries]
-        seed_text = (
-            f"seed {seeds[0]}"
-            if len(seeds) == 1
-            else f"{len(m.ok)} of {len(seeds)} seeds"
-            if m.failed
-            else f"{len(seeds)} seeds"
-        )
+        seed_text = _seed_text(m)
         if not m.ok:
             rows.append(_Row(m.name, m.label, seed_text, None, "failed: no fit to compare"))
             continue

@@ -30,19 +30,8 @@ from bnn_models.report import (
     verdicts,
     write_report,
 )
+from tests.conftest import TINY
 
-#: Seconds per method: a small network on the conftest teacher data.
-_TINY = {
-    "nuts": {"draws": 100, "tune": 100, "chains": 2, "n_hidden": 4},
-    "advi": {"max_iter": 1500, "draws": 100, "window": 250, "n_hidden": 4},
-    "fullrank_advi": {
-        "max_iter": 1500,
-        "draws": 100,
-        "window": 250,
-        "n_hidden": 4,
-        "learning_rate": 3e-3,
-    },
-}
 _REPO = Path(__file__).resolve().parents[1]
 #: Figures of a one-seed run: every one but the comparison across seeds.
 _ONE_SEED = [n for n in FIGURE_FILES if n != "seed_intervals.png"]
@@ -58,7 +47,7 @@ def saved_run(tmp_path_factory, teacher_small) -> Path:
     ref = Reference.from_draws(nuts.idata, teacher_small, n_hidden=4, prior_sigma=1.0, key="tiny")
     out = tmp_path_factory.mktemp("saved_run")
     run_benchmark(
-        teacher_small, out, overrides=_TINY, progressbar=False, log=lambda s: None, reference=ref
+        teacher_small, out, overrides=TINY, progressbar=False, log=lambda s: None, reference=ref
     )
     return out
 
