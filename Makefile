@@ -11,7 +11,7 @@ export BNN_BENCH_DATA_DIR ?= $(if $(wildcard ../shared/data/rupture/rupturemodel
 BASE ?= HEAD~1
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow bench bench-quick lint asv asv-compare asv-publish baseline check clean
+.PHONY: install test test-slow bench bench-quick results-rupture lint asv asv-compare asv-publish baseline check clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,17 +24,28 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+# The README's test command, and CI's: every fast test (the browser test skips itself
+# when chromium is absent; .ci/run installs it).
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-slow: install
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
+# Your runs: into runs/ (git-ignored), never over the committed reports.
 bench: install
-	$(VENV)/bin/bnn-bench run --out results/rupture
+	$(VENV)/bin/bnn-bench run --out runs/rupture
 
 bench-quick: install
-	$(VENV)/bin/bnn-bench run --quick --out results/quick
+	$(VENV)/bin/bnn-bench run --quick --out runs/quick
+
+# The committed report results/rupture: 5 seeds of every method, fidelity against the
+# cached reference (build it first with `bnn-bench reference`, ~8 min), from a clean tree
+# so that the recorded commit names code anyone can check out.
+RESULTS_SEEDS ?= 5
+results-rupture: install
+	@git diff --quiet HEAD || { echo "results-rupture: commit your changes first (the run records the commit)"; exit 1; }
+	$(VENV)/bin/bnn-bench run --seeds $(RESULTS_SEEDS) --out results/rupture --no-progress
 
 lint: install
 	$(VENV)/bin/ruff check bnn_models benchmarks tests scripts

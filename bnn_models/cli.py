@@ -1,45 +1,73 @@
-"""The ``bnn-bench`` command: run, report, check, reference."""
+"""The ``bnn-bench`` command: run, report, check, reference, methods.
+
+The only module that parses arguments, prints and chooses exit codes: 0 success,
+1 a fit failed or a gated metric regressed (or a bug: then with its traceback),
+2 bad input (:class:`~bnn_models.errors.BadInput`, its message alone), 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
+import traceback
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from bnn_models.bench import Interrupted
 from bnn_models.data import Dataset, load_dataset
+from bnn_models.errors import BadInput
+from bnn_models.model import N_HIDDEN
 
-__all__ = ["main", "summary_table"]
+__all__ = ["DEFAULT_RUNS", "build_parser", "main"]
 
+EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
+#: Where ``bnn-bench run`` writes by default: a git-ignored folder, so that a first
+#: run never replaces the committed reports under ``results/``.
+DEFAULT_RUNS = Path("runs")
 
-def _seeds(text: str) -> list[int]:
-    """``5`` -> five seeds from --seed; ``0,3,7`` -> those seeds."""
+
+@dataclass(frozen=True)
+class SeedSpec:
+    """``--seeds``: a count of seeds from ``--seed`` on, or an explicit list."""
+
+    count: int | None = None
+    explicit: tuple[int, ...] = ()
+
+    def resolve(self, first: int) -> list[int]:
+        """The seeds to run, given ``--seed``."""
+        if self.explicit:
+            return list(self.explicit)
+        return list(range(first, first + (self.count or 1)))
+
+
+def _seeds(text: str) -> SeedSpec:
+    """``5`` -> five seeds from --seed; ``0,3,7`` (or ``0,``) -> those seeds."""
     try:
         if "," in text:
-            seeds = [int(s) for s in text.split(",") if s.strip()]
-        else:
-            k = int(text)
-            if k < 1:
-                raise ValueError
-            return [k]  # a count, resolved against --seed in _cmd_run
+            seeds = tuple(int(s) for s in text.split(",") if s.strip())
+            if not seeds or len(set(seeds)) != len(seeds):
+                raise argparse.ArgumentTypeError(f"--seeds: {text!r} is empty or repeats a seed")
+            return SeedSpec(explicit=seeds)
+        count = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--seeds: {text!r} is neither a positive count nor a comma-separated list of integers"
+            f"--seeds: {text!r} is neither a positive count nor a comma-separated list of "
+            "integers (one seed: '--seed 3' or '--seeds 3,')"
         ) from None
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"--seeds: {text!r} is empty or repeats a seed")
-    return [-1, *seeds]  # marker: explicit list
+    if count < 1:
+        raise argparse.ArgumentTypeError(
+            f"--seeds: {text!r}: a count must be >= 1 (one seed: '--seed {count}')"
+        )
+    return SeedSpec(count=count)
 
 
-def _override(text: str) -> tuple[str, str, object]:
+def _override(text: str) -> tuple[str, str, str]:
     try:
         target, value = text.split("=", 1)
         method, key = target.split(".", 1)
@@ -47,49 +75,11 @@ def _override(text: str) -> tuple[str, str, object]:
         raise argparse.ArgumentTypeError(
             f"--set: {text!r} is not METHOD.SETTING=VALUE (e.g. advi.learning_rate=0.01)"
         ) from None
-    try:
-        parsed: object = json.loads(value)
-    except json.JSONDecodeError:
-        parsed = value
-    return method, key, parsed
-
-
-def summary_table(doc: dict) -> pd.DataFrame:
-    """One row per fit: status, times, ELBO, predictive sd, calibration, diagnostics."""
-    rows = []
-    for fit in doc["fits"]:
-        row = {"method": fit["method"], "seed": fit["seed"], "status": fit["status"]}
-        if fit["status"] == "ok":
-            rt, cal, el, sp = fit["runtime"], fit["calibration"], fit["elbo"], fit["spread"]
-            dg = fit.get("diagnostics") or {}
-            row.update(
-                {
-                    "total_s": rt["total_s"],
-                    "fit_s": rt["fit_s"],
-                    "compile_s": rt["compile_s"],
-                    "elbo": el["final_elbo"] if el else None,
-                    "converged_at": (el["rule_fired_at"] or "no") if el else None,
-                    "pred_sd": sp["pred_sd_mean"],
-                    "accuracy": cal["accuracy"],
-                    "f1_weighted": cal["f1_weighted"],
-                    "ece": cal["ece"],
-                    "brier": cal["brier"],
-                    "log_loss": cal["log_loss"],
-                    "auc": cal["roc_auc"],
-                    "rhat_pred": dg.get("rhat_max_pred"),
-                    "ess_pred": dg.get("ess_bulk_min_pred"),
-                    "divergences": dg.get("divergences"),
-                }
-            )
-        else:
-            row["error"] = fit.get("error")
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return method.strip(), key.strip(), value.strip()
 
 
 def _dataset(args: argparse.Namespace) -> Dataset:
     """The dataset named by the data options shared by ``run`` and ``reference``."""
-
     return load_dataset(
         args.dataset,
         data_dir=args.data_dir,
@@ -102,37 +92,40 @@ def _dataset(args: argparse.Namespace) -> Dataset:
     )
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from bnn_models.bench import parse_methods, run_benchmark
+def _print_table(title: str, table: pd.DataFrame) -> None:
+    with pd.option_context(
+        "display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4g}".format
+    ):
+        print(f"\n{title}")
+        print(table.to_string(index=False))
 
-    methods = parse_methods(args.methods)
-    if args.seeds is None:
-        seeds = [args.seed]
-    elif args.seeds[0] == -1:
-        seeds = args.seeds[1:]
-    else:
-        seeds = list(range(args.seed, args.seed + args.seeds[0]))
-    overrides: dict = {}
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bnn_models.inference import resolve_methods
+    from bnn_models.reference import resolve_reference
+    from bnn_models.report import summary_table, write_report
+    from bnn_models.runner import fit_settings, run_benchmark
+
+    methods = resolve_methods(args.methods)
+    seeds = (args.seeds or SeedSpec()).resolve(args.seed)
+    overrides: dict[str, dict[str, object]] = {}
     for method, key, value in args.set or []:
-        if method not in methods:
-            raise ValueError(f"--set: method {method!r} is not among --methods {','.join(methods)}")
         overrides.setdefault(method, {})[key] = value
     if args.hidden is not None:
         if args.hidden < 1:
-            raise ValueError(f"--hidden: hidden width must be >= 1, got {args.hidden}")
+            raise BadInput(f"--hidden: hidden width must be >= 1, got {args.hidden}")
         for m in methods:
             overrides.setdefault(m, {})["n_hidden"] = args.hidden
+    fit_settings(methods, quick=args.quick, overrides=overrides)  # refuse bad settings first
     dataset = _dataset(args)
-    out = Path(args.out or f"results/{dataset.name}")
+    out = Path(args.out) if args.out else DEFAULT_RUNS / dataset.name
     print(
         f"bnn-bench run: {dataset.name} ({len(dataset.y_train)} train / {len(dataset.y_test)} "
         f"test rows, {dataset.n_features} features), methods {','.join(methods)}, seeds "
         f"{seeds}, profile {'quick' if args.quick else 'default'} -> {out}",
         flush=True,
     )
-    from bnn_models.reference import resolve_reference
-
-    reference = resolve_reference(args.reference, dataset, n_hidden=args.hidden or 12)
+    reference = resolve_reference(args.reference, dataset, n_hidden=args.hidden or N_HIDDEN)
     print(
         f"reference: {reference.path} ({reference.key})"
         if reference is not None
@@ -154,18 +147,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         reference=reference,
     )
     table = summary_table(doc)
-    with pd.option_context(
-        "display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4g}".format
-    ):
-        print("\nSummary (test set; times in seconds):")
-        print(table.to_string(index=False))
+    _print_table("Summary (test set; times in seconds):", table)
     if not args.no_report:
-        from bnn_models.report import write_report
-
         paths = write_report(out)
         print("report: " + ", ".join(str(p) for p in paths))
     print(f"metrics: {out / 'metrics.json'}")
-    return 1 if (table["status"] != "ok").any() else 0
+    return EXIT_FAILED if (table["status"] != "ok").any() else 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -177,27 +164,77 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from bnn_models.gate import check_main, write_baseline_main
+    from bnn_models.gate import check, format_baseline, format_check, write_baseline
 
     runs = [Path(r) for r in args.run or []]
     if args.write_baseline:
-        return write_baseline_main(Path(args.baseline), runs)
-    return check_main(
-        baseline=Path(args.baseline), run_dir=runs or None, seeds=args.seeds, show_all=args.all
+        doc = write_baseline(Path(args.baseline), runs)
+        print("\n".join(format_baseline(doc, Path(args.baseline))))
+        return 0
+    result = check(
+        Path(args.baseline),
+        runs or None,
+        seeds=args.seeds,
+        log=lambda s: print(s, flush=True),
     )
+    print("\n".join(format_check(result, show_all=args.all)))
+    return 0 if result.passed else EXIT_FAILED
 
 
 def _cmd_reference(args: argparse.Namespace) -> int:
-    from bnn_models.reference import reference_main
+    from bnn_models.reference import (
+        QUICK_REFERENCE,
+        ReferenceSettings,
+        build_reference,
+        format_summary,
+    )
 
-    return reference_main(args, _dataset(args))
+    settings = (
+        QUICK_REFERENCE
+        if args.quick
+        else ReferenceSettings(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed)
+    )
+    ref = build_reference(
+        _dataset(args),
+        settings,
+        cache_dir=args.cache,
+        log=lambda s: print(s, flush=True),
+        command=shlex.join(["bnn-bench", *sys.argv[1:]]),
+    )
+    print(format_summary(ref.summary))
+    print(f"summary: {ref.path.with_suffix('.json') if ref.path else '-'}")
+    return 0 if ref.summary["acceptance"]["passed"] else EXIT_FAILED
+
+
+def _cmd_methods(args: argparse.Namespace) -> int:
+    from bnn_models.inference import METHODS
+
+    table = pd.DataFrame(
+        [
+            {
+                "name": m.name,
+                "label": m.label,
+                "family": m.family,
+                "engine": m.engine,
+                "version": m.engine_version or "-",
+                "installed": "yes" if m.installed else "no",
+                "description": m.description,
+            }
+            for m in METHODS.values()
+        ]
+    )
+    print(table.to_string(index=False))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``bnn-bench``."""
+    from bnn_models.inference import FAMILIES, METHODS
+    from bnn_models.reference import ReferenceSettings
+
     parser = argparse.ArgumentParser(
         prog="bnn-bench",
-        description="Fit one PyMC Bayesian neural network with NUTS, ADVI and full-rank ADVI, "
+        description="Fit one PyMC Bayesian neural network with several inference methods, "
         "and measure runtime, ELBO convergence, posterior spread and calibration.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -227,7 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="fit the methods and write metrics.json, fits and report")
     data_options(run)
-    run.add_argument("--methods", default="nuts,advi,fullrank_advi")
+    run.add_argument(
+        "--methods",
+        default="all",
+        help=f"comma-separated method names ({','.join(METHODS)}), families "
+        f"({', '.join(FAMILIES)}) or 'all' (default); see 'bnn-bench methods'",
+    )
     run.add_argument("--seed", type=int, default=0, help="first seed")
     run.add_argument(
         "--seeds",
@@ -238,20 +280,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--quick", action="store_true", help="small settings: seconds, for smoke tests"
     )
-    run.add_argument("--out", metavar="DIR", help="results folder (default results/<dataset>)")
+    run.add_argument(
+        "--out",
+        metavar="DIR",
+        help=f"results folder (default {DEFAULT_RUNS}/<dataset>, git-ignored)",
+    )
     run.add_argument(
         "--resume", action="store_true", help="keep finished fits with the same config"
     )
     run.add_argument(
         "--time-limit", type=float, default=None, metavar="S", help="per-fit limit in seconds"
     )
-    run.add_argument("--hidden", type=int, default=None, help="hidden units (default 12)")
+    run.add_argument("--hidden", type=int, default=None, help=f"hidden units (default {N_HIDDEN})")
     run.add_argument(
         "--set",
         type=_override,
         action="append",
         metavar="METHOD.KEY=VALUE",
-        help="override a method setting, e.g. advi.learning_rate=0.003",
+        help="override a method setting, e.g. advi.learning_rate=0.003 "
+        "(settings: 'bnn-bench methods')",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--no-report", action="store_true", help="skip report.html/report.md")
@@ -272,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         help="regression gate: compare a run's quality metrics with a baseline",
         description="Exit 1 with a table when a gated metric (ELBO, calibration, accuracy, "
-        "predictive spread, NUTS R-hat/ESS) is worse than the baseline by more than its "
+        "predictive spread, MCMC R-hat/ESS) is worse than the baseline by more than its "
         "tolerance, which comes from the baseline's seed-to-seed spread (bnn_models.gate).",
     )
     chk.add_argument(
@@ -303,43 +350,64 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chk.set_defaults(func=_cmd_check)
 
+    defaults = ReferenceSettings()
     ref = sub.add_parser("reference", help="build (or reuse) the long NUTS reference posterior")
     data_options(ref)
-    ref.add_argument("--chains", type=int, default=8)
+    ref.add_argument("--chains", type=int, default=defaults.chains)
     ref.add_argument(
         "--draws",
         type=int,
-        default=1000,
-        help="kept draws per chain (8 x 1000 met the acceptance: function-space R-hat <= 1.01, bulk ESS >= 400)",
+        default=defaults.draws,
+        help=f"kept draws per chain (default {defaults.chains} x {defaults.draws} met the "
+        "acceptance: function-space R-hat <= 1.01, bulk ESS >= 400)",
     )
-    ref.add_argument("--tune", type=int, default=1000)
-    ref.add_argument("--seed", type=int, default=12345)
+    ref.add_argument("--tune", type=int, default=defaults.tune)
+    ref.add_argument("--seed", type=int, default=defaults.seed)
     ref.add_argument(
         "--cache", metavar="DIR", default=None, help="cache folder (default .bnn_cache/reference)"
     )
     ref.add_argument("--quick", action="store_true")
     ref.set_defaults(func=_cmd_reference)
+
+    met = sub.add_parser(
+        "methods", help="list the registered methods: family, engine, version, installed"
+    )
+    met.set_defaults(func=_cmd_methods)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; exit status 2 on bad input, 1 when a fit failed."""
+    """Entry point: 0 ok, 1 a fit failed or a gate regressed or a bug, 2 bad input."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("default", category=UserWarning)
             return int(args.func(args))
-    except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as err:
+    except BadInput as err:
         print(f"bnn-bench {args.command}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (Interrupted, KeyboardInterrupt) as err:
+    except (KeyboardInterrupt, _interrupted()) as err:
         print(
             f"bnn-bench {args.command}: interrupted ({err}); finished fits are kept, "
             "rerun with --resume to finish",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except Exception:
+        traceback.print_exc()
+        print(
+            f"bnn-bench {args.command}: internal error (a bug, not your input): please report "
+            "it with the traceback above; files already written are kept",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _interrupted() -> type[BaseException]:
+    from bnn_models.runner import Interrupted
+
+    return Interrupted
 
 
 if __name__ == "__main__":

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import os
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pooch
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import resample
+
+from bnn_models.errors import BadInput
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -98,12 +107,12 @@ class Dataset:
         }
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+class _MissingInput(BadInput, FileNotFoundError):
+    """A file or folder the user named is missing, or the download is impossible.
+
+    A :class:`BadInput` (exit 2 from the command line) that stays a ``FileNotFoundError``
+    for callers that catch that.
+    """
 
 
 def fetch_rupture(data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
@@ -123,30 +132,30 @@ def fetch_rupture(data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
 
     Raises
     ------
-    ValueError
-        A local file whose SHA256 differs from the pinned one.
-    FileNotFoundError
-        A local folder that lacks a file, or no network and no local copy.
+    BadInput
+        A file whose SHA256 differs from the pinned one; a local folder that is missing
+        or lacks a file, or no network and no local copy (these are also
+        ``FileNotFoundError``).
     """
     data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
     paths: dict[str, Path] = {}
     if data_dir is not None:
         folder = Path(data_dir)
         if not folder.is_dir():
-            raise FileNotFoundError(
+            raise _MissingInput(
                 f"data directory {folder} (from --data-dir or ${DATA_DIR_ENV}) does not exist "
                 "or is not a directory"
             )
         for name, expected in RUPTURE_FILES.items():
             path = folder / name
             if not path.is_file():
-                raise FileNotFoundError(
+                raise _MissingInput(
                     f"{path}: missing; put the rupture files {sorted(RUPTURE_FILES)} in "
                     f"{folder} (see README, 'Data')"
                 )
-            got = _sha256(path)
+            got = pooch.file_hash(str(path), alg="sha256")
             if got != expected:
-                raise ValueError(f"{path}: SHA256 mismatch: expected {expected}, got {got}")
+                raise BadInput(f"{path}: SHA256 mismatch: expected {expected}, got {got}")
             paths[name] = path
         return paths
     fetcher = pooch.create(
@@ -156,9 +165,9 @@ def fetch_rupture(data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
         try:
             paths[name] = Path(fetcher.fetch(name))
         except ValueError as err:  # pooch's hash mismatch
-            raise ValueError(f"{RUPTURE_URL}{name}: {err}") from err
+            raise BadInput(f"{RUPTURE_URL}{name}: {err}") from err
         except Exception as err:  # network errors differ by backend
-            raise FileNotFoundError(
+            raise _MissingInput(
                 f"could not download {RUPTURE_URL}{name} ({type(err).__name__}: {err}). "
                 f"Offline? Put the files {sorted(RUPTURE_FILES)} in a folder and point "
                 f"${DATA_DIR_ENV} (or --data-dir) at it."
@@ -166,12 +175,186 @@ def fetch_rupture(data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
     return paths
 
 
-def _is_number(token: str) -> bool:
+@dataclass(frozen=True)
+class _Table:
+    """A parsed table and where each of its rows and cells came from."""
+
+    path: Path
+    X: np.ndarray
+    y: np.ndarray
+    names: tuple[str, ...]
+    lines: np.ndarray  # 1-based line number in the file of every row
+    cells: np.ndarray  # the feature cells as written in the file (object array, X's shape)
+
+    def where(self, row: int, col: int) -> str:
+        """``"FILE: row LINE, column 'NAME': value 'CELL'"`` for one feature cell."""
+        return (
+            f"{self.path}: row {self.lines[row]}, column {self.names[col]!r}: "
+            f"value {str(self.cells[row, col])!r}"
+        )
+
+
+#: Locates cell ``(row, column)`` of a feature matrix in its file, for messages.
+_Where = Callable[[int, int], str]
+
+
+def _where_rows(tables: Sequence[_Table], rows: np.ndarray) -> _Where:
+    """Locator for ``numpy.vstack([t.X for t in tables])[rows]``."""
+    starts = np.cumsum([0] + [len(t.y) for t in tables])
+
+    def where(i: int, j: int) -> str:
+        r = int(rows[i])
+        k = int(np.searchsorted(starts, r, side="right")) - 1
+        return tables[k].where(r - int(starts[k]), j)
+
+    return where
+
+
+def _numbers(cells: pd.Series) -> np.ndarray:
+    """The cells as float64 (NaN where pandas cannot read a number)."""
+    return pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64)
+
+
+def _float_literal(cell: object) -> bool:
+    """Whether Python reads ``cell`` as a float (``nan`` and ``inf`` included)."""
     try:
-        float(token)
+        float(str(cell))
     except ValueError:
         return False
     return True
+
+
+def _read_cells(path: Path, lines: Sequence[str], sep: str) -> pd.DataFrame:
+    """The cells of ``lines`` as stripped text, one frame column per table column."""
+    try:
+        frame = pd.read_csv(
+            io.StringIO("\n".join(lines)),
+            sep=sep,
+            header=None,
+            dtype=object,
+            na_filter=False,  # "nan", "NA" and "" stay text: refused below by name
+            skipinitialspace=True,
+            skip_blank_lines=True,
+            index_col=False,
+        )
+    except (pd.errors.ParserError, ValueError) as err:
+        raise BadInput(f"{path}: cannot parse as a table ({err})") from err
+    return frame.apply(lambda col: col.map(lambda c: str(c).strip()))
+
+
+def _n_cells(line: str, sep: str) -> int:
+    """Cells on one line, split as ``pandas.read_csv`` splits it (quotes honoured)."""
+    if sep == ",":
+        return len(next(csv.reader([line], skipinitialspace=True)))
+    return len(
+        next(csv.reader([line.replace("\t", " ").strip()], delimiter=" ", skipinitialspace=True))
+    )
+
+
+def _read_table(
+    path: str | os.PathLike,
+    *,
+    label: str | int = -1,
+    n_columns: int | None = None,
+    header: bool | None = None,
+) -> _Table:
+    """:func:`read_table`, keeping the line number and text of every cell."""
+    path = Path(path)
+    if path.is_dir():
+        raise BadInput(f"{path}: is a directory, expected a data file")
+    if not path.exists():
+        raise _MissingInput(f"{path}: no such data file")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark is dropped
+    except (OSError, UnicodeDecodeError) as err:
+        raise BadInput(f"{path}: cannot read ({err})") from err
+    # read_csv skips blank lines; drop them here to keep every row's line in the file.
+    numbered = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip()]
+    if not numbered:
+        raise BadInput(f"{path}: empty file, no rows")
+    sep = "," if "," in numbered[0][1] else r"\s+"
+    first_line, first = numbered[0]
+    first_cells = _read_cells(path, [first], sep).iloc[0]
+    first_numeric = np.isfinite(_numbers(first_cells)) | first_cells.map(_float_literal)
+    if header is None:
+        header = not bool(first_numeric.all())
+    if header:
+        names = [str(c) for c in first_cells]
+        if bool(first_numeric.all()):
+            raise BadInput(
+                f"{path}: row {first_line}: expected a header, found numbers {names[:3]}..."
+            )
+        numbered = numbered[1:]
+    else:
+        if not bool(first_numeric.all()):
+            bad = first_cells[~first_numeric].iloc[0]
+            raise BadInput(
+                f"{path}: row {first_line}: non-numeric value {bad!r} where no header is expected"
+            )
+    if not numbered:
+        raise BadInput(f"{path}: header only, no data rows")
+    width = n_columns if n_columns is not None else len(first_cells)
+    if header and len(names) != width:
+        raise BadInput(f"{path}: header has {len(names)} columns, expected {width}")
+    if not header:  # the first row is data: its cell count is checked below
+        names = [f"x{j}" for j in range(width)]
+    # A row with the wrong number of cells: read_csv fails on too many and pads too few,
+    # so count them; cells before that row are still checked first, as they come first.
+    counts = [_n_cells(ln, sep) for _, ln in numbered]
+    short = next((r for r, n in enumerate(counts) if n != width), None)
+    good = numbered if short is None else numbered[:short]
+    cells = np.empty((0, width), dtype=object)
+    values = np.empty((0, width))
+    if good:
+        frame = _read_cells(path, [ln for _, ln in good], sep)
+        if frame.shape != (len(good), width):  # a quoting case the count above misread
+            raise BadInput(
+                f"{path}: cannot parse as a table: read {frame.shape[0]} rows of "
+                f"{frame.shape[1]} cells, expected {len(good)} of {width}"
+            )
+        cells = frame.to_numpy(dtype=object)
+        values = np.column_stack([_numbers(frame[c]) for c in frame.columns])
+    bad_cells = np.argwhere(~np.isfinite(values))  # row-major: the first bad cell first
+    if bad_cells.size:
+        r, c = (int(k) for k in bad_cells[0])
+        cell = str(cells[r, c])
+        lineno = good[r][0]
+        # "nan", "inf", "1e999" are numbers that are not finite; "x", "" are no numbers.
+        infinite = _float_literal(cell) and not np.isfinite(float(cell))
+        what = "non-finite" if infinite else "non-numeric"
+        raise BadInput(f"{path}: row {lineno}, column {names[c]!r}: {what} value {cell!r}")
+    if short is not None:
+        lineno = numbered[short][0]
+        raise BadInput(
+            f"{path}: row {lineno}: {counts[short]} columns, expected {width} "
+            "(truncated or malformed line?)"
+        )
+    lines = np.array([n for n, _ in good], dtype=np.int64)
+    if isinstance(label, str) and not label.lstrip("-").isdigit():
+        if label not in names:
+            raise BadInput(f"{path}: label column {label!r} not found among {names}")
+        li = names.index(label)
+    else:
+        li = int(label) % width
+    y_raw = values[:, li]
+    bad_rows = np.flatnonzero((y_raw != 0) & (y_raw != 1))
+    if bad_rows.size:
+        first_bad = int(bad_rows[0])
+        raise BadInput(
+            f"{path}: row {lines[first_bad]}, column {names[li]!r}: "
+            f"label {y_raw[first_bad]:g} is not 0 or 1"
+        )
+    dups = int(pd.DataFrame(values).duplicated().sum())
+    if dups:
+        warnings.warn(f"{path}: {dups} duplicated rows (kept)", UserWarning, stacklevel=3)
+    return _Table(
+        path=path,
+        X=np.delete(values, li, axis=1),
+        y=y_raw.astype(np.int64),
+        names=tuple(n for j, n in enumerate(names) if j != li),
+        lines=lines,
+        cells=np.delete(cells, li, axis=1),
+    )
 
 
 def read_table(
@@ -186,7 +369,9 @@ def read_table(
     Parameters
     ----------
     path : path
-        The file. Commas or whitespace separate cells.
+        The file (UTF-8, with or without a byte-order mark; any line ending). Cells are
+        separated by commas when the first non-blank line has one, else by whitespace;
+        quoted cells (``"label"``, ``"1.5"``) are read unquoted. Blank lines are skipped.
     label : str or int
         Label column: its header name, or its index (default: the last column).
     n_columns : int, optional
@@ -203,123 +388,101 @@ def read_table(
 
     Raises
     ------
-    ValueError
-        Naming the file, row, column and value of the first bad cell.
+    BadInput
+        Naming the file, row (its line in the file), column and value of the first bad
+        cell: non-numeric, non-finite (``nan``, ``inf``), a label not 0 or 1, or a row
+        with the wrong number of cells. A missing file is also a ``FileNotFoundError``.
+
+    Warns
+    -----
+    UserWarning
+        When rows are duplicated (they are kept).
     """
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{path}: is a directory, expected a data file")
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such data file")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: cannot read ({err})") from err
-    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip()]
-    if not lines:
-        raise ValueError(f"{path}: empty file, no rows")
-    sep = "," if "," in lines[0][1] else None
-    rows = [(n, [c.strip() for c in ln.split(sep)]) for n, ln in lines]
-    first_numeric = all(_is_number(c) for c in rows[0][1])
-    if header is None:
-        header = not first_numeric
-    if header:
-        names = rows[0][1]
-        if all(_is_number(c) for c in names):
-            raise ValueError(f"{path}: row 1: expected a header, found numbers {names[:3]}...")
-        rows = rows[1:]
-    else:
-        if not first_numeric:
-            bad = next(c for c in rows[0][1] if not _is_number(c))
-            raise ValueError(
-                f"{path}: row 1: non-numeric value {bad!r} where no header is expected"
-            )
-        names = [f"x{j}" for j in range(len(rows[0][1]))]
-    if not rows:
-        raise ValueError(f"{path}: header only, no data rows")
-    width = n_columns if n_columns is not None else len(names)
-    if len(names) != width:
-        raise ValueError(f"{path}: header has {len(names)} columns, expected {width}")
-    values = np.empty((len(rows), width))
-    for r, (lineno, cells) in enumerate(rows):
-        if len(cells) != width:
-            raise ValueError(
-                f"{path}: row {lineno}: {len(cells)} columns, expected {width} "
-                "(truncated or malformed line?)"
-            )
-        for c, cell in enumerate(cells):
-            try:
-                v = float(cell)
-            except ValueError:
-                raise ValueError(
-                    f"{path}: row {lineno}, column {names[c]!r}: non-numeric value {cell!r}"
-                ) from None
-            if not np.isfinite(v):
-                raise ValueError(
-                    f"{path}: row {lineno}, column {names[c]!r}: non-finite value {cell!r}"
-                )
-            values[r, c] = v
-    if isinstance(label, str) and not label.lstrip("-").isdigit():
-        if label not in names:
-            raise ValueError(f"{path}: label column {label!r} not found among {names}")
-        li = names.index(label)
-    else:
-        li = int(label) % width
-    y_raw = values[:, li]
-    bad_rows = np.flatnonzero((y_raw != 0) & (y_raw != 1))
-    if bad_rows.size:
-        first = int(bad_rows[0])
-        raise ValueError(
-            f"{path}: row {rows[first][0]}, column {names[li]!r}: label {y_raw[first]:g} "
-            "is not 0 or 1"
-        )
-    X = np.delete(values, li, axis=1)
-    feature_names = tuple(n for j, n in enumerate(names) if j != li)
-    seen: dict[bytes, int] = {}
-    dups = 0
-    for row in values:
-        key = row.tobytes()
-        dups += key in seen
-        seen[key] = 1
-    if dups:
-        warnings.warn(f"{path}: {dups} duplicated rows (kept)", UserWarning, stacklevel=2)
-    return X, y_raw.astype(np.int64), feature_names
+    table = _read_table(path, label=label, n_columns=n_columns, header=header)
+    return table.X, table.y, table.names
 
 
 def _standardise(
-    X_train: np.ndarray, X_test: np.ndarray, names: tuple[str, ...], source: str
+    X_train: np.ndarray,
+    X_test: np.ndarray,
+    names: tuple[str, ...],
+    source: str,
+    where_train: _Where,
+    where_test: _Where,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
-    mean = X_train.mean(axis=0)
-    sd = X_train.std(axis=0)
-    zero = np.flatnonzero(sd == 0)
-    if zero.size:
-        j = zero[0]
-        raise ValueError(
-            f"{source}: column {names[j]!r} is constant in the training rows "
-            f"(value {mean[j]:g}, sd 0): it cannot be standardised"
+    """Standardise both parts with the training rows' mean and population sd.
+
+    StandardScaler gives the same bits as ``(X - X_train.mean(0)) / X_train.std(0)`` on
+    the rupture split (checked when this moved to scikit-learn); its near-constant
+    columns (whose scale it silently sets to 1) and overflowing columns are refused here.
+    """
+    scaler = StandardScaler()
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaler.fit(X_train)
+        mean = np.asarray(scaler.mean_, dtype=np.float64)
+        sd = np.sqrt(np.asarray(scaler.var_, dtype=np.float64))
+        # A mean or sd that overflows, or a mean whose square does (scikit-learn's test
+        # for near-constant columns squares it): the column would silently turn to zeros.
+        huge = ~np.isfinite(mean) | ~np.isfinite(sd) | ~np.isfinite(mean * mean)
+    if huge.any():
+        j = int(np.flatnonzero(huge)[0])
+        i = int(np.argmax(np.abs(X_train[:, j])))  # the largest value is the culprit
+        part = "sd" if np.isfinite(mean[j]) and not np.isfinite(sd[j]) else "mean or sd"
+        raise BadInput(
+            f"{where_train(i, j)} is too large to standardise (the column's {part} overflows)"
         )
+    # scikit-learn sets the scale of a (near-)constant column to 1 instead of failing.
+    constant = np.asarray(scaler.scale_) != sd
+    if constant.any():
+        j = int(np.flatnonzero(constant)[0])
+        col = X_train[:, j]
+        if col.min() == col.max():
+            raise BadInput(
+                f"{source}: column {names[j]!r} is constant in the training rows "
+                f"(value {col[0]:g}, sd 0): it cannot be standardised"
+            )
+        raise BadInput(
+            f"{source}: column {names[j]!r} is constant in the training rows up to rounding "
+            f"(values {col.min():g} to {col.max():g}, sd {sd[j]:g}): it cannot be standardised"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        Z_train = scaler.transform(X_train)
+        Z_test = scaler.transform(X_test)
+    for Z, where in ((Z_train, where_train), (Z_test, where_test)):
+        bad = np.argwhere(~np.isfinite(Z))
+        if bad.size:
+            i, j = (int(k) for k in bad[0])
+            raise BadInput(
+                f"{where(i, j)} is too large to standardise (with the training rows' mean "
+                f"{mean[j]:g} and sd {sd[j]:g} it overflows)"
+            )
     stats = {"standardisation": {"mean": mean.tolist(), "sd": sd.tolist()}}
-    return (X_train - mean) / sd, (X_test - mean) / sd, stats
+    return Z_train, Z_test, stats
 
 
 def _check_two_classes(y: np.ndarray, source: str) -> None:
     classes = np.unique(y)
+    if classes.size == 0:
+        raise BadInput(f"{source}: no training rows")
     if classes.size < 2:
-        raise ValueError(
+        raise BadInput(
             f"{source}: training labels hold one class only (all {int(classes[0])}): "
             "a classifier needs both 0 and 1"
         )
 
 
-def _upsample(
-    X: np.ndarray, y: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def _upsample(y: np.ndarray, seed: int) -> np.ndarray:
+    """Row indices that upsample the minority class to parity: all rows, then draws."""
     counts = np.bincount(y, minlength=2)
     minority = int(np.argmin(counts))
-    idx = np.flatnonzero(y == minority)
-    extra = rng.choice(idx, size=counts.max() - counts.min(), replace=True)
-    keep = np.concatenate([np.arange(y.size), extra])
-    return X[keep], y[keep]
+    keep = np.arange(y.size)
+    n_extra = int(counts.max() - counts.min())
+    if n_extra == 0:
+        return keep
+    extra = resample(
+        np.flatnonzero(y == minority), replace=True, n_samples=n_extra, random_state=seed
+    )
+    return np.concatenate([keep, extra])
 
 
 def load_rupture(
@@ -339,11 +502,16 @@ def load_rupture(
         Upsample the minority class of the training rows to parity, as the study did.
         Off by default: it moves the base rate, and so the calibration on the test set.
     seed : int
-        Seed of the upsampling draw.
+        Seed of the upsampling draw (``sklearn.utils.resample``).
 
     Returns
     -------
     Dataset
+
+    Raises
+    ------
+    BadInput
+        Missing or altered files (see :func:`fetch_rupture`), or a bad cell.
 
     Examples
     --------
@@ -352,26 +520,32 @@ def load_rupture(
     ((1600, 8), (400, 8))
     """
     paths = fetch_rupture(data_dir)
-    parts = {}
-    for name, path in paths.items():
-        X, y, _ = read_table(path, n_columns=len(RUPTURE_FEATURES) + 1, header=False)
-        parts[name] = (X, y)
-    X_train = np.vstack([parts["rupturemodel_train.txt"][0], parts["rupturemodel_validate.txt"][0]])
-    y_train = np.concatenate(
-        [parts["rupturemodel_train.txt"][1], parts["rupturemodel_validate.txt"][1]]
-    )
-    X_test, y_test = parts["rupturemodel_test.txt"]
+    parts = {
+        name: _read_table(path, n_columns=len(RUPTURE_FEATURES) + 1, header=False)
+        for name, path in paths.items()
+    }
+    train = [parts["rupturemodel_train.txt"], parts["rupturemodel_validate.txt"]]
+    test = parts["rupturemodel_test.txt"]
+    X_train = np.vstack([t.X for t in train])
+    y_train = np.concatenate([t.y for t in train])
     source = str(paths["rupturemodel_train.txt"].parent)
     _check_two_classes(y_train, source)
-    if rebalance:
-        X_train, y_train = _upsample(X_train, y_train, np.random.default_rng(seed))
-    X_train, X_test, stats = _standardise(X_train, X_test, RUPTURE_FEATURES, source)
+    rows = _upsample(y_train, seed) if rebalance else np.arange(y_train.size)
+    X_train, y_train = X_train[rows], y_train[rows]
+    X_train, X_test, stats = _standardise(
+        X_train,
+        test.X,
+        RUPTURE_FEATURES,
+        source,
+        _where_rows(train, rows),
+        _where_rows([test], np.arange(test.y.size)),
+    )
     return Dataset(
         name="rupture",
         X_train=X_train,
         y_train=y_train,
         X_test=X_test,
-        y_test=y_test,
+        y_test=test.y,
         feature_names=RUPTURE_FEATURES,
         sha256={name: RUPTURE_FILES[name] for name in paths},
         rebalanced=rebalance,
@@ -410,7 +584,7 @@ def make_teacher(
     Dataset
     """
     if min(n_train, n_test, n_features, n_hidden) < 1:
-        raise ValueError(
+        raise BadInput(
             f"teacher: sizes must be >= 1, got n_train={n_train}, n_test={n_test}, "
             f"n_features={n_features}, n_hidden={n_hidden}"
         )
@@ -421,6 +595,8 @@ def make_teacher(
     b1 = rng.normal(0, weight_scale)
     X = rng.normal(size=(n_train + n_test, n_features))
     logit = np.maximum(X @ W0 + b0, 0) @ W1 + b1
+    # Not scipy.special.expit: it differs from this formula in the last bit (up to 2.2e-16)
+    # and the teacher's probabilities and labels are kept bit-identical to earlier runs.
     p = 1 / (1 + np.exp(-logit))
     y = (rng.uniform(size=p.size) < p).astype(np.int64)
     names = tuple(f"x{j}" for j in range(n_features))
@@ -460,31 +636,55 @@ def load_table(
         A separate test table with the same columns; otherwise a seeded random
         ``test_fraction`` of the rows is held out.
     test_fraction : float
-        Share of rows held out when ``test_path`` is not given.
+        Share of rows held out when ``test_path`` is not given (rounded to whole rows,
+        at least one).
     seed : int
-        Seed of the split.
+        Seed of the split (``sklearn.model_selection.train_test_split``).
 
     Returns
     -------
     Dataset
+
+    Raises
+    ------
+    BadInput
+        A bad file or cell (see :func:`read_table`), a ``test_fraction`` outside (0, 1),
+        too few rows to split, one class only in the training rows, or a feature that
+        cannot be standardised (constant, or too large).
     """
     if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
-    X, y, names = read_table(path, label=label)
-    hashes = {Path(path).name: _sha256(Path(path))}
+        raise BadInput(f"test_fraction must lie in (0, 1), got {test_fraction}")
+    table = _read_table(path, label=label)
+    names = table.names
+    hashes = {Path(path).name: pooch.file_hash(str(path), alg="sha256")}
     if test_path is not None:
-        X_test, y_test, names_test = read_table(test_path, label=label, n_columns=X.shape[1] + 1)
-        hashes[Path(test_path).name] = _sha256(Path(test_path))
-        X_train, y_train = X, y
+        test = _read_table(test_path, label=label, n_columns=table.X.shape[1] + 1)
+        hashes[Path(test_path).name] = pooch.file_hash(str(test_path), alg="sha256")
+        idx_train = np.arange(table.y.size)
+        idx_test = np.arange(test.y.size)
     else:
-        if len(y) < 4:
-            raise ValueError(f"{path}: {len(y)} rows, need at least 4 to split train/test")
-        perm = np.random.default_rng(seed).permutation(len(y))
-        n_test = max(1, int(round(test_fraction * len(y))))
-        X_test, y_test = X[perm[:n_test]], y[perm[:n_test]]
-        X_train, y_train = X[perm[n_test:]], y[perm[n_test:]]
+        n = table.y.size
+        if n < 4:
+            raise BadInput(f"{path}: {n} rows, need at least 4 to split train/test")
+        n_test = max(1, int(round(test_fraction * n)))
+        if n_test >= n:
+            raise BadInput(
+                f"{path}: {n} rows with test_fraction {test_fraction} leave no training rows"
+            )
+        idx_train, idx_test = train_test_split(
+            np.arange(n), test_size=n_test, random_state=seed, shuffle=True
+        )
+        test = table
+    y_train, y_test = table.y[idx_train], test.y[idx_test]
     _check_two_classes(y_train, str(path))
-    X_train, X_test, stats = _standardise(X_train, X_test, names, str(path))
+    X_train, X_test, stats = _standardise(
+        table.X[idx_train],
+        test.X[idx_test],
+        names,
+        str(path),
+        _where_rows([table], idx_train),
+        _where_rows([test], idx_test),
+    )
     return Dataset(
         name=Path(path).name,
         X_train=X_train,
@@ -515,6 +715,4 @@ def load_dataset(
         return load_rupture(data_dir, rebalance=rebalance, seed=seed)
     if name == "teacher":
         return make_teacher(n_train, n_test, seed=seed)
-    raise ValueError(
-        f"dataset: unknown name {name!r}; expected 'rupture', 'teacher' or --data FILE"
-    )
+    raise BadInput(f"dataset: unknown name {name!r}; expected 'rupture', 'teacher' or --data FILE")

@@ -2,9 +2,10 @@
 
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot's global
 state (or closes the one arviz-plots opened once :func:`png_bytes` has rendered it).
-Each method keeps one colour and one marker in every figure (:func:`method_style`), and
-:func:`png_bytes` writes PNGs without a timestamp or software tag, so the same results
-give the same bytes.
+Each method keeps one colour, marker and label in every figure: the caller builds them
+once with :func:`method_styles` (by the method's position in the run) and passes them in;
+no function here knows any method by name. :func:`png_bytes` writes PNGs without a
+timestamp or software tag, so the same results give the same bytes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib as mpl
 import numpy as np
@@ -27,31 +28,43 @@ from bnn_models.inference import FitResult
 from bnn_models.model import PARAMS
 
 __all__ = [
-    "METHOD_STYLE",
+    "PALETTE",
     "RC",
+    "Style",
     "elbo_figure",
     "fidelity_sd_figure",
     "khat_figure",
-    "method_label",
-    "method_style",
-    "nuts_rank_figure",
-    "nuts_trace_figure",
-    "pick_nuts_variables",
+    "method_styles",
+    "pick_trace_variables",
     "png_bytes",
     "predictive_sd_figure",
+    "rank_figure",
     "reliability_figure",
     "runtime_figure",
     "seed_interval_figure",
+    "trace_figure",
     "weight_sd_figure",
 ]
 
-#: Colour (Okabe-Ito, colour-blind safe), marker and label of each registered method.
-METHOD_STYLE: dict[str, dict[str, str]] = {
-    "nuts": {"color": "#0072B2", "marker": "o", "label": "NUTS"},
-    "advi": {"color": "#E69F00", "marker": "s", "label": "ADVI (mean-field)"},
-    "fullrank_advi": {"color": "#CC79A7", "marker": "^", "label": "full-rank ADVI"},
-}
-_SPARE = [("#009E73", "D"), ("#D55E00", "v"), ("#56B4E9", "P"), ("#000000", "X")]
+#: Colours (Okabe-Ito, colour-blind safe) and markers, handed out in the run's method order.
+PALETTE: tuple[tuple[str, str], ...] = (
+    ("#0072B2", "o"),
+    ("#E69F00", "s"),
+    ("#CC79A7", "^"),
+    ("#009E73", "D"),
+    ("#D55E00", "v"),
+    ("#56B4E9", "P"),
+    ("#000000", "X"),
+)
+
+
+class Style(NamedTuple):
+    """How one method looks in every figure and table."""
+
+    color: str
+    marker: str
+    label: str
+
 
 #: matplotlib settings of every figure: readable sizes, and a fixed SVG hash salt.
 RC: dict[str, Any] = {
@@ -87,17 +100,29 @@ def _tree(fit: FitResult) -> xr.DataTree:
     return fit.idata
 
 
-def method_style(method: str) -> dict[str, str]:
-    """Colour, marker and label of ``method`` (a spare style for unregistered names)."""
-    if method in METHOD_STYLE:
-        return METHOD_STYLE[method]
-    color, marker = _SPARE[sum(map(ord, method)) % len(_SPARE)]
-    return {"color": color, "marker": marker, "label": method}
+def method_styles(labels: Mapping[str, str]) -> dict[str, Style]:
+    """One style per method, by its position in the run's method order.
 
+    Parameters
+    ----------
+    labels : mapping of str to str
+        Method -> its readable label, in the run's order.
 
-def method_label(method: str) -> str:
-    """Readable name of ``method``."""
-    return method_style(method)["label"]
+    Returns
+    -------
+    dict of str to Style
+        The i-th method gets the i-th colour and marker of :data:`PALETTE` (the palette
+        starts again after its seventh entry).
+
+    Examples
+    --------
+    >>> method_styles({"a": "A", "b": "B"})["b"]
+    Style(color='#E69F00', marker='s', label='B')
+    """
+    return {
+        method: Style(*PALETTE[i % len(PALETTE)], label)
+        for i, (method, label) in enumerate(labels.items())
+    }
 
 
 def png_bytes(fig: Figure) -> bytes:
@@ -124,7 +149,9 @@ def _figure(figsize: tuple[float, float]) -> Figure:
     return fig
 
 
-def elbo_figure(losses: Mapping[str, np.ndarray], elbo: Mapping[str, dict]) -> Figure:
+def elbo_figure(
+    losses: Mapping[str, np.ndarray], elbo: Mapping[str, dict], styles: Mapping[str, Style]
+) -> Figure:
     """ELBO against iteration for every VI fit, with its convergence points marked.
 
     Parameters
@@ -134,6 +161,8 @@ def elbo_figure(losses: Mapping[str, np.ndarray], elbo: Mapping[str, dict]) -> F
     elbo : mapping of str to dict
         Method -> the ``elbo`` section of its metrics: ``window``, ``iter_to_1pct``,
         ``rule_fired_at``, ``final_elbo``.
+    styles : mapping of str to Style
+        Method -> its colour, marker and label (:func:`method_styles`).
 
     Returns
     -------
@@ -150,26 +179,24 @@ def elbo_figure(losses: Mapping[str, np.ndarray], elbo: Mapping[str, dict]) -> F
         step = 10 ** max(int(np.log10(max(half, 1))) - 1, 0)
         start = half // step * step  # a round number: 9,999 -> 9,900
         for method, loss in losses.items():
-            st, info = method_style(method), elbo[method]
+            st, info = styles[method], elbo[method]
             value = -np.asarray(loss, dtype=float)
             it = np.arange(1, value.size + 1)
             smooth = pd.Series(value).rolling(int(info["window"]), min_periods=1).mean().to_numpy()
             fired = info.get("rule_fired_at")
             fired_any = fired_any or bool(fired)
-            label = f"{st['label']}: final ELBO {info['final_elbo']:,.1f} nats; " + (
+            label = f"{st.label}: final ELBO {info['final_elbo']:,.1f} nats; " + (
                 f"rule fired at {fired:,}"
                 if fired
                 else f"rule not met in {value.size:,} iterations"
             )
             for ax in (ax_all, ax_zoom):
-                ax.plot(it, value, color=st["color"], alpha=0.18, lw=0.5)
-                ax.plot(it, smooth, color=st["color"], lw=2, label=label)
+                ax.plot(it, value, color=st.color, alpha=0.18, lw=0.5)
+                ax.plot(it, smooth, color=st.color, lw=2, label=label)
                 i1 = int(info["iter_to_1pct"])
-                ax.plot(
-                    i1, smooth[i1 - 1], "o", ms=9, mfc="white", mec=st["color"], mew=2.2, zorder=5
-                )
+                ax.plot(i1, smooth[i1 - 1], "o", ms=9, mfc="white", mec=st.color, mew=2.2, zorder=5)
                 if fired:
-                    ax.axvline(int(fired), color=st["color"], ls="--", lw=1.5)
+                    ax.axvline(int(fired), color=st.color, ls="--", lw=1.5)
             lows.append(np.quantile(value, 0.02))
             highs.append(smooth.max())
             zoom_lo.append(np.quantile(value[start:], 0.01))
@@ -207,7 +234,9 @@ def elbo_figure(losses: Mapping[str, np.ndarray], elbo: Mapping[str, dict]) -> F
     return fig
 
 
-def reliability_figure(reliability: Mapping[str, dict], calibration: Mapping[str, dict]) -> Figure:
+def reliability_figure(
+    reliability: Mapping[str, dict], calibration: Mapping[str, dict], styles: Mapping[str, Style]
+) -> Figure:
     """PAV-adjusted reliability diagram per method (ArviZ's ``isotonic_fit`` data).
 
     Parameters
@@ -217,6 +246,8 @@ def reliability_figure(reliability: Mapping[str, dict], calibration: Mapping[str
         ``band_high``, ``ci_prob``.
     calibration : mapping of str to dict
         Method -> the ``calibration`` section (``ece``, ``brier`` are printed).
+    styles : mapping of str to Style
+        Method -> its colour, marker and label (:func:`method_styles`).
 
     Returns
     -------
@@ -227,14 +258,14 @@ def reliability_figure(reliability: Mapping[str, dict], calibration: Mapping[str
         fig = _figure(figsize=(3.9 * n + 0.4, 4.4))
         axes = np.atleast_1d(fig.subplots(1, n, sharex=True, sharey=True))
         for ax, (method, rel) in zip(axes, reliability.items(), strict=True):
-            st = method_style(method)
+            st = styles[method]
             x = np.asarray(rel["forecast"], dtype=float)
             ax.plot([0, 1], [0, 1], color="0.45", ls=":", lw=1.2, label="perfect calibration")
             ax.fill_between(
                 x,
                 rel["band_low"],
                 rel["band_high"],
-                color=st["color"],
+                color=st.color,
                 alpha=0.25,
                 lw=0,
                 step="post",
@@ -244,7 +275,7 @@ def reliability_figure(reliability: Mapping[str, dict], calibration: Mapping[str
                 x,
                 rel["cep"],
                 where="post",
-                color=st["color"],
+                color=st.color,
                 lw=2,
                 label="observed rate (PAV, CEP)",
             )
@@ -252,7 +283,7 @@ def reliability_figure(reliability: Mapping[str, dict], calibration: Mapping[str
                 x,
                 np.full_like(x, -0.025),
                 "|",
-                color=st["color"],
+                color=st.color,
                 ms=6,
                 alpha=0.5,
                 label="test-set predictions",
@@ -267,7 +298,7 @@ def reliability_figure(reliability: Mapping[str, dict], calibration: Mapping[str
                 ha="left",
                 bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9},
             )
-            ax.set_title(st["label"], color=st["color"], fontweight="bold")
+            ax.set_title(st.label, color=st.color, fontweight="bold")
             ax.set_xlabel("mean predicted probability")
             ax.set_aspect("equal")
             ax.set_xlim(-0.02, 1.02)
@@ -282,13 +313,15 @@ def reliability_figure(reliability: Mapping[str, dict], calibration: Mapping[str
     return fig
 
 
-def predictive_sd_figure(spread: Mapping[str, dict]) -> Figure:
+def predictive_sd_figure(spread: Mapping[str, dict], styles: Mapping[str, Style]) -> Figure:
     """Predictive sd against mean predicted probability on the test set, all methods.
 
     Parameters
     ----------
     spread : mapping of str to dict
         Method -> the ``spread`` section: per-point ``pred_mean`` and ``pred_sd``.
+    styles : mapping of str to Style
+        Method -> its colour, marker and label (:func:`method_styles`).
 
     Returns
     -------
@@ -309,16 +342,16 @@ def predictive_sd_figure(spread: Mapping[str, dict]) -> Figure:
             label=r"largest possible sd, $\sqrt{p(1-p)}$",
         )
         for method, sp in spread.items():
-            st = method_style(method)
+            st = styles[method]
             ax.scatter(
                 sp["pred_mean"],
                 sp["pred_sd"],
                 s=16,
-                marker=st["marker"],
-                color=st["color"],
+                marker=st.marker,
+                color=st.color,
                 alpha=0.55,
                 lw=0,
-                label=f"{st['label']} (mean sd {sp['pred_sd_mean']:.3f})",
+                label=f"{st.label} (mean sd {sp['pred_sd_mean']:.3f})",
             )
         ax.set_xlabel("mean predicted probability of rupture (test row)")
         ax.set_ylabel("predictive sd of the probability")
@@ -333,20 +366,25 @@ def _weight_sd(fit: FitResult) -> xr.Dataset:
     return _tree(fit)["posterior"].to_dataset()[list(PARAMS)].std(dim=("chain", "draw"))
 
 
-def weight_sd_figure(fits: Mapping[str, FitResult], reference: str = "nuts") -> Figure:
-    """Posterior sd of every weight and bias, each VI method against NUTS.
+def weight_sd_figure(
+    fits: Mapping[str, FitResult], styles: Mapping[str, Style], reference: str
+) -> Figure:
+    """Posterior sd of every weight and bias, each method against the reference method.
 
     Parameters
     ----------
     fits : mapping of str to FitResult
         Method -> its fit; must hold ``reference`` and at least one other method.
+    styles : mapping of str to Style
+        Method -> its colour, marker and label (:func:`method_styles`).
     reference : str
-        The method on the x-axis.
+        The method on the x-axis (the report's MCMC baseline).
 
     Returns
     -------
     matplotlib.figure.Figure
-        Log-log scatter with the diagonal; the median of VI sd / NUTS sd per panel.
+        One log-log panel per other method with the diagonal and the median of its sd
+        over the reference's.
     """
     ref = _weight_sd(fits[reference])
     others = [m for m in fits if m != reference]
@@ -361,7 +399,7 @@ def weight_sd_figure(fits: Mapping[str, FitResult], reference: str = "nuts") -> 
         both = both[both > 0]
         lim = (both.min() / 1.4, both.max() * 1.4)
         for ax, method in zip(axes, others, strict=True):
-            st = method_style(method)
+            st = styles[method]
             ax.plot(lim, lim, color="0.45", ls=":", lw=1.2, label="equal sd")
             for v in PARAMS:
                 ax.scatter(
@@ -369,7 +407,7 @@ def weight_sd_figure(fits: Mapping[str, FitResult], reference: str = "nuts") -> 
                     sds[method][v].values.ravel(),
                     s=22,
                     marker=markers[v],
-                    color=st["color"],
+                    color=st.color,
                     alpha=0.7,
                     lw=0,
                 )
@@ -378,7 +416,7 @@ def weight_sd_figure(fits: Mapping[str, FitResult], reference: str = "nuts") -> 
             ax.text(
                 0.03,
                 0.97,
-                f"median sd ratio {method_label(method)} / {method_label(reference)}: {ratio:.2f}",
+                f"median sd ratio {st.label} / {styles[reference].label}: {ratio:.2f}",
                 transform=ax.transAxes,
                 va="top",
                 ha="left",
@@ -394,9 +432,9 @@ def weight_sd_figure(fits: Mapping[str, FitResult], reference: str = "nuts") -> 
             ax.set_xlim(lim)
             ax.set_ylim(lim)
             ax.set_aspect("equal")
-            ax.set_title(st["label"], color=st["color"], fontweight="bold")
-            ax.set_xlabel(f"posterior sd under {method_label(reference)}")
-            ax.set_ylabel(f"posterior sd under {st['label']}")
+            ax.set_title(st.label, color=st.color, fontweight="bold")
+            ax.set_xlabel(f"posterior sd under {styles[reference].label}")
+            ax.set_ylabel(f"posterior sd under {st.label}")
         # One legend for both panels, below them, where it hides no point.
         handles = [Line2D([], [], color="0.45", ls=":", lw=1.2, label="equal sd")] + [
             Line2D(
@@ -414,7 +452,9 @@ def weight_sd_figure(fits: Mapping[str, FitResult], reference: str = "nuts") -> 
     return fig
 
 
-def runtime_figure(runtime: Mapping[str, dict], reference: str = "nuts") -> Figure:
+def runtime_figure(
+    runtime: Mapping[str, dict], styles: Mapping[str, Style], reference: str | None = None
+) -> Figure:
     """Seconds per stage: stacked bars per method, and every stage on a log scale.
 
     Parameters
@@ -422,8 +462,10 @@ def runtime_figure(runtime: Mapping[str, dict], reference: str = "nuts") -> Figu
     runtime : mapping of str to dict
         Method -> the ``runtime`` section (``compile_s``, ``fit_s``, ``draw_s``,
         ``predict_s``, ``total_s``).
-    reference : str
-        Speed-ups are ``total_s`` of this method over each method's.
+    styles : mapping of str to Style
+        Method -> its colour, marker and label (:func:`method_styles`).
+    reference : str, optional
+        Speed-ups are ``total_s`` of this method over each method's; none without it.
 
     Returns
     -------
@@ -438,7 +480,7 @@ def runtime_figure(runtime: Mapping[str, dict], reference: str = "nuts") -> Figu
         ax.grid(axis="y", visible=False)
         longest = max(rt["total_s"] for rt in runtime.values())
         for row, method in enumerate(methods):
-            st, rt = method_style(method), runtime[method]
+            st, rt = styles[method], runtime[method]
             left = 0.0
             for key, _, alpha, hatch in _STAGES:
                 width = float(rt.get(key) or 0.0)
@@ -447,7 +489,7 @@ def runtime_figure(runtime: Mapping[str, dict], reference: str = "nuts") -> Figu
                     width,
                     left=left,
                     height=0.6,
-                    color=st["color"],
+                    color=st.color,
                     alpha=alpha,
                     hatch=hatch,
                     edgecolor="white",
@@ -456,17 +498,17 @@ def runtime_figure(runtime: Mapping[str, dict], reference: str = "nuts") -> Figu
                 )
                 left += width
             text = f"{_seconds(rt['total_s'])}"
-            if reference in runtime and method != reference:
+            if reference is not None and reference in runtime and method != reference:
                 ratio = runtime[reference]["total_s"] / rt["total_s"]
                 text += (
                     f"  ({ratio:.1f}x faster than"
                     if ratio >= 1
                     else f"  ({1 / ratio:.1f}x slower than"
-                ) + f" {method_label(reference)})"
+                ) + f" {styles[reference].label})"
             ax.text(left + 0.01 * longest, row, text, va="center", ha="left", fontsize=9)
-        ax.set_yticks(range(len(methods)), [method_label(m) for m in methods])
+        ax.set_yticks(range(len(methods)), [styles[m].label for m in methods])
         for tick, method in zip(ax.get_yticklabels(), methods, strict=True):
-            tick.set_color(method_style(method)["color"])
+            tick.set_color(styles[method].color)
             tick.set_fontweight("bold")
         ax.invert_yaxis()
         ax.set_xlim(0, longest * 1.5)
@@ -488,20 +530,21 @@ def runtime_figure(runtime: Mapping[str, dict], reference: str = "nuts") -> Figu
             framealpha=0.95,
             title="stage",
         )
-        # Each stage on a log axis; a stage of 0 s (NUTS draws nothing afterwards) is left out.
+        # Each stage on a log axis; a stage of 0 s (an MCMC fit draws nothing afterwards) is
+        # left out.
         offsets = np.linspace(-0.2, 0.2, len(methods)) if len(methods) > 1 else [0.0]
         for off, method in zip(offsets, methods, strict=True):
-            st, rt = method_style(method), runtime[method]
+            st, rt = styles[method], runtime[method]
             for row, (key, *_rest) in enumerate(_STAGES):
                 value = float(rt.get(key) or 0.0)
                 if value > 0:
                     ax_log.plot(
                         value,
                         row + off,
-                        st["marker"],
-                        color=st["color"],
+                        st.marker,
+                        color=st.color,
                         ms=8,
-                        label=st["label"] if row == 0 or key == "fit_s" else None,
+                        label=st.label if row == 0 or key == "fit_s" else None,
                     )
         handles, labels = ax_log.get_legend_handles_labels()
         unique = dict(zip(labels, handles, strict=True))
@@ -518,8 +561,8 @@ def _seconds(x: float) -> str:
     return f"{x:,.0f} s" if x >= 100 else f"{x:.3g} s"
 
 
-def pick_nuts_variables(fit: FitResult, n_pred: int = 2) -> xr.Dataset:
-    """A few scalar quantities of a NUTS fit, worst mixed first, for trace and rank plots.
+def pick_trace_variables(fit: FitResult, n_pred: int = 2) -> xr.Dataset:
+    """A few scalar quantities of an MCMC fit, worst mixed first, for trace and rank plots.
 
     Picks ``b1``, the element of ``W1`` and of ``W0`` with the largest R-hat, the test
     probability with the largest R-hat and the one with the largest predictive sd.
@@ -551,11 +594,15 @@ def pick_nuts_variables(fit: FitResult, n_pred: int = 2) -> xr.Dataset:
     return xr.Dataset(out)
 
 
-def _chain_colors(n: int) -> list[str]:
-    # Shades of the NUTS colour, one per chain; at least three because plot_trace_dist
-    # asks for one more than it uses.
-    shades = mpl.colormaps["Blues"](np.linspace(1.0, 0.4, max(n, 2)))
-    return [mpl.colors.to_hex(c) for c in shades] + ["0.5"]
+def _chain_colors(n: int, color: str) -> list[str]:
+    # Shades of the method's colour, from itself towards white, one per chain; at least
+    # three because plot_trace_dist asks for one more than it uses.
+    r, g, b = mpl.colors.to_rgb(color)
+    shades = [
+        mpl.colors.to_hex((r + w * (1 - r), g + w * (1 - g), b + w * (1 - b)))
+        for w in np.linspace(0.0, 0.6, max(n, 2)).tolist()
+    ]
+    return [*shades, "0.5"]
 
 
 def _rhat(chosen: xr.Dataset) -> dict[str, float]:
@@ -571,13 +618,15 @@ def _arviz_figure(pc: object) -> Figure:
     return fig
 
 
-def nuts_trace_figure(chosen: xr.Dataset) -> Figure:
+def trace_figure(chosen: xr.Dataset, style: Style) -> Figure:
     """Trace and marginal density per chain (arviz-plots ``plot_trace_dist``).
 
     Parameters
     ----------
     chosen : xarray.Dataset
-        (chain, draw) variables, e.g. from :func:`pick_nuts_variables`.
+        (chain, draw) variables, e.g. from :func:`pick_trace_variables`.
+    style : Style
+        The MCMC method's style: its colour shades the chains, its label heads the figure.
     """
     import arviz_plots as azp
 
@@ -588,7 +637,7 @@ def nuts_trace_figure(chosen: xr.Dataset) -> Figure:
             xr.DataTree.from_dict({"posterior": chosen}),
             backend="matplotlib",
             aes={"color": ["chain"], "linestyle": ["chain"]},
-            color=_chain_colors(n_chain),
+            color=_chain_colors(n_chain, style.color),
             # Solid, thin traces: dashes and thick lines turn long chains into a smear.
             aes_by_visuals={"trace": ["color"], "dist": ["color", "linestyle"]},
             visuals={"trace": {"width": 0.5 if chosen.sizes["draw"] >= 500 else 1.0}},
@@ -600,18 +649,21 @@ def nuts_trace_figure(chosen: xr.Dataset) -> Figure:
             if name in rhat:
                 ax.set_ylabel(f"{name}\nR-hat {rhat[name]:.3f}")
         fig.suptitle(
-            f"NUTS: density (left) and trace (right) of each of {n_chain} chains", fontsize=11
+            f"{style.label}: density (left) and trace (right) of each of {n_chain} chains",
+            fontsize=11,
         )
     return fig
 
 
-def nuts_rank_figure(chosen: xr.Dataset) -> Figure:
+def rank_figure(chosen: xr.Dataset, style: Style) -> Figure:
     """Fractional-rank Δ-ECDF per chain (arviz-plots ``plot_rank``).
 
     Parameters
     ----------
     chosen : xarray.Dataset
-        (chain, draw) variables, e.g. from :func:`pick_nuts_variables`.
+        (chain, draw) variables, e.g. from :func:`pick_trace_variables`.
+    style : Style
+        The MCMC method's style: its colour shades the chains, its label heads the figure.
     """
     import arviz_plots as azp
 
@@ -622,7 +674,7 @@ def nuts_rank_figure(chosen: xr.Dataset) -> Figure:
             xr.DataTree.from_dict({"posterior": chosen}),
             backend="matplotlib",
             aes={"color": ["chain"]},
-            color=_chain_colors(n_chain),
+            color=_chain_colors(n_chain, style.color),
             col_wrap=len(chosen.data_vars),
             figure_kwargs={"figsize": (2.5 * len(chosen.data_vars) + 0.5, 4.0)},
         )
@@ -639,7 +691,8 @@ def nuts_rank_figure(chosen: xr.Dataset) -> Figure:
             if name in rhat:
                 ax.set_title(f"{name}\nR-hat {rhat[name]:.3f}")
         fig.suptitle(
-            "NUTS: rank plots (Δ-ECDF of fractional ranks per chain; black: where chains disagree)",
+            f"{style.label}: rank plots (Δ-ECDF of fractional ranks per chain; black: where "
+            "chains disagree)",
             fontsize=11,
         )
     return fig
@@ -653,7 +706,10 @@ def _log_ticks(ax: Any) -> None:
 
 
 def fidelity_sd_figure(
-    pred_sd: Mapping[str, Any], ref_sd: Any, fidelity: Mapping[str, dict]
+    pred_sd: Mapping[str, Any],
+    ref_sd: Any,
+    fidelity: Mapping[str, dict],
+    styles: Mapping[str, Style],
 ) -> Figure:
     """Predictive sd of every test point under each method against the reference's.
 
@@ -666,6 +722,8 @@ def fidelity_sd_figure(
     fidelity : mapping of str to dict
         Method -> its ``fidelity`` section; ``pred_sd_ratio_median``, ``_q05`` and
         ``_q95`` are printed in each panel.
+    styles : mapping of str to Style
+        Method -> its colour, marker and label (:func:`method_styles`).
 
     Returns
     -------
@@ -683,12 +741,12 @@ def fidelity_sd_figure(
         fig = _figure(figsize=(4.0 * n + 0.4, 4.6))
         axes = np.atleast_1d(fig.subplots(1, n, sharex=True, sharey=True))
         for ax, (method, y) in zip(axes, ys.items(), strict=True):
-            st = method_style(method)
+            st = styles[method]
             grid = np.array(lim)
             ax.plot(grid, grid, color="0.3", ls="-", lw=1.0, label="equal sd")
             for factor in (0.5, 2.0):
                 ax.plot(grid, factor * grid, color="0.55", ls=":", lw=1.0)
-            ax.scatter(x, y, s=12, marker=st["marker"], color=st["color"], alpha=0.5, lw=0)
+            ax.scatter(x, y, s=12, marker=st.marker, color=st.color, alpha=0.5, lw=0)
             fid = fidelity.get(method) or {}
             if fid.get("pred_sd_ratio_median") is not None:
                 ax.text(
@@ -708,7 +766,7 @@ def fidelity_sd_figure(
             ax.set_xlim(lim)
             ax.set_ylim(lim)
             ax.set_aspect("equal")
-            ax.set_title(st["label"], color=st["color"], fontweight="bold")
+            ax.set_title(st.label, color=st.color, fontweight="bold")
             ax.set_xlabel("predictive sd under the reference")
         axes[0].set_ylabel("predictive sd under the method")
         handles = [
@@ -719,13 +777,17 @@ def fidelity_sd_figure(
     return fig
 
 
-def khat_figure(khat: Mapping[str, Mapping[int, float]], threshold: float = 0.7) -> Figure:
+def khat_figure(
+    khat: Mapping[str, Mapping[int, float]], styles: Mapping[str, Style], threshold: float = 0.7
+) -> Figure:
     """Pareto k-hat of the importance ratios p / q of every VI fit, one point per seed.
 
     Parameters
     ----------
     khat : mapping of str to mapping of int to float
         Method -> seed -> k-hat (:func:`bnn_models.fidelity.psis_diagnostics`).
+    styles : mapping of str to Style
+        Method -> its colour, marker and label (:func:`method_styles`).
     threshold : float
         Above it, importance sampling from the approximation is not reliable.
 
@@ -753,11 +815,11 @@ def khat_figure(khat: Mapping[str, Mapping[int, float]], threshold: float = 0.7)
             color="#A04000",
         )
         for i, method in enumerate(methods):
-            st, per = method_style(method), khat[method]
+            st, per = styles[method], khat[method]
             seeds = sorted(per)
             offsets = np.linspace(-0.22, 0.22, len(seeds)) if len(seeds) > 1 else [0.0]
             for off, seed in zip(offsets, seeds, strict=True):
-                ax.plot(i + off, per[seed], st["marker"], color=st["color"], ms=9, alpha=0.85)
+                ax.plot(i + off, per[seed], st.marker, color=st.color, ms=9, alpha=0.85)
                 if len(seeds) <= 5:
                     ax.annotate(
                         f"{per[seed]:.2f}" + (f"\nseed {seed}" if len(seeds) > 1 else ""),
@@ -768,9 +830,9 @@ def khat_figure(khat: Mapping[str, Mapping[int, float]], threshold: float = 0.7)
                         va="bottom",
                         fontsize=8,
                     )
-        ax.set_xticks(range(len(methods)), [method_label(m) for m in methods])
+        ax.set_xticks(range(len(methods)), [styles[m].label for m in methods])
         for tick, method in zip(ax.get_xticklabels(), methods, strict=True):
-            tick.set_color(method_style(method)["color"])
+            tick.set_color(styles[method].color)
             tick.set_fontweight("bold")
         ax.set_xlim(-0.6, len(methods) - 0.4)
         ax.set_ylim(0, top * 1.15)
@@ -780,7 +842,7 @@ def khat_figure(khat: Mapping[str, Mapping[int, float]], threshold: float = 0.7)
     return fig
 
 
-def seed_interval_figure(panels: list[dict], ncols: int = 4) -> Figure:
+def seed_interval_figure(panels: list[dict], styles: Mapping[str, Style], ncols: int = 4) -> Figure:
     """Small multiples: per metric, each method's mean, interval and seeds.
 
     Parameters
@@ -790,6 +852,8 @@ def seed_interval_figure(panels: list[dict], ncols: int = 4) -> Figure:
         "hi", "values"}`` (the seeds' values); optional ``line`` (value, label), a
         vertical line such as a threshold or the reference's value; optional
         ``fmt``, a format for the mean (default ``"{:.3g}"``).
+    styles : mapping of str to Style
+        Method -> its colour, marker and label (:func:`method_styles`).
     ncols : int
         Panels per row.
 
@@ -814,17 +878,17 @@ def seed_interval_figure(panels: list[dict], ncols: int = 4) -> Figure:
                 stat = panel["methods"].get(method)
                 if stat is None:
                     continue
-                st = method_style(method)
+                st = styles[method]
                 ax.plot(  # the seeds just above the row (the y-axis runs downwards)
                     stat["values"],
                     np.full(len(stat["values"]), row - 0.25),
                     "|",
-                    color=st["color"],
+                    color=st.color,
                     ms=7,
                     alpha=0.8,
                 )
-                ax.plot([stat["lo"], stat["hi"]], [row, row], color=st["color"], lw=2.5)
-                ax.plot(stat["mean"], row, st["marker"], color=st["color"], ms=7)
+                ax.plot([stat["lo"], stat["hi"]], [row, row], color=st.color, lw=2.5)
+                ax.plot(stat["mean"], row, st.marker, color=st.color, ms=7)
                 ax.annotate(
                     fmt.format(stat["mean"]),
                     (stat["mean"], row),
@@ -853,9 +917,9 @@ def seed_interval_figure(panels: list[dict], ncols: int = 4) -> Figure:
         for ax in axes.flat[len(panels) :]:
             ax.set_visible(False)
         for ax in axes[:, 0]:
-            ax.set_yticks(range(len(methods)), [method_label(m) for m in methods])
+            ax.set_yticks(range(len(methods)), [styles[m].label for m in methods])
             for tick, method in zip(ax.get_yticklabels(), methods, strict=True):
-                tick.set_color(method_style(method)["color"])
+                tick.set_color(styles[method].color)
                 tick.set_fontweight("bold")
             ax.set_ylim(len(methods) - 0.4, -0.85)
         handles = [

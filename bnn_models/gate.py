@@ -23,37 +23,53 @@ BLAS) is, for these metrics, a new seed: the rule is sized for it. Unchanged cod
 the same versions reproduces each seed exactly, so it passes whatever the machine load.
 Timings are not gated here: absolute times drift with machine load; compare them side
 by side with ``asv continuous``.
+
+The functions here return data (:class:`CheckResult`, the baseline document) and raise
+:class:`~bnn_models.errors.ResultsError` or :class:`~bnn_models.errors.BadInput`;
+:func:`format_check` and :func:`format_baseline` give the lines ``bnn-bench check``
+prints, and the command picks the exit status from :attr:`CheckResult.passed`.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import re
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
+import msgspec
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from bnn_models._io import write_json
-from bnn_models.bench import load_metrics, run_benchmark
+from bnn_models.errors import BadInput, ResultsError
 from bnn_models.inference import METHODS
+from bnn_models.runner import run_benchmark
+from bnn_models.schema import load_metrics
 
 __all__ = [
     "ALPHA",
     "BASELINE_SCHEMA",
     "BASELINE_SCHEMA_VERSION",
     "GATED",
+    "MIN_BASELINE_SEEDS",
     "REL_FLOOR",
-    "check_main",
+    "CheckResult",
+    "check",
     "compare",
+    "format_baseline",
+    "format_check",
     "load_baseline",
     "make_baseline",
     "tolerance",
-    "write_baseline_main",
+    "write_baseline",
 ]
 
 BASELINE_SCHEMA = "bnn-bench/baseline"
@@ -67,7 +83,9 @@ REL_FLOOR = 0.01
 MIN_BASELINE_SEEDS = 3
 
 #: Gated metrics of ``metrics.json`` (``section.key``) -> the better direction:
-#: ``lower``, ``higher``, or ``none`` (a move either way is a regression).
+#: ``lower``, ``higher``, or ``none`` (a move either way is a regression). A metric a
+#: method does not have (no ELBO for MCMC, no R-hat for VI: the entry's value is None)
+#: is not gated for it.
 GATED: dict[str, str] = {
     "elbo.neg_final_elbo": "lower",
     "calibration.ece": "lower",
@@ -91,6 +109,127 @@ _RULE = (
     "(1/n_test) for error_rate and one_minus_f1_weighted, else 0. A metric regresses when "
     "the run's mean is worse than the baseline mean by more than tol."
 )
+
+#: Columns of :func:`compare`'s table, in order.
+_COLUMNS = "method metric better baseline sd k now n tolerance limit excess verdict detail".split()
+_SHOWN = [c for c in _COLUMNS if c not in ("k", "n")]
+
+
+# -- the baseline file's schema ------------------------------------------------------
+
+
+class _Dataset(msgspec.Struct):
+    name: str
+    n_train: int
+    n_test: int
+    sha256: dict[str, str]
+
+
+class _Baseline(msgspec.Struct):
+    schema: str
+    schema_version: int
+    rule: str
+    alpha: Annotated[float, msgspec.Meta(gt=0, lt=1)]
+    rel_floor: Annotated[float, msgspec.Meta(ge=0, le=1)]
+    profile: str
+    dataset: _Dataset
+    seeds: Annotated[list[int], msgspec.Meta(min_length=1)]
+    configs: dict[str, dict[str, Any]]
+    metrics: Annotated[dict[str, Any], msgspec.Meta(min_length=1)]
+    sources: list[dict[str, Any]] = []
+
+
+class _Stat(msgspec.Struct):
+    direction: Literal["lower", "higher", "none"]
+    mean: float
+    sd: float
+    k: int
+    abs_floor: float
+
+
+def _field(err: msgspec.ValidationError) -> tuple[str, str]:
+    """The dotted field and the reason of a msgspec error: ``("dataset.sha256", "...")``."""
+    text, _, where = str(err).partition(" - at `$")
+    where = where.rstrip("`").lstrip(".")
+    text = re.sub(r"`([^`]*)`", r"\1", text)
+    missing = re.fullmatch(r"Object missing required field (\S+)", text)
+    if missing:
+        return ".".join(filter(None, (where, missing.group(1)))), "missing"
+    return where, text[0].lower() + text[1:]
+
+
+def _validate(doc: object, path: Path) -> dict:
+    if not isinstance(doc, dict):
+        raise ResultsError(f"{path}: a baseline is a JSON object, found {type(doc).__name__}")
+    if doc.get("schema") != BASELINE_SCHEMA:
+        raise ResultsError(
+            f"{path}: field 'schema' is {doc.get('schema')!r}, expected {BASELINE_SCHEMA!r}"
+        )
+    if doc.get("schema_version") != BASELINE_SCHEMA_VERSION:
+        raise ResultsError(
+            f"{path}: field 'schema_version' is {doc.get('schema_version')!r}, this "
+            f"bnn-bench reads version {BASELINE_SCHEMA_VERSION}"
+        )
+    try:
+        msgspec.convert(doc, _Baseline)
+    except msgspec.ValidationError as err:
+        field, why = _field(err)
+        raise ResultsError(f"{path}: field {field!r} {why}") from None
+    for method, entries in doc["metrics"].items():
+        # msgspec's error paths hide dict keys ("metrics[...]"): convert per entry.
+        if not isinstance(entries, dict) or not entries:
+            raise ResultsError(f"{path}: field 'metrics.{method}' must map metrics to statistics")
+        for name, st in entries.items():
+            where = f"{path}: field 'metrics.{method}.{name}"
+            if name not in GATED:
+                raise ResultsError(f"{where}': unknown metric; gated are {sorted(GATED)}")
+            if not isinstance(st, dict):
+                raise ResultsError(f"{where}' must be an object")
+            try:
+                msgspec.convert(st, _Stat)
+            except msgspec.ValidationError as err:
+                key = _field(err)[0]
+                if key == "direction":
+                    raise ResultsError(f"{where}.direction' is {st.get('direction')!r}") from None
+                raise ResultsError(f"{where}.{key}' missing or not a finite number") from None
+            for key in ("mean", "sd", "abs_floor"):
+                if not math.isfinite(st[key]):
+                    raise ResultsError(f"{where}.{key}' missing or not a finite number")
+            if st["k"] < 2 or st["sd"] < 0:
+                raise ResultsError(
+                    f"{where}': needs k >= 2 and sd >= 0, got k={st['k']}, sd={st['sd']}"
+                )
+    return doc
+
+
+def load_baseline(path: str | Path) -> dict:
+    """Read and validate a baseline file.
+
+    Returns
+    -------
+    dict
+        The baseline document (:func:`make_baseline`).
+
+    Raises
+    ------
+    ResultsError
+        Missing, unreadable, corrupted, of another schema or schema version, or with a
+        missing or ill-typed field; the message names the file and the field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsError(
+            f"{path}: no baseline file (create one with 'bnn-bench check "
+            "--write-baseline --baseline FILE --run DIR')"
+        )
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ResultsError(f"{path}: corrupted baseline JSON ({err})") from err
+    return _validate(doc, path)
+
+
+# -- the rule ------------------------------------------------------------------------
 
 
 def tolerance(
@@ -139,6 +278,20 @@ def tolerance(
     return max(stat, rel_floor * abs(mean), abs_floor)
 
 
+def _tol(st: dict, n: int, alpha: float, rel_floor: float) -> float:
+    """:func:`tolerance` of a baseline statistic (``mean``, ``sd``, ``k``, ...) for ``n`` seeds."""
+    return tolerance(
+        st["sd"],
+        int(st["k"]),
+        n,
+        st["mean"],
+        direction=st["direction"],
+        alpha=alpha,
+        rel_floor=rel_floor,
+        abs_floor=st["abs_floor"],
+    )
+
+
 def _get(entry: dict, dotted: str) -> float | None:
     section, key = dotted.split(".", 1)
     value = (entry.get(section) or {}).get(key)
@@ -157,7 +310,7 @@ def _pool(run_dirs: Sequence[Path]) -> tuple[list[dict], list[dict]]:
         for fit in doc["fits"]:
             key = (fit["method"], fit["seed"])
             if key in fits:
-                raise ValueError(
+                raise ResultsError(
                     f"{run_dir}: {fit['method']} seed {fit['seed']} appears in two runs"
                 )
             fits[key] = fit
@@ -167,14 +320,13 @@ def _pool(run_dirs: Sequence[Path]) -> tuple[list[dict], list[dict]]:
 def _same_data(runs: list[dict], where: str) -> dict:
     first = runs[0]
     for run in runs[1:]:
-        for field in ("profile",):
-            if run.get(field) != first.get(field):
-                raise ValueError(
-                    f"{run['path']}: field 'run.{field}' is {run.get(field)!r}, "
-                    f"{first['path']} has {first.get(field)!r} ({where})"
-                )
+        if run.get("profile") != first.get("profile"):
+            raise ResultsError(
+                f"{run['path']}: field 'run.profile' is {run.get('profile')!r}, "
+                f"{first['path']} has {first.get('profile')!r} ({where})"
+            )
         if run["dataset"]["sha256"] != first["dataset"]["sha256"]:
-            raise ValueError(
+            raise ResultsError(
                 f"{run['path']}: field 'run.dataset.sha256' differs from {first['path']} ({where})"
             )
     return first
@@ -182,6 +334,13 @@ def _same_data(runs: list[dict], where: str) -> dict:
 
 def _config(fit: dict) -> dict:
     return {k: v for k, v in (fit.get("config") or {}).items() if k != "seed"}
+
+
+def _by_method(fits: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for fit in sorted(fits, key=lambda f: f["seed"]):
+        out.setdefault(fit["method"], []).append(fit)
+    return out
 
 
 def make_baseline(
@@ -205,31 +364,28 @@ def make_baseline(
 
     Raises
     ------
-    ValueError
+    BadInput
+        No runs named.
+    ResultsError
         A failed fit, too few seeds, or runs of different profiles or data.
     """
     if not run_dirs:
-        raise ValueError("--write-baseline: name the runs to build it from with --run DIR")
-    paths = [Path(p) for p in run_dirs]
-    fits, runs = _pool(paths)
+        raise BadInput("--write-baseline: name the runs to build it from with --run DIR")
+    fits, runs = _pool([Path(p) for p in run_dirs])
     first = _same_data(runs, "a baseline pools runs of one profile and dataset")
     failed = [
         f"{f['method']} seed {f['seed']}: {f.get('error')}" for f in fits if f["status"] != "ok"
     ]
     if failed:
-        raise ValueError(
+        raise ResultsError(
             "baseline runs hold failed fits (rerun or drop them): " + "; ".join(failed)
         )
     n_test = int(first["dataset"]["n_test"])
-    by_method: dict[str, list[dict]] = {}
-    for fit in fits:
-        by_method.setdefault(fit["method"], []).append(fit)
     metrics: dict[str, dict] = {}
     configs: dict[str, dict] = {}
-    for method, entries in sorted(by_method.items()):
-        entries.sort(key=lambda f: f["seed"])
+    for method, entries in sorted(_by_method(fits).items()):
         if len(entries) < MIN_BASELINE_SEEDS:
-            raise ValueError(
+            raise ResultsError(
                 f"{method}: {len(entries)} seed(s) in the runs, a baseline needs at "
                 f"least {MIN_BASELINE_SEEDS} to measure the seed-to-seed spread"
             )
@@ -238,29 +394,14 @@ def make_baseline(
         for name, direction in GATED.items():
             values = [_get(f, name) for f in entries]
             if any(v is None for v in values):
-                continue  # not defined for this method (ELBO of NUTS, R-hat of VI)
+                continue  # a metric this method does not have
             arr = np.asarray(values, dtype=float)
             mean, sd, k = float(arr.mean()), float(arr.std(ddof=1)), int(arr.size)
-            floor = 1 / n_test if name in _PER_ROW else 0.0
-            metrics[method][name] = {
-                "direction": direction,
-                "mean": mean,
-                "sd": sd,
-                "k": k,
-                "min": float(arr.min()),
-                "max": float(arr.max()),
-                "abs_floor": floor,
-                "tolerance": tolerance(
-                    sd,
-                    k,
-                    1,
-                    mean,
-                    direction=direction,
-                    alpha=alpha,
-                    rel_floor=rel_floor,
-                    abs_floor=floor,
-                ),
-            }
+            st = {"direction": direction, "mean": mean, "sd": sd, "k": k}
+            st |= {"min": float(arr.min()), "max": float(arr.max())}
+            st["abs_floor"] = 1 / n_test if name in _PER_ROW else 0.0
+            st["tolerance"] = _tol(st, 1, alpha, rel_floor)
+            metrics[method][name] = st
     return {
         "schema": BASELINE_SCHEMA,
         "schema_version": BASELINE_SCHEMA_VERSION,
@@ -281,77 +422,26 @@ def make_baseline(
     }
 
 
-def load_baseline(path: str | Path) -> dict:
-    """Read and validate a baseline file.
+def write_baseline(baseline: str | Path, run_dirs: Sequence[str | Path]) -> dict:
+    """Build a baseline from runs (:func:`make_baseline`) and write it atomically.
+
+    Returns
+    -------
+    dict
+        The document written to ``baseline``.
 
     Raises
     ------
-    ValueError
-        Missing, unreadable, corrupted, of another schema or schema version, or with a
-        missing or non-numeric field; the message names the file and the field.
+    BadInput, ResultsError
+        As :func:`make_baseline`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(
-            f"{path}: no baseline file (create one with 'bnn-bench check "
-            "--write-baseline --baseline FILE --run DIR')"
-        )
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: corrupted baseline JSON ({err})") from err
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path}: a baseline is a JSON object, found {type(doc).__name__}")
-    if doc.get("schema") != BASELINE_SCHEMA:
-        raise ValueError(
-            f"{path}: field 'schema' is {doc.get('schema')!r}, expected {BASELINE_SCHEMA!r}"
-        )
-    if doc.get("schema_version") != BASELINE_SCHEMA_VERSION:
-        raise ValueError(
-            f"{path}: field 'schema_version' is {doc.get('schema_version')!r}, this "
-            f"bnn-bench reads version {BASELINE_SCHEMA_VERSION}"
-        )
-    for field, kind in (
-        ("alpha", float),
-        ("rel_floor", float),
-        ("profile", str),
-        ("dataset", dict),
-        ("seeds", list),
-        ("configs", dict),
-        ("metrics", dict),
-    ):
-        value = doc.get(field)
-        ok = (
-            isinstance(value, int | float) and not isinstance(value, bool)
-            if kind is float
-            else isinstance(value, kind)
-        )
-        if not ok:
-            raise ValueError(f"{path}: field {field!r} missing or not a {kind.__name__}")
-    if not isinstance(doc["dataset"].get("sha256"), dict):
-        raise ValueError(f"{path}: field 'dataset.sha256' missing")
-    if not doc["seeds"] or not all(isinstance(s, int) for s in doc["seeds"]):
-        raise ValueError(f"{path}: field 'seeds' must be a non-empty list of integers")
-    for method, entries in doc["metrics"].items():
-        if not isinstance(entries, dict) or not entries:
-            raise ValueError(f"{path}: field 'metrics.{method}' must map metrics to statistics")
-        for name, st in entries.items():
-            where = f"{path}: field 'metrics.{method}.{name}"
-            if name not in GATED:
-                raise ValueError(f"{where}': unknown metric; gated are {sorted(GATED)}")
-            if not isinstance(st, dict):
-                raise ValueError(f"{where}' must be an object")
-            if st.get("direction") not in ("lower", "higher", "none"):
-                raise ValueError(f"{where}.direction' is {st.get('direction')!r}")
-            for key in ("mean", "sd", "k", "abs_floor"):
-                v = st.get(key)
-                if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                    raise ValueError(f"{where}.{key}' missing or not a finite number")
-            if st["k"] < 2 or st["sd"] < 0:
-                raise ValueError(
-                    f"{where}': needs k >= 2 and sd >= 0, got k={st['k']}, sd={st['sd']}"
-                )
+    doc = make_baseline(run_dirs)
+    write_json(baseline, doc)
     return doc
+
+
+def _status_row(method: str, detail: str) -> dict:
+    return dict(method=method, metric="status", better="ok", verdict="REGRESSED", detail=detail)
 
 
 def compare(baseline: dict, fits: list[dict]) -> tuple[pd.DataFrame, list[str]]:
@@ -363,36 +453,21 @@ def compare(baseline: dict, fits: list[dict]) -> tuple[pd.DataFrame, list[str]]:
         One row per method and gated metric: ``better``, ``baseline`` (mean), ``sd``,
         ``k``, ``now`` (mean over the run's seeds), ``n``, ``tolerance``, ``limit``,
         ``excess`` (worse-direction move in tolerances) and ``verdict``
-        (``ok``, ``REGRESSED``, ``better``).
+        (``ok``, ``REGRESSED``, ``better``); a failed or missing fit is one ``status`` row.
     notes : list of str
-        Failed or missing fits, config differences, metrics missing from the run.
+        Config differences and methods of the run that the baseline does not gate.
     """
     rows: list[dict] = []
     notes: list[str] = []
-    by_method: dict[str, list[dict]] = {}
-    for fit in fits:
-        by_method.setdefault(fit["method"], []).append(fit)
+    by_method = _by_method(fits)
     for method, gated in baseline["metrics"].items():
         entries = by_method.get(method, [])
         failed = [f for f in entries if f["status"] != "ok"]
         if not entries or failed:
-            why = (
-                "; ".join(f"seed {f['seed']}: {f.get('error')}" for f in failed)
-                or "no fit in the run"
-            )
-            rows.append(
-                {
-                    "method": method,
-                    "metric": "status",
-                    "better": "ok",
-                    "now": float("nan"),
-                    "verdict": "REGRESSED",
-                    "detail": why,
-                }
-            )
+            why = "; ".join(f"seed {f['seed']}: {f.get('error')}" for f in failed)
+            rows.append(_status_row(method, why or "no fit in the run"))
             continue
-        base_cfg = baseline["configs"].get(method, {})
-        now_cfg = _config(entries[0])
+        base_cfg, now_cfg = baseline["configs"].get(method, {}), _config(entries[0])
         diff = [
             f"{k} {base_cfg.get(k)!r} -> {now_cfg.get(k)!r}"
             for k in sorted(set(base_cfg) | set(now_cfg))
@@ -401,124 +476,95 @@ def compare(baseline: dict, fits: list[dict]) -> tuple[pd.DataFrame, list[str]]:
         if diff:
             notes.append(f"{method}: settings differ from the baseline's: {', '.join(diff)}")
         for name, st in gated.items():
+            row = {"method": method, "metric": name, "better": st["direction"]}
+            row |= {"baseline": st["mean"], "sd": st["sd"], "k": int(st["k"])}
             got = [_get(f, name) for f in entries]
             values = [v for v in got if v is not None]
             if len(values) < len(got):
                 rows.append(
-                    {
-                        "method": method,
-                        "metric": name,
-                        "better": st["direction"],
-                        "baseline": st["mean"],
-                        "now": float("nan"),
-                        "verdict": "REGRESSED",
-                        "detail": "missing or non-finite in the run",
-                    }
+                    row | {"verdict": "REGRESSED", "detail": "missing or non-finite in the run"}
                 )
                 continue
             now, n = float(np.mean(values)), len(values)
-            tol = tolerance(
-                st["sd"],
-                int(st["k"]),
-                n,
-                st["mean"],
-                direction=st["direction"],
-                alpha=baseline["alpha"],
-                rel_floor=baseline["rel_floor"],
-                abs_floor=st["abs_floor"],
-            )
+            tol = _tol(st, n, baseline["alpha"], baseline["rel_floor"])
             delta = now - st["mean"]
             worse = {"lower": delta, "higher": -delta, "none": abs(delta)}[st["direction"]]
-            limit = {"lower": st["mean"] + tol, "higher": st["mean"] - tol, "none": float("nan")}[
-                st["direction"]
-            ]
-            verdict = "REGRESSED" if worse > tol else ("better" if -worse > tol else "ok")
-            rows.append(
-                {
-                    "method": method,
-                    "metric": name,
-                    "better": st["direction"],
-                    "baseline": st["mean"],
-                    "sd": st["sd"],
-                    "k": int(st["k"]),
-                    "now": now,
-                    "n": n,
-                    "tolerance": tol,
-                    "limit": limit,
-                    "excess": worse / tol,
-                    "verdict": verdict,
-                    "detail": "",
-                }
+            limit = {"lower": st["mean"] + tol, "higher": st["mean"] - tol}.get(
+                st["direction"], math.nan
             )
+            verdict = "REGRESSED" if worse > tol else ("better" if -worse > tol else "ok")
+            row |= {"now": now, "n": n, "tolerance": tol, "limit": limit, "excess": worse / tol}
+            rows.append(row | {"verdict": verdict, "detail": ""})
     extra = sorted(set(by_method) - set(baseline["metrics"]))
     if extra:
         notes.append(f"not in the baseline, not gated: {', '.join(extra)}")
-    return pd.DataFrame(rows), notes
+    return pd.DataFrame(rows, columns=_COLUMNS), notes
 
 
-def _format(table: pd.DataFrame) -> str:
-    cols = [
-        c
-        for c in (
-            "method",
-            "metric",
-            "better",
-            "baseline",
-            "sd",
-            "now",
-            "tolerance",
-            "limit",
-            "excess",
-            "verdict",
-            "detail",
-        )
-        if c in table
-    ]
-    shown = table[cols].copy()
-    if "detail" in shown and not shown["detail"].fillna("").astype(bool).any():
-        shown = shown.drop(columns="detail")
-    with pd.option_context(
-        "display.width",
-        250,
-        "display.max_columns",
-        20,
-        "display.max_colwidth",
-        80,
-        "display.float_format",
-        "{:.5g}".format,
-    ):
-        return shown.to_string(index=False, na_rep="")
+# -- check ---------------------------------------------------------------------------
 
 
-def _short(commit: object) -> str:
-    text = str(commit)
-    return text[:12] + ("-dirty" if text.endswith("-dirty") else "")
+@dataclass(frozen=True, eq=False)
+class CheckResult:
+    """The verdict of :func:`check`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        :func:`compare`'s table: one row per method and gated metric.
+    notes : list of str
+        Config differences and ungated methods.
+    baseline_path : pathlib.Path
+        The baseline file.
+    baseline : dict
+        The baseline document (:func:`load_baseline`).
+    runs : list of str
+        The checked run folders (a temporary, deleted one for a fresh run).
+    profile : str
+        The runs' profile (the baseline's).
+    seeds : list of int
+        Seeds of the checked fits.
+    commits : list of str
+        Commits of the checked runs.
+    """
+
+    table: pd.DataFrame
+    notes: list[str]
+    baseline_path: Path
+    baseline: dict
+    runs: list[str]
+    profile: str
+    seeds: list[int]
+    commits: list[str]
+
+    @property
+    def regressed(self) -> pd.DataFrame:
+        """Rows whose verdict is ``REGRESSED``."""
+        return self.table[self.table["verdict"] == "REGRESSED"]
+
+    @property
+    def better(self) -> pd.DataFrame:
+        """Rows better than the baseline by more than their tolerance."""
+        return self.table[self.table["verdict"] == "better"]
+
+    @property
+    def passed(self) -> bool:
+        """True when no gated metric regressed (and there was one to gate)."""
+        return len(self.table) > 0 and self.regressed.empty
 
 
-def _fresh_run(baseline: dict, n_seeds: int, out: Path, log: Callable[[str], None]) -> None:
+def _fresh_run(baseline: dict, seeds: list[int], out: Path, log: Callable[[str], None]) -> None:
     from bnn_models.data import load_dataset
 
-    name = baseline["dataset"]["name"]
-    if name not in ("rupture", "teacher"):
-        raise ValueError(
-            f"baseline dataset {name!r}: a fresh run needs 'rupture' or 'teacher'; "
-            "run 'bnn-bench run' yourself and pass --run DIR"
-        )
-    dataset = load_dataset(
-        name, n_train=baseline["dataset"]["n_train"], n_test=baseline["dataset"]["n_test"]
-    )
-    if n_seeds < 1 or n_seeds > len(baseline["seeds"]):
-        raise ValueError(
-            f"--seeds: {n_seeds} is not between 1 and the baseline's {len(baseline['seeds'])} seeds"
-        )
-    seeds = baseline["seeds"][:n_seeds]
+    data = baseline["dataset"]
+    dataset = load_dataset(data["name"], n_train=data["n_train"], n_test=data["n_test"])
     order = list(METHODS)
     methods = sorted(
         baseline["metrics"], key=lambda m: order.index(m) if m in order else len(order)
     )
     log(
         f"bnn-bench check: fresh {baseline['profile']} run of {', '.join(methods)} "
-        f"on {name}, seeds {seeds} -> {out}"
+        f"on {data['name']}, seeds {seeds} -> {out}"
     )
     run_benchmark(
         dataset,
@@ -532,106 +578,173 @@ def _fresh_run(baseline: dict, n_seeds: int, out: Path, log: Callable[[str], Non
     )
 
 
-def check_main(
-    baseline: Path,
-    run_dir: Path | Sequence[Path] | None = None,
+def check(
+    baseline_path: str | Path,
+    run_dirs: str | Path | Sequence[str | Path] | None = None,
     seeds: int | None = None,
     *,
-    show_all: bool = False,
-    log: Callable[[str], None] = print,
-) -> int:
-    """Gate a run on a baseline; print the verdict and a table.
+    log: Callable[[str], None] | None = None,
+) -> CheckResult:
+    """Gate runs on a baseline.
 
     Parameters
     ----------
-    baseline : path
+    baseline_path : path
         Baseline file (:func:`make_baseline`).
-    run_dir : path or list of path, optional
+    run_dirs : path or list of path, optional
         Results folder(s) of ``bnn-bench run`` to check. Default: run the baseline's
         profile and methods now, on its first ``seeds`` seeds, in a temporary folder.
     seeds : int, optional
         Seeds of the fresh run (default 1: the baseline's first seed).
-    show_all : bool
-        Print every gated metric, not only those that regressed.
-    log : callable
-        Where lines go.
+    log : callable, optional
+        Where the fresh run's progress lines go (default: nowhere).
 
     Returns
     -------
-    int
-        0 when every gated metric is within tolerance, 1 when one regressed.
+    CheckResult
+        ``passed`` is true when every gated metric is within tolerance.
 
     Raises
     ------
-    ValueError
+    ResultsError
         Bad baseline or run (the message names file and field), or a run of another
         profile or dataset than the baseline's.
+    BadInput
+        ``seeds`` outside 1 .. the baseline's seeds.
+
+    Examples
+    --------
+    >>> result = check("results/baseline_quick.json", ["results/quick"])  # doctest: +SKIP
+    >>> print("\\n".join(format_check(result)))  # doctest: +SKIP
     """
-    base = load_baseline(baseline)
+    base = load_baseline(baseline_path)
     with tempfile.TemporaryDirectory(prefix="bnn-bench-check-") as tmp:
-        if run_dir is None:
+        if run_dirs is None:
+            n = 1 if seeds is None else seeds
+            if not 1 <= n <= len(base["seeds"]):
+                raise BadInput(
+                    f"--seeds: {n} is not between 1 and the baseline's {len(base['seeds'])} seeds"
+                )
             out = Path(tmp) / "run"
-            _fresh_run(base, seeds or 1, out, log)
-            run_dirs = [out]
+            _fresh_run(base, base["seeds"][:n], out, log or (lambda line: None))
+            paths = [out]
         else:
-            run_dirs = (
-                [Path(run_dir)] if isinstance(run_dir, str | Path) else [Path(p) for p in run_dir]
+            paths = (
+                [Path(run_dirs)]
+                if isinstance(run_dirs, str | Path)
+                else [Path(p) for p in run_dirs]
             )
-        fits, runs = _pool(run_dirs)
+        if not paths:
+            raise BadInput("--run: empty list of runs to check")
+        fits, runs = _pool(paths)
     first = _same_data(runs, "a check pools runs of one profile and dataset")
     if first["profile"] != base["profile"]:
-        raise ValueError(
+        raise ResultsError(
             f"{first['path']}: field 'run.profile' is {first['profile']!r}, the "
-            f"baseline {baseline} is {base['profile']!r}: compare like with like"
+            f"baseline {baseline_path} is {base['profile']!r}: compare like with like"
         )
     if first["dataset"]["sha256"] != base["dataset"]["sha256"]:
-        raise ValueError(
+        raise ResultsError(
             f"{first['path']}: field 'run.dataset.sha256' differs from the baseline "
-            f"{baseline}'s: another dataset"
+            f"{baseline_path}'s: another dataset"
         )
     table, notes = compare(base, fits)
-    run_seeds = sorted({f["seed"] for f in fits})
-    commits = sorted({str(r.get("commit")) for r in runs})
-    src = base.get("sources") or [{}]
-    log(
-        f"bnn-bench check: run {', '.join(r['path'] for r in runs)} (profile {first['profile']}, "
-        f"seeds {run_seeds}, commit {', '.join(_short(c) for c in commits)}) vs baseline "
-        f"{baseline} ({len(base['seeds'])} seeds, commit {_short(src[0].get('commit'))})"
+    return CheckResult(
+        table=table,
+        notes=notes,
+        baseline_path=Path(baseline_path),
+        baseline=base,
+        runs=[r["path"] for r in runs],
+        profile=first["profile"],
+        seeds=sorted({f["seed"] for f in fits}),
+        commits=sorted({str(r.get("commit")) for r in runs}),
     )
-    for note in notes:
-        log(f"note: {note}")
-    bad = table[table["verdict"] == "REGRESSED"]
-    better = table[table["verdict"] == "better"]
+
+
+# -- presentation --------------------------------------------------------------------
+
+
+def _to_string(table: pd.DataFrame, width: int = 250) -> str:
+    options = {"display.width": width, "display.max_columns": 20, "display.max_colwidth": 80}
+    with pd.option_context(
+        *itertools.chain(*options.items()), "display.float_format", "{:.5g}".format
+    ):
+        return table.to_string(index=False, na_rep="")
+
+
+def _format_table(table: pd.DataFrame) -> str:
+    shown = table[_SHOWN]
+    if not shown["detail"].fillna("").astype(bool).any():
+        shown = shown.drop(columns="detail")
+    return _to_string(shown)
+
+
+def _short(commit: object) -> str:
+    text = str(commit)
+    return text[:12] + ("-dirty" if text.endswith("-dirty") else "")
+
+
+def format_check(result: CheckResult, show_all: bool = False) -> list[str]:
+    """The lines ``bnn-bench check`` prints: header, notes, table and verdict.
+
+    Parameters
+    ----------
+    result : CheckResult
+        From :func:`check`.
+    show_all : bool
+        Show every gated metric, not only those that regressed.
+
+    Returns
+    -------
+    list of str
+        Ending in ``PASSED: ...`` or ``FAILED: k of N gated metrics regressed``.
+    """
+    base, table = result.baseline, result.table
+    src = base.get("sources") or [{}]
+    lines = [
+        f"bnn-bench check: run {', '.join(result.runs)} (profile {result.profile}, "
+        f"seeds {result.seeds}, commit {', '.join(_short(c) for c in result.commits)}) vs "
+        f"baseline {result.baseline_path} ({len(base['seeds'])} seeds, commit "
+        f"{_short(src[0].get('commit'))})"
+    ]
+    lines += [f"note: {note}" for note in result.notes]
     if show_all:
-        log(_format(table))
-    if len(better):
-        log(
-            f"note: {len(better)} metric(s) better than the baseline by more than their "
+        lines.append(_format_table(table))
+    if len(result.better):
+        lines.append(
+            f"note: {len(result.better)} metric(s) better than the baseline by more than their "
             "tolerance: "
-            + ", ".join(f"{r.method} {r.metric}" for r in better.itertuples())
+            + ", ".join(f"{r.method} {r.metric}" for r in result.better.itertuples())
             + " (refresh the baseline if intended)"
         )
+    bad = result.regressed
     if len(bad):
         if not show_all:
-            log(_format(bad))
-        log(f"tolerance rule (baseline): {base['rule']}")
-        log(f"FAILED: {len(bad)} of {len(table)} gated metrics regressed")
-        return 1
-    worst = table.dropna(subset=["excess"]).sort_values("excess").iloc[-1]
-    log(
-        f"PASSED: {len(table)} gated metrics within tolerance (closest: {worst.method} "
-        f"{worst.metric} at {worst.excess:.2f} of its tolerance)"
-    )
-    return 0
+            lines.append(_format_table(bad))
+        lines.append(f"tolerance rule (baseline): {base['rule']}")
+        lines.append(f"FAILED: {len(bad)} of {len(table)} gated metrics regressed")
+    elif table.empty:
+        lines.append("FAILED: the baseline gates no metric of these runs")
+    else:
+        worst = table.sort_values("excess").iloc[-1]
+        lines.append(
+            f"PASSED: {len(table)} gated metrics within tolerance (closest: {worst.method} "
+            f"{worst.metric} at {worst.excess:.2f} of its tolerance)"
+        )
+    return lines
 
 
-def write_baseline_main(
-    baseline: Path, run_dirs: Sequence[Path], *, log: Callable[[str], None] = print
-) -> int:
-    """Write a baseline file from runs (:func:`make_baseline`) and print what it holds."""
-    doc = make_baseline(run_dirs)
-    write_json(baseline, doc)
-    log(f"bnn-bench check: wrote {baseline}: profile {doc['profile']}, seeds {doc['seeds']}")
+def format_baseline(doc: dict, path: str | Path | None = None) -> list[str]:
+    """The lines ``bnn-bench check --write-baseline`` prints: what the baseline holds.
+
+    Parameters
+    ----------
+    doc : dict
+        A baseline document (:func:`make_baseline`, :func:`load_baseline`).
+    path : path, optional
+        Where it was written, named in the first line.
+    """
+    where = f"wrote {path}: " if path is not None else "baseline: "
     rows = [
         {
             "method": m,
@@ -645,6 +758,7 @@ def write_baseline_main(
         for m, entries in doc["metrics"].items()
         for name, st in entries.items()
     ]
-    with pd.option_context("display.width", 200, "display.float_format", "{:.5g}".format):
-        log(pd.DataFrame(rows).to_string(index=False))
-    return 0
+    return [
+        f"bnn-bench check: {where}profile {doc['profile']}, seeds {doc['seeds']}",
+        _to_string(pd.DataFrame(rows), width=200),
+    ]

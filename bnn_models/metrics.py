@@ -7,15 +7,16 @@ where needed) and returns plain JSON-ready numbers; units are in the key names
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 from arviz_stats.helper_stats import isotonic_fit
 from sklearn import metrics as skm
 
+from bnn_models.errors import BadInput
 from bnn_models.inference import FitResult
 from bnn_models.model import PARAMS
+from bnn_models.posterior import rhat_ess
 
 __all__ = [
     "N_ECE_BINS",
@@ -61,9 +62,9 @@ def ece(p: np.ndarray, y: np.ndarray, n_bins: int = N_ECE_BINS) -> float:
     p = np.asarray(p, dtype=float)
     y = np.asarray(y, dtype=float)
     if p.shape != y.shape or p.ndim != 1:
-        raise ValueError(f"ece: p and y must be 1-D of equal length, got {p.shape} and {y.shape}")
+        raise BadInput(f"ece: p and y must be 1-D of equal length, got {p.shape} and {y.shape}")
     if not 1 <= n_bins <= p.size:
-        raise ValueError(f"ece: n_bins must lie in [1, {p.size}], got {n_bins}")
+        raise BadInput(f"ece: n_bins must lie in [1, {p.size}], got {n_bins}")
     order = np.argsort(p, kind="stable")
     total = 0.0
     for idx in np.array_split(order, n_bins):
@@ -77,22 +78,43 @@ def calibration(p: np.ndarray, y: np.ndarray, n_bins: int = N_ECE_BINS) -> dict:
     Returns ECE (equal-mass bins), Brier score, log loss (nats per row), accuracy,
     error rate, weighted F1 (the published study's F1), 1 - weighted F1 and ROC AUC,
     all at the 0.5 threshold where a threshold applies.
+
+    A test split too small or with one class cannot support every metric: ECE then uses
+    as many bins as there are rows (``ece_bins`` says how many), ROC AUC is None, and
+    ``not_available`` maps each metric left out or reduced to the reason; the others
+    are computed.
+
+    Examples
+    --------
+    >>> out = calibration(np.array([0.2, 0.9]), np.array([1, 1]))
+    >>> out["roc_auc"] is None, out["ece_bins"], out["accuracy"]
+    (True, 2, 0.5)
     """
     p = np.asarray(p, dtype=float)
     y = np.asarray(y, dtype=int)
     pred = (p >= 0.5).astype(int)
     acc = float(skm.accuracy_score(y, pred))
-    f1w = float(skm.f1_score(y, pred, average="weighted"))
+    f1w = float(skm.f1_score(y, pred, average="weighted", labels=[0, 1], zero_division=0.0))
+    reasons: dict[str, str] = {}
+    bins = min(n_bins, p.size)
+    if bins < n_bins:
+        reasons["ece"] = f"{p.size} test rows: {bins} equal-mass bins instead of {n_bins}"
+    auc = None
+    if np.unique(y).size == 2:
+        auc = float(skm.roc_auc_score(y, p))
+    else:
+        reasons["roc_auc"] = f"the test labels hold one class only (all {int(y[0])})"
     return {
-        "ece": ece(p, y, n_bins),
-        "ece_bins": n_bins,
-        "brier": float(skm.brier_score_loss(y, p)),
+        "ece": ece(p, y, bins),
+        "ece_bins": bins,
+        "brier": float(skm.brier_score_loss(y, p, labels=[0, 1])),
         "log_loss": float(skm.log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1])),
         "accuracy": acc,
         "error_rate": 1.0 - acc,
         "f1_weighted": f1w,
         "one_minus_f1_weighted": 1.0 - f1w,
-        "roc_auc": float(skm.roc_auc_score(y, p)) if np.unique(y).size == 2 else float("nan"),
+        "roc_auc": auc,
+        "not_available": reasons,
     }
 
 
@@ -134,25 +156,31 @@ def reliability(result: FitResult, y: np.ndarray, *, seed: int = 0, ci_prob: flo
 def runtime(result: FitResult) -> dict:
     """Seconds per stage and throughput.
 
-    ``draws_per_s`` counts kept posterior draws (all chains) per second of fitting for
-    NUTS; for VI, ``iter_per_s`` counts optimisation steps per second. NUTS also gets
-    ``ess_bulk_per_s``: the smallest bulk ESS over the test-set probabilities (the
-    symmetry-invariant quantity) per second of sampling, and the same over weights.
+    Where the result holds MCMC sample stats: ``draws_per_s`` (kept draws of all chains
+    per second of sampling), ``ess_bulk_per_s`` (the smallest bulk ESS over the test-set
+    probabilities, the symmetry-invariant quantity, per second of sampling) and the same
+    over the weights. Where it holds a loss trace: ``iter_per_s``, optimisation steps
+    per second. ``grad_evals``: gradient evaluations of the log density.
     """
     t = dict(result.timings)
     out: dict[str, float | int | None] = {k: float(v) for k, v in t.items()}
     post = result.idata["posterior"]
     n_draws = int(post.sizes["chain"] * post.sizes["draw"])
-    if result.method == "nuts":
+    if _has_chains(result) and t["fit_s"] > 0:
         out["draws_per_s"] = n_draws / t["fit_s"]
-        ess_p = az.ess(result.idata, group="predictions", method="bulk")["p"]
-        ess_w = az.ess(result.idata, var_names=list(PARAMS), method="bulk")
-        out["ess_bulk_per_s"] = float(ess_p.min()) / t["fit_s"]
-        out["ess_bulk_weights_per_s"] = min(float(ess_w[v].min()) for v in PARAMS) / t["fit_s"]
-    else:
-        out["iter_per_s"] = result.convergence["iterations"] / t["fit_s"]
+        pred = rhat_ess(result.idata, group="predictions")
+        weights = rhat_ess(result.idata, var_names=list(PARAMS))
+        out["ess_bulk_per_s"] = pred["ess_bulk_min"] / t["fit_s"]
+        out["ess_bulk_weights_per_s"] = weights["ess_bulk_min"] / t["fit_s"]
+    if result.loss is not None and t["fit_s"] > 0:
+        out["iter_per_s"] = len(result.loss) / t["fit_s"]
     out["grad_evals"] = result.n_grad_evals
     return out
+
+
+def _has_chains(result: FitResult) -> bool:
+    """Whether the result holds MCMC sample stats over more than one chain."""
+    return "sample_stats" in result.idata.children and result.idata["posterior"].sizes["chain"] > 1
 
 
 def _smoothed(loss: np.ndarray, window: int) -> np.ndarray:
@@ -160,7 +188,7 @@ def _smoothed(loss: np.ndarray, window: int) -> np.ndarray:
 
 
 def elbo(result: FitResult, *, rel: float = 0.01) -> dict | None:
-    """ELBO convergence of a VI fit (None for NUTS).
+    """ELBO convergence of a fit that holds a loss trace (None without one).
 
     ELBO is minus PyMC's loss, in nats. ``final_elbo`` and ``final_elbo_sd`` are the
     mean and sd over the last ``window`` iterations. ``iter_to_1pct`` is the first
@@ -168,10 +196,10 @@ def elbo(result: FitResult, *, rel: float = 0.01) -> dict | None:
     ``rel`` (1%) of its final smoothed value. ``rule_fired_at`` is the convergence
     rule's iteration (None: it never fired within ``max_iter``).
     """
-    if result.loss is None:
+    if result.loss is None or not len(result.loss):
         return None
     loss = np.asarray(result.loss, dtype=float)
-    window = int(result.convergence["window"])
+    window = int(result.convergence.get("window") or loss.size)
     tail = loss[-window:]
     smooth = _smoothed(loss, window)
     final = smooth[-1]
@@ -183,8 +211,8 @@ def elbo(result: FitResult, *, rel: float = 0.01) -> dict | None:
         "neg_final_elbo": float(tail.mean()),
         "iterations": int(loss.size),
         "iter_to_1pct": first_within,
-        "rule_fired_at": result.convergence["fired_at"],
-        "converged": bool(result.convergence["converged"]),
+        "rule_fired_at": result.convergence.get("fired_at"),
+        "converged": bool(result.convergence.get("converged")),
         "window": window,
     }
 
@@ -213,28 +241,28 @@ def spread(result: FitResult) -> dict:
 
 
 def diagnostics(result: FitResult) -> dict | None:
-    """MCMC diagnostics from ArviZ (None for VI, whose single chain has none).
+    """MCMC diagnostics from ArviZ, where the result holds sample stats of several chains.
 
     R-hat (rank-normalised) and bulk/tail ESS over every weight and over every
-    test-set probability; divergences; mean tree depth.
+    test-set probability; divergences and mean tree depth where the sampler records
+    them. None for a result without chains to compare (VI, point estimates).
     """
-    if result.method != "nuts":
+    if not _has_chains(result):
         return None
     idata = result.idata
     out: dict = {}
     for label, kw in (("weights", {"var_names": list(PARAMS)}), ("pred", {"group": "predictions"})):
-        rhat = az.rhat(idata, **kw)
-        bulk = az.ess(idata, method="bulk", **kw)
-        tail = az.ess(idata, method="tail", **kw)
-        names = list(rhat.data_vars)
-        out[f"rhat_max_{label}"] = max(float(rhat[v].max()) for v in names)
-        out[f"ess_bulk_min_{label}"] = min(float(bulk[v].min()) for v in names)
-        out[f"ess_tail_min_{label}"] = min(float(tail[v].min()) for v in names)
+        summary = rhat_ess(idata, **kw)
+        out[f"rhat_max_{label}"] = summary["rhat_max"]
+        out[f"ess_bulk_min_{label}"] = summary["ess_bulk_min"]
+        out[f"ess_tail_min_{label}"] = summary["ess_tail_min"]
     stats = idata["sample_stats"]
-    out["divergences"] = int(stats["diverging"].sum())
-    out["tree_depth_mean"] = (
-        float(stats["depth"].mean()) if "depth" in stats else float(stats["tree_depth"].mean())
-    )
+    if "diverging" in stats:
+        out["divergences"] = int(stats["diverging"].sum())
+    for name in ("depth", "tree_depth"):
+        if name in stats:
+            out["tree_depth_mean"] = float(stats[name].mean())
+            break
     return out
 
 

@@ -6,18 +6,24 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-__all__ = ["PARAMS", "build_bnn", "set_inputs"]
+from bnn_models.errors import BadInput
+
+__all__ = ["N_HIDDEN", "PARAMS", "PRIOR_SIGMA", "build_bnn", "set_inputs"]
 
 #: Weight and bias names, the same in every method's posterior.
 PARAMS = ("W0", "b0", "W1", "b1")
+#: Hidden units of the published network (arXiv 1911.09660): the default everywhere.
+N_HIDDEN = 12
+#: Prior sd of every weight and bias: the default everywhere.
+PRIOR_SIGMA = 1.0
 
 
 def build_bnn(
     X: np.ndarray,
     y: np.ndarray,
     *,
-    n_hidden: int = 12,
-    prior_sigma: float = 1.0,
+    n_hidden: int = N_HIDDEN,
+    prior_sigma: float = PRIOR_SIGMA,
     feature_names: tuple[str, ...] | None = None,
 ) -> pm.Model:
     """Build the ``features``-``n_hidden``-1 ReLU network with Normal priors.
@@ -57,13 +63,13 @@ def build_bnn(
     X = np.asarray(X, dtype=float)
     y = np.asarray(y)
     if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(
+        raise BadInput(
             f"build_bnn: X must be (rows, features) and y (rows,), got {X.shape}, {y.shape}"
         )
     if n_hidden < 1:
-        raise ValueError(f"build_bnn: n_hidden must be >= 1, got {n_hidden}")
+        raise BadInput(f"build_bnn: n_hidden must be >= 1, got {n_hidden}")
     if not prior_sigma > 0:
-        raise ValueError(f"build_bnn: prior_sigma must be > 0, got {prior_sigma}")
+        raise BadInput(f"build_bnn: prior_sigma must be > 0, got {prior_sigma}")
     names = feature_names or tuple(f"x{j}" for j in range(X.shape[1]))
     coords = {
         "feature": list(names),

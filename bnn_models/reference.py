@@ -27,7 +27,6 @@ test point).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import inspect
 import json
@@ -44,15 +43,19 @@ import xarray as xr
 
 from bnn_models._io import write_json
 from bnn_models.data import Dataset
-from bnn_models.fidelity import (
+from bnn_models.errors import BadInput
+from bnn_models.inference import FitResult, load_fit, save_fit
+from bnn_models.inference._method import require
+from bnn_models.inference.nuts import NUTSSettings, fit_nuts
+from bnn_models.model import N_HIDDEN, PRIOR_SIGMA, build_bnn
+from bnn_models.posterior import (
     ALIGNMENTS,
     align_hidden,
     hidden_template,
     truth_comparison,
     weight_diagnostics,
 )
-from bnn_models.inference import FitResult, fit_nuts, library_versions, load_fit, save_fit
-from bnn_models.model import build_bnn
+from bnn_models.provenance import git_commit, library_versions, machine_info
 
 __all__ = [
     "ACCEPT_ESS_BULK",
@@ -62,12 +65,12 @@ __all__ = [
     "QUICK_REFERENCE",
     "REFERENCE_SCHEMA",
     "Reference",
+    "ReferenceSettings",
     "build_reference",
     "data_hash",
     "find_reference",
     "load_reference",
     "reference_key",
-    "reference_main",
     "resolve_reference",
 ]
 
@@ -85,9 +88,6 @@ REFERENCE_SCHEMA_VERSION = 1
 ACCEPT_RHAT = 1.01
 #: ... and bulk ESS at least this.
 ACCEPT_ESS_BULK = 400
-
-#: Settings of ``bnn-bench reference --quick`` (a smoke test, not a usable reference).
-QUICK_REFERENCE = {"chains": 2, "draws": 150, "tune": 150}
 
 
 def data_hash(dataset: Dataset) -> str:
@@ -262,7 +262,7 @@ class Reference:
 
 def _tree(result: FitResult) -> xr.DataTree:
     if result.idata is None:
-        raise ValueError(f"reference: the NUTS fit holds no draws ({result.error})")
+        raise RuntimeError(f"reference: the NUTS fit holds no draws ({result.error})")
     return result.idata
 
 
@@ -296,8 +296,6 @@ def _summarise(
     command: str | None,
     file_name: str,
 ) -> dict:
-    from bnn_models.bench import git_commit, machine_info
-
     idata = _tree(result)
     post = idata["posterior"].to_dataset()
     fs = _function_space_diagnostics(idata)
@@ -365,22 +363,22 @@ def load_reference(path: str | os.PathLike) -> Reference:
 
     Raises
     ------
-    ValueError
+    BadInput
         A file that is not a bnn-bench reference, or whose partner file is missing.
     """
     path = Path(path)
     nc, js = path.with_suffix(".nc"), path.with_suffix(".json")
     for f in (nc, js):
         if not f.is_file():
-            raise ValueError(f"{f}: missing; a reference is a .nc draws file and a .json summary")
+            raise BadInput(f"{f}: missing; a reference is a .nc draws file and a .json summary")
     try:
         summary = json.loads(js.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{js}: corrupted reference summary ({err})") from err
+        raise BadInput(f"{js}: corrupted reference summary ({err})") from err
     if not isinstance(summary, dict) or summary.get("schema") != REFERENCE_SCHEMA:
-        raise ValueError(f"{js}: not a bnn-bench reference summary (schema {REFERENCE_SCHEMA!r})")
+        raise BadInput(f"{js}: not a bnn-bench reference summary (schema {REFERENCE_SCHEMA!r})")
     if summary.get("schema_version") != REFERENCE_SCHEMA_VERSION:
-        raise ValueError(
+        raise BadInput(
             f"{js}: reference schema_version {summary.get('schema_version')!r}, this bnn-bench "
             f"reads {REFERENCE_SCHEMA_VERSION}"
         )
@@ -391,8 +389,8 @@ def find_reference(
     dataset: Dataset,
     cache_dir: str | os.PathLike | None = None,
     *,
-    n_hidden: int = 12,
-    prior_sigma: float = 1.0,
+    n_hidden: int = N_HIDDEN,
+    prior_sigma: float = PRIOR_SIGMA,
 ) -> Reference | None:
     """The cached reference of ``dataset`` and this model with the most draws, or None.
 
@@ -424,17 +422,46 @@ def find_reference(
     return load_reference(best[1]) if best else None
 
 
+@dataclass(frozen=True)
+class ReferenceSettings:
+    """The reference's NUTS run: many chains, nutpie, a seed of its own.
+
+    The defaults, 8 chains x 1,000 draws, met the acceptance on the rupture and teacher
+    data (every test probability R-hat <= 1.01 and bulk ESS >= 400).
+
+    Attributes
+    ----------
+    chains, draws, tune : int
+        Chains (at least 2, for R-hat), kept draws and tuning steps per chain.
+    seed : int
+        Seed of the sampler.
+    target_accept : float
+        Target acceptance rate of the step-size adaptation.
+    """
+
+    chains: int = 8
+    draws: int = 1000
+    tune: int = 1000
+    seed: int = 12345
+    target_accept: float = 0.8
+
+    def __post_init__(self) -> None:
+        require(self.chains >= 2, "reference: chains", self.chains, ">= 2 for R-hat")
+        require(self.draws >= 1, "reference: draws", self.draws, ">= 1")
+        require(self.tune >= 0, "reference: tune", self.tune, ">= 0")
+
+
+#: Settings of ``bnn-bench reference --quick`` (a smoke test, not a usable reference).
+QUICK_REFERENCE = ReferenceSettings(chains=2, draws=150, tune=150)
+
+
 def build_reference(
     dataset: Dataset,
+    settings: ReferenceSettings = ReferenceSettings(),  # noqa: B008 - frozen
     *,
     cache_dir: str | os.PathLike | None = None,
-    n_hidden: int = 12,
-    prior_sigma: float = 1.0,
-    chains: int = 8,
-    draws: int = 2000,
-    tune: int = 1000,
-    seed: int = 12345,
-    target_accept: float = 0.8,
+    n_hidden: int = N_HIDDEN,
+    prior_sigma: float = PRIOR_SIGMA,
     cores: int | None = None,
     progressbar: bool = True,
     log: Callable[[str], None] = print,
@@ -446,12 +473,12 @@ def build_reference(
     ----------
     dataset : Dataset
         The data.
+    settings : ReferenceSettings
+        The NUTS run (nutpie through :func:`bnn_models.inference.nuts.fit_nuts`).
     cache_dir : path, optional
         Cache folder (default :data:`DEFAULT_CACHE`).
     n_hidden, prior_sigma : int, float
         Passed to :func:`bnn_models.model.build_bnn`.
-    chains, draws, tune, seed, target_accept : int, int, int, int, float
-        NUTS settings (nutpie through :func:`bnn_models.inference.fit_nuts`).
     cores : int, optional
         Chains run at once (default: as many as the machine's CPUs, at most
         ``chains``); not part of the key, as it does not change the draws.
@@ -471,11 +498,8 @@ def build_reference(
     RuntimeError
         The NUTS run failed.
     """
-    for name, value in (("chains", chains), ("draws", draws), ("tune", tune)):
-        if value < (0 if name == "tune" else 1):
-            raise ValueError(f"reference: {name} must be >= 1, got {value}")
-    if chains < 2:
-        raise ValueError(f"reference: chains must be >= 2 for R-hat, got {chains}")
+    chains, draws, tune, seed = settings.chains, settings.draws, settings.tune, settings.seed
+    target_accept = settings.target_accept
     config = {
         "chains": chains,
         "draws": draws,
@@ -496,9 +520,7 @@ def build_reference(
         f"reference {key}: NUTS on {dataset.name}, {chains} chains x {draws} draws "
         f"(tune {tune}, seed {seed}, {cores} at a time) ..."
     )
-    result = fit_nuts(
-        dataset=dataset,
-        seed=seed,
+    nuts_settings = NUTSSettings(
         n_hidden=n_hidden,
         prior_sigma=prior_sigma,
         draws=draws,
@@ -507,8 +529,8 @@ def build_reference(
         cores=cores,
         target_accept=target_accept,
         sampler="nutpie",
-        progressbar=progressbar,
     )
+    result = fit_nuts(dataset=dataset, settings=nuts_settings, seed=seed, progressbar=progressbar)
     if not result.ok:
         raise RuntimeError(f"reference {key}: NUTS failed ({result.error})")
     save_fit(result, nc)
@@ -525,8 +547,8 @@ def resolve_reference(
     dataset: Dataset,
     *,
     cache_dir: str | os.PathLike | None = None,
-    n_hidden: int = 12,
-    prior_sigma: float = 1.0,
+    n_hidden: int = N_HIDDEN,
+    prior_sigma: float = PRIOR_SIGMA,
 ) -> Reference | None:
     """The reference named by ``bnn-bench run --reference``.
 
@@ -539,7 +561,7 @@ def resolve_reference(
 
     Raises
     ------
-    ValueError
+    BadInput
         A named folder without a matching reference, or a named reference of other data
         or another model.
     """
@@ -551,21 +573,19 @@ def resolve_reference(
     if path.is_dir():
         ref = find_reference(dataset, path, n_hidden=n_hidden, prior_sigma=prior_sigma)
         if ref is None:
-            raise ValueError(
+            raise BadInput(
                 f"--reference: {path} holds no reference of this data ({dataset.name}) and "
                 f"model (n_hidden={n_hidden}); build one with 'bnn-bench reference'"
             )
         return ref
     if not path.exists():
-        raise ValueError(f"--reference: {spec!r} is neither auto, none nor an existing path")
+        raise BadInput(f"--reference: {spec!r} is neither auto, none nor an existing path")
     ref = load_reference(path)
     reason = ref.mismatch(dataset, {"n_hidden": n_hidden, "prior_sigma": prior_sigma})
     if reason is not None:
-        raise ValueError(f"--reference: {path}: {reason}")
+        raise BadInput(f"--reference: {path}: {reason}")
     if ref.summary["model"]["source_sha256"] != _model_source_hash():
-        raise ValueError(
-            f"--reference: {path}: built from another version of build_bnn; rebuild it"
-        )
+        raise BadInput(f"--reference: {path}: built from another version of build_bnn; rebuild it")
     return ref
 
 
@@ -609,28 +629,3 @@ def format_summary(summary: dict) -> str:
         f"{ACCEPT_ESS_BULK}): {verdict}"
     )
     return "\n".join(lines)
-
-
-def reference_main(args: argparse.Namespace, dataset: Dataset) -> int:
-    """``bnn-bench reference``: build or reuse the reference and print its diagnostics.
-
-    Returns 0 when the reference meets the acceptance criterion, 1 when it does not
-    (it is cached either way, flagged in its summary).
-    """
-    import shlex
-    import sys
-
-    settings = {"chains": args.chains, "draws": args.draws, "tune": args.tune}
-    if args.quick:
-        settings = dict(QUICK_REFERENCE)
-    ref = build_reference(
-        dataset,
-        cache_dir=args.cache,
-        seed=args.seed,
-        log=lambda s: print(s, flush=True),
-        command=shlex.join(["bnn-bench", *sys.argv[1:]]),
-        **settings,
-    )
-    print(format_summary(ref.summary))
-    print(f"summary: {ref.path.with_suffix('.json') if ref.path else '-'}")
-    return 0 if ref.summary["acceptance"]["passed"] else 1

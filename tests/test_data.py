@@ -18,6 +18,7 @@ from bnn_models.data import (
     make_teacher,
     read_table,
 )
+from bnn_models.errors import BadInput
 from tests.conftest import rupture_available
 
 needs_rupture = pytest.mark.skipif(
@@ -54,7 +55,7 @@ def test_hash_mismatch_names_file(tmp_path, monkeypatch):
     (tmp_path / "rupturemodel_test.txt").chmod(0o644)
     with open(tmp_path / "rupturemodel_test.txt", "a") as fh:
         fh.write("\n")
-    with pytest.raises(ValueError, match=r"rupturemodel_test\.txt: SHA256 mismatch"):
+    with pytest.raises(BadInput, match=r"rupturemodel_test\.txt: SHA256 mismatch"):
         fetch_rupture(tmp_path)
 
 
@@ -110,30 +111,30 @@ def test_user_table_with_header_and_label_name(tmp_path, rng):
 )
 def test_bad_tables_name_file_row_column_value(tmp_path, text, match):
     path = _write(tmp_path, text, "bad.txt")
-    with pytest.raises(ValueError, match=match) as info:
+    with pytest.raises(BadInput, match=match) as info:
         read_table(path, header=False if text else None)
     assert "bad.txt" in str(info.value)
 
 
 def test_single_class_and_constant_feature(tmp_path):
     one = _write(tmp_path, "\n".join(f"{i} {i * 2} 1" for i in range(10)), "one.txt")
-    with pytest.raises(ValueError, match="one class only"):
+    with pytest.raises(BadInput, match="one class only"):
         load_table(one)
     const = _write(tmp_path, "\n".join(f"{i} 5 {i % 2}" for i in range(10)), "const.txt")
-    with pytest.raises(ValueError, match=r"column 'x1' is constant"):
+    with pytest.raises(BadInput, match=r"column 'x1' is constant"):
         load_table(const)
 
 
 def test_directory_is_not_a_data_file(tmp_path):
-    with pytest.raises(ValueError, match="is a directory"):
+    with pytest.raises(BadInput, match="is a directory"):
         read_table(tmp_path)
 
 
 def test_header_expected_but_missing(tmp_path):
     path = _write(tmp_path, "1,2,0\n3,4,1\n", "nohead.csv")
-    with pytest.raises(ValueError, match=r"nohead\.csv: label column 'target' not found"):
+    with pytest.raises(BadInput, match=r"nohead\.csv: label column 'target' not found"):
         read_table(path, label="target")
-    with pytest.raises(ValueError, match=r"nohead\.csv: row 1: expected a header"):
+    with pytest.raises(BadInput, match=r"nohead\.csv: row 1: expected a header"):
         read_table(path, header=True)
 
 
@@ -142,7 +143,7 @@ def test_missing_and_undecodable_files(tmp_path):
         read_table(tmp_path / "nope.csv")
     binary = tmp_path / "binary.csv"
     binary.write_bytes(b"\xff\xfe\x00\x81garbage")
-    with pytest.raises(ValueError, match=r"binary\.csv: cannot read"):
+    with pytest.raises(BadInput, match=r"binary\.csv: cannot read"):
         read_table(binary)
 
 

@@ -1,40 +1,121 @@
-"""Inference methods behind one registry, each with one keyword-only signature."""
+"""Inference methods: one registry of :class:`Method` records, one signature for all.
+
+Adding a method is one module (its settings, fit function and ``METHOD`` record) and
+one line in :data:`METHODS`. Downstream code asks a method's ``family`` or what its
+:class:`FitResult` holds, never its name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from bnn_models.inference._gaussian_vi import OPTIMIZERS, ELBOConvergence
-from bnn_models.inference._result import FitResult, library_versions, load_fit, save_fit
-from bnn_models.inference.advi import fit_advi
-from bnn_models.inference.fullrank_advi import fit_fullrank_advi
-from bnn_models.inference.nuts import default_sampler, fit_nuts
+from bnn_models.errors import BadInput
+from bnn_models.inference import advi, fullrank_advi, nuts
+from bnn_models.inference._gaussian_vi import OPTIMIZERS, ELBOConvergence, GaussianVISettings
+from bnn_models.inference._method import FAMILIES, Method, Settings
+from bnn_models.inference._result import FitResult, load_fit, save_fit
+from bnn_models.inference.advi import ADVISettings, fit_advi
+from bnn_models.inference.fullrank_advi import FullRankADVISettings, fit_fullrank_advi
+from bnn_models.inference.nuts import NUTSSettings, default_sampler, fit_nuts
 
 __all__ = [
+    "FAMILIES",
     "METHODS",
     "OPTIMIZERS",
-    "QUICK",
+    "ADVISettings",
     "ELBOConvergence",
     "FitResult",
+    "FullRankADVISettings",
+    "GaussianVISettings",
+    "Method",
+    "NUTSSettings",
+    "Settings",
     "default_sampler",
     "fit_advi",
     "fit_fullrank_advi",
     "fit_nuts",
-    "library_versions",
+    "get_method",
     "load_fit",
+    "register",
+    "resolve_methods",
     "save_fit",
+    "unregister",
 ]
 
-#: Method name -> fit function; every function takes ``dataset=`` and ``seed=``.
-METHODS: dict[str, Callable[..., FitResult]] = {
-    "nuts": fit_nuts,
-    "advi": fit_advi,
-    "fullrank_advi": fit_fullrank_advi,
+#: The registry: method name -> record, in the order runs and reports list them.
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        nuts.METHOD,
+        advi.METHOD,
+        fullrank_advi.METHOD,
+    )
 }
 
-#: Settings of the ``--quick`` profile: seconds per method, for smoke tests and CI.
-QUICK: dict[str, dict] = {
-    "nuts": {"draws": 150, "tune": 150, "chains": 2},
-    "advi": {"max_iter": 3000, "draws": 200, "window": 500},
-    "fullrank_advi": {"max_iter": 4000, "draws": 200, "window": 500, "learning_rate": 3e-3},
-}
+
+def register(method: Method) -> Method:
+    """Add ``method`` to :data:`METHODS` (e.g. a method of your own, from a notebook).
+
+    Raises
+    ------
+    ValueError
+        A method of that name is already registered.
+    """
+    if method.name in METHODS:
+        raise ValueError(f"a method named {method.name!r} is already registered")
+    METHODS[method.name] = method
+    return method
+
+
+def unregister(name: str) -> None:
+    """Remove a method added with :func:`register`."""
+    METHODS.pop(name, None)
+
+
+def get_method(name: str) -> Method:
+    """The registered method ``name``.
+
+    Raises
+    ------
+    BadInput
+        No such method; the message lists the registered names and the families.
+    """
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise BadInput(
+            f"--methods: unknown method {name!r}; expected some of {','.join(METHODS)} "
+            f"or a family ({', '.join(FAMILIES)}, all)"
+        ) from None
+
+
+def resolve_methods(spec: str | list[str] | None) -> list[str]:
+    """Method names from names, families (``mcmc``, ``vi``, ...) and ``all``.
+
+    ``"all"`` and None give every registered method; a family gives its methods in
+    registry order; duplicates are dropped.
+
+    Raises
+    ------
+    BadInput
+        An empty list, or a name that is neither a method, a family nor ``all``.
+
+    Examples
+    --------
+    >>> resolve_methods("vi")
+    ['advi', 'fullrank_advi']
+    """
+    if spec is None:
+        return list(METHODS)
+    parts = spec.split(",") if isinstance(spec, str) else list(spec)
+    names: list[str] = []
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        if part == "all":
+            names += list(METHODS)
+        elif part in FAMILIES and part not in METHODS:
+            names += [m.name for m in METHODS.values() if m.family == part]
+        else:
+            names.append(get_method(part).name)
+    if not names:
+        raise BadInput("--methods: empty list; expected some of " + ",".join(METHODS))
+    return list(dict.fromkeys(names))

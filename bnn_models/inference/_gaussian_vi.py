@@ -1,4 +1,8 @@
-"""Machinery shared by mean-field and full-rank ADVI: optimizer, convergence rule, timing."""
+"""Machinery shared by mean-field and full-rank ADVI: settings, optimizer, convergence rule.
+
+ADVI and full-rank ADVI differ only in PyMC's inference class and in their settings'
+defaults (:class:`GaussianVISettings` subclasses in their own modules).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,16 @@ from typing import Any
 import numpy as np
 import pymc as pm
 import xarray as xr
-from scipy.linalg import solve_triangular
+from scipy.stats import multivariate_normal
 
 from bnn_models.data import Dataset
+from bnn_models.inference._method import Settings, require
 from bnn_models.inference._predict import predict_test
-from bnn_models.inference._result import FitResult, library_versions
+from bnn_models.inference._result import FitResult
 from bnn_models.model import PARAMS, build_bnn
+from bnn_models.provenance import library_versions
 
-__all__ = ["OPTIMIZERS", "ELBOConvergence", "fit_gaussian_vi"]
+__all__ = ["OPTIMIZERS", "ELBOConvergence", "GaussianVISettings", "fit_gaussian_vi"]
 
 #: Optimizers a user may name; each takes ``learning_rate``.
 OPTIMIZERS = {
@@ -28,7 +34,51 @@ OPTIMIZERS = {
     "sgd": pm.sgd,
 }
 
-_INFERENCE = {"advi": pm.ADVI, "fullrank_advi": pm.FullRankADVI}
+
+@dataclass(frozen=True)
+class GaussianVISettings(Settings):
+    """Settings of a Gaussian approximation fitted by maximising the ELBO.
+
+    Attributes
+    ----------
+    max_iter : int
+        Most optimisation steps.
+    optimizer, learning_rate : str, float
+        A name from :data:`OPTIMIZERS` and its rate.
+    draws : int
+        Draws from the fitted approximation.
+    window, tol : int, float
+        Convergence rule (:class:`ELBOConvergence`).
+    stop_on_convergence : bool
+        End the fit when the rule fires (else run ``max_iter`` and only record it).
+    grad_norm_clip : float, optional
+        Bound on the gradient's total norm.
+    obj_n_mc : int
+        Monte Carlo samples per gradient of the ELBO.
+    """
+
+    max_iter: int = 30_000
+    optimizer: str = "adam"
+    learning_rate: float = 1e-2
+    draws: int = 1000
+    window: int = 5000
+    tol: float = 1e-3
+    stop_on_convergence: bool = True
+    grad_norm_clip: float | None = None
+    obj_n_mc: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("max_iter", "draws", "window", "obj_n_mc"):
+            require(getattr(self, name) >= 1, name, getattr(self, name), ">= 1")
+        require(
+            self.optimizer in OPTIMIZERS,
+            "optimizer",
+            self.optimizer,
+            f"one of {sorted(OPTIMIZERS)}",
+        )
+        require(self.learning_rate > 0, "learning_rate", self.learning_rate, "> 0")
+        require(self.tol > 0, "tol", self.tol, "> 0")
 
 
 @dataclass
@@ -74,7 +124,8 @@ def _importance_terms(model: pm.Model, approx: Any, posterior: xr.Dataset) -> xr
     ``log_p - log_q`` is the log importance ratio that PSIS smooths (Yao et al. 2018).
     Every parameter of the BNN is an untransformed Normal, so theta is the flat vector
     of the draws in the approximation's own order and no Jacobian enters; log q is the
-    Gaussian density with the fitted mean and covariance (diagonal for mean-field).
+    Gaussian density with the fitted mean and covariance (diagonal for mean-field), from
+    :data:`scipy.stats.multivariate_normal`.
     """
     group = approx.groups[0]
     sizes = (posterior.sizes["chain"], posterior.sizes["draw"])
@@ -85,13 +136,7 @@ def _importance_terms(model: pm.Model, approx: Any, posterior: xr.Dataset) -> xr
                 f"vi_importance: {name!r} is a transformed parameter; expected draws of it"
             )
         theta[:, slc] = posterior[name].values.reshape(theta.shape[0], -1)
-    chol = np.linalg.cholesky(group.cov.eval())
-    z = solve_triangular(chol, (theta - group.mean.eval()).T, lower=True)
-    log_q = (
-        -0.5 * np.sum(z**2, axis=0)
-        - np.sum(np.log(np.diag(chol)))
-        - 0.5 * group.ddim * np.log(2 * np.pi)
-    )
+    log_q = multivariate_normal(mean=group.mean.eval(), cov=group.cov.eval()).logpdf(theta)
     logp_fn = model.compile_logp()
     log_p = np.array(
         [
@@ -109,71 +154,34 @@ def _importance_terms(model: pm.Model, approx: Any, posterior: xr.Dataset) -> xr
 
 
 def fit_gaussian_vi(
-    kind: str,
+    inference_class: type[pm.ADVI] | type[pm.FullRankADVI],
     *,
     dataset: Dataset,
+    settings: GaussianVISettings,
     seed: int,
-    n_hidden: int,
-    prior_sigma: float,
-    max_iter: int,
-    optimizer: str,
-    learning_rate: float,
-    draws: int,
-    window: int,
-    tol: float,
-    stop_on_convergence: bool,
-    grad_norm_clip: float | None,
-    obj_n_mc: int,
     progressbar: bool,
 ) -> FitResult:
-    """Fit ``kind`` (``advi`` or ``fullrank_advi``) and draw from the approximation."""
-    for name, value in (
-        ("max_iter", max_iter),
-        ("draws", draws),
-        ("window", window),
-        ("obj_n_mc", obj_n_mc),
-    ):
-        if value < 1:
-            raise ValueError(f"{kind}: {name} must be >= 1, got {value}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(
-            f"{kind}: unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}"
-        )
-    if not learning_rate > 0:
-        raise ValueError(f"{kind}: learning_rate must be > 0, got {learning_rate}")
-    config = {
-        "method": kind,
-        "seed": seed,
-        "n_hidden": n_hidden,
-        "prior_sigma": prior_sigma,
-        "max_iter": max_iter,
-        "optimizer": optimizer,
-        "learning_rate": learning_rate,
-        "draws": draws,
-        "window": window,
-        "tol": tol,
-        "stop_on_convergence": stop_on_convergence,
-        "grad_norm_clip": grad_norm_clip,
-        "obj_n_mc": obj_n_mc,
-    }
+    """Fit PyMC's ``inference_class`` with ``settings`` and draw from the approximation."""
+    s = settings
+    config = {"seed": seed, **s.as_config()}
     t0 = time.perf_counter()
     model = build_bnn(
         dataset.X_train,
         dataset.y_train,
-        n_hidden=n_hidden,
-        prior_sigma=prior_sigma,
+        n_hidden=s.n_hidden,
+        prior_sigma=s.prior_sigma,
         feature_names=dataset.feature_names,
     )
-    rule = ELBOConvergence(window=window, tol=tol, stop=stop_on_convergence)
+    rule = ELBOConvergence(window=s.window, tol=s.tol, stop=s.stop_on_convergence)
     with model:
-        inference = _INFERENCE[kind](random_seed=seed)
+        inference = inference_class(random_seed=seed)
         approx = inference.fit(
-            max_iter,
-            obj_optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
+            s.max_iter,
+            obj_optimizer=OPTIMIZERS[s.optimizer](learning_rate=s.learning_rate),
             callbacks=[rule],
             progressbar=progressbar,
-            total_grad_norm_constraint=grad_norm_clip,
-            obj_n_mc=obj_n_mc,
+            total_grad_norm_constraint=s.grad_norm_clip,
+            obj_n_mc=s.obj_n_mc,
         )
         t2 = time.perf_counter()
         loss = np.asarray(inference.hist, dtype=float)
@@ -181,7 +189,7 @@ def fit_gaussian_vi(
         # The approximation's sampler compiles on first use: keep that out of draw time.
         approx.sample(1, random_seed=seed, return_inferencedata=False)
         t3 = time.perf_counter()
-        trace = approx.sample(draws, random_seed=seed)
+        trace = approx.sample(s.draws, random_seed=seed)
         t4 = time.perf_counter()
     idata = xr.DataTree()
     idata["posterior"] = trace["posterior"].to_dataset()[list(PARAMS)]
@@ -203,23 +211,32 @@ def fit_gaussian_vi(
             f"non-finite ELBO at iteration {int(np.argmin(np.isfinite(loss))) + 1}",
         )
     convergence = {
-        "rule": f"|mean(loss[-{window}:]) - mean(previous {window})| / |mean| < {tol}",
-        "window": window,
-        "tol": tol,
+        "rule": f"|mean(loss[-{s.window}:]) - mean(previous {s.window})| / |mean| < {s.tol}",
+        "window": s.window,
+        "tol": s.tol,
         "fired_at": rule.fired_at,
         "last_rel_change": rule.last_rel_change,
         "iterations": int(loss.size),
+        "max_iter": s.max_iter,
         "converged": rule.fired_at is not None,
     }
+    warnings = ()
+    if rule.fired_at is None:
+        warnings = (
+            f"ELBO did not meet the convergence rule within {s.max_iter} iterations: "
+            "compare with care",
+        )
     return FitResult(
-        method=kind,
+        method=inference_class.__name__,
         idata=idata,
         loss=loss,
         timings=timings,
-        n_grad_evals=int(loss.size) * obj_n_mc,
+        n_grad_evals=int(loss.size) * s.obj_n_mc,
         convergence=convergence,
         config=config,
-        sampler=f"pymc.{_INFERENCE[kind].__name__} {library_versions()['pymc']}",
+        sampler=f"pymc.{inference_class.__name__} {library_versions()['pymc']}",
         status=status,
         error=error,
+        family="vi",
+        warnings=warnings,
     )

@@ -3,43 +3,17 @@
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import dataclass, field, fields
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from bnn_models._io import atomic_path
+from bnn_models.errors import BadInput
+from bnn_models.provenance import library_versions
 
-__all__ = ["FitResult", "library_versions", "load_fit", "save_fit"]
-
-_LIBS = (
-    "pymc",
-    "pytensor",
-    "arviz",
-    "arviz-stats",
-    "arviz-base",
-    "arviz-plots",
-    "nutpie",
-    "numpy",
-    "numba",
-    "xarray",
-    "scikit-learn",
-    "matplotlib",
-)
-
-
-def library_versions() -> dict[str, str | None]:
-    """Versions of Python and the libraries a fit depends on (None: not installed)."""
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for lib in _LIBS:
-        try:
-            out[lib] = metadata.version(lib)
-        except metadata.PackageNotFoundError:
-            out[lib] = None
-    return out
+__all__ = ["FitResult", "load_fit", "save_fit"]
 
 
 @dataclass(frozen=True)
@@ -49,14 +23,16 @@ class FitResult:
     Attributes
     ----------
     method : str
-        Registry key: ``nuts``, ``advi`` or ``fullrank_advi``.
+        Registry name of the method (set by :class:`~bnn_models.inference.Method`).
     idata : xarray.DataTree
         ``posterior`` (chain, draw, ...) with ``W0``, ``b0``, ``W1``, ``b1`` for every
         method; ``predictions`` with ``p`` (chain, draw, obs), the probability of
-        label 1 for each test row; ``sample_stats`` for NUTS; ``vi_importance`` for VI
-        (``log_p`` = log p(theta, y) and ``log_q`` = log q(theta) per draw, for PSIS).
+        label 1 for each test row; ``sample_stats`` where the method has them (MCMC:
+        divergences, tree depth, steps); ``vi_importance`` where the method has a
+        density q (``log_p`` = log p(theta, y) and ``log_q`` = log q(theta) per draw,
+        for PSIS).
     loss : numpy.ndarray or None
-        Negative ELBO at every VI iteration (None for NUTS).
+        The objective at every iteration (negative ELBO for VI); None without one.
     timings : dict
         Seconds: ``compile_s`` (building and compiling the functions, including the
         first call of the VI sampler), ``fit_s`` (sampling or optimising),
@@ -66,18 +42,23 @@ class FitResult:
         Gradient evaluations of the log density (NUTS leapfrog steps incl. tuning;
         VI iterations times Monte Carlo samples).
     convergence : dict
-        VI: the rule (window, tolerance), the iteration it fired (or None), whether
-        the fit stopped there. NUTS: empty.
+        Iterative fits: the rule (window, tolerance), the iteration it fired (or None),
+        ``converged``, ``max_iter``. Empty where there is no such rule.
     config : dict
         Every setting of the fit, the seed included.
     sampler : str
-        What produced the draws, e.g. ``nutpie 0.16.11`` or ``pymc.ADVI``.
+        What produced the draws, e.g. ``nutpie 0.16.11`` or ``pymc.ADVI 6.4.0``.
     versions : dict
         Library versions at fit time.
     status : str
         ``ok`` or ``failed``.
     error : str or None
         Why it failed.
+    family : str
+        The method's family (set by :class:`~bnn_models.inference.Method`).
+    warnings : tuple of str
+        What the fit itself says to compare with care (e.g. a convergence rule that did
+        not fire).
     """
 
     method: str
@@ -91,6 +72,8 @@ class FitResult:
     versions: dict = field(default_factory=library_versions)
     status: str = "ok"
     error: str | None = None
+    family: str = ""
+    warnings: tuple[str, ...] = ()
 
     @property
     def p_test(self) -> np.ndarray:
@@ -127,7 +110,7 @@ def load_fit(path: str | Path) -> FitResult:
         tree = xr.open_datatree(path, engine="h5netcdf").load()
         meta = json.loads(tree.attrs["bnn_bench_fit"])
     except Exception as err:
-        raise ValueError(
+        raise BadInput(
             f"{path}: not a readable bnn-bench fit file ({type(err).__name__}: {err})"
         ) from err
     loss: np.ndarray | None = None
@@ -136,4 +119,10 @@ def load_fit(path: str | Path) -> FitResult:
         del tree["loss"]
     attrs = {k: v for k, v in tree.attrs.items() if k != "bnn_bench_fit"}
     tree.attrs = attrs
+    known = {f.name for f in fields(FitResult)}
+    meta = {k: v for k, v in meta.items() if k in known}
+    meta["warnings"] = tuple(meta.get("warnings") or ())
+    if not meta.get("family"):
+        # Files of schema 1 have no family: it follows from what they hold.
+        meta["family"] = "mcmc" if "sample_stats" in tree.children else "vi"
     return FitResult(idata=tree, loss=loss, **meta)

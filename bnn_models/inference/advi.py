@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pymc as pm
+
 from bnn_models.data import Dataset
-from bnn_models.inference._gaussian_vi import fit_gaussian_vi
+from bnn_models.inference._gaussian_vi import GaussianVISettings, fit_gaussian_vi
+from bnn_models.inference._method import Method
 from bnn_models.inference._result import FitResult
 
-__all__ = ["fit_advi"]
+__all__ = ["METHOD", "ADVISettings", "fit_advi"]
+
+
+@dataclass(frozen=True)
+class ADVISettings(GaussianVISettings):
+    """Mean-field ADVI's defaults: Adam at 0.01 for up to 30,000 steps.
+
+    On the rupture data Adam at 0.01 reached the lowest final loss of the optimizers
+    swept (869 against 882-890 nats; ``scripts/vi_optimizer_sweep.py``, README
+    'Choosing the VI optimizers'). Fields: :class:`GaussianVISettings`.
+    """
+
+    #: PyMC's inference class of this approximation.
+    inference_class: ClassVar[type] = pm.ADVI
+    max_iter: int = 30_000
+    learning_rate: float = 1e-2
 
 
 def fit_advi(
     *,
     dataset: Dataset,
+    settings: ADVISettings = ADVISettings(),  # noqa: B008 - frozen, so a safe default
     seed: int = 0,
-    n_hidden: int = 12,
-    prior_sigma: float = 1.0,
-    max_iter: int = 30_000,
-    optimizer: str = "adam",
-    learning_rate: float = 1e-2,
-    draws: int = 1000,
-    window: int = 5000,
-    tol: float = 1e-3,
-    stop_on_convergence: bool = True,
-    grad_norm_clip: float | None = None,
-    obj_n_mc: int = 1,
     progressbar: bool = True,
 ) -> FitResult:
     """Fit a mean-field Gaussian approximation by maximising the ELBO.
@@ -32,48 +43,34 @@ def fit_advi(
     ----------
     dataset : Dataset
         Training rows to fit, test rows to predict.
+    settings : ADVISettings
+        The method's settings.
     seed : int
         Seeds the optimisation, the draws and the prediction.
-    n_hidden, prior_sigma : int, float
-        Passed to :func:`bnn_models.model.build_bnn`.
-    max_iter : int
-        Most optimisation steps.
-    optimizer, learning_rate : str, float
-        A name from :data:`bnn_models.inference._gaussian_vi.OPTIMIZERS` and its rate.
-        Default Adam at 0.01: on the rupture data it reached the lowest final loss of
-        the optimizers swept (869 vs 882-890 nats; ``scripts/vi_optimizer_sweep.py``,
-        README 'Choosing the VI optimizers').
-    draws : int
-        Draws from the fitted approximation.
-    window, tol : int, float
-        Convergence rule (:class:`ELBOConvergence`).
-    stop_on_convergence : bool
-        End the fit when the rule fires (else run ``max_iter`` and only record it).
-    grad_norm_clip : float, optional
-        Bound on the gradient's total norm.
-    obj_n_mc : int
-        Monte Carlo samples per gradient of the ELBO.
     progressbar : bool
         Show progress.
 
     Returns
     -------
     FitResult
+        With the loss trace, and ``vi_importance`` (log p and log q per draw).
     """
     return fit_gaussian_vi(
-        "advi",
+        settings.inference_class,
         dataset=dataset,
+        settings=settings,
         seed=seed,
-        n_hidden=n_hidden,
-        prior_sigma=prior_sigma,
-        max_iter=max_iter,
-        optimizer=optimizer,
-        learning_rate=learning_rate,
-        draws=draws,
-        window=window,
-        tol=tol,
-        stop_on_convergence=stop_on_convergence,
-        grad_norm_clip=grad_norm_clip,
-        obj_n_mc=obj_n_mc,
         progressbar=progressbar,
     )
+
+
+METHOD = Method(
+    name="advi",
+    label="ADVI (mean-field)",
+    family="vi",
+    fit=fit_advi,
+    settings=ADVISettings,
+    quick={"max_iter": 3000, "draws": 200, "window": 500},
+    engine="pymc",
+    description="mean-field Gaussian approximation, ELBO maximised with Adam (pm.ADVI)",
+)

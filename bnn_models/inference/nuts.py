@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import importlib.util
 import time
+from dataclasses import dataclass
 
 import pymc as pm
 import xarray as xr
 
 from bnn_models.data import Dataset
+from bnn_models.inference._method import Method, Settings, require
 from bnn_models.inference._predict import predict_test
-from bnn_models.inference._result import FitResult, library_versions
+from bnn_models.inference._result import FitResult
 from bnn_models.model import PARAMS, build_bnn
+from bnn_models.provenance import library_versions
 
-__all__ = ["fit_nuts", "default_sampler"]
+__all__ = ["METHOD", "NUTSSettings", "default_sampler", "fit_nuts"]
+
+_SAMPLERS = ("nutpie", "pymc")
 
 
 def default_sampler() -> str:
@@ -21,18 +26,48 @@ def default_sampler() -> str:
     return "nutpie" if importlib.util.find_spec("nutpie") is not None else "pymc"
 
 
+@dataclass(frozen=True)
+class NUTSSettings(Settings):
+    """Settings of NUTS.
+
+    Attributes
+    ----------
+    draws, tune : int
+        Kept draws and tuning (warm-up) steps per chain.
+    chains, cores : int
+        Chains, run ``cores`` at a time.
+    target_accept : float
+        Target acceptance rate of the step-size adaptation.
+    sampler : {"nutpie", "pymc"}, optional
+        Default (None): nutpie when installed, as PyMC 6 chooses.
+    """
+
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    cores: int = 2
+    target_accept: float = 0.8
+    sampler: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("draws", "chains", "cores"):
+            require(getattr(self, name) >= 1, name, getattr(self, name), ">= 1")
+        require(self.tune >= 0, "tune", self.tune, ">= 0")
+        require(0 < self.target_accept < 1, "target_accept", self.target_accept, "in (0, 1)")
+        require(
+            self.sampler is None or self.sampler in _SAMPLERS,
+            "sampler",
+            self.sampler,
+            f"one of {', '.join(_SAMPLERS)}",
+        )
+
+
 def fit_nuts(
     *,
     dataset: Dataset,
+    settings: NUTSSettings = NUTSSettings(),  # noqa: B008 - frozen, so a safe default
     seed: int = 0,
-    n_hidden: int = 12,
-    prior_sigma: float = 1.0,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 4,
-    cores: int = 2,
-    target_accept: float = 0.8,
-    sampler: str | None = None,
     progressbar: bool = True,
 ) -> FitResult:
     """Sample the BNN's posterior with NUTS.
@@ -41,16 +76,10 @@ def fit_nuts(
     ----------
     dataset : Dataset
         Training rows to fit, test rows to predict.
+    settings : NUTSSettings
+        The sampler's settings.
     seed : int
         Seeds the sampler and the prediction.
-    n_hidden, prior_sigma : int, float
-        Passed to :func:`bnn_models.model.build_bnn`.
-    draws, tune, chains, cores : int
-        Kept draws and tuning steps per chain; chains run ``cores`` at a time.
-    target_accept : float
-        Target acceptance rate of the step-size adaptation.
-    sampler : {"nutpie", "pymc"}, optional
-        Default: nutpie when installed.
     progressbar : bool
         Show the sampler's progress.
 
@@ -59,22 +88,17 @@ def fit_nuts(
     FitResult
         With ``sample_stats`` (divergences, tree depth, steps) in ``idata``.
     """
-    for name, value in (("draws", draws), ("tune", tune), ("chains", chains), ("cores", cores)):
-        if value < (0 if name == "tune" else 1):
-            raise ValueError(f"nuts: {name} must be >= 1, got {value}")
-    sampler = sampler or default_sampler()
-    config = {
-        "method": "nuts",
-        "seed": seed,
-        "n_hidden": n_hidden,
-        "prior_sigma": prior_sigma,
-        "draws": draws,
-        "tune": tune,
-        "chains": chains,
-        "cores": cores,
-        "target_accept": target_accept,
-        "sampler": sampler,
-    }
+    s = settings
+    sampler = s.sampler or default_sampler()
+    draws, tune, chains, cores, target_accept = (
+        s.draws,
+        s.tune,
+        s.chains,
+        s.cores,
+        s.target_accept,
+    )
+    config = {"seed": seed, **s.as_config(), "sampler": sampler}
+    n_hidden, prior_sigma = s.n_hidden, s.prior_sigma
     t0 = time.perf_counter()
     model = build_bnn(
         dataset.X_train,
@@ -124,8 +148,8 @@ def fit_nuts(
         # PyMC drops tuning stats with discard_tuned_samples: kept draws only.
         n_grad = int(trace["sample_stats"]["n_steps"].sum())
         label = f"pymc.NUTS {library_versions()['pymc']}"
-    else:
-        raise ValueError(f"nuts: unknown sampler {sampler!r}; expected 'nutpie' or 'pymc'")
+    else:  # pragma: no cover - NUTSSettings refuses other names
+        raise AssertionError(sampler)
     idata = xr.DataTree()
     idata["posterior"] = trace["posterior"].to_dataset()[list(PARAMS)]
     stats = trace["sample_stats"].to_dataset()
@@ -144,6 +168,7 @@ def fit_nuts(
     }
     return FitResult(
         method="nuts",
+        family="mcmc",
         idata=idata,
         loss=None,
         timings=timings,
@@ -152,3 +177,15 @@ def fit_nuts(
         config=config,
         sampler=label,
     )
+
+
+METHOD = Method(
+    name="nuts",
+    label="NUTS",
+    family="mcmc",
+    fit=fit_nuts,
+    settings=NUTSSettings,
+    quick={"draws": 150, "tune": 150, "chains": 2},
+    engine="nutpie",
+    description="No-U-Turn sampler: nutpie (numba backend) when installed, else PyMC's own",
+)

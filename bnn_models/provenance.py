@@ -1,0 +1,85 @@
+"""Provenance of a result: the commit, the machine and the library versions.
+
+A leaf module: everything may import it, it imports nothing of the package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import socket
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["LIBRARIES", "git_commit", "library_versions", "machine_info"]
+
+#: Libraries whose versions every result records (None where not installed).
+LIBRARIES = (
+    "pymc",
+    "pytensor",
+    "arviz",
+    "arviz-stats",
+    "arviz-base",
+    "arviz-plots",
+    "nutpie",
+    "numpy",
+    "numba",
+    "xarray",
+    "scikit-learn",
+    "matplotlib",
+)
+
+
+def library_versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
+    """Versions of Python and of :data:`LIBRARIES` plus ``extra`` (None: not installed).
+
+    Examples
+    --------
+    >>> library_versions()["python"] == platform.python_version()
+    True
+    """
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for lib in (*LIBRARIES, *extra):
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            out[lib] = None
+    return out
+
+
+def machine_info() -> dict:
+    """Host, CPU and platform of this process."""
+    cpu = platform.processor() or ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+def git_commit(cwd: Path | None = None) -> str | None:
+    """The checkout's commit (with ``-dirty`` when tracked files changed), or None."""
+    cwd = cwd or Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sha + ("-dirty" if dirty.strip() else "")

@@ -1,0 +1,85 @@
+"""The comparison report of a results folder: ``report.html`` (self-contained) and ``report.md``.
+
+Everything in the report is computed from the folder's ``metrics.json`` and the fit
+files it names; the only numbers from elsewhere are the published study's, each shown
+with its source (:data:`PUBLISHED`). The same results give the same bytes: the report
+carries the run's time, not its own, and figures are PNGs without timestamps.
+
+One job per module: :mod:`~bnn_models.report.run` (the run's methods, baseline, styles),
+:mod:`~bnn_models.report.content` (the summary table, verdicts and the whole
+:class:`Report` as data), :mod:`~bnn_models.report.sections` (header, published study,
+details), :mod:`~bnn_models.report.fidelity` (the fidelity section),
+:mod:`~bnn_models.report.figures` (which figures, with what captions),
+:mod:`~bnn_models.report.render` (Jinja2 templates and pandas tables).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bnn_models._io import atomic_path, write_text
+from bnn_models.report.content import Report, build_report, summary_rows, summary_table, verdicts
+from bnn_models.report.fidelity import Fidelity
+from bnn_models.report.figures import FIGURE_FILES, RETIRED_FIGURE_FILES
+from bnn_models.report.render import render_html, render_markdown, summary_markdown
+from bnn_models.report.sections import PUBLISHED
+
+__all__ = [
+    "FIGURE_FILES",
+    "PUBLISHED",
+    "Fidelity",
+    "Report",
+    "build_report",
+    "render_html",
+    "render_markdown",
+    "summary_markdown",
+    "summary_rows",
+    "summary_table",
+    "verdicts",
+    "write_report",
+]
+
+
+def write_report(out_dir: str | Path) -> list[Path]:
+    """Write ``report.html``, ``report.md`` and ``figures/*.png`` into a results folder.
+
+    Figures the results do not allow, and figure files of earlier versions, are deleted,
+    so that no stale figure is left beside the report.
+
+    Parameters
+    ----------
+    out_dir : path
+        A folder written by ``bnn-bench run`` (``metrics.json`` and ``fits/``).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The written files: the HTML, the Markdown, then the figures.
+
+    Raises
+    ------
+    bnn_models.errors.ResultsError
+        When ``metrics.json`` is missing or invalid (a ``ValueError``).
+
+    Examples
+    --------
+    >>> write_report("results/rupture")  # doctest: +SKIP
+    [PosixPath('results/rupture/report.html'), PosixPath('results/rupture/report.md'), ...]
+    """
+    out = Path(out_dir)
+    rep = build_report(out)
+    fig_dir = out / "figures"
+    written = []
+    for f in rep.figures:
+        if f.png is None:
+            continue
+        with atomic_path(fig_dir / f.name) as tmp:
+            tmp.write_bytes(f.png)
+        written.append(fig_dir / f.name)
+    drawn = {p.name for p in written}
+    for name in (*FIGURE_FILES, *RETIRED_FIGURE_FILES):
+        if name not in drawn:
+            (fig_dir / name).unlink(missing_ok=True)
+    html_path = write_text(out / "report.html", render_html(rep))
+    md_path = write_text(out / "report.md", render_markdown(rep))
+    return [html_path, md_path, *written]

@@ -1,0 +1,224 @@
+"""The report as Markdown and as one self-contained HTML page.
+
+Layout lives in Jinja2 templates (``templates/report.md.j2``, ``report.html.j2``, the
+cell macros of ``cells.html.j2``) and the page's CSS in ``templates/report.css``; every
+table goes through pandas (``DataFrame.to_markdown``, and ``DataFrame.to_html`` with
+MultiIndex columns for the grouped headers). HTML escapes everything the run provides.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import re
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from bnn_models.report.content import Report
+from bnn_models.report.figures import Figure
+from bnn_models.report.run import Row
+from bnn_models.report.sections import PUBLISHED_HEADER
+
+__all__ = ["render_html", "render_markdown", "summary_markdown"]
+
+#: " [lo, hi]" after a value: the interval over seeds, set on its own line in HTML.
+_INTERVAL = re.compile(r" (\[[^\]]*\])")
+
+
+@functools.cache
+def _env() -> Environment:
+    return Environment(
+        loader=PackageLoader("bnn_models.report", "templates"),
+        # The templates are named *.html.j2: "html" alone would match only *.html.
+        autoescape=select_autoescape(["html", "html.j2"]),
+        keep_trailing_newline=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _cells() -> Any:
+    """The cell macros of ``cells.html.j2`` (method, value, failed), callable from here."""
+    return _env().get_template("cells.html.j2").module
+
+
+# --------------------------------------------------------------------------- markdown tables
+
+
+def _md_text(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown(frame: pd.DataFrame, headers: list[str] | None = None) -> str:
+    """A pipe table; every cell kept as written (no number parsing), pipes escaped."""
+    frame = frame.map(_md_text)
+    return frame.to_markdown(
+        index=False,
+        headers=[_md_text(h) for h in (headers if headers is not None else frame.columns)],
+        disable_numparse=True,
+    )
+
+
+def _md_key_values(pairs: list[tuple[str, str]]) -> str:
+    frame = pd.DataFrame([[f"**{k}**", v] for k, v in pairs], columns=["key", "value"])
+    return _markdown(frame, headers=["", ""])
+
+
+def _md_methods(columns: list[str], rows: list[Row]) -> str:
+    data = []
+    for r in rows:
+        name = f"{r.label} ({r.seeds})"
+        if r.cells is None:
+            data.append([name, r.failure or "failed"] + [""] * (len(columns) - 1))
+        else:
+            data.append([name + (f"; {r.failure}" if r.failure else ""), *r.cells])
+    return _markdown(pd.DataFrame(data, columns=["Method", *columns]))
+
+
+def _flat_headers(groups: list[tuple[str, int]], columns: list[str]) -> list[str]:
+    """Column headers prefixed with their group ("Weights: sd ratio"), for flat tables."""
+    names = [g for g, n in groups for _ in range(n)]
+    return [f"{g}: {c}" for g, c in zip(names, columns, strict=True)]
+
+
+def summary_markdown(rep: Report) -> str:
+    """The summary table alone, as Markdown (e.g. for the README)."""
+    return _md_methods(rep.columns, rep.rows)
+
+
+# --------------------------------------------------------------------------- html tables
+
+
+def _html(frame: pd.DataFrame, cls: str, table_id: str | None = None, **kwargs: Any) -> Markup:
+    html = frame.to_html(border=0, classes=cls, table_id=table_id, **kwargs)
+    return Markup(html)  # noqa: S704 - pandas escaped it, or the cell macros did
+
+
+def _html_key_values(pairs: list[tuple[str, str]], table_id: str) -> Markup:
+    frame = pd.DataFrame({"value": [v for _, v in pairs]}, index=[k for k, _ in pairs])
+    return _html(frame, "header", table_id, header=False)
+
+
+def _html_table(header: list[str], rows: list[list[str]], cls: str) -> Markup:
+    return _html(pd.DataFrame(rows, columns=header), cls, index=False)
+
+
+def _html_methods(
+    groups: list[tuple[str, int]], columns: list[str], rows: list[Row], table_id: str
+) -> Markup:
+    """Grouped headers (MultiIndex columns), one row per method; each cell from a macro."""
+    cells = _cells()
+    names = [g for g, n in groups for _ in range(n)]
+    header = pd.MultiIndex.from_tuples(
+        [("", "Method")] + [(escape(g), escape(c)) for g, c in zip(names, columns, strict=True)]
+    )
+    data = []
+    for r in rows:
+        method = cells.method(r.label, r.seeds, r.color, r.failure if r.cells else None)
+        if r.cells is None:
+            values = [cells.failed(r.failure or "failed")] + [""] * (len(columns) - 1)
+        else:
+            values = [cells.value(_INTERVAL.split(c)) for c in r.cells]
+        data.append([method, *values])
+    frame = pd.DataFrame(data, columns=header)
+    return _html(frame, "summary", table_id, index=False, escape=False)
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def _numbered(rep: Report) -> dict[str, list[tuple[int, Figure]]]:
+    """Figures by section, numbered in the order they appear in the report."""
+    out: dict[str, list[tuple[int, Figure]]] = {"figures": [], "fidelity": []}
+    i = 0
+    for section in ("figures", "fidelity"):
+        if section == "fidelity" and rep.fidelity is None:
+            continue
+        for f in rep.figures:
+            if f.section == section:
+                i += 1
+                out[section].append((i, f))
+    return out
+
+
+def _figures(rep: Report, figure_dir: str | None) -> dict[str, list[dict]]:
+    """Per section: number, title, caption, anchor and image (a file, or inline PNG)."""
+    out: dict[str, list[dict]] = {}
+    for section, figures in _numbered(rep).items():
+        out[section] = []
+        for i, f in figures:
+            src = None
+            if f.png is not None:
+                src = (
+                    f"{figure_dir}/{f.name}"
+                    if figure_dir is not None
+                    else "data:image/png;base64," + base64.b64encode(f.png).decode("ascii")
+                )
+            out[section].append(
+                {
+                    "number": i,
+                    "title": f.title,
+                    "caption": f.caption,
+                    "anchor": "fig-" + f.name.removesuffix(".png"),
+                    "src": src,
+                }
+            )
+    return out
+
+
+def render_markdown(rep: Report, figure_dir: str = "figures") -> str:
+    """The report as Markdown; figures are linked from ``figure_dir``."""
+    fid = rep.fidelity
+    tables = {
+        "header": _md_key_values(rep.header),
+        "summary": summary_markdown(rep),
+        "published": _markdown(pd.DataFrame(rep.published, columns=PUBLISHED_HEADER))
+        if rep.published
+        else None,
+        "details": [
+            (title, _markdown(pd.DataFrame(rows, columns=header)))
+            for title, header, rows in rep.details
+        ],
+    }
+    if fid is not None:
+        tables["reference"] = _md_key_values(fid.reference)
+        tables["diagnostics"] = _markdown(
+            pd.DataFrame(fid.diagnostics, columns=fid.diagnostics_header)
+        )
+        tables["fidelity"] = _md_methods(_flat_headers(fid.groups, fid.columns), fid.rows)
+    return (
+        _env()
+        .get_template("report.md.j2")
+        .render(rep=rep, tables=tables, figures=_figures(rep, figure_dir))
+    )
+
+
+def render_html(rep: Report) -> str:
+    """The report as one self-contained HTML page (figures embedded as PNG data URIs)."""
+    env = _env()
+    fid = rep.fidelity
+    tables = {
+        "header": _html_key_values(rep.header, "run-header"),
+        "summary": _html_methods(rep.groups, rep.columns, rep.rows, "summary-table"),
+        "published": _html_table(PUBLISHED_HEADER, rep.published, "published")
+        if rep.published
+        else None,
+        "details": [
+            (title, _html_table(header, rows, "details")) for title, header, rows in rep.details
+        ],
+    }
+    if fid is not None:
+        tables["reference"] = _html_key_values(fid.reference, "reference-header")
+        tables["diagnostics"] = _html_table(fid.diagnostics_header, fid.diagnostics, "details")
+        tables["fidelity"] = _html_methods(fid.groups, fid.columns, fid.rows, "fidelity-table")
+    css = env.loader.get_source(env, "report.css")[0] if env.loader is not None else ""
+    return env.get_template("report.html.j2").render(
+        rep=rep,
+        tables=tables,
+        figures=_figures(rep, None),
+        css=Markup(css),  # noqa: S704
+    )
