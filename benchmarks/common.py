@@ -3,33 +3,36 @@
 The profile comes from ``$BNN_BENCH_PROFILE`` (``quick`` or ``full``; default ``quick``),
 as scikit-learn's ``SKLBENCH_PROFILE`` does:
 
-- ``quick``: the fits of ``bnn-bench run --quick`` (:data:`bnn_models.inference.QUICK`,
-  30-60 s for all three methods on 2 shared cores) and a 3 x 2 scaling grid. For CI and
-  for checking that every benchmark runs (``asv run --quick``: about 1.5 minutes).
+- ``quick``: the fits of ``bnn-bench run --quick`` (each method's
+  :attr:`~bnn_models.inference.Method.quick` settings, 30-60 s for all three methods on
+  2 shared cores) and a 3 x 2 scaling grid. For CI and for checking that every
+  benchmark runs (``asv run --quick``: about 1.5 minutes).
 - ``full``: the methods' default settings, the real configuration of ``bnn-bench run``
   (NUTS 4 x 1000 draws, ADVI up to 30,000 and full-rank ADVI up to 80,000 steps), and the
   4 x 4 scaling grid. For tracking over commits; not run in CI.
 
 Fit benchmarks carry the profile as their first parameter, so quick and full numbers
-never land on the same line of an asv graph.
+never land on the same line of an asv graph. Their methods come from the registry
+(:data:`bnn_models.inference.METHODS`), chosen by family, so a newly registered method
+is benchmarked with no change here.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pymc as pm
 from threadpoolctl import threadpool_limits
 
-from bnn_models.bench import run_benchmark
 from bnn_models.data import Dataset, load_rupture, make_teacher
 from bnn_models.inference import METHODS, OPTIMIZERS
 from bnn_models.reference import CACHE_ENV, resolve_reference
+from bnn_models.runner import run_benchmark
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -37,19 +40,24 @@ __all__ = [
     "FIT_SEED",
     "FIT_TIMEOUT",
     "HIDDEN",
+    "MCMC_METHODS",
+    "MCMC_REFERENCE",
     "METHOD_NAMES",
     "PROFILE",
     "PROFILE_ENV",
     "ROWS",
     "TEACHER_SEED",
+    "VI_METHODS",
+    "VI_STEP_METHODS",
     "fit_all",
     "fit_entry",
-    "initial_vector",
-    "one_blas_thread",
-    "vi_step_function",
     "get_profile",
+    "initial_vector",
+    "methods_of",
+    "one_blas_thread",
     "rupture",
     "teacher",
+    "vi_step_function",
 ]
 
 #: Environment variable that picks the profile.
@@ -61,7 +69,24 @@ FIT_SEED = 0
 #: Seed of the synthetic teacher data of the scaling benchmarks.
 TEACHER_SEED = 0
 
+
+def methods_of(family: str) -> list[str]:
+    """Registered methods of ``family`` (``mcmc``, ``vi``, ...), in registry order."""
+    return [name for name, method in METHODS.items() if method.family == family]
+
+
+#: Every registered method, in registry order.
 METHOD_NAMES = list(METHODS)
+#: Methods that run chains: tracked for R-hat and ESS.
+MCMC_METHODS = methods_of("mcmc")
+#: Methods that maximise an ELBO: tracked for its value and its convergence.
+VI_METHODS = methods_of("vi")
+#: VI methods built on one of PyMC's variational classes (the ClassVar
+#: ``inference_class`` of their settings): those whose single step can be timed.
+VI_STEP_METHODS = [m for m in VI_METHODS if hasattr(METHODS[m].settings, "inference_class")]
+#: The method whose predictive spread the others' is compared with: the first
+#: registered MCMC method (None when there is none).
+MCMC_REFERENCE: str | None = MCMC_METHODS[0] if MCMC_METHODS else None
 
 
 def get_profile() -> str:
@@ -105,15 +130,15 @@ def teacher(rows: int) -> Dataset:
 
 
 def fit_all(profile: str, out_dir: str | Path | None = None) -> dict:
-    """Fit every method once on the rupture data with the profile's settings.
+    """Fit every registered method once on the rupture data with the profile's settings.
 
-    Runs :func:`bnn_models.bench.run_benchmark`, the code behind ``bnn-bench run``, so
+    Runs :func:`bnn_models.runner.run_benchmark`, the code behind ``bnn-bench run``, so
     the suite tracks exactly the numbers ``metrics.json`` reports.
 
     Parameters
     ----------
     profile : {"quick", "full"}
-        ``quick`` uses :data:`bnn_models.inference.QUICK`, ``full`` the defaults.
+        ``quick`` uses each method's quick settings, ``full`` its defaults.
     out_dir : path, optional
         Where the run's files go (default: a temporary folder in the current one,
         which for ``setup_cache`` is asv's cache folder).
@@ -172,20 +197,24 @@ def initial_vector(model: object) -> np.ndarray:
     return np.concatenate([np.ravel(point[v.name]) for v in model.continuous_value_vars])  # type: ignore[attr-defined]
 
 
-_VI = {"advi": pm.ADVI, "fullrank_advi": pm.FullRankADVI}
-
-
 def vi_step_function(model: pm.Model, method: str) -> object:
-    """One compiled VI optimisation step, with the fit function's default optimizer and rate.
+    """One compiled optimisation step of a method of :data:`VI_STEP_METHODS`.
 
-    The step updates the approximation in place and returns the loss, as inside ``pm.fit``.
+    Built as the method's fit builds it inside ``pm.fit``, from its default settings:
+    its PyMC class (``settings.inference_class``), optimizer and learning rate, gradient
+    clip and Monte Carlo samples per gradient. The step updates the approximation in
+    place and returns the loss.
     """
-    defaults = inspect.signature(METHODS[method]).parameters
-    optimizer = OPTIMIZERS[defaults["optimizer"].default]
+    # A GaussianVISettings subclass, but any settings class with these fields will do.
+    settings: Any = METHODS[method].settings()
+    optimizer = OPTIMIZERS[settings.optimizer](learning_rate=settings.learning_rate)
     with model:
-        inference = _VI[method](random_seed=FIT_SEED)
+        inference = settings.inference_class(random_seed=FIT_SEED)
         return inference.objective.step_function(
-            obj_optimizer=optimizer(learning_rate=defaults["learning_rate"].default), score=True
+            obj_n_mc=settings.obj_n_mc,
+            obj_optimizer=optimizer,
+            total_grad_norm_constraint=settings.grad_norm_clip,
+            score=True,
         )
 
 

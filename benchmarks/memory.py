@@ -5,7 +5,6 @@ from __future__ import annotations
 import timeit
 
 from benchmarks.common import FIT_SEED, FIT_TIMEOUT, METHOD_NAMES, PROFILE, rupture
-from bnn_models.bench import fit_config
 from bnn_models.inference import METHODS
 
 
@@ -21,9 +20,11 @@ class PeakMemFit:
 
     def setup(self, profile: str, method: str) -> None:
         self.data = rupture()
-        self.config = fit_config(method, quick=profile == "quick")
+        self.settings = METHODS[method].configure(quick=profile == "quick")
 
     def peakmem_fit(self, profile: str, method: str) -> None:
-        result = METHODS[method](dataset=self.data, seed=FIT_SEED, progressbar=False, **self.config)
+        result = METHODS[method](
+            dataset=self.data, seed=FIT_SEED, progressbar=False, settings=self.settings
+        )
         if not result.ok:
             raise RuntimeError(f"{method} fit failed: {result.error}")

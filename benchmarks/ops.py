@@ -6,7 +6,14 @@ import timeit
 
 import pymc as pm
 
-from benchmarks.common import FIT_SEED, initial_vector, one_blas_thread, rupture, vi_step_function
+from benchmarks.common import (
+    FIT_SEED,
+    VI_STEP_METHODS,
+    initial_vector,
+    one_blas_thread,
+    rupture,
+    vi_step_function,
+)
 from bnn_models.inference._predict import predict_test
 from bnn_models.model import PARAMS, build_bnn
 
@@ -48,9 +55,9 @@ class LogpGrad:
 
 
 class VIStep:
-    """One optimisation step of ADVI and of full-rank ADVI (default optimizer, one sample)."""
+    """One optimisation step of each VI method (its default settings; ``vi_step_function``)."""
 
-    params = (["advi", "fullrank_advi"],)
+    params = (VI_STEP_METHODS,)
     param_names = ["method"]
     timer = timeit.default_timer
     timeout = 120

@@ -8,6 +8,7 @@ The only module that parses arguments, prints and chooses exit codes: 0 success,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 import traceback
@@ -190,7 +191,7 @@ def _cmd_reference(args: argparse.Namespace) -> int:
     )
 
     settings = (
-        QUICK_REFERENCE
+        dataclasses.replace(QUICK_REFERENCE, seed=args.seed)  # --quick keeps the --seed given
         if args.quick
         else ReferenceSettings(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed)
     )

@@ -21,18 +21,11 @@ rates) keep a metric whose seeds happened to agree from gating on rounding noise
 A code change that alters the numerics (new library versions, a reordered sum, another
 BLAS) is, for these metrics, a new seed: the rule is sized for it. Unchanged code on
 the same versions reproduces each seed exactly, so it passes whatever the machine load.
-Timings are not gated here: absolute times drift with machine load; compare them side
-by side with ``asv continuous``.
-
-The functions here return data (:class:`CheckResult`, the baseline document) and raise
-:class:`~bnn_models.errors.ResultsError` or :class:`~bnn_models.errors.BadInput`;
-:func:`format_check` and :func:`format_baseline` give the lines ``bnn-bench check``
-prints, and the command picks the exit status from :attr:`CheckResult.passed`.
+Timings are not gated: they drift with machine load (compare with ``asv continuous``).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
@@ -49,6 +42,7 @@ import pandas as pd
 from scipy import stats
 
 from bnn_models._io import write_json
+from bnn_models.data import load_dataset
 from bnn_models.errors import BadInput, ResultsError
 from bnn_models.inference import METHODS
 from bnn_models.runner import run_benchmark
@@ -59,7 +53,6 @@ __all__ = [
     "BASELINE_SCHEMA",
     "BASELINE_SCHEMA_VERSION",
     "GATED",
-    "MIN_BASELINE_SEEDS",
     "REL_FLOOR",
     "CheckResult",
     "check",
@@ -82,10 +75,9 @@ REL_FLOOR = 0.01
 #: Fewest baseline seeds per method: fewer cannot estimate a spread.
 MIN_BASELINE_SEEDS = 3
 
-#: Gated metrics of ``metrics.json`` (``section.key``) -> the better direction:
-#: ``lower``, ``higher``, or ``none`` (a move either way is a regression). A metric a
-#: method does not have (no ELBO for MCMC, no R-hat for VI: the entry's value is None)
-#: is not gated for it.
+#: Gated metrics of ``metrics.json`` (``section.key``) -> the better direction: ``lower``,
+#: ``higher``, or ``none`` (a move either way regresses). A method is gated on those its
+#: fits have (an MCMC fit has no ELBO, a VI fit no R-hat: the entry's value is None).
 GATED: dict[str, str] = {
     "elbo.neg_final_elbo": "lower",
     "calibration.ece": "lower",
@@ -113,9 +105,8 @@ _RULE = (
 #: Columns of :func:`compare`'s table, in order.
 _COLUMNS = "method metric better baseline sd k now n tolerance limit excess verdict detail".split()
 _SHOWN = [c for c in _COLUMNS if c not in ("k", "n")]
-
-
-# -- the baseline file's schema ------------------------------------------------------
+#: What a baseline keeps of each run's provenance.
+_SOURCE = ("path", "commit", "created", "command", "machine", "versions")
 
 
 class _Dataset(msgspec.Struct):
@@ -142,94 +133,64 @@ class _Baseline(msgspec.Struct):
 class _Stat(msgspec.Struct):
     direction: Literal["lower", "higher", "none"]
     mean: float
-    sd: float
-    k: int
-    abs_floor: float
+    sd: Annotated[float, msgspec.Meta(ge=0)]
+    k: Annotated[int, msgspec.Meta(ge=2)]
+    abs_floor: Annotated[float, msgspec.Meta(ge=0)]
 
 
-def _field(err: msgspec.ValidationError) -> tuple[str, str]:
-    """The dotted field and the reason of a msgspec error: ``("dataset.sha256", "...")``."""
-    text, _, where = str(err).partition(" - at `$")
-    where = where.rstrip("`").lstrip(".")
-    text = re.sub(r"`([^`]*)`", r"\1", text)
-    missing = re.fullmatch(r"Object missing required field (\S+)", text)
-    if missing:
-        return ".".join(filter(None, (where, missing.group(1)))), "missing"
-    return where, text[0].lower() + text[1:]
+def _convert(obj: object, struct: type, path: Path, prefix: str = "") -> None:
+    """``msgspec.convert``, its error in this project's words: ``field 'seeds' missing``."""
+    try:
+        msgspec.convert(obj, struct)
+    except msgspec.ValidationError as err:
+        text, _, at = str(err).partition(" - at `$")
+        at = at.rstrip("`").replace("[...]", ".*")  # msgspec hides dict keys
+        text = re.sub(r"`([^`]*)`", r"\1", text).replace("Invalid enum value", "unknown value")
+        if missing := re.fullmatch(r"Object missing required field (\S+)", text):
+            at, text = f"{at}.{missing.group(1)}", "missing"
+        field = f"{prefix}{at}".lstrip(".")
+        why = text if text == "missing" else f"is invalid: {text[0].lower()}{text[1:]}"
+        raise ResultsError(f"{path}: field {field!r} {why}") from None
 
 
-def _validate(doc: object, path: Path) -> dict:
+def load_baseline(path: str | Path) -> dict:
+    """Read and validate a baseline file.
+
+    Raises
+    ------
+    ResultsError
+        Missing, corrupted, of another schema or version, or with a missing or invalid
+        field; the message names the file and the field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        how = "bnn-bench check --write-baseline --baseline FILE --run DIR"
+        raise ResultsError(f"{path}: no baseline file (create one with '{how}')")
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ResultsError(f"{path}: corrupted baseline JSON ({err})") from err
     if not isinstance(doc, dict):
         raise ResultsError(f"{path}: a baseline is a JSON object, found {type(doc).__name__}")
-    if doc.get("schema") != BASELINE_SCHEMA:
-        raise ResultsError(
-            f"{path}: field 'schema' is {doc.get('schema')!r}, expected {BASELINE_SCHEMA!r}"
-        )
-    if doc.get("schema_version") != BASELINE_SCHEMA_VERSION:
-        raise ResultsError(
-            f"{path}: field 'schema_version' is {doc.get('schema_version')!r}, this "
-            f"bnn-bench reads version {BASELINE_SCHEMA_VERSION}"
-        )
-    try:
-        msgspec.convert(doc, _Baseline)
-    except msgspec.ValidationError as err:
-        field, why = _field(err)
-        raise ResultsError(f"{path}: field {field!r} {why}") from None
+    for field, want in (("schema", BASELINE_SCHEMA), ("schema_version", BASELINE_SCHEMA_VERSION)):
+        if doc.get(field) != want:
+            raise ResultsError(
+                f"{path}: field {field!r} is {doc.get(field)!r}, this bnn-bench reads {want!r}"
+            )
+    _convert(doc, _Baseline, path)
     for method, entries in doc["metrics"].items():
-        # msgspec's error paths hide dict keys ("metrics[...]"): convert per entry.
+        # msgspec's error paths hide dict keys ("metrics[...]"): one entry at a time.
         if not isinstance(entries, dict) or not entries:
             raise ResultsError(f"{path}: field 'metrics.{method}' must map metrics to statistics")
         for name, st in entries.items():
             where = f"{path}: field 'metrics.{method}.{name}"
             if name not in GATED:
                 raise ResultsError(f"{where}': unknown metric; gated are {sorted(GATED)}")
-            if not isinstance(st, dict):
-                raise ResultsError(f"{where}' must be an object")
-            try:
-                msgspec.convert(st, _Stat)
-            except msgspec.ValidationError as err:
-                key = _field(err)[0]
-                if key == "direction":
-                    raise ResultsError(f"{where}.direction' is {st.get('direction')!r}") from None
-                raise ResultsError(f"{where}.{key}' missing or not a finite number") from None
+            _convert(st, _Stat, path, f"metrics.{method}.{name}")
             for key in ("mean", "sd", "abs_floor"):
                 if not math.isfinite(st[key]):
-                    raise ResultsError(f"{where}.{key}' missing or not a finite number")
-            if st["k"] < 2 or st["sd"] < 0:
-                raise ResultsError(
-                    f"{where}': needs k >= 2 and sd >= 0, got k={st['k']}, sd={st['sd']}"
-                )
+                    raise ResultsError(f"{where}.{key}' is {st[key]}, not a finite number")
     return doc
-
-
-def load_baseline(path: str | Path) -> dict:
-    """Read and validate a baseline file.
-
-    Returns
-    -------
-    dict
-        The baseline document (:func:`make_baseline`).
-
-    Raises
-    ------
-    ResultsError
-        Missing, unreadable, corrupted, of another schema or schema version, or with a
-        missing or ill-typed field; the message names the file and the field.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ResultsError(
-            f"{path}: no baseline file (create one with 'bnn-bench check "
-            "--write-baseline --baseline FILE --run DIR')"
-        )
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ResultsError(f"{path}: corrupted baseline JSON ({err})") from err
-    return _validate(doc, path)
-
-
-# -- the rule ------------------------------------------------------------------------
 
 
 def tolerance(
@@ -247,24 +208,15 @@ def tolerance(
 
     Parameters
     ----------
-    sd : float
-        Seed-to-seed sd of the metric in the baseline (``ddof=1``).
-    k : int
-        Baseline seeds (>= 2).
+    sd, k, mean : float, int, float
+        Seed-to-seed sd (``ddof=1``), number (>= 2) and mean of the baseline's seeds.
     n : int
         Seeds averaged in the checked run (>= 1).
-    mean : float
-        Baseline mean (for the relative floor).
     direction : {"lower", "higher", "none"}
         ``none`` uses a two-sided interval.
-    alpha : float
-        False-alarm probability per metric.
-    rel_floor, abs_floor : float
-        Smallest tolerance, relative to ``|mean|`` and absolute.
-
-    Returns
-    -------
-    float
+    alpha, rel_floor, abs_floor : float
+        False-alarm probability per metric; smallest tolerance, relative to ``|mean|``
+        and absolute.
 
     Examples
     --------
@@ -280,24 +232,18 @@ def tolerance(
 
 def _tol(st: dict, n: int, alpha: float, rel_floor: float) -> float:
     """:func:`tolerance` of a baseline statistic (``mean``, ``sd``, ``k``, ...) for ``n`` seeds."""
+    sd, k, mean, direction, floor = (st[f] for f in ("sd", "k", "mean", "direction", "abs_floor"))
     return tolerance(
-        st["sd"],
-        int(st["k"]),
-        n,
-        st["mean"],
-        direction=st["direction"],
-        alpha=alpha,
-        rel_floor=rel_floor,
-        abs_floor=st["abs_floor"],
+        sd, int(k), n, mean, direction=direction, alpha=alpha, rel_floor=rel_floor, abs_floor=floor
     )
 
 
 def _get(entry: dict, dotted: str) -> float | None:
     section, key = dotted.split(".", 1)
     value = (entry.get(section) or {}).get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def _pool(run_dirs: Sequence[Path]) -> tuple[list[dict], list[dict]]:
@@ -308,11 +254,8 @@ def _pool(run_dirs: Sequence[Path]) -> tuple[list[dict], list[dict]]:
         doc = load_metrics(run_dir)
         runs.append({"path": str(run_dir), **doc["run"]})
         for fit in doc["fits"]:
-            key = (fit["method"], fit["seed"])
-            if key in fits:
-                raise ResultsError(
-                    f"{run_dir}: {fit['method']} seed {fit['seed']} appears in two runs"
-                )
+            if (key := (fit["method"], fit["seed"])) in fits:
+                raise ResultsError(f"{run_dir}: {key[0]} seed {key[1]} appears in two runs")
             fits[key] = fit
     return list(fits.values()), runs
 
@@ -348,38 +291,25 @@ def make_baseline(
 ) -> dict:
     """Build a baseline document from the fits of one or several runs.
 
-    Parameters
-    ----------
-    run_dirs : list of path
-        ``bnn-bench run`` folders (or their ``metrics.json``) of one profile and dataset,
-        together at least 3 seeds per method, e.g. ``bnn-bench run --quick --seeds 10``.
-    alpha, rel_floor : float
-        Parameters of the tolerance rule, stored in the baseline.
-
-    Returns
-    -------
-    dict
-        The baseline: provenance, rule, and per method and metric the seeds' ``mean``,
-        ``sd``, ``k``, ``min``, ``max``, ``direction`` and the 1-seed ``tolerance``.
+    ``run_dirs`` are ``bnn-bench run`` folders (or their ``metrics.json``) of one profile
+    and dataset, together at least 3 seeds per method (``bnn-bench run --quick --seeds
+    10``); ``alpha`` and ``rel_floor`` parametrise the tolerance rule. The baseline holds
+    provenance, the rule, and per method and metric the seeds' ``mean``, ``sd``, ``k``,
+    ``min``, ``max``, ``direction`` and the 1-seed ``tolerance``.
 
     Raises
     ------
     BadInput
-        No runs named.
-    ResultsError
-        A failed fit, too few seeds, or runs of different profiles or data.
+        No runs named; :class:`ResultsError`: a failed fit, too few seeds, or runs of
+        different profiles or data.
     """
     if not run_dirs:
         raise BadInput("--write-baseline: name the runs to build it from with --run DIR")
     fits, runs = _pool([Path(p) for p in run_dirs])
     first = _same_data(runs, "a baseline pools runs of one profile and dataset")
-    failed = [
-        f"{f['method']} seed {f['seed']}: {f.get('error')}" for f in fits if f["status"] != "ok"
-    ]
-    if failed:
-        raise ResultsError(
-            "baseline runs hold failed fits (rerun or drop them): " + "; ".join(failed)
-        )
+    if failed := [f for f in fits if f["status"] != "ok"]:
+        why = "; ".join(f"{f['method']} seed {f['seed']}: {f.get('error')}" for f in failed)
+        raise ResultsError(f"baseline runs hold failed fits (rerun or drop them): {why}")
     n_test = int(first["dataset"]["n_test"])
     metrics: dict[str, dict] = {}
     configs: dict[str, dict] = {}
@@ -414,34 +344,16 @@ def make_baseline(
         "dataset": {k: first["dataset"][k] for k in ("name", "n_train", "n_test", "sha256")},
         "seeds": sorted({f["seed"] for f in fits}),
         "configs": configs,
-        "sources": [
-            {k: r.get(k) for k in ("path", "commit", "created", "command", "machine", "versions")}
-            for r in runs
-        ],
+        "sources": [{k: r.get(k) for k in _SOURCE} for r in runs],
         "metrics": metrics,
     }
 
 
 def write_baseline(baseline: str | Path, run_dirs: Sequence[str | Path]) -> dict:
-    """Build a baseline from runs (:func:`make_baseline`) and write it atomically.
-
-    Returns
-    -------
-    dict
-        The document written to ``baseline``.
-
-    Raises
-    ------
-    BadInput, ResultsError
-        As :func:`make_baseline`.
-    """
+    """Build a baseline from runs (:func:`make_baseline`), write it atomically, return it."""
     doc = make_baseline(run_dirs)
     write_json(baseline, doc)
     return doc
-
-
-def _status_row(method: str, detail: str) -> dict:
-    return dict(method=method, metric="status", better="ok", verdict="REGRESSED", detail=detail)
 
 
 def compare(baseline: dict, fits: list[dict]) -> tuple[pd.DataFrame, list[str]]:
@@ -452,10 +364,10 @@ def compare(baseline: dict, fits: list[dict]) -> tuple[pd.DataFrame, list[str]]:
     table : pandas.DataFrame
         One row per method and gated metric: ``better``, ``baseline`` (mean), ``sd``,
         ``k``, ``now`` (mean over the run's seeds), ``n``, ``tolerance``, ``limit``,
-        ``excess`` (worse-direction move in tolerances) and ``verdict``
-        (``ok``, ``REGRESSED``, ``better``); a failed or missing fit is one ``status`` row.
+        ``excess`` (worse-direction move in tolerances) and ``verdict`` (``ok``,
+        ``REGRESSED``, ``better``); a failed or missing fit is one ``status`` row.
     notes : list of str
-        Config differences and methods of the run that the baseline does not gate.
+        Config differences; methods of the run that the baseline does not gate.
     """
     rows: list[dict] = []
     notes: list[str] = []
@@ -465,15 +377,15 @@ def compare(baseline: dict, fits: list[dict]) -> tuple[pd.DataFrame, list[str]]:
         failed = [f for f in entries if f["status"] != "ok"]
         if not entries or failed:
             why = "; ".join(f"seed {f['seed']}: {f.get('error')}" for f in failed)
-            rows.append(_status_row(method, why or "no fit in the run"))
+            rows.append({"method": method, "metric": "status", "better": "ok"})
+            rows[-1] |= {"verdict": "REGRESSED", "detail": why or "no fit in the run"}
             continue
         base_cfg, now_cfg = baseline["configs"].get(method, {}), _config(entries[0])
-        diff = [
+        if diff := [
             f"{k} {base_cfg.get(k)!r} -> {now_cfg.get(k)!r}"
             for k in sorted(set(base_cfg) | set(now_cfg))
             if base_cfg.get(k) != now_cfg.get(k)
-        ]
-        if diff:
+        ]:
             notes.append(f"{method}: settings differ from the baseline's: {', '.join(diff)}")
         for name, st in gated.items():
             row = {"method": method, "metric": name, "better": st["direction"]}
@@ -489,9 +401,8 @@ def compare(baseline: dict, fits: list[dict]) -> tuple[pd.DataFrame, list[str]]:
             tol = _tol(st, n, baseline["alpha"], baseline["rel_floor"])
             delta = now - st["mean"]
             worse = {"lower": delta, "higher": -delta, "none": abs(delta)}[st["direction"]]
-            limit = {"lower": st["mean"] + tol, "higher": st["mean"] - tol}.get(
-                st["direction"], math.nan
-            )
+            sign = {"lower": 1.0, "higher": -1.0, "none": math.nan}[st["direction"]]
+            limit = st["mean"] + sign * tol  # none: no one-sided limit
             verdict = "REGRESSED" if worse > tol else ("better" if -worse > tol else "ok")
             row |= {"now": now, "n": n, "tolerance": tol, "limit": limit, "excess": worse / tol}
             rows.append(row | {"verdict": verdict, "detail": ""})
@@ -501,31 +412,12 @@ def compare(baseline: dict, fits: list[dict]) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(rows, columns=_COLUMNS), notes
 
 
-# -- check ---------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, eq=False)
 class CheckResult:
     """The verdict of :func:`check`.
 
-    Attributes
-    ----------
-    table : pandas.DataFrame
-        :func:`compare`'s table: one row per method and gated metric.
-    notes : list of str
-        Config differences and ungated methods.
-    baseline_path : pathlib.Path
-        The baseline file.
-    baseline : dict
-        The baseline document (:func:`load_baseline`).
-    runs : list of str
-        The checked run folders (a temporary, deleted one for a fresh run).
-    profile : str
-        The runs' profile (the baseline's).
-    seeds : list of int
-        Seeds of the checked fits.
-    commits : list of str
-        Commits of the checked runs.
+    :func:`compare`'s ``table`` and ``notes``; the baseline's file and document; the
+    checked run folders (a deleted temporary one for a fresh run), seeds and commits.
     """
 
     table: pd.DataFrame
@@ -533,7 +425,6 @@ class CheckResult:
     baseline_path: Path
     baseline: dict
     runs: list[str]
-    profile: str
     seeds: list[int]
     commits: list[str]
 
@@ -549,19 +440,18 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        """True when no gated metric regressed (and there was one to gate)."""
-        return len(self.table) > 0 and self.regressed.empty
+        """True when no gated metric regressed."""
+        return self.regressed.empty
 
 
 def _fresh_run(baseline: dict, seeds: list[int], out: Path, log: Callable[[str], None]) -> None:
-    from bnn_models.data import load_dataset
-
     data = baseline["dataset"]
-    dataset = load_dataset(data["name"], n_train=data["n_train"], n_test=data["n_test"])
-    order = list(METHODS)
-    methods = sorted(
-        baseline["metrics"], key=lambda m: order.index(m) if m in order else len(order)
-    )
+    try:
+        dataset = load_dataset(data["name"], n_train=data["n_train"], n_test=data["n_test"])
+    except BadInput as err:  # e.g. a user's data file: a fresh run cannot rebuild it
+        raise BadInput(f"{err}; run 'bnn-bench run' yourself and pass --run DIR") from None
+    methods = [m for m in METHODS if m in baseline["metrics"]]  # in registry order
+    methods += sorted(set(baseline["metrics"]) - set(methods))
     log(
         f"bnn-bench check: fresh {baseline['profile']} run of {', '.join(methods)} "
         f"on {data['name']}, seeds {seeds} -> {out}"
@@ -593,11 +483,8 @@ def check(
         Baseline file (:func:`make_baseline`).
     run_dirs : path or list of path, optional
         Results folder(s) of ``bnn-bench run`` to check. Default: run the baseline's
-        profile and methods now, on its first ``seeds`` seeds, in a temporary folder.
-    seeds : int, optional
-        Seeds of the fresh run (default 1: the baseline's first seed).
-    log : callable, optional
-        Where the fresh run's progress lines go (default: nowhere).
+        profile and methods now, on its first ``seeds`` seeds (default 1), in a
+        temporary folder, sending progress lines to ``log`` (default: nowhere).
 
     Returns
     -------
@@ -607,15 +494,8 @@ def check(
     Raises
     ------
     ResultsError
-        Bad baseline or run (the message names file and field), or a run of another
-        profile or dataset than the baseline's.
-    BadInput
-        ``seeds`` outside 1 .. the baseline's seeds.
-
-    Examples
-    --------
-    >>> result = check("results/baseline_quick.json", ["results/quick"])  # doctest: +SKIP
-    >>> print("\\n".join(format_check(result)))  # doctest: +SKIP
+        Bad baseline or run (naming file and field), or a run of another profile or
+        dataset; :class:`BadInput`: ``seeds`` out of range.
     """
     base = load_baseline(baseline_path)
     with tempfile.TemporaryDirectory(prefix="bnn-bench-check-") as tmp:
@@ -627,27 +507,14 @@ def check(
                 )
             out = Path(tmp) / "run"
             _fresh_run(base, base["seeds"][:n], out, log or (lambda line: None))
-            paths = [out]
+            paths: list[str | Path] = [out]
         else:
-            paths = (
-                [Path(run_dirs)]
-                if isinstance(run_dirs, str | Path)
-                else [Path(p) for p in run_dirs]
-            )
+            paths = [run_dirs] if isinstance(run_dirs, str | Path) else list(run_dirs)
         if not paths:
             raise BadInput("--run: empty list of runs to check")
-        fits, runs = _pool(paths)
-    first = _same_data(runs, "a check pools runs of one profile and dataset")
-    if first["profile"] != base["profile"]:
-        raise ResultsError(
-            f"{first['path']}: field 'run.profile' is {first['profile']!r}, the "
-            f"baseline {baseline_path} is {base['profile']!r}: compare like with like"
-        )
-    if first["dataset"]["sha256"] != base["dataset"]["sha256"]:
-        raise ResultsError(
-            f"{first['path']}: field 'run.dataset.sha256' differs from the baseline "
-            f"{baseline_path}'s: another dataset"
-        )
+        fits, runs = _pool([Path(p) for p in paths])
+    like = {"path": f"the baseline {baseline_path}", **base}
+    _same_data([like, *runs], "a check compares like with like")
     table, notes = compare(base, fits)
     return CheckResult(
         table=table,
@@ -655,28 +522,17 @@ def check(
         baseline_path=Path(baseline_path),
         baseline=base,
         runs=[r["path"] for r in runs],
-        profile=first["profile"],
         seeds=sorted({f["seed"] for f in fits}),
         commits=sorted({str(r.get("commit")) for r in runs}),
     )
 
 
-# -- presentation --------------------------------------------------------------------
-
-
 def _to_string(table: pd.DataFrame, width: int = 250) -> str:
-    options = {"display.width": width, "display.max_columns": 20, "display.max_colwidth": 80}
-    with pd.option_context(
-        *itertools.chain(*options.items()), "display.float_format", "{:.5g}".format
-    ):
+    if "detail" in table and not table["detail"].fillna("").astype(bool).any():
+        table = table.drop(columns="detail")  # no failed fit, no missing metric
+    options = ["display.width", width, "display.max_columns", 20, "display.max_colwidth", 80]
+    with pd.option_context(*options, "display.float_format", "{:.5g}".format):
         return table.to_string(index=False, na_rep="")
-
-
-def _format_table(table: pd.DataFrame) -> str:
-    shown = table[_SHOWN]
-    if not shown["detail"].fillna("").astype(bool).any():
-        shown = shown.drop(columns="detail")
-    return _to_string(shown)
 
 
 def _short(commit: object) -> str:
@@ -687,44 +543,32 @@ def _short(commit: object) -> str:
 def format_check(result: CheckResult, show_all: bool = False) -> list[str]:
     """The lines ``bnn-bench check`` prints: header, notes, table and verdict.
 
-    Parameters
-    ----------
-    result : CheckResult
-        From :func:`check`.
-    show_all : bool
-        Show every gated metric, not only those that regressed.
-
-    Returns
-    -------
-    list of str
-        Ending in ``PASSED: ...`` or ``FAILED: k of N gated metrics regressed``.
+    The table shows the regressed metrics, or every gated one with ``show_all``; the
+    last line is ``PASSED: ...`` or ``FAILED: k of N gated metrics regressed``.
     """
     base, table = result.baseline, result.table
     src = base.get("sources") or [{}]
     lines = [
-        f"bnn-bench check: run {', '.join(result.runs)} (profile {result.profile}, "
+        f"bnn-bench check: run {', '.join(result.runs)} (profile {base['profile']}, "
         f"seeds {result.seeds}, commit {', '.join(_short(c) for c in result.commits)}) vs "
         f"baseline {result.baseline_path} ({len(base['seeds'])} seeds, commit "
         f"{_short(src[0].get('commit'))})"
     ]
     lines += [f"note: {note}" for note in result.notes]
     if show_all:
-        lines.append(_format_table(table))
-    if len(result.better):
+        lines.append(_to_string(table[_SHOWN]))
+    if len(better := result.better):
+        names = ", ".join(f"{r.method} {r.metric}" for r in better.itertuples())
         lines.append(
-            f"note: {len(result.better)} metric(s) better than the baseline by more than their "
-            "tolerance: "
-            + ", ".join(f"{r.method} {r.metric}" for r in result.better.itertuples())
-            + " (refresh the baseline if intended)"
+            f"note: {len(better)} metric(s) better than the baseline by more than their "
+            f"tolerance: {names} (refresh the baseline if intended)"
         )
     bad = result.regressed
     if len(bad):
         if not show_all:
-            lines.append(_format_table(bad))
+            lines.append(_to_string(bad[_SHOWN]))
         lines.append(f"tolerance rule (baseline): {base['rule']}")
         lines.append(f"FAILED: {len(bad)} of {len(table)} gated metrics regressed")
-    elif table.empty:
-        lines.append("FAILED: the baseline gates no metric of these runs")
     else:
         worst = table.sort_values("excess").iloc[-1]
         lines.append(
@@ -735,26 +579,15 @@ def format_check(result: CheckResult, show_all: bool = False) -> list[str]:
 
 
 def format_baseline(doc: dict, path: str | Path | None = None) -> list[str]:
-    """The lines ``bnn-bench check --write-baseline`` prints: what the baseline holds.
+    """The lines ``bnn-bench check --write-baseline`` prints: what baseline ``doc`` holds.
 
-    Parameters
-    ----------
-    doc : dict
-        A baseline document (:func:`make_baseline`, :func:`load_baseline`).
-    path : path, optional
-        Where it was written, named in the first line.
+    ``path``, where it was written, is named in the first line.
     """
     where = f"wrote {path}: " if path is not None else "baseline: "
+    names = {"direction": "better", "mean": "mean", "sd": "sd", "k": "k"}
+    names["tolerance"] = "tolerance (1 seed)"
     rows = [
-        {
-            "method": m,
-            "metric": name,
-            "better": st["direction"],
-            "mean": st["mean"],
-            "sd": st["sd"],
-            "k": st["k"],
-            "tolerance (1 seed)": st["tolerance"],
-        }
+        {"method": m, "metric": name, **{col: st.get(key) for key, col in names.items()}}
         for m, entries in doc["metrics"].items()
         for name, st in entries.items()
     ]

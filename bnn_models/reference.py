@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import arviz as az
+import msgspec
 import numpy as np
 import xarray as xr
 
@@ -56,6 +57,7 @@ from bnn_models.posterior import (
     weight_diagnostics,
 )
 from bnn_models.provenance import git_commit, library_versions, machine_info
+from bnn_models.schema import check_struct
 
 __all__ = [
     "ACCEPT_ESS_BULK",
@@ -112,6 +114,24 @@ def reference_key(data_sha256: str, model: dict, config: dict) -> str:
     """Cache key: hash of the data hash, the model settings and the sampler config."""
     blob = json.dumps({"data": data_sha256, "model": model, "config": config}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class _Model(msgspec.Struct):
+    n_hidden: int
+    prior_sigma: float
+    source_sha256: str
+
+
+class _Summary(msgspec.Struct):
+    """The fields of a reference summary that loading relies on."""
+
+    key: str
+    data_hash: str
+    model: _Model
+    config: dict[str, Any]
+    pred_mean: list[float]
+    pred_sd: list[float]
+    diagnostics: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -382,6 +402,7 @@ def load_reference(path: str | os.PathLike) -> Reference:
             f"{js}: reference schema_version {summary.get('schema_version')!r}, this bnn-bench "
             f"reads {REFERENCE_SCHEMA_VERSION}"
         )
+    check_struct(summary, _Summary, str(js))
     return Reference(summary=summary, idata=_tree(load_fit(nc)), path=nc)
 
 

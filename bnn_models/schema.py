@@ -22,6 +22,7 @@ from bnn_models.errors import ResultsError
 
 __all__ = [
     "NOT_METRICS",
+    "check_struct",
     "SCHEMA",
     "SCHEMA_VERSION",
     "SEED_INTERVAL_PROB",
@@ -93,7 +94,8 @@ def _message(err: msgspec.ValidationError) -> str:
     return f"field {where!r}: {text[0].lower()}{text[1:]}" if where else text
 
 
-def _convert(obj: object, struct: type, where: str) -> None:
+def check_struct(obj: object, struct: type, where: str) -> None:
+    """Validate ``obj`` against a ``msgspec.Struct``; :class:`ResultsError` names the field."""
     try:
         msgspec.convert(obj, struct)
     except msgspec.ValidationError as err:
@@ -130,9 +132,9 @@ def validate(doc: object, where: str = "metrics.json") -> dict:
             f"{where}: field 'schema_version' is {doc['schema_version']!r}, this bnn-bench "
             f"reads versions {', '.join(map(str, _READS))}"
         )
-    _convert(doc, _Doc, where)
+    check_struct(doc, _Doc, where)
     for i, fit in enumerate(doc["fits"]):
-        _convert(fit, _Fit, f"{where}: fits[{i}]")
+        check_struct(fit, _Fit, f"{where}: fits[{i}]")
     if doc["schema_version"] == 1:
         doc = {
             **doc,
@@ -140,7 +142,7 @@ def validate(doc: object, where: str = "metrics.json") -> dict:
             "fits": [_upgrade_v1(f) for f in doc["fits"]],
         }
     for i, fit in enumerate(doc["fits"]):
-        _convert(fit, _FitV2, f"{where}: fits[{i}]")
+        check_struct(fit, _FitV2, f"{where}: fits[{i}]")
     return doc
 
 

@@ -9,7 +9,11 @@ import sys
 import timeit
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from bnn_models.inference import METHODS, ADVISettings, Method, register, unregister
+from tests.conftest import rupture_available
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -18,6 +22,8 @@ if str(ROOT) not in sys.path:
 common = importlib.import_module("benchmarks.common")
 MODULES = [importlib.import_module(f"benchmarks.{m}") for m in ("fits", "ops", "scaling", "memory")]
 _PREFIXES = ("time_", "track_", "peakmem_", "mem_")
+#: Hand-set mean predictive sd of each registered method in the synthetic cache.
+_PRED_SD = {"nuts": 0.08, "advi": 0.04, "fullrank_advi": 0.08}
 
 
 def _classes():
@@ -65,7 +71,52 @@ def test_fit_benchmarks_share_one_setup_cache_and_run_once():
     for cls in _classes():
         if hasattr(cls, "setup_cache") or any(n.startswith("peakmem_") for n in vars(cls)):
             assert cls.number == 1 and cls.repeat == 1, cls.__name__
-            assert cls.param_names[0] == "profile" and cls.params[0] == [common.PROFILE]
+            assert cls.param_names == ["profile", "method"], cls.__name__
+            assert cls.params[0] == [common.PROFILE]
+
+
+def test_method_parameters_follow_the_registry_by_family():
+    from benchmarks import fits, memory, ops
+
+    family = {name: m.family for name, m in METHODS.items()}
+    assert fits.FitCost.params[1] == list(METHODS)
+    assert fits.FitQuality.params[1] == fits.FitFidelity.params[1] == list(METHODS)
+    assert memory.PeakMemFit.params[1] == list(METHODS)
+    assert fits.MCMCDiagnostics.params[1] == [m for m in METHODS if family[m] == "mcmc"]
+    assert fits.VIConvergence.params[1] == [m for m in METHODS if family[m] == "vi"]
+    # Today's registry: NUTS is the MCMC reference, both ADVIs get the VI tracks.
+    assert common.MCMC_REFERENCE == "nuts"
+    assert {"advi", "fullrank_advi"} <= set(fits.VIConvergence.params[1])
+    assert {"advi", "fullrank_advi"} <= set(ops.VIStep.params[0])
+
+
+def _step(**kwargs):
+    raise AssertionError("not fitted in these tests")
+
+
+def test_a_registered_method_is_benchmarked_by_its_family():
+    from benchmarks import fits, ops
+
+    toy = Method(name="toy_vi", label="toy", family="vi", fit=_step, settings=ADVISettings)
+    register(toy)
+    try:
+        for module in (common, *MODULES):
+            importlib.reload(module)
+        assert "toy_vi" in fits.FitQuality.params[1] and "toy_vi" in fits.VIConvergence.params[1]
+        assert "toy_vi" in ops.VIStep.params[0]  # its settings name a PyMC class
+        assert "toy_vi" not in fits.MCMCDiagnostics.params[1]
+    finally:
+        unregister("toy_vi")
+        for module in (common, *MODULES):
+            importlib.reload(module)
+    assert "toy_vi" not in fits.FitQuality.params[1]
+
+
+def test_benchmarks_never_name_a_method():
+    for path in (ROOT / "benchmarks").glob("*.py"):
+        code = path.read_text()
+        for name in METHODS:
+            assert f'"{name}"' not in code and f"'{name}'" not in code, f"{path.name}: {name}"
 
 
 def test_listed_metrics_are_all_tracked():
@@ -81,7 +132,8 @@ def test_listed_metrics_are_all_tracked():
         "error_rate",
         "one_minus_f1_weighted",
         "pred_sd_mean",
-        "pred_sd_ratio",
+        "pred_sd_ratio_to_mcmc",
+        "abs_log_pred_sd_ratio_to_mcmc",
         "max_rhat",
         "min_ess_bulk",
         "ess_bulk_per_second",
@@ -101,13 +153,15 @@ def test_profile_switch(monkeypatch):
 
 
 def _cache() -> dict:
-    """A cache as ``fit_all`` returns it, with hand-set numbers."""
+    """A cache as ``fit_all`` returns it, with hand-set numbers, for every registered method."""
 
-    def fit(method: str, sd: float) -> dict:
+    def fit(method: str) -> dict:
+        family = METHODS[method].family
         entry = {
             "method": method,
+            "family": family,
             "status": "ok",
-            "runtime": {"fit_s": 2.0, "compile_s": 1.0, "ess_bulk_per_s": 5.0},
+            "runtime": {"fit_s": 2.0, "compile_s": 1.0, "ess_bulk_per_s": None},
             "calibration": {
                 "ece": 0.1,
                 "brier": 0.09,
@@ -115,7 +169,7 @@ def _cache() -> dict:
                 "error_rate": 0.12,
                 "one_minus_f1_weighted": 0.13,
             },
-            "spread": {"pred_sd_mean": sd},
+            "spread": {"pred_sd_mean": _PRED_SD[method]},
             "elbo": None,
             "diagnostics": None,
             "fidelity": {
@@ -123,21 +177,17 @@ def _cache() -> dict:
                 "pred_tv_mean": 0.05,
                 "share_mean_off_0p3sd": 0.2,
                 "pred_sd_ratio_median": 0.5,
-                "psis_khat": None if method == "nuts" else 1.5,
+                "psis_khat": 1.5 if family == "vi" else None,
             },
         }
-        if method == "nuts":
+        if family == "mcmc":
             entry["diagnostics"] = {"rhat_max_pred": 1.02, "ess_bulk_min_pred": 40.0}
+            entry["runtime"]["ess_bulk_per_s"] = 5.0
         else:
             entry["elbo"] = {"neg_final_elbo": 880.0, "iter_to_1pct": 1200}
         return entry
 
-    fits_ = {
-        "nuts": fit("nuts", 0.08),
-        "advi": fit("advi", 0.04),
-        "fullrank_advi": fit("fullrank_advi", 0.08),
-    }
-    return {"profile": common.PROFILE, "run": {}, "fits": fits_}
+    return {"profile": common.PROFILE, "run": {}, "fits": {m: fit(m) for m in METHODS}}
 
 
 def test_tracks_read_the_cache():
@@ -145,15 +195,39 @@ def test_tracks_read_the_cache():
 
     cache, p = _cache(), common.PROFILE
     vi = fits.VIConvergence()
-    assert vi.track_pred_sd_ratio(cache, p, "advi") == pytest.approx(0.5)
-    assert vi.track_abs_log_pred_sd_ratio(cache, p, "advi") == pytest.approx(math.log(2))
-    assert vi.track_abs_log_pred_sd_ratio(cache, p, "fullrank_advi") == pytest.approx(0.0)
+    assert vi.track_pred_sd_ratio_to_mcmc(cache, p, "advi") == pytest.approx(0.5)
+    assert vi.track_abs_log_pred_sd_ratio_to_mcmc(cache, p, "advi") == pytest.approx(math.log(2))
+    assert vi.track_abs_log_pred_sd_ratio_to_mcmc(cache, p, "fullrank_advi") == pytest.approx(0.0)
     assert vi.track_neg_final_elbo(cache, p, "advi") == 880.0
-    assert fits.NUTSDiagnostics().track_min_ess_bulk(cache, p) == 40.0
+    assert vi.track_iterations_to_converge(cache, p, "advi") == 1200.0
+    mcmc = fits.MCMCDiagnostics()
+    assert mcmc.track_min_ess_bulk(cache, p, "nuts") == 40.0
+    assert mcmc.track_max_rhat(cache, p, "nuts") == 1.02
+    assert mcmc.track_ess_bulk_per_second(cache, p, "nuts") == 5.0
+    # Every track, for every method it is parametrised over, reads a finite number.
     for cls, name, fn in _benchmarks("track_"):
-        args = [p] if cls.param_names == ["profile"] else [p, cls.params[1][-1]]
-        value = fn(cls(), cache, *args)
-        assert isinstance(value, float) and math.isfinite(value), f"{cls.__name__}.{name}"
+        for method in cls.params[1]:
+            value = fn(cls(), cache, p, method)
+            assert isinstance(value, float), f"{cls.__name__}.{name}({method})"
+            if name == "track_psis_khat" and METHODS[method].family != "vi":
+                assert math.isnan(value)  # no density q to weigh draws by
+            else:
+                assert math.isfinite(value), f"{cls.__name__}.{name}({method})"
+
+
+def test_pred_sd_ratio_is_to_the_first_mcmc_method(monkeypatch):
+    from benchmarks import fits
+
+    cache, p = _cache(), common.PROFILE
+    cache["fits"]["other_mcmc"] = cache["fits"]["nuts"] | {
+        "method": "other_mcmc",
+        "spread": {"pred_sd_mean": 0.02},
+    }
+    assert fits.VIConvergence().track_pred_sd_ratio_to_mcmc(cache, p, "advi") == 0.5
+    monkeypatch.setattr(fits, "MCMC_REFERENCE", "other_mcmc")
+    assert fits.VIConvergence().track_pred_sd_ratio_to_mcmc(cache, p, "advi") == 2.0
+    monkeypatch.setattr(fits, "MCMC_REFERENCE", None)  # no MCMC method registered: n/a
+    assert math.isnan(fits.VIConvergence().track_pred_sd_ratio_to_mcmc(cache, p, "advi"))
 
 
 def test_fidelity_tracks_are_na_without_a_reference():
@@ -163,7 +237,7 @@ def test_fidelity_tracks_are_na_without_a_reference():
     fid = fits.FitFidelity()
     assert fid.track_class_disagreement(cache, p, "advi") == pytest.approx(0.1)
     assert fid.track_abs_log_sd_ratio(cache, p, "advi") == pytest.approx(math.log(2))
-    assert math.isnan(fid.track_psis_khat(cache, p, "nuts"))  # NUTS has no k-hat
+    assert math.isnan(fid.track_psis_khat(cache, p, "nuts"))  # MCMC has no k-hat
     cache["fits"]["advi"]["fidelity"]["pred_tv_mean"] = None  # no reference
     assert math.isnan(fid.track_pred_tv_mean(cache, p, "advi"))
 
@@ -175,8 +249,54 @@ def test_a_failed_fit_fails_its_benchmarks():
     cache["fits"]["advi"] = {"method": "advi", "status": "failed", "error": "non-finite ELBO"}
     with pytest.raises(RuntimeError, match="non-finite ELBO"):
         fits.FitQuality().track_ece(cache, common.PROFILE, "advi")
+    with pytest.raises(RuntimeError, match="non-finite ELBO"):  # the ratio's numerator
+        fits.VIConvergence().track_pred_sd_ratio_to_mcmc(cache, common.PROFILE, "advi")
     with pytest.raises(RuntimeError, match="profile"):
         fits.FitQuality().track_ece(cache | {"profile": "other"}, common.PROFILE, "nuts")
+
+
+def test_vi_step_is_built_from_each_methods_default_settings(teacher_small, monkeypatch):
+    from bnn_models.inference import OPTIMIZERS
+    from bnn_models.model import build_bnn
+
+    model = build_bnn(teacher_small.X_train, teacher_small.y_train, n_hidden=3)
+    built: list[tuple[str, dict]] = []
+    for method in common.VI_STEP_METHODS:
+        settings = METHODS[method].settings()
+        built.clear()
+
+        class Spy(settings.inference_class):  # records what the step is built from
+            def __init__(self, *args, **kwargs):
+                built.append(("class", kwargs))
+                super().__init__(*args, **kwargs)
+
+        def optimizer(learning_rate, _real=OPTIMIZERS[settings.optimizer]):
+            built.append(("optimizer", {"learning_rate": learning_rate}))
+            return _real(learning_rate=learning_rate)
+
+        monkeypatch.setattr(METHODS[method].settings, "inference_class", Spy)
+        monkeypatch.setitem(OPTIMIZERS, settings.optimizer, optimizer)
+        step = common.vi_step_function(model, method)
+        assert built == [
+            ("optimizer", {"learning_rate": settings.learning_rate}),
+            ("class", {"random_seed": common.FIT_SEED}),
+        ], method
+        losses = [float(np.asarray(step()).item()) for _ in range(3)]
+        assert all(math.isfinite(v) for v in losses), (method, losses)
+        monkeypatch.undo()
+
+
+@pytest.mark.skipif(not rupture_available(), reason="rupture files not available offline")
+def test_peak_memory_fits_use_the_profiles_settings():
+    from benchmarks import memory
+
+    bench = memory.PeakMemFit()
+    for method in memory.PeakMemFit.params[1]:
+        bench.setup(common.PROFILE, method)
+        expected = METHODS[method].quick if common.PROFILE == "quick" else {}
+        for key, value in expected.items():
+            assert getattr(bench.settings, key) == value, (method, key)
+        assert isinstance(bench.settings, METHODS[method].settings)
 
 
 def test_short_timings_run_on_one_blas_thread():

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from bnn_models.bench import SCHEMA_VERSION, load_metrics
-from bnn_models.cli import main
-
-TINY_SET = [
-    "--set",
-    "advi.max_iter=1200",
-    "--set",
-    "advi.window=200",
-    "--set",
-    "advi.draws=100",
-]
+from bnn_models import cli
+from bnn_models.cli import SeedSpec, main
+from bnn_models.inference import METHODS
+from bnn_models.schema import SCHEMA_VERSION, load_metrics
+from tests.conftest import TINY
 
 
-def _tiny_run_args(out) -> list[str]:
-    """Two seeds of a tiny ADVI fit on small teacher data."""
+def tiny_set(*methods: str) -> list[str]:
+    """``--set`` options of TINY's settings of ``methods`` (their width goes by --hidden)."""
+    return [
+        arg
+        for m in methods
+        for key, value in TINY[m].items()
+        if key != "n_hidden"
+        for arg in ("--set", f"{m}.{key}={value}")
+    ]
+
+
+def _tiny_run_args() -> list[str]:
+    """Two seeds of a tiny ADVI fit on small teacher data, into the default folder."""
     teacher = ["--dataset", "teacher", "--n-train", "200", "--n-test", "100"]
     return [
         "run",
@@ -28,26 +34,30 @@ def _tiny_run_args(out) -> list[str]:
         "--methods",
         "advi",
         "--hidden",
-        "4",
+        str(TINY["advi"]["n_hidden"]),
         "--seeds",
         "2",
-        "--out",
-        str(out),
         "--no-progress",
         "--no-report",
-        *TINY_SET,
+        *tiny_set("advi"),
     ]
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    return main(_tiny_run_args(out)), out
+    """The run, from a fresh working folder and without --out: it goes to runs/teacher."""
+    cwd = tmp_path_factory.mktemp("cwd")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(cwd)
+        code = main(_tiny_run_args())
+    return code, cwd
 
 
-def test_run_writes_versioned_metrics(tiny_run, capsys):
-    code, out = tiny_run
+def test_run_writes_versioned_metrics_to_the_default_folder(tiny_run, capsys):
+    code, cwd = tiny_run
     assert code == 0
+    assert sorted(p.name for p in cwd.iterdir()) == ["runs"]  # nothing else written
+    out = cwd / "runs" / "teacher"
     doc = load_metrics(out)
     assert doc["schema_version"] == SCHEMA_VERSION
     run = doc["run"]
@@ -56,8 +66,13 @@ def test_run_writes_versioned_metrics(tiny_run, capsys):
     assert run["seeds"] == [0, 1] and run["dataset"]["sha256"]
     assert [f["seed"] for f in doc["fits"]] == [0, 1]
     fit = doc["fits"][0]
+    assert (fit["method"], fit["family"], fit["label"]) == ("advi", "vi", METHODS["advi"].label)
+    assert fit["config"]["max_iter"] == TINY["advi"]["max_iter"]  # --set strings converted
+    assert isinstance(fit["config"]["max_iter"], int)
+    assert fit["config"]["n_hidden"] == TINY["advi"]["n_hidden"]
     for section in ("runtime", "elbo", "spread", "calibration"):
         assert isinstance(fit[section], dict), section
+    assert fit["diagnostics"] is None  # no chains to compare
     assert (out / fit["fit_file"]).is_file()
     summary = doc["seed_summary"]["advi"]
     assert summary["n_seeds"] == 2 and "calibration.ece" in summary["metrics"]
@@ -65,9 +80,10 @@ def test_run_writes_versioned_metrics(tiny_run, capsys):
 
 
 def test_resume_skips_finished_fits(tiny_run, capsys):
-    _, out = tiny_run
+    _, cwd = tiny_run
+    out = cwd / "runs" / "teacher"
     before = json.loads((out / "metrics.json").read_text())
-    code = main([*_tiny_run_args(out), "--resume"])
+    code = main([*_tiny_run_args(), "--out", str(out), "--resume"])
     assert code == 0
     assert capsys.readouterr().out.count("resumed") == 2
     after = json.loads((out / "metrics.json").read_text())
@@ -77,10 +93,26 @@ def test_resume_skips_finished_fits(tiny_run, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "--methods", "nuts,hmc"], "unknown method 'hmc'"),
-        (["run", "--methods", "advi", "--hidden", "0"], "hidden width must be >= 1"),
-        (["run", "--methods", "advi", "--set", "advi.max_iter=0"], "max_iter must be >= 1"),
-        (["run", "--methods", "nuts", "--set", "nuts.chains=-1"], "chains must be >= 1"),
+        (["run", "--methods", "nuts,hmc"], "--methods: unknown method 'hmc'"),
+        (["run", "--methods", "advi", "--hidden", "0"], "--hidden: hidden width must be >= 1"),
+        (
+            ["run", "--methods", "advi", "--set", "advi.max_iter=0"],
+            "advi: max_iter must be >= 1, got 0",
+        ),
+        (
+            ["run", "--methods", "nuts", "--set", "nuts.chains=-1"],
+            "nuts: chains must be >= 1, got -1",
+        ),
+        (
+            ["run", "--methods", "advi", "--set", "advi.max_iter=lots"],
+            "--set advi.max_iter: expected int, got 'lots'",
+        ),
+        (
+            ["run", "--methods", "advi", "--set", "nuts.draws=10"],
+            "--set: method 'nuts' is not among --methods advi",
+        ),
+        (["run", "--methods", ","], "--methods: empty list"),
+        (["run", "--methods", "advi", "--time-limit", "0"], "--time-limit: must be > 0 seconds"),
         (["run", "--data", "/nonexistent/file.csv"], "/nonexistent/file.csv"),
         (["run", "--data", "BAD", "--label", "y"], "row 4, column 'y': label 7 is not 0 or 1"),
         (["run", "--data", "BAD", "--label", "zz"], "label column 'zz' not found"),
@@ -102,11 +134,59 @@ def test_bad_options_exit_2_with_a_clear_message(args, message, capsys, tmp_path
         ]
     )
     assert code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err and "internal error" not in err  # the message alone
     assert not (tmp_path / "o" / "metrics.json").exists()
 
 
-def test_malformed_seeds_exit_2(capsys):
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1,x", "is neither a positive count nor a comma-separated list"),
+        ("0", "a count must be >= 1"),
+        ("-2", "a count must be >= 1"),
+        ("1,1", "is empty or repeats a seed"),
+        (",", "is empty or repeats a seed"),
+    ],
+)
+def test_malformed_seeds_exit_2(text, message, capsys):
     with pytest.raises(SystemExit) as info:
-        main(["run", "--seeds", "1,x"])
-    assert info.value.code == 2 and "--seeds" in capsys.readouterr().err
+        main(["run", "--seeds", text])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "--seeds" in err and message in err
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "seeds"),
+    [("3", 0, [0, 1, 2]), ("2", 5, [5, 6]), ("4,1,7", 5, [4, 1, 7]), ("3,", 0, [3])],
+)
+def test_seeds_are_a_count_from_seed_or_a_list(text, first, seeds):
+    args = cli.build_parser().parse_args(["run", "--seeds", text, "--seed", str(first)])
+    assert isinstance(args.seeds, SeedSpec) and args.seeds.resolve(args.seed) == seeds
+    assert SeedSpec().resolve(9) == [9]  # no --seeds: the one --seed
+
+
+def test_methods_lists_every_registered_method(capsys):
+    assert main(["methods"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["name", "label", "family"]
+    for name, method in METHODS.items():
+        (row,) = [line for line in lines[1:] if line.split()[0] == name]
+        assert method.label in row and f" {method.family} " in row and method.engine in row
+
+
+def test_a_bug_exits_1_with_its_traceback(monkeypatch, capsys):
+    def broken(args):
+        raise KeyError("no such column")
+
+    monkeypatch.setattr(cli, "_cmd_methods", broken)
+    assert main(["methods"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "KeyError: 'no such column'" in err
+    assert "bnn-bench methods: internal error (a bug, not your input)" in err
+
+
+def test_the_default_folder_is_ignored_by_git():
+    ignore = (Path(__file__).resolve().parents[1] / ".gitignore").read_text().split()
+    assert any(line.strip("/") == str(cli.DEFAULT_RUNS) for line in ignore)

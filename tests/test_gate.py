@@ -10,20 +10,25 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from bnn_models import gate
 from bnn_models._io import write_json
-from bnn_models.bench import SCHEMA, SCHEMA_VERSION
-from bnn_models.cli import main
+from bnn_models.errors import BadInput, ResultsError
 from bnn_models.gate import (
     BASELINE_SCHEMA_VERSION,
-    GATED,
-    check_main,
+    check,
     compare,
+    format_baseline,
+    format_check,
     load_baseline,
     make_baseline,
     tolerance,
+    write_baseline,
 )
+from bnn_models.schema import SCHEMA, SCHEMA_VERSION
 
 _SHA = {"rupturemodel_train.txt": "ab" * 32}
+#: Family of each method of the synthetic runs: what decides which metrics a fit has.
+_FAMILY = {"nuts": "mcmc", "advi": "vi"}
 #: Per-method centre of each metric in the synthetic runs; seeds add ~1% noise.
 _CENTRE = {
     "calibration": {
@@ -42,6 +47,8 @@ def _fit(method: str, seed: int, shift: dict | None = None) -> dict:
     rng = np.random.default_rng(1000 * seed + len(method))
     entry: dict = {
         "method": method,
+        "family": _FAMILY[method],
+        "label": method.upper(),
         "seed": seed,
         "status": "ok",
         "error": None,
@@ -52,7 +59,7 @@ def _fit(method: str, seed: int, shift: dict | None = None) -> dict:
         entry[section] = {k: v * (1 + 0.01 * rng.standard_normal()) for k, v in values.items()}
     entry["elbo"] = None
     entry["diagnostics"] = None
-    if method == "nuts":
+    if entry["family"] == "mcmc":
         entry["diagnostics"] = {
             "rhat_max_pred": 1.05 + 0.01 * rng.standard_normal(),
             "ess_bulk_min_pred": 20 + rng.standard_normal(),
@@ -106,8 +113,10 @@ def test_tolerance_is_the_student_t_prediction_bound():
     assert tolerance(2.0, 6, 1, 10.0, direction="none") == pytest.approx(
         stats.t.ppf(0.9995, 5) * 2 * math.sqrt(1 / 6 + 1)
     )
-    # More seeds in the run narrow it; the floors bound it from below.
-    assert tolerance(2.0, 6, 4, 10.0) < expected
+    # Four seeds in the run: sqrt(1/6 + 1/4) instead of sqrt(1/6 + 1).
+    assert tolerance(2.0, 6, 4, 10.0) == pytest.approx(
+        stats.t.ppf(0.999, 5) * 2 * math.sqrt(1 / 6 + 1 / 4)
+    )
     assert tolerance(0.0, 6, 1, 10.0) == pytest.approx(0.1)  # 1% of |mean|
     assert tolerance(0.0, 6, 1, 0.0, abs_floor=0.0025) == 0.0025
     with pytest.raises(ValueError, match="k >= 2"):
@@ -118,140 +127,273 @@ def test_baseline_records_spread_and_rule(baseline: Path):
     doc = load_baseline(baseline)
     assert doc["seeds"] == list(range(6))
     assert "t(1 - alpha, k - 1)" in doc["rule"]
-    assert set(doc["metrics"]["advi"]) == set(GATED) - {
+    calibration = {f"calibration.{k}" for k in _CENTRE["calibration"]}
+    # Each method is gated on the metrics its fits have: ELBO for VI, R-hat/ESS for MCMC.
+    assert set(doc["metrics"]["advi"]) == calibration | {
+        "spread.pred_sd_mean",
+        "elbo.neg_final_elbo",
+    }
+    assert set(doc["metrics"]["nuts"]) == calibration | {
+        "spread.pred_sd_mean",
         "diagnostics.rhat_max_pred",
         "diagnostics.ess_bulk_min_pred",
     }
-    assert "elbo.neg_final_elbo" not in doc["metrics"]["nuts"]
     st = doc["metrics"]["advi"]["elbo.neg_final_elbo"]
     values = [_fit("advi", s)["elbo"]["neg_final_elbo"] for s in range(6)]
     assert st["mean"] == pytest.approx(np.mean(values))
     assert st["sd"] == pytest.approx(np.std(values, ddof=1))
+    assert st["k"] == 6
+    assert (st["min"], st["max"]) == (pytest.approx(min(values)), pytest.approx(max(values)))
+    # The 1-seed tolerance: the t bound (about 30 nats here) beats the 1% floor (9 nats).
+    t_bound = stats.t.ppf(0.999, 5) * np.std(values, ddof=1) * math.sqrt(1 / 6 + 1)
+    assert t_bound > 0.01 * abs(np.mean(values))
+    assert st["tolerance"] == pytest.approx(t_bound)
     assert doc["metrics"]["nuts"]["calibration.error_rate"]["abs_floor"] == 1 / 400
+    assert doc["metrics"]["nuts"]["calibration.ece"]["abs_floor"] == 0.0
+    assert doc["metrics"]["nuts"]["calibration.roc_auc"]["direction"] == "higher"
 
 
-def test_identical_run_passes(tmp_path: Path, baseline: Path, capsys):
-    run = _run(tmp_path, "same", [0])
-    assert check_main(baseline, run, show_all=True) == 0
-    out = capsys.readouterr().out
-    assert "PASSED" in out and "REGRESSED" not in out
+def test_write_baseline_writes_what_it_returns(tmp_path: Path):
+    run = _run(tmp_path, "a", [0, 1, 2])
+    path = tmp_path / "sub" / "base.json"
+    doc = write_baseline(path, [run])
+    assert json.loads(path.read_text()) == doc
+    assert load_baseline(path)["seeds"] == [0, 1, 2]
+    assert not list(path.parent.glob(".*.tmp"))  # written atomically, nothing left over
+    lines = format_baseline(doc, path)
+    assert lines[0] == f"bnn-bench check: wrote {path}: profile quick, seeds [0, 1, 2]"
+    assert "tolerance (1 seed)" in lines[1]
+    assert sum("advi" in ln for ln in lines[1].splitlines()) == len(doc["metrics"]["advi"])
+
+
+def test_identical_run_passes(tmp_path: Path, baseline: Path):
+    result = check(baseline, _run(tmp_path, "same", [0]))
+    assert result.passed
+    assert result.regressed.empty and result.better.empty
+    assert result.seeds == [0] and result.commits == ["c0ffee"]
+    # A run identical to one of the baseline's seeds: within tolerance, not at its edge.
+    assert (result.table["excess"] < 1).all()
+    lines = format_check(result, show_all=True)
+    assert lines[0].startswith(f"bnn-bench check: run {tmp_path / 'same'} (profile quick, ")
+    assert f"vs baseline {baseline} (6 seeds, commit c0ffee)" in lines[0]
+    assert lines[-1].startswith(f"PASSED: {len(result.table)} gated metrics within tolerance")
+    assert not any("REGRESSED" in ln for ln in lines)
+    assert not any(ln.startswith("FAILED") for ln in lines)
 
 
 def test_new_seeds_within_spread_pass(tmp_path: Path, baseline: Path):
-    run = _run(tmp_path, "new", [40, 41])
-    assert check_main(baseline, run) == 0
+    result = check(baseline, [_run(tmp_path, "new", [40, 41])])
+    assert result.passed
+    assert set(result.table["n"]) == {2}  # the mean over both seeds is gated
 
 
-def test_worse_elbo_and_calibration_fail_with_a_table(tmp_path: Path, baseline: Path, capsys):
+def test_worse_elbo_and_calibration_fail_with_a_table(tmp_path: Path, baseline: Path):
     run = _run(
         tmp_path, "worse", [0], shift={"elbo.neg_final_elbo": 1500.0, "calibration.ece": 0.3}
     )
-    assert check_main(baseline, run) == 1
-    out = capsys.readouterr().out
-    assert "FAILED: 2 of" in out
-    lines = [ln for ln in out.splitlines() if "REGRESSED" in ln]
-    assert any("advi" in ln and "elbo.neg_final_elbo" in ln and "1500" in ln for ln in lines)
-    assert any("calibration.ece" in ln for ln in lines)
-    header = next(ln for ln in out.splitlines() if ln.lstrip().startswith("method"))
-    for col in ("metric", "baseline", "now", "tolerance"):
-        assert col in header
+    result = check(baseline, run)
+    assert not result.passed
+    assert set(zip(result.regressed["method"], result.regressed["metric"], strict=True)) == {
+        ("advi", "elbo.neg_final_elbo"),
+        ("advi", "calibration.ece"),
+    }
+    lines = format_check(result)
+    assert lines[-1] == f"FAILED: 2 of {len(result.table)} gated metrics regressed"
+    assert lines[-2].startswith("tolerance rule (baseline): tol = max(t(1 - alpha, k - 1)")
+    table = next(ln for ln in lines if "REGRESSED" in ln and "\n" in ln).splitlines()
+    header, rows = table[0], table[1:]
+    for col in ("method", "metric", "baseline", "now", "tolerance", "verdict"):
+        assert col in header.split()
+    assert len(rows) == 2  # only the regressed metrics without show_all
+    assert any("advi" in r and "elbo.neg_final_elbo" in r and "1500" in r for r in rows)
 
 
 def test_direction_is_respected(tmp_path: Path, baseline: Path):
-    better = _run(tmp_path, "better", [0], shift={"calibration.ece": 0.01})
-    assert check_main(baseline, better) == 0
+    better = check(baseline, _run(tmp_path, "better", [0], shift={"calibration.ece": 0.01}))
+    assert better.passed
+    assert list(better.better["metric"]) == ["calibration.ece"]
+    assert any(
+        ln.startswith("note: 1 metric(s) better than the baseline") and "advi calibration.ece" in ln
+        for ln in format_check(better)
+    )
     auc_down = _run(tmp_path, "auc", [0], shift={"calibration.roc_auc": 0.5})
-    assert check_main(baseline, auc_down) == 1
+    assert list(check(baseline, auc_down).regressed["metric"]) == ["calibration.roc_auc"]
     # No better direction: a collapse of the predictive sd regresses too.
     collapsed = _run(tmp_path, "sd", [0], shift={"spread.pred_sd_mean": 0.001})
-    assert check_main(baseline, collapsed) == 1
+    assert list(check(baseline, collapsed).regressed["metric"]) == ["spread.pred_sd_mean"]
 
 
-def test_failed_or_missing_fit_regresses(tmp_path: Path, baseline: Path):
+def test_failed_or_missing_fit_regresses(baseline: Path):
     doc = load_baseline(baseline)
-    fits = [_fit("nuts", 0)]
-    table, _ = compare(doc, fits)
-    assert (table.query("method == 'advi'")["verdict"] == "REGRESSED").all()
+    table, _ = compare(doc, [_fit("nuts", 0)])
+    row = table.query("method == 'advi'")
+    assert list(row["verdict"]) == ["REGRESSED"] and list(row["detail"]) == ["no fit in the run"]
     failed = _fit("advi", 0) | {"status": "failed", "error": "boom"}
     table, _ = compare(doc, [_fit("nuts", 0), failed])
     row = table.query("method == 'advi'").iloc[0]
-    assert row["verdict"] == "REGRESSED" and "boom" in row["detail"]
+    assert row["verdict"] == "REGRESSED" and row["detail"] == "seed 0: boom"
+    assert (table.query("method == 'nuts'")["verdict"] == "ok").all()
 
 
-def test_changed_settings_are_reported(tmp_path: Path, baseline: Path, capsys):
+def test_metric_missing_from_the_run_regresses(baseline: Path):
+    fit = _fit("advi", 0)
+    fit["calibration"]["ece"] = float("nan")
+    table, _ = compare(load_baseline(baseline), [_fit("nuts", 0), fit])
+    row = table.query("metric == 'calibration.ece' and method == 'advi'").iloc[0]
+    assert row["verdict"] == "REGRESSED" and row["detail"] == "missing or non-finite in the run"
+
+
+def test_changed_settings_and_ungated_methods_are_noted(tmp_path: Path, baseline: Path):
     run = _run(tmp_path, "cfg", [0])
     doc = json.loads((run / "metrics.json").read_text())
     doc["fits"][1]["config"]["learning_rate"] = 1e-4
+    doc["fits"].append(_fit("advi", 0) | {"method": "extra", "label": "extra"})
     write_json(run / "metrics.json", doc)
-    check_main(baseline, run)
-    assert "learning_rate 0.01 -> 0.0001" in capsys.readouterr().out
+    result = check(baseline, run)
+    assert result.notes == [
+        "advi: settings differ from the baseline's: learning_rate 0.01 -> 0.0001",
+        "not in the baseline, not gated: extra",
+    ]
+    assert "note: not in the baseline, not gated: extra" in format_check(result)
 
 
 @pytest.mark.parametrize(
     ("mutate", "field"),
     [
-        (lambda d: d.update(schema_version=BASELINE_SCHEMA_VERSION + 1), "schema_version"),
-        (lambda d: d.update(schema="something/else"), "schema"),
-        (lambda d: d.pop("metrics"), "metrics"),
-        (lambda d: d["metrics"]["advi"]["calibration.ece"].update(sd="x"), "calibration.ece.sd"),
-        (lambda d: d["metrics"]["advi"]["calibration.ece"].update(k=1), "calibration.ece"),
-        (lambda d: d["metrics"]["advi"].update(bogus={}), "bogus"),
+        (lambda d: d.update(schema_version=BASELINE_SCHEMA_VERSION + 1), "'schema_version' is 2"),
+        (lambda d: d.update(schema="something/else"), "'schema' is 'something/else'"),
+        (lambda d: d.pop("metrics"), "'metrics' missing"),
+        (lambda d: d.update(metrics={}), "'metrics'"),
+        (lambda d: d["dataset"].pop("sha256"), "'dataset.sha256' missing"),
+        (lambda d: d.update(seeds=[]), "'seeds'"),
+        (lambda d: d.update(alpha="0.001"), "'alpha'"),
+        (
+            lambda d: d["metrics"]["advi"]["calibration.ece"].update(sd="x"),
+            "'metrics.advi.calibration.ece.sd' is invalid: expected float, got str",
+        ),
+        (
+            lambda d: d["metrics"]["advi"]["calibration.ece"].update(mean=float("nan")),
+            "'metrics.advi.calibration.ece.mean' is nan, not a finite number",
+        ),
+        (
+            lambda d: d["metrics"]["advi"]["calibration.ece"].pop("abs_floor"),
+            "'metrics.advi.calibration.ece.abs_floor' missing",
+        ),
+        (
+            lambda d: d["metrics"]["advi"]["calibration.ece"].update(direction="up"),
+            "'metrics.advi.calibration.ece.direction' is invalid: unknown value 'up'",
+        ),
+        (
+            lambda d: d["metrics"]["advi"]["calibration.ece"].update(k=1),
+            "'metrics.advi.calibration.ece.k' is invalid: expected int >= 2",
+        ),
+        (
+            lambda d: d["metrics"]["advi"]["calibration.ece"].update(sd=-0.1),
+            "'metrics.advi.calibration.ece.sd' is invalid: expected float >= 0",
+        ),
+        (lambda d: d["metrics"]["advi"].update(bogus={}), "'metrics.advi.bogus': unknown metric"),
+        (lambda d: d["metrics"].update(advi={}), "'metrics.advi' must map metrics"),
     ],
 )
 def test_bad_baseline_names_file_and_field(baseline: Path, mutate, field):
     doc = json.loads(baseline.read_text())
     mutate(doc)
     baseline.write_text(json.dumps(doc))
-    with pytest.raises(ValueError, match=field) as err:
+    with pytest.raises(ResultsError) as err:
         load_baseline(baseline)
-    assert str(baseline) in str(err.value)
+    assert str(err.value).startswith(f"{baseline}: field ")
+    assert field in str(err.value)
 
 
-def test_corrupt_baseline_exits_2(tmp_path: Path, baseline: Path, capsys):
+def test_missing_or_corrupt_baseline(tmp_path: Path, baseline: Path):
+    with pytest.raises(ResultsError, match="no baseline file"):
+        load_baseline(tmp_path / "absent.json")
     baseline.write_text(baseline.read_text()[:100])
-    run = _run(tmp_path, "x", [0])
-    assert main(["check", "--baseline", str(baseline), "--run", str(run)]) == 2
-    assert "corrupted baseline JSON" in capsys.readouterr().err
+    with pytest.raises(ResultsError, match="corrupted baseline JSON"):
+        check(baseline, _run(tmp_path, "x", [0]))
 
 
 def test_other_profile_or_data_is_refused(tmp_path: Path, baseline: Path):
     full = _run(tmp_path, "full", [0], profile="default")
-    with pytest.raises(ValueError, match="run.profile"):
-        check_main(baseline, full)
+    with pytest.raises(ResultsError, match="'run.profile' is 'default'"):
+        check(baseline, full)
     other = _run(tmp_path, "other", [0])
     doc = json.loads((other / "metrics.json").read_text())
     doc["run"]["dataset"]["sha256"] = {"x": "00"}
     write_json(other / "metrics.json", doc)
-    with pytest.raises(ValueError, match="sha256"):
-        check_main(baseline, other)
+    with pytest.raises(ResultsError, match="sha256"):
+        check(baseline, other)
+
+
+def test_runs_to_pool_must_not_repeat_a_fit(tmp_path: Path, baseline: Path):
+    a, b = _run(tmp_path, "a", [0]), _run(tmp_path, "b", [0, 1])
+    with pytest.raises(ResultsError, match="seed 0 appears in two runs"):
+        check(baseline, [a, b])
+    with pytest.raises(ResultsError, match="no metrics file"):
+        check(baseline, tmp_path / "nowhere")
 
 
 def test_baseline_needs_clean_runs_with_enough_seeds(tmp_path: Path):
-    with pytest.raises(ValueError, match="at least 3"):
+    with pytest.raises(BadInput, match="--run DIR"):
+        make_baseline([])
+    with pytest.raises(ResultsError, match="at least 3"):
         make_baseline([_run(tmp_path, "two", [0, 1])])
     run = _run(tmp_path, "bad", [0, 1, 2])
     doc = json.loads((run / "metrics.json").read_text())
     doc["fits"][0] = doc["fits"][0] | {"status": "failed", "error": "diverged"}
     write_json(run / "metrics.json", doc)
-    with pytest.raises(ValueError, match="failed fits"):
+    with pytest.raises(ResultsError, match="failed fits.*nuts seed 0: diverged"):
         make_baseline([run])
+    default = _run(tmp_path, "default", [3, 4, 5], profile="default")
+    with pytest.raises(ResultsError, match="run.profile"):
+        make_baseline([_run(tmp_path, "quick", [0, 1, 2]), default])
+
+
+def test_fresh_run_uses_the_baselines_profile_seeds_and_methods(
+    tmp_path: Path, baseline: Path, monkeypatch
+):
+    from bnn_models import data
+    from bnn_models.inference import METHODS
+
+    calls: list[dict] = []
+
+    def fake_run(dataset, out, **kwargs):
+        calls.append(kwargs)
+        _run(Path(out).parent, Path(out).name, kwargs["seeds"])
+
+    monkeypatch.setattr(data, "load_dataset", lambda name, **kw: (name, kw))
+    monkeypatch.setattr(gate, "run_benchmark", fake_run)
+    log: list[str] = []
+    result = check(baseline, seeds=2, log=log.append)
+    assert result.passed and result.seeds == [0, 1]
+    (call,) = calls
+    assert call["seeds"] == [0, 1] and call["quick"] is True
+    order = list(METHODS)  # registry order, not the baseline's alphabetical one
+    assert call["methods"] == sorted(call["methods"], key=order.index)
+    assert set(call["methods"]) == {"nuts", "advi"}
+    assert log[0].startswith("bnn-bench check: fresh quick run of ")
+    with pytest.raises(BadInput, match="--seeds: 7 is not between 1 and the baseline's 6"):
+        check(baseline, seeds=7)
+    assert len(calls) == 1  # refused before any fit
 
 
 def test_cli_writes_baseline_then_gates(tmp_path: Path, capsys):
+    from bnn_models.cli import main
+
     a = _run(tmp_path, "a", [0, 1, 2])
     b = _run(tmp_path, "b", [3, 4])
     path = tmp_path / "base.json"
-    assert (
-        main(
-            ["check", "--write-baseline", "--baseline", str(path), "--run", str(a), "--run", str(b)]
-        )
-        == 0
-    )
+    argv = ["check", "--write-baseline", "--baseline", str(path), "--run", str(a), "--run", str(b)]
+    assert main(argv) == 0
     assert load_baseline(path)["seeds"] == [0, 1, 2, 3, 4]
     worse = _run(tmp_path, "w", [0], shift={"calibration.error_rate": 0.4})
     assert main(["check", "--baseline", str(path), "--run", str(worse)]) == 1
+    assert "calibration.error_rate" in capsys.readouterr().out
     assert main(["check", "--baseline", str(path), "--run", str(a)]) == 0
-    assert "error_rate" in capsys.readouterr().out
+    assert "PASSED" in capsys.readouterr().out
+    path.write_text(path.read_text()[:100])
+    assert main(["check", "--baseline", str(path), "--run", str(a)]) == 2
+    assert "corrupted baseline JSON" in capsys.readouterr().err
 
 
 def test_committed_quick_baseline_is_valid():

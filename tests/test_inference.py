@@ -1,30 +1,69 @@
-"""The three methods: one result shape, saved and reloaded, reproducible, near the truth."""
+"""The registered methods: one result shape, one signature, saved and reloaded, reproducible,
+near the truth."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
 
-from bnn_models.inference import METHODS, FitResult, fit_advi, fit_nuts, load_fit, save_fit
+from bnn_models.errors import BadInput
+from bnn_models.inference import (
+    FAMILIES,
+    METHODS,
+    ADVISettings,
+    FitResult,
+    FullRankADVISettings,
+    NUTSSettings,
+    fit_advi,
+    fit_fullrank_advi,
+    fit_nuts,
+    load_fit,
+    save_fit,
+)
 from bnn_models.model import PARAMS
-from tests.conftest import TINY
+from tests.conftest import TINY, tiny
+
+TIMINGS = {"compile_s", "fit_s", "draw_s", "predict_s", "total_s"}
 
 
 def test_same_variables_and_dims_for_every_method(tiny_fits, teacher_small):
     shapes = {}
-    for method, result in tiny_fits.items():
+    for name, result in tiny_fits.items():
         assert isinstance(result, FitResult) and result.ok, result.error
+        assert result.method == name and result.family == METHODS[name].family
+        assert result.family in FAMILIES
+        assert isinstance(result.warnings, tuple)
         post = result.idata["posterior"]
         assert sorted(post.data_vars) == sorted(PARAMS)
-        shapes[method] = {v: post[v].dims for v in PARAMS}
+        shapes[name] = {v: post[v].dims for v in PARAMS}
         assert result.p_test.shape[1] == len(teacher_small.y_test)
         assert np.all((result.p_test > 0) & (result.p_test < 1))
-        assert set(result.timings) == {"compile_s", "fit_s", "draw_s", "predict_s", "total_s"}
+        assert set(result.timings) == TIMINGS
         assert result.versions["pymc"] and result.config["seed"] == 1
-    assert shapes["nuts"] == shapes["advi"] == shapes["fullrank_advi"]
-    assert tiny_fits["nuts"].sampler.startswith("nutpie")
-    assert tiny_fits["nuts"].n_grad_evals > tiny_fits["nuts"].p_test.shape[0]
-    assert tiny_fits["advi"].loss.size == tiny_fits["advi"].convergence["iterations"]
+        assert result.config["method"] == name
+    assert len({str(s) for s in shapes.values()}) == 1, shapes
+
+
+def test_what_each_family_holds(tiny_fits):
+    for name, result in tiny_fits.items():
+        post = result.idata["posterior"]
+        if result.family == "mcmc":
+            # several chains with sample stats; every kept draw counts its leapfrog steps
+            assert post.sizes["chain"] == tiny(name)["chains"] > 1
+            assert "diverging" in result.idata["sample_stats"]
+            assert result.n_grad_evals >= post.sizes["chain"] * post.sizes["draw"]
+            assert result.loss is None and result.convergence == {}
+        elif result.family == "vi":
+            # a loss trace as long as the iterations, draws from q and its importance terms
+            assert result.loss.size == result.convergence["iterations"] == result.n_grad_evals
+            assert result.convergence["max_iter"] == tiny(name)["max_iter"]
+            assert post.sizes["draw"] == tiny(name)["draws"]
+            assert "vi_importance" in result.idata.children
+            if not result.convergence["converged"]:
+                assert "did not meet the convergence rule" in result.warnings[0]
+    assert tiny_fits["nuts"].sampler.startswith(("nutpie", "pymc.NUTS"))
 
 
 def test_predictions_track_the_true_probabilities(tiny_fits, teacher_small):
@@ -41,6 +80,8 @@ def test_save_and_load_round_trip(tiny_fits, tmp_path):
         np.testing.assert_array_equal(back.p_test, result.p_test)
         assert back.config == result.config and back.timings == result.timings
         assert back.convergence == result.convergence and back.sampler == result.sampler
+        assert back.family == result.family and back.warnings == result.warnings
+        assert back.method == result.method and back.status == result.status
         if result.loss is not None:
             np.testing.assert_array_equal(back.loss, result.loss)
     assert not list(tmp_path.glob(".*.tmp"))
@@ -49,22 +90,88 @@ def test_save_and_load_round_trip(tiny_fits, tmp_path):
 def test_load_rejects_a_foreign_file(tmp_path):
     bad = tmp_path / "bad.nc"
     bad.write_text("not netcdf")
-    with pytest.raises(ValueError, match="bad.nc: not a readable bnn-bench fit file"):
+    with pytest.raises(BadInput, match="bad.nc: not a readable bnn-bench fit file"):
         load_fit(bad)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
 def test_same_seed_same_draws_other_seed_other_draws(method, teacher_small, tiny_fits):
-    again = METHODS[method](dataset=teacher_small, seed=1, progressbar=False, **TINY[method])
+    again = METHODS[method](dataset=teacher_small, seed=1, progressbar=False, **tiny(method))
     np.testing.assert_array_equal(again.p_test, tiny_fits[method].p_test)
-    other = METHODS[method](dataset=teacher_small, seed=2, progressbar=False, **TINY[method])
+    other = METHODS[method](dataset=teacher_small, seed=2, progressbar=False, **tiny(method))
     assert not np.array_equal(other.p_test, tiny_fits[method].p_test)
 
 
-def test_bad_settings_raise(teacher_small):
-    with pytest.raises(ValueError, match="draws must be >= 1"):
-        fit_nuts(dataset=teacher_small, draws=0)
-    with pytest.raises(ValueError, match="unknown optimizer 'adamw'"):
-        fit_advi(dataset=teacher_small, optimizer="adamw")
-    with pytest.raises(ValueError, match="max_iter must be >= 1"):
-        fit_advi(dataset=teacher_small, max_iter=-5)
+def test_the_fit_function_and_the_record_give_the_same_fit(teacher_small, tiny_fits):
+    # one signature: fit(*, dataset, settings, seed, progressbar); the record only
+    # builds the settings and stamps name and family
+    direct = fit_advi(
+        dataset=teacher_small, settings=ADVISettings(**TINY["advi"]), seed=1, progressbar=False
+    )
+    np.testing.assert_array_equal(direct.p_test, tiny_fits["advi"].p_test)
+    assert direct.config == {k: v for k, v in tiny_fits["advi"].config.items() if k != "method"}
+
+
+def test_settings_from_strings_defaults_quick_and_overrides():
+    advi = METHODS["advi"]
+    assert advi.configure() == ADVISettings()
+    quick = advi.configure(quick=True)
+    assert quick == dataclasses.replace(ADVISettings(), **advi.quick)
+    # command-line strings become the fields' types; quick first, then the overrides
+    out = advi.configure(
+        quick=True,
+        overrides={"max_iter": "1_200", "stop_on_convergence": "no", "grad_norm_clip": "none"},
+    )
+    assert out.max_iter == 1200 and out.stop_on_convergence is False
+    assert out.grad_norm_clip is None and out.draws == advi.quick["draws"]
+    assert METHODS["nuts"].configure(overrides={"target_accept": "0.9"}).target_accept == 0.9
+    # a variant changes defaults, not code
+    assert FullRankADVISettings().max_iter > ADVISettings().max_iter
+    assert {f.name for f in dataclasses.fields(FullRankADVISettings)} == {
+        f.name for f in dataclasses.fields(ADVISettings)
+    }
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda ds: fit_nuts(dataset=ds, settings=NUTSSettings(draws=0)),
+            "draws must be >= 1, got 0",
+        ),
+        (
+            lambda ds: fit_advi(dataset=ds, settings=ADVISettings(optimizer="adamw")),
+            "optimizer must be one of",
+        ),
+        (
+            lambda ds: METHODS["advi"](dataset=ds, max_iter=-5),
+            "advi: max_iter must be >= 1, got -5",
+        ),
+        (
+            lambda ds: METHODS["nuts"](dataset=ds, target_accept=1.0),
+            "nuts: target_accept must be in (0, 1), got 1.0",
+        ),
+        (
+            lambda ds: METHODS["advi"](dataset=ds, max_iter="many"),
+            "--set advi.max_iter: expected int, got 'many'",
+        ),
+        (
+            lambda ds: METHODS["advi"](dataset=ds, learnign_rate=0.1),
+            "method 'advi' has no setting 'learnign_rate'; settings: ",
+        ),
+        (
+            lambda ds: METHODS["advi"](dataset=ds, settings=ADVISettings(), max_iter=0),
+            "advi: max_iter must be >= 1, got 0",
+        ),
+        (
+            lambda ds: fit_fullrank_advi(
+                dataset=ds, settings=FullRankADVISettings(learning_rate=0)
+            ),
+            "learning_rate must be > 0, got 0",
+        ),
+    ],
+)
+def test_bad_settings_raise_before_fitting(call, message, teacher_small):
+    with pytest.raises(BadInput) as info:
+        call(teacher_small)
+    assert message in str(info.value)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pymc as pm
+import pytest
 from scipy import stats
 
-from bnn_models.model import PARAMS, build_bnn, set_inputs
+from bnn_models.errors import BadInput
+from bnn_models.model import N_HIDDEN, PARAMS, PRIOR_SIGMA, build_bnn, set_inputs
 
 
 def _forward(X, W0, b0, W1, b1):
@@ -53,13 +55,30 @@ def test_set_inputs_predicts_new_rows(rng):
     assert len(model.coords["obs"]) == 7
 
 
-def test_bad_arguments_are_rejected(rng):
-    X, y = rng.normal(size=(5, 2)), np.array([0, 1, 0, 1, 0])
-    for kwargs, msg in (({"n_hidden": 0}, "n_hidden"), ({"prior_sigma": 0}, "prior_sigma")):
-        try:
-            build_bnn(X, y, **kwargs)
-        except ValueError as err:
-            assert msg in str(err)
-        else:
-            raise AssertionError(f"{kwargs} accepted")
-    assert isinstance(build_bnn(X, y), pm.Model)
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_hidden": 0}, "build_bnn: n_hidden must be >= 1, got 0"),
+        ({"prior_sigma": 0}, "build_bnn: prior_sigma must be > 0, got 0"),
+        ({"prior_sigma": float("nan")}, "build_bnn: prior_sigma must be > 0, got nan"),
+        ({"y": np.array([0, 1])}, "X must be (rows, features) and y (rows,), got (5, 2), (2,)"),
+    ],
+)
+def test_bad_arguments_are_rejected(rng, kwargs, message):
+    args = {"X": rng.normal(size=(5, 2)), "y": np.array([0, 1, 0, 1, 0]), **kwargs}
+    with pytest.raises(BadInput) as info:
+        build_bnn(args.pop("X"), args.pop("y"), **args)
+    assert message in str(info.value)
+
+
+def test_defaults_are_the_published_network(rng):
+    X, y = rng.normal(size=(6, 3)), np.array([0, 1, 0, 1, 0, 1])
+    model = build_bnn(X, y)
+    assert isinstance(model, pm.Model) and len(model.coords["hidden"]) == N_HIDDEN == 12
+    assert PRIOR_SIGMA == 1.0
+    # prior sd 1 on 3*12 + 12 + 12 + 1 = 61 weights, all zero
+    n_weights = 3 * 12 + 12 + 12 + 1
+    point = {"W0": np.zeros((3, 12)), "b0": np.zeros(12), "W1": np.zeros(12), "b1": np.array(0.0)}
+    # every logit is 0: each row contributes log(1/2)
+    expected = n_weights * stats.norm(0, 1.0).logpdf(0) + 6 * np.log(0.5)
+    np.testing.assert_allclose(model.compile_logp()(point), expected, rtol=1e-12)

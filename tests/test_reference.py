@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import arviz as az
+import numpy as np
 import pytest
 
 from bnn_models import reference as reference_mod
-from bnn_models.bench import run_benchmark
 from bnn_models.cli import main
 from bnn_models.data import make_teacher
+from bnn_models.errors import BadInput
+from bnn_models.inference import load_fit
 from bnn_models.reference import (
+    ACCEPT_ESS_BULK,
     QUICK_REFERENCE,
     build_reference,
     find_reference,
     load_reference,
     resolve_reference,
 )
+from bnn_models.runner import run_benchmark
+from tests.conftest import TINY
 
 TEACHER = ["--dataset", "teacher", "--n-train", "200", "--n-test", "100", "--data-seed", "0"]
 
@@ -30,17 +37,26 @@ def built(tmp_path_factory):
 
 
 def test_cli_writes_draws_and_summary(built, capsys):
-    code, cache, _ = built
+    code, cache, ds = built
     nc, js = sorted(cache.glob("*.nc")), sorted(cache.glob("*.json"))
     assert len(nc) == len(js) == 1 and nc[0].stem == js[0].stem
     summary = json.loads(js[0].read_text())
-    assert code == (0 if summary["acceptance"]["passed"] else 1)
+    # 2 chains x 150 draws cannot reach a bulk ESS of 400 at every test point: the quick
+    # reference is a smoke test, it fails the acceptance and the command exits 1
+    assert QUICK_REFERENCE.chains * QUICK_REFERENCE.draws < ACCEPT_ESS_BULK
+    assert not summary["acceptance"]["ess_bulk_min_pred"]["ok"]
+    assert summary["acceptance"]["passed"] is False and code == 1
     assert summary["schema"] == "bnn-bench/reference" and summary["key"] in nc[0].name
-    assert summary["config"]["chains"] == QUICK_REFERENCE["chains"]
-    assert summary["config"]["seed"] == 3
+    assert summary["config"]["chains"] == QUICK_REFERENCE.chains
+    assert summary["config"]["draws"] == QUICK_REFERENCE.draws
+    assert summary["config"]["seed"] == 3  # --seed is kept with --quick
     fs = summary["diagnostics"]["function_space"]
     assert len(fs["rhat"]) == len(summary["pred_sd"]) == 100
     assert fs["rhat_max"] == max(fs["rhat"])
+    ref = load_reference(nc[0])
+    # R-hat of every test probability, recomputed with ArviZ from the cached draws
+    rhat = az.rhat(ref.idata, group="predictions")["p"].values
+    np.testing.assert_allclose(fs["rhat"], rhat)
     for name in ("raw", "sort_w1", "match"):
         assert set(summary["diagnostics"]["weight_space"][name]["by_var"]) == {
             "W0",
@@ -48,7 +64,12 @@ def test_cli_writes_draws_and_summary(built, capsys):
             "W1",
             "b1",
         }
-    assert summary["truth"]["coverage_90"] >= 0  # teacher: compared with the truth
+    # teacher data: compared with the true probabilities, recomputed here from the draws
+    truth = ds.p_test_true
+    lo, hi = np.quantile(ref.p_test, [0.05, 0.95], axis=0)
+    assert summary["truth"]["coverage_90"] == pytest.approx(np.mean((truth >= lo) & (truth <= hi)))
+    mean_err = np.abs(ref.p_test.mean(axis=0) - truth).mean()
+    assert summary["truth"]["tv_mean"] == pytest.approx(mean_err)
     assert summary["model"]["n_hidden"] == 12 and len(summary["data_hash"]) == 64
 
 
@@ -60,10 +81,15 @@ def test_same_settings_reuse_the_cache(built, monkeypatch):
         raise AssertionError("a cached reference was refitted")
 
     monkeypatch.setattr(reference_mod, "fit_nuts", no_fit)
-    again = build_reference(ds, cache_dir=cache, seed=3, progressbar=False, **QUICK_REFERENCE)
+    quiet = {"cache_dir": cache, "progressbar": False, "log": lambda line: None}
+    same = dataclasses.replace(QUICK_REFERENCE, seed=3)
+    again = build_reference(ds, same, **quiet)
     assert again.key == first.key
+    assert build_reference(ds, same, cores=1, **quiet).key == first.key  # cores: not in the key
     with pytest.raises(AssertionError, match="refitted"):
-        build_reference(ds, cache_dir=cache, seed=4, progressbar=False, **QUICK_REFERENCE)
+        build_reference(ds, dataclasses.replace(same, seed=4), **quiet)
+    with pytest.raises(AssertionError, match="refitted"):
+        build_reference(ds, same, n_hidden=4, **quiet)
 
 
 def test_auto_finds_only_a_matching_reference(built, tmp_path):
@@ -81,23 +107,28 @@ def test_auto_finds_only_a_matching_reference(built, tmp_path):
 def test_a_named_reference_must_match(built, tmp_path):
     _, cache, ds = built
     path = next(cache.glob("*.nc"))
-    with pytest.raises(ValueError, match="other data"):
+    with pytest.raises(BadInput, match="other data"):
         resolve_reference(str(path), make_teacher(200, 100, seed=1))
-    with pytest.raises(ValueError, match="no reference of this data"):
+    with pytest.raises(BadInput, match="has n_hidden=12, the fit 4"):
+        resolve_reference(str(path), ds, n_hidden=4)
+    with pytest.raises(BadInput, match="no reference of this data"):
         resolve_reference(str(tmp_path), ds)
-    with pytest.raises(ValueError, match="neither auto, none nor an existing path"):
+    with pytest.raises(BadInput, match="neither auto, none nor an existing path"):
         resolve_reference(str(tmp_path / "nope.nc"), ds)
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     (tmp_path / "bad.nc").write_text("")
-    with pytest.raises(ValueError, match="not a bnn-bench reference summary"):
+    with pytest.raises(BadInput, match="not a bnn-bench reference summary"):
         load_reference(bad)
+    with pytest.raises(ValueError, match="reference: chains must be >= 2 for R-hat, got 1"):
+        dataclasses.replace(QUICK_REFERENCE, chains=1)
 
 
 def test_run_records_fidelity_against_the_reference(built, tmp_path):
     _, cache, ds = built
     ref = find_reference(ds, cache)
-    tiny = {"max_iter": 800, "window": 200, "draws": 100}
+    # the reference's width: TINY's 4 hidden units would be another model (skipped)
+    tiny = {**TINY["advi"], "n_hidden": ref.summary["model"]["n_hidden"]}
     doc = run_benchmark(
         ds,
         tmp_path,
@@ -123,7 +154,18 @@ def test_run_records_fidelity_against_the_reference(built, tmp_path):
         "truth_tv_mean_ref",
     ):
         assert isinstance(fid[key], float), key
-    assert 0 <= fid["class_agreement"] <= 1 and 0 <= fid["share_mean_off_0p3sd"] <= 1
+    # recomputed here from the saved fit and the reference's summary
+    fit = load_fit(tmp_path / doc["fits"][0]["fit_file"])
+    mean, sd = fit.p_test.mean(axis=0), fit.p_test.std(axis=0)
+    ref_mean, ref_sd = np.array(ref.summary["pred_mean"]), np.array(ref.summary["pred_sd"])
+    assert fid["class_agreement"] == pytest.approx(np.mean((mean >= 0.5) == (ref_mean >= 0.5)))
+    assert fid["pred_tv_mean"] == pytest.approx(np.abs(mean - ref_mean).mean())
+    assert fid["pred_sd_ratio_median"] == pytest.approx(np.median(sd / ref_sd))
+    off = np.abs(mean - ref_mean) > 0.3 * ref_sd
+    assert fid["share_mean_off_0p3sd"] == pytest.approx(off.mean())
+    truth = ds.p_test_true
+    assert fid["truth_tv_mean"] == pytest.approx(np.abs(mean - truth).mean())
+    assert fid["truth_tv_mean_ref"] == pytest.approx(np.abs(ref.p_test.mean(axis=0) - truth).mean())
 
 
 def test_cache_root_from_the_environment(built, monkeypatch, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -10,43 +11,28 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from bnn_models.bench import load_metrics
 from bnn_models.cli import main
+from bnn_models.inference import METHODS, Method, Settings
+from bnn_models.runner import run_benchmark
+from bnn_models.schema import load_metrics
+from tests.conftest import TINY
 
 TEACHER = ["--dataset", "teacher", "--n-train", "200", "--n-test", "100", "--hidden", "4"]
-TINY = [
-    "--set",
-    "nuts.draws=150",
-    "--set",
-    "nuts.tune=150",
-    "--set",
-    "nuts.chains=2",
-    "--set",
-    "advi.max_iter=1500",
-    "--set",
-    "advi.window=250",
-    "--set",
-    "advi.draws=100",
-    "--set",
-    "fullrank_advi.max_iter=1500",
-    "--set",
-    "fullrank_advi.window=250",
-    "--set",
-    "fullrank_advi.draws=100",
-    "--set",
-    "fullrank_advi.learning_rate=0.003",
-]
 
 
 def _tiny(*methods: str) -> list[str]:
-    """The TINY settings of ``methods`` only (--set of a method not run is refused)."""
-    out = []
-    for flag, value in zip(TINY[::2], TINY[1::2], strict=True):
-        if value.split(".")[0] in methods:
-            out += [flag, value]
-    return out
+    """``--set`` options of TINY's settings of ``methods`` (--set of a method not run is
+    refused; the width goes by --hidden)."""
+    return [
+        arg
+        for m in methods
+        for key, value in TINY[m].items()
+        if key != "n_hidden"
+        for arg in ("--set", f"{m}.{key}={value}")
+    ]
 
 
 def _cli(out: Path, *extra: str) -> list[str]:
@@ -56,7 +42,7 @@ def _cli(out: Path, *extra: str) -> list[str]:
         "bnn_models.cli",
         "run",
         *TEACHER,
-        *TINY,
+        *_tiny(*TINY),
         "--out",
         str(out),
         "--no-progress",
@@ -215,12 +201,10 @@ def test_killed_three_times_and_resumed_equals_uninterrupted(tmp_path):
 
 
 def test_a_sampler_error_is_recorded(tmp_path, monkeypatch):
-    from bnn_models import bench
-
     def broken(**kwargs):
         raise RuntimeError("sampler exploded")
 
-    monkeypatch.setitem(bench.METHODS, "nuts", broken)
+    monkeypatch.setitem(METHODS, "nuts", dataclasses.replace(METHODS["nuts"], fit=broken))
     code = main(
         [
             "run",
@@ -238,26 +222,85 @@ def test_a_sampler_error_is_recorded(tmp_path, monkeypatch):
     fits = {f["method"]: f for f in load_metrics(tmp_path)["fits"]}
     assert fits["nuts"]["status"] == "failed"
     assert fits["nuts"]["error"] == "RuntimeError: sampler exploded"
+    assert fits["nuts"]["family"] == "mcmc" and fits["nuts"]["fit_file"] is None
     assert fits["advi"]["status"] == "ok"
 
 
-def test_divergences_over_the_threshold_fail_the_fit(tmp_path):
-    from bnn_models.bench import run_benchmark
-    from bnn_models.data import make_teacher
+def _with_divergences(result, n_divergent: int):
+    """``result`` with exactly the first ``n_divergent`` draws of chain 0 divergent."""
+    stats = result.idata["sample_stats"].to_dataset()
+    flags = np.zeros(stats["diverging"].shape, dtype=bool)
+    flags[0, :n_divergent] = True
+    idata = result.idata.copy()
+    idata["sample_stats"] = stats.assign(diverging=(stats["diverging"].dims, flags))
+    return dataclasses.replace(result, idata=idata)
 
-    ds = make_teacher(200, 100, n_features=4, n_hidden=3, seed=3)
-    tiny = {"draws": 100, "tune": 100, "chains": 2, "n_hidden": 4, "target_accept": 0.5}
+
+@pytest.mark.parametrize(
+    ("limit", "status"),
+    [(0.0499, "failed"), (0.05, "ok"), (0.0501, "ok"), (0.0, "failed")],
+)
+def test_the_divergence_limit_is_a_share_of_draws(
+    limit, status, tmp_path, monkeypatch, tiny_fits, teacher_small
+):
+    # A sampler of another name whose fit has exactly 10 divergent draws of 200 (a
+    # share of 0.05): the run asks what the result holds, not which method it is.
+    nuts = tiny_fits["nuts"]
+    n_draws = nuts.idata["sample_stats"]["diverging"].size
+    assert n_draws == TINY["nuts"]["chains"] * TINY["nuts"]["draws"] == 200
+    known = _with_divergences(nuts, 10)
+    replay = Method(
+        name="replayed",
+        label="replayed sampler",
+        family="mcmc",
+        fit=lambda **kwargs: known,
+        settings=Settings,
+    )
+    monkeypatch.setitem(METHODS, "replayed", replay)
     doc = run_benchmark(
-        ds,
+        teacher_small,
         tmp_path,
-        methods=["nuts"],
-        overrides={"nuts": tiny},
-        max_divergence_rate=-1.0,
+        methods=["replayed"],
+        overrides={"replayed": {"n_hidden": TINY["nuts"]["n_hidden"]}},
+        max_divergence_rate=limit,
         progressbar=False,
         log=lambda s: None,
     )
     (fit,) = doc["fits"]
-    assert fit["status"] == "failed" and "divergent" in fit["error"]
+    assert fit["status"] == status, fit.get("error")
+    if status == "failed":
+        assert fit["error"].startswith("RuntimeError: 10 of 200 draws divergent (> ")
+        assert fit["fit_file"] is None
+    else:
+        assert fit["diagnostics"]["divergences"] == 10
+
+
+def test_a_real_fit_with_divergences_is_judged_by_its_share(tmp_path, teacher_small):
+    # A low target acceptance makes NUTS take long steps that diverge. The same seed
+    # gives the same draws, so the gate fails the fit exactly when the limit lies
+    # below its share of divergent draws.
+    settings = {**TINY["nuts"], "target_accept": 0.3}
+
+    def run(name: str, limit: float) -> dict:
+        doc = run_benchmark(
+            teacher_small,
+            tmp_path / name,
+            methods=["nuts"],
+            overrides={"nuts": settings},
+            max_divergence_rate=limit,
+            progressbar=False,
+            log=lambda s: None,
+        )
+        return doc["fits"][0]
+
+    at = run("all-allowed", 1.0)
+    assert at["status"] == "ok"
+    n_draws = TINY["nuts"]["chains"] * TINY["nuts"]["draws"]
+    share = at["diagnostics"]["divergences"] / n_draws
+    assert share > 0, "no divergences: choose a lower target_accept"
+    below = run("just-below", share * 0.99)
+    assert below["status"] == "failed"
+    assert f"{at['diagnostics']['divergences']} of {n_draws} draws divergent" in below["error"]
 
 
 def test_same_seed_same_metrics_across_processes(tmp_path):

@@ -220,7 +220,7 @@ def fit_gaussian_vi(
         "max_iter": s.max_iter,
         "converged": rule.fired_at is not None,
     }
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if rule.fired_at is None:
         warnings = (
             f"ELBO did not meet the convergence rule within {s.max_iter} iterations: "

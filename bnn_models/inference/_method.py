@@ -213,7 +213,7 @@ class Method:
         """
         hints = typing.get_type_hints(self.settings)
         names = self.setting_names()
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         for source, values in (("quick", self.quick if quick else {}), ("--set", overrides)):
             for key, value in (values or {}).items():
                 if key not in names:
@@ -235,7 +235,7 @@ class Method:
         progressbar: bool = True,
         quick: bool = False,
         settings: Settings | None = None,
-        **overrides: object,
+        **overrides: Any,
     ) -> FitResult:
         """Fit ``dataset`` with the given settings (or defaults, quick profile, overrides).
 

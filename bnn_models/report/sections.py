@@ -44,6 +44,11 @@ _SECTIONS = ("runtime", "elbo", "spread", "calibration", "diagnostics")
 
 
 def published(doc: dict, methods: dict[str, Method]) -> tuple[list[list[str]], list[str]]:
+    """The published study's row and one row per method (:data:`PUBLISHED_HEADER`), and notes.
+
+    Only a run on the rupture data is compared; the notes say whether its test file is
+    the study's (pinned hash) and whether its training rows were rebalanced as the study's.
+    """
     ds = doc["run"].get("dataset", {})
     notes = []
     if ds.get("name") != "rupture":
@@ -149,6 +154,7 @@ def asv_link(out: Path) -> tuple[str, str] | None:
 
 
 def header(doc: dict, methods: dict[str, Method]) -> list[tuple[str, str]]:
+    """(key, text) pairs: what was run, on what data, by which code, on which machine, when."""
     run = doc["run"]
     ds = run.get("dataset", {})
     ver = run.get("versions", {})
@@ -212,6 +218,7 @@ def _section_order(key: str) -> tuple[int, str]:
 
 
 def details(methods: dict[str, Method]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Titled tables, one column per fit: status, configuration, every scalar metric."""
     fits = [(m, e) for m in methods.values() for e in m.entries]
     cols = [f"{m.label} s{e['seed']}" for m, e in fits]
     flat = [flatten_metrics(e) if e["status"] == "ok" else {} for _, e in fits]

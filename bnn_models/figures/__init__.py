@@ -1,0 +1,46 @@
+"""Figures of the comparison report, drawn from saved results with matplotlib and arviz-plots.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot's global
+state (or closes the one arviz-plots opened once :func:`png_bytes` has rendered it).
+Each method keeps one colour, marker and label in every figure: the caller builds them
+once with :func:`method_styles` (by the method's position in the run) and passes them in;
+no function here knows any method by name. :func:`png_bytes` writes PNGs without a
+timestamp or software tag, so the same results give the same bytes.
+
+The modules, one job each: :mod:`~bnn_models.figures._style` (palette, styles, rc settings,
+PNG output), :mod:`~bnn_models.figures.fits` (runtime, ELBO, reliability, predictive and
+weight sd), :mod:`~bnn_models.figures.mcmc` (trace and rank plots) and
+:mod:`~bnn_models.figures.fidelity` (against the reference, k-hat, across seeds).
+"""
+
+from __future__ import annotations
+
+from bnn_models.figures._style import PALETTE, RC, Style, method_styles, png_bytes
+from bnn_models.figures.fidelity import fidelity_sd_figure, khat_figure, seed_interval_figure
+from bnn_models.figures.fits import (
+    elbo_figure,
+    predictive_sd_figure,
+    reliability_figure,
+    runtime_figure,
+    weight_sd_figure,
+)
+from bnn_models.figures.mcmc import pick_trace_variables, rank_figure, trace_figure
+
+__all__ = [
+    "PALETTE",
+    "RC",
+    "Style",
+    "elbo_figure",
+    "fidelity_sd_figure",
+    "khat_figure",
+    "method_styles",
+    "pick_trace_variables",
+    "png_bytes",
+    "predictive_sd_figure",
+    "rank_figure",
+    "reliability_figure",
+    "runtime_figure",
+    "seed_interval_figure",
+    "trace_figure",
+    "weight_sd_figure",
+]
