@@ -220,7 +220,7 @@ def tolerance(
 
     Examples
     --------
-    >>> round(tolerance(1.0, 10, 1, 100.0), 3)  # t(0.999, 9) * sqrt(1.1)
+    >>> round(tolerance(1.0, 10, 1, 100.0), 2)  # t(0.999, 9) * sqrt(1 + 1/10)
     4.51
     """
     if k < 2 or n < 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -81,6 +82,20 @@ def test_teacher_is_seeded():
     )
     np.testing.assert_array_equal(a.X_train, b.X_train)
     assert not np.array_equal(a.X_train, c.X_train)
+
+
+def test_array_hash_is_the_reference_data_hash_and_sees_one_label():
+    from bnn_models.reference import data_hash
+
+    ds = make_teacher()
+    digest = ds.array_hash()
+    assert digest == data_hash(ds) and len(digest) == 64
+    assert make_teacher().array_hash() == digest  # same arrays, same hash
+    y_train = ds.y_train.copy()
+    y_train[7] = 1 - y_train[7]
+    flipped = dataclasses.replace(ds, y_train=y_train)
+    assert flipped.array_hash() != digest
+    assert flipped.array_hash() == data_hash(flipped)
 
 
 def _write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
