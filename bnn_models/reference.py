@@ -93,13 +93,8 @@ ACCEPT_ESS_BULK = 400
 
 
 def data_hash(dataset: Dataset) -> str:
-    """SHA256 of the arrays a fit sees: training rows and labels, test rows and labels."""
-    digest = hashlib.sha256()
-    for arr in (dataset.X_train, dataset.y_train, dataset.X_test, dataset.y_test):
-        a = np.ascontiguousarray(arr)
-        digest.update(f"{a.dtype.str}{a.shape}".encode())
-        digest.update(a.tobytes())
-    return digest.hexdigest()
+    """SHA256 of the arrays a fit sees (:meth:`bnn_models.data.Dataset.array_hash`)."""
+    return dataset.array_hash()
 
 
 def _model_source_hash() -> str:

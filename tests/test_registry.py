@@ -1,0 +1,263 @@
+"""The registry grows by one module and one line: a MAP point estimate, added inside the
+test, goes through run -> metrics.json -> report -> gate with no other file edited."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+
+from bnn_models.cli import main
+from bnn_models.errors import BadInput
+from bnn_models.inference import (
+    FAMILIES,
+    METHODS,
+    Method,
+    Settings,
+    get_method,
+    register,
+    resolve_methods,
+    unregister,
+)
+from bnn_models.schema import load_metrics
+from tests.conftest import TINY
+
+#: The new method's module, as a user would write it: settings, fit function, record.
+MAP_MODULE = '''"""MAP: the posterior mode found by L-BFGS (pm.find_MAP), a point estimate."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pymc as pm
+import xarray as xr
+
+from bnn_models.inference import FitResult, Method, Settings
+from bnn_models.inference._method import require
+from bnn_models.inference._predict import predict_test
+from bnn_models.model import PARAMS, build_bnn
+
+
+@dataclass(frozen=True)
+class MAPSettings(Settings):
+    """max_iter: most L-BFGS iterations."""
+
+    max_iter: int = 5000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.max_iter >= 1, "max_iter", self.max_iter, ">= 1")
+
+
+def fit_map(*, dataset, settings=MAPSettings(), seed=0, progressbar=True):
+    t0 = time.perf_counter()
+    model = build_bnn(
+        dataset.X_train,
+        dataset.y_train,
+        n_hidden=settings.n_hidden,
+        prior_sigma=settings.prior_sigma,
+        feature_names=dataset.feature_names,
+    )
+    t1 = time.perf_counter()
+    found = pm.find_MAP(
+        model=model,
+        jitter=True,  # the zero start is a saddle of the ReLU network
+        random_seed=seed,
+        progressbar=progressbar,
+        return_inferencedata=True,
+        maxiter=settings.max_iter,
+    )
+    t2 = time.perf_counter()
+    idata = xr.DataTree()
+    idata["posterior"] = found["posterior"].to_dataset()[list(PARAMS)]
+    idata = predict_test(model, idata, dataset.X_test, seed=seed)
+    t3 = time.perf_counter()
+    return FitResult(
+        method="map",
+        idata=idata,
+        loss=None,
+        timings={
+            "compile_s": t1 - t0,
+            "fit_s": t2 - t1,
+            "draw_s": 0.0,
+            "predict_s": t3 - t2,
+            "total_s": t3 - t0,
+        },
+        n_grad_evals=None,
+        convergence={},
+        config={"seed": seed, **settings.as_config()},
+        sampler=f"pymc.find_MAP {pm.__version__}",
+    )
+
+
+METHOD = Method(
+    name="map",
+    label="MAP point estimate",
+    family="point",
+    fit=fit_map,
+    settings=MAPSettings,
+    quick={"max_iter": 500},
+    description="the posterior mode (L-BFGS through pm.find_MAP): no spread",
+)
+'''
+
+
+@pytest.fixture(scope="module")
+def map_method(tmp_path_factory):
+    """``map_method.py`` written into a fresh folder, imported, and registered (one line)."""
+    folder = tmp_path_factory.mktemp("plugin")
+    (folder / "map_method.py").write_text(MAP_MODULE)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(folder))
+        module = importlib.import_module("map_method")
+        register(module.METHOD)  # the one registry line
+        try:
+            yield module.METHOD
+        finally:
+            unregister("map")
+            sys.modules.pop("map_method", None)
+
+
+@pytest.fixture(scope="module")
+def map_run(map_method, teacher_small, tmp_path_factory):
+    """Three seeds of the MAP and of tiny ADVI, written to a results folder."""
+    from bnn_models.runner import run_benchmark
+
+    out = tmp_path_factory.mktemp("run")
+    doc = run_benchmark(
+        teacher_small,
+        out,
+        methods=["map", "advi"],
+        seeds=[0, 1, 2],
+        overrides={"advi": TINY["advi"], "map": {"n_hidden": TINY["advi"]["n_hidden"]}},
+        progressbar=False,
+        log=lambda s: None,
+    )
+    return doc, out
+
+
+def test_a_new_method_runs_through_run_metrics_report_and_gate(map_run, tmp_path):
+    from bnn_models.gate import check, write_baseline
+    from bnn_models.report import write_report
+
+    doc, out = map_run
+    # run -> metrics.json: three successful MAP fits, family "point", saved draws
+    saved = load_metrics(out)
+    maps = [f for f in saved["fits"] if f["method"] == "map"]
+    assert [f["seed"] for f in maps] == [0, 1, 2]
+    for fit in maps:
+        assert fit["status"] == "ok", fit["error"]
+        assert (fit["family"], fit["label"]) == ("point", "MAP point estimate")
+        assert (out / fit["fit_file"]).is_file()
+        assert fit["config"]["max_iter"] == 5000 and fit["config"]["n_hidden"] == 4
+    assert saved["seed_summary"]["map"]["n_seeds"] == 3
+    # -> report: the MAP is a row of the summary table
+    paths = write_report(out)
+    md = (out / "report.md").read_text()
+    assert out / "report.md" in paths and out / "report.html" in paths
+    rows = [line for line in md.splitlines() if line.startswith("|")]
+    assert any("MAP point estimate" in line for line in rows), md[:2000]
+    assert "MAP point estimate" in (out / "report.html").read_text()
+    # -> gate: a baseline from the three seeds, and the same run checked against it
+    baseline = write_baseline(tmp_path / "baseline.json", [out])
+    assert set(baseline["metrics"]) == {"map", "advi"}
+    assert "calibration.ece" in baseline["metrics"]["map"]
+    assert "elbo.neg_final_elbo" not in baseline["metrics"]["map"]  # a point has no ELBO
+    result = check(tmp_path / "baseline.json", [out])
+    assert result.passed, result.table.to_string()
+
+
+def test_a_point_estimate_without_loss_or_convergence_rule_is_measured(map_run):
+    doc, _ = map_run
+    for fit in (f for f in doc["fits"] if f["method"] == "map"):
+        # nothing to converge on, nothing to diagnose: those sections are empty, not errors
+        assert fit["convergence"] == {} and fit["elbo"] is None
+        assert fit["diagnostics"] is None and "warnings" not in fit
+        assert "iter_per_s" not in fit["runtime"] and "draws_per_s" not in fit["runtime"]
+        # one draw: no spread in function space
+        assert fit["spread"]["pred_sd_mean"] == 0.0
+        assert fit["fidelity"]["psis_khat"] is None
+        cal = fit["calibration"]
+        assert cal["roc_auc"] is not None and cal["not_available"] == {}
+        assert len(fit["reliability"]["cep"]) == 100
+
+
+def test_families_and_names_resolve_to_the_new_method(map_method):
+    assert "point" in FAMILIES
+    assert resolve_methods("point") == ["map"]
+    assert resolve_methods("all")[-1] == "map"  # registry order: added last
+    assert resolve_methods("map,advi,map") == ["map", "advi"]
+    assert get_method("map") is map_method
+    with pytest.raises(ValueError, match="a method named 'map' is already registered"):
+        register(map_method)
+
+
+def test_an_unknown_setting_of_the_new_method_exits_2(map_method, tmp_path, capsys):
+    code = main(
+        [
+            "run",
+            "--dataset",
+            "teacher",
+            "--methods",
+            "map",
+            "--set",
+            "map.window=10",
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+            "--no-report",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "method 'map' has no setting 'window'" in err and "max_iter" in err
+    assert not (tmp_path / "o").exists()
+    out = ["--out", str(tmp_path / "o"), "--no-progress"]
+    code = main(["run", "--methods", "map", "--set", "map.max_iter=0", *out])
+    assert code == 2 and "map: max_iter must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_the_methods_command_lists_the_new_method(map_method, capsys):
+    assert main(["methods"]) == 0
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("map ")]
+    assert "MAP point estimate" in row and " point " in row
+
+
+def test_a_record_is_checked_when_it_is_made():
+    with pytest.raises(ValueError, match="method 'x': unknown family 'bayes'"):
+        Method(name="x", label="X", family="bayes", fit=lambda **kw: None, settings=Settings)
+    with pytest.raises(TypeError, match="settings must be a Settings subclass"):
+        Method(name="x", label="X", family="point", fit=lambda **kw: None, settings=dict)
+    with pytest.raises(BadInput, match="quick: method 'x' has no setting 'max_iter'"):
+        Method(
+            name="x",
+            label="X",
+            family="point",
+            fit=lambda **kw: None,
+            settings=Settings,
+            quick={"max_iter": 10},
+        )
+
+
+def test_register_adds_last_and_unregister_removes_only_that(tiny_settings_method):
+    before = list(METHODS)
+    register(tiny_settings_method)
+    try:
+        assert list(METHODS) == [*before, "throwaway"]
+        assert resolve_methods("ensemble") == ["throwaway"]
+    finally:
+        unregister("throwaway")
+    assert list(METHODS) == before
+    unregister("not-there")  # nothing to remove: nothing happens
+    assert list(METHODS) == before
+    with pytest.raises(BadInput, match="--methods: unknown method 'throwaway'"):
+        get_method("throwaway")
+
+
+@pytest.fixture
+def tiny_settings_method():
+    return Method(
+        name="throwaway", label="T", family="ensemble", fit=lambda **kw: None, settings=Settings
+    )
