@@ -404,7 +404,10 @@ def compare(baseline: dict, fits: list[dict]) -> tuple[pd.DataFrame, list[str]]:
             sign = {"lower": 1.0, "higher": -1.0, "none": math.nan}[st["direction"]]
             limit = st["mean"] + sign * tol  # none: no one-sided limit
             verdict = "REGRESSED" if worse > tol else ("better" if -worse > tol else "ok")
-            row |= {"now": now, "n": n, "tolerance": tol, "limit": limit, "excess": worse / tol}
+            # A metric constant over the baseline's seeds (a point estimate's zero spread) has
+            # tolerance 0: any worsening is then infinitely far past it.
+            excess = worse / tol if tol > 0 else (0.0 if worse <= 0 else math.inf)
+            row |= {"now": now, "n": n, "tolerance": tol, "limit": limit, "excess": excess}
             rows.append(row | {"verdict": verdict, "detail": ""})
     extra = sorted(set(by_method) - set(baseline["metrics"]))
     if extra:

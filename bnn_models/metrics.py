@@ -7,6 +7,8 @@ where needed) and returns plain JSON-ready numbers; units are in the key names
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -140,7 +142,12 @@ def reliability(result: FitResult, y: np.ndarray, *, seed: int = 0, ci_prob: flo
             "observed_data": xr.Dataset({"y": ("obs", np.asarray(y, dtype=np.int64))}),
         }
     )
-    fit = isotonic_fit(tree, var_names=["y"], group="posterior_predictive", ci_prob=ci_prob)["y"]
+    with warnings.catch_warnings():
+        # ArviZ lays the curves on a "chain" axis and the rows on "draw": with fewer test
+        # rows than curves it warns about a chain axis longer than the draws, wrongly here.
+        warnings.filterwarnings("ignore", "Found chain dimension to be longer", UserWarning)
+        fit = isotonic_fit(tree, var_names=["y"], group="posterior_predictive", ci_prob=ci_prob)
+    fit = fit["y"]
     rows = {
         name: fit.sel(plot_axis=axis).values.tolist()
         for name, axis in (

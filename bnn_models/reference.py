@@ -1,30 +1,22 @@
 """The reference posterior: a long, many-chain NUTS run, cached and reused.
 
 Approximations are judged against it (:mod:`bnn_models.fidelity`), in the manner of
-posteriordb's reference draws. It is built once per model, data and sampler settings:
-the cache key hashes the model's settings and the source of
-:func:`bnn_models.model.build_bnn`, the data (the arrays themselves) and the sampler
+posteriordb's reference draws. The cache key hashes the model's settings and the
+source of :func:`bnn_models.model.build_bnn`, the data arrays and the sampler
 configuration; a cached reference with the same key is reused, never recomputed.
 
-Its own convergence is judged in function space. The weights' posterior is
-multimodal: the 12 hidden units can be relabelled in any of 12! ways without changing
-the network's function, and per unit there are further symmetries (a ReLU unit that
-is never active keeps its prior; a unit's incoming weights can grow while its outgoing
-weight shrinks). Different chains settle in different relabellings, so the R-hat of
-the raw weights is high and their ESS low even when every chain explores its own mode
-well, while the test-set probabilities, which no symmetry changes, mix. The summary
-therefore reports R-hat and ESS of the 400 test-set probabilities (the acceptance
-criterion: R-hat <= 1.01 and bulk ESS >= 400 for every one) beside those of the
-weights, raw and after relabelling the hidden units
-(:data:`bnn_models.fidelity.ALIGNMENTS`).
+Its own convergence is judged in function space: relabelling the hidden units (and
+other per-unit symmetries) leaves the network's function unchanged, so chains in
+different relabellings give the raw weights a high R-hat while the test-set
+probabilities mix. The acceptance criterion is therefore R-hat <= 1.01 and bulk ESS
+>= 400 for every test-set probability; the weights' diagnostics, raw and after
+relabelling (:data:`bnn_models.posterior.ALIGNMENTS`), are reported beside them.
 
 Files, in the cache folder (``--cache``, else ``$BNN_BENCH_CACHE/reference``, else
-``.bnn_cache/reference`` in the working directory): ``<data>-<key>.nc``
-(the draws and test-set probabilities, a :class:`~bnn_models.inference.FitResult`)
-and ``<data>-<key>.json`` (config, hash, diagnostics, predictive mean and sd per
-test point).
+``.bnn_cache/reference``): ``<data>-<key>.nc`` (the draws, a
+:class:`~bnn_models.inference.FitResult`) and ``<data>-<key>.json`` (config, hashes,
+diagnostics, predictive mean and sd per test point).
 """
-
 from __future__ import annotations
 
 import hashlib

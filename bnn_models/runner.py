@@ -131,7 +131,7 @@ def _divergence_failure(result: FitResult, max_rate: float) -> str | None:
         return None
     div, n = int(stats["diverging"].sum()), int(stats["diverging"].size)
     if div > max_rate * n:
-        return f"{div} of {n} draws divergent (> {max_rate:.0%})"
+        return f"{div} of {n} draws divergent (> {max_rate:.2%})"
     return None
 
 

@@ -158,6 +158,15 @@ def test_reliability_band_excludes_a_miscalibrated_forecast():
     assert outside[:4].all() and outside.sum() >= 8
 
 
+def test_reliability_of_fewer_test_rows_than_curves_warns_nothing():
+    # ArviZ stacks the 4 curves over the rows and names the axes chain and draw: with
+    # fewer than 4 rows it warns that "chain" is longer than "draw" (warnings are errors)
+    out = reliability(_constant_draws(np.array([0.2, 0.5, 0.8]), 2000), np.array([1, 1, 0]))
+    # sorted: labels 1, 1, 0 -> PAV pools all three to 2/3
+    np.testing.assert_allclose(out["cep"], [2 / 3] * 3)
+    assert len(out["band_low"]) == len(out["forecast"]) == 3
+
+
 def _one_class_test_table(path) -> None:
     """10 rows whose 2-row test split (seed 0, as ``--data-seed 0`` splits) holds label 1 only."""
     rng = np.random.default_rng(5)

@@ -21,7 +21,7 @@ from bnn_models.inference import (
     unregister,
 )
 from bnn_models.schema import load_metrics
-from tests.conftest import TINY
+from tests.conftest import tiny
 
 #: The new method's module, as a user would write it: settings, fit function, record.
 MAP_MODULE = '''"""MAP: the posterior mode found by L-BFGS (pm.find_MAP), a point estimate."""
@@ -131,14 +131,14 @@ def map_run(map_method, teacher_small, tmp_path_factory):
         out,
         methods=["map", "advi"],
         seeds=[0, 1, 2],
-        overrides={"advi": TINY["advi"], "map": {"n_hidden": TINY["advi"]["n_hidden"]}},
+        overrides={"advi": tiny("advi"), "map": tiny("map")},
         progressbar=False,
         log=lambda s: None,
     )
     return doc, out
 
 
-def test_a_new_method_runs_through_run_metrics_report_and_gate(map_run, tmp_path):
+def test_a_new_method_runs_through_run_metrics_report_and_gate(map_method, map_run, tmp_path):
     from bnn_models.gate import check, write_baseline
     from bnn_models.report import write_report
 
@@ -151,7 +151,9 @@ def test_a_new_method_runs_through_run_metrics_report_and_gate(map_run, tmp_path
         assert fit["status"] == "ok", fit["error"]
         assert (fit["family"], fit["label"]) == ("point", "MAP point estimate")
         assert (out / fit["fit_file"]).is_file()
-        assert fit["config"]["max_iter"] == 5000 and fit["config"]["n_hidden"] == 4
+        # the conftest's fallback for a method TINY does not list: its quick settings
+        assert fit["config"]["max_iter"] == map_method.quick["max_iter"] == tiny("map")["max_iter"]
+        assert fit["config"]["n_hidden"] == 4
     assert saved["seed_summary"]["map"]["n_seeds"] == 3
     # -> report: the MAP is a row of the summary table
     paths = write_report(out)
@@ -221,7 +223,8 @@ def test_an_unknown_setting_of_the_new_method_exits_2(map_method, tmp_path, caps
 
 def test_the_methods_command_lists_the_new_method(map_method, capsys):
     assert main(["methods"]) == 0
-    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("map ")]
+    lines = capsys.readouterr().out.splitlines()
+    (row,) = [line for line in lines if line.split()[0] == "map"]
     assert "MAP point estimate" in row and " point " in row
 
 

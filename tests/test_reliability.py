@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from bnn_models.cli import main
+from bnn_models.errors import ResultsError
 from bnn_models.inference import METHODS, Method, Settings
 from bnn_models.runner import run_benchmark
 from bnn_models.schema import load_metrics
@@ -123,8 +124,18 @@ def test_time_limit_marks_the_fit_failed(tmp_path):
 def test_results_folder_problems_are_clear_errors(tmp_path, content, message):
     if content is not None:
         (tmp_path / "metrics.json").write_text(content)
-    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(ResultsError) as info:
         load_metrics(tmp_path)
+    # the message names the file, then the problem
+    assert str(info.value).startswith(str(tmp_path / "metrics.json") + ": ")
+    assert message in str(info.value)
+
+
+def test_a_bad_results_folder_exits_2_from_the_report_command(tmp_path, capsys):
+    (tmp_path / "metrics.json").write_text('{"schema": "other"}')
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "metrics.json: field 'schema_version' missing" in err and "Traceback" not in err
 
 
 def test_output_folder_not_writable(tmp_path, capsys):
