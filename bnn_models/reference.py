@@ -17,6 +17,7 @@ Files, in the cache folder (``--cache``, else ``$BNN_BENCH_CACHE/reference``, el
 :class:`~bnn_models.inference.FitResult`) and ``<data>-<key>.json`` (config, hashes,
 diagnostics, predictive mean and sd per test point).
 """
+
 from __future__ import annotations
 
 import hashlib
