@@ -37,6 +37,18 @@ def tiny(method: str) -> dict:
     return TINY.get(method) or {**METHODS[method].quick, "n_hidden": 4}
 
 
+def tiny_set(*methods: str) -> list[str]:
+    """``--set`` options of TINY's settings of ``methods`` for the CLI (the width goes by
+    ``--hidden``; a ``--set`` of a method that is not run is refused)."""
+    return [
+        arg
+        for m in methods
+        for key, value in TINY[m].items()
+        if key != "n_hidden"
+        for arg in ("--set", f"{m}.{key}={value}")
+    ]
+
+
 def rupture_available() -> bool:
     """Whether the rupture files can be read without a network."""
     return bool(os.environ.get(DATA_DIR_ENV)) and Path(os.environ[DATA_DIR_ENV]).is_dir()

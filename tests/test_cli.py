@@ -11,18 +11,7 @@ from bnn_models import cli
 from bnn_models.cli import SeedSpec, main
 from bnn_models.inference import METHODS
 from bnn_models.schema import SCHEMA_VERSION, load_metrics
-from tests.conftest import TINY
-
-
-def tiny_set(*methods: str) -> list[str]:
-    """``--set`` options of TINY's settings of ``methods`` (their width goes by --hidden)."""
-    return [
-        arg
-        for m in methods
-        for key, value in TINY[m].items()
-        if key != "n_hidden"
-        for arg in ("--set", f"{m}.{key}={value}")
-    ]
+from tests.conftest import TINY, tiny_set
 
 
 def _tiny_run_args() -> list[str]:

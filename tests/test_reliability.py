@@ -19,21 +19,9 @@ from bnn_models.errors import ResultsError
 from bnn_models.inference import METHODS, Method, Settings
 from bnn_models.runner import run_benchmark
 from bnn_models.schema import load_metrics
-from tests.conftest import TINY
+from tests.conftest import TINY, tiny_set
 
 TEACHER = ["--dataset", "teacher", "--n-train", "200", "--n-test", "100", "--hidden", "4"]
-
-
-def _tiny(*methods: str) -> list[str]:
-    """``--set`` options of TINY's settings of ``methods`` (--set of a method not run is
-    refused; the width goes by --hidden)."""
-    return [
-        arg
-        for m in methods
-        for key, value in TINY[m].items()
-        if key != "n_hidden"
-        for arg in ("--set", f"{m}.{key}={value}")
-    ]
 
 
 def _cli(out: Path, *extra: str) -> list[str]:
@@ -43,7 +31,7 @@ def _cli(out: Path, *extra: str) -> list[str]:
         "bnn_models.cli",
         "run",
         *TEACHER,
-        *_tiny(*TINY),
+        *tiny_set(*TINY),
         "--out",
         str(out),
         "--no-progress",
@@ -62,7 +50,7 @@ def test_a_failing_fit_is_recorded_and_the_others_still_run(tmp_path, capsys):
         [
             "run",
             *TEACHER,
-            *_tiny("advi", "fullrank_advi"),
+            *tiny_set("advi", "fullrank_advi"),
             "--methods",
             "advi,fullrank_advi",
             "--set",
@@ -220,7 +208,7 @@ def test_a_sampler_error_is_recorded(tmp_path, monkeypatch):
         [
             "run",
             *TEACHER,
-            *_tiny("advi"),
+            *tiny_set("advi"),
             "--methods",
             "nuts,advi",
             "--out",
@@ -325,7 +313,7 @@ def test_same_seed_same_metrics_across_processes(tmp_path):
                 "bnn_models.cli",
                 "run",
                 *TEACHER,
-                *_tiny("advi"),
+                *tiny_set("advi"),
                 "--methods",
                 "advi",
                 "--seed",

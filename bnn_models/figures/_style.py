@@ -116,3 +116,15 @@ def _log_ticks(ax: Any) -> None:
         axis.set_major_locator(mpl.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         axis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         axis.set_minor_formatter(mpl.ticker.NullFormatter())
+
+
+def _equal_log_axes(ax: Any, lim: tuple[float, float], style: Style, xlabel: str) -> None:
+    """A square log-log panel over ``lim`` on both axes, titled with the method's label."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _log_ticks(ax)
+    ax.set_xlim(lim)
+    ax.set_ylim(lim)
+    ax.set_aspect("equal")
+    ax.set_title(style.label, color=style.color, fontweight="bold")
+    ax.set_xlabel(xlabel)

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from bnn_models.figures._style import Style, _figure, _log_ticks, _style
+from bnn_models.figures._style import Style, _equal_log_axes, _figure, _style
 
 
 def fidelity_sd_figure(
@@ -67,14 +67,7 @@ def fidelity_sd_figure(
                     fontsize=9,
                     bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9},
                 )
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            _log_ticks(ax)
-            ax.set_xlim(lim)
-            ax.set_ylim(lim)
-            ax.set_aspect("equal")
-            ax.set_title(st.label, color=st.color, fontweight="bold")
-            ax.set_xlabel("predictive sd under the reference")
+            _equal_log_axes(ax, lim, st, "predictive sd under the reference")
         axes[0].set_ylabel("predictive sd under the method")
         handles = [
             Line2D([], [], color="0.3", lw=1.0, label="equal sd"),

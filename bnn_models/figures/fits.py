@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from bnn_models.figures._style import Style, _figure, _log_ticks, _style, _tree
+from bnn_models.figures._style import Style, _equal_log_axes, _figure, _style, _tree
 from bnn_models.inference import FitResult
 from bnn_models.model import PARAMS
 
@@ -298,14 +298,7 @@ def weight_sd_figure(
                 fontsize=9,
                 bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9},
             )
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            _log_ticks(ax)
-            ax.set_xlim(lim)
-            ax.set_ylim(lim)
-            ax.set_aspect("equal")
-            ax.set_title(st.label, color=st.color, fontweight="bold")
-            ax.set_xlabel(f"posterior sd under {styles[reference].label}")
+            _equal_log_axes(ax, lim, st, f"posterior sd under {styles[reference].label}")
             ax.set_ylabel(f"posterior sd under {st.label}")
         # One legend for both panels, below them, where it hides no point.
         handles = [Line2D([], [], color="0.45", ls=":", lw=1.2, label="equal sd")] + [
