@@ -71,12 +71,13 @@ TEACHER_SEED = 0
 
 
 def methods_of(family: str) -> list[str]:
-    """Registered methods of ``family`` (``mcmc``, ``vi``, ...), in registry order."""
-    return [name for name, method in METHODS.items() if method.family == family]
+    """Installed methods of ``family`` (``mcmc``, ``vi``, ...), in registry order."""
+    return [name for name in METHOD_NAMES if METHODS[name].family == family]
 
 
-#: Every registered method, in registry order.
-METHOD_NAMES = list(METHODS)
+#: Every registered method whose engine is installed, in registry order: a method that
+#: cannot run here is no parameter of the suite (``bnn-bench run`` reports it skipped).
+METHOD_NAMES = [name for name, method in METHODS.items() if method.installed]
 #: Methods that run chains: tracked for R-hat and ESS.
 MCMC_METHODS = methods_of("mcmc")
 #: Methods that maximise an ELBO: tracked for its value and its convergence.

@@ -1,8 +1,8 @@
 """Regression gate: compare a run's quality metrics with a committed, multi-seed baseline.
 
-A baseline (``results/baseline_quick.json``) holds, for every method and gated metric,
-the mean and sd over the seeds of one or several ``bnn-bench run`` folders. A check
-compares the mean over a run's seeds with it, metric by metric.
+A baseline (``results/baseline_quick.json``) holds, per method and gated metric, the mean
+and sd over the seeds of ``bnn-bench run`` folders; a check compares a run's mean with it.
+Methods skipped in a run (engine not installed) are noted, not gated.
 
 Tolerance rule
 --------------
@@ -18,10 +18,9 @@ change is its seeds fails less than 3% of the time (Bonferroni bound), while a r
 loss of several seed-sds fails. ``rel_floor`` (1%) and ``abs_floor`` (one test row for
 rates) keep a metric whose seeds happened to agree from gating on rounding noise.
 
-A code change that alters the numerics (new library versions, a reordered sum, another
-BLAS) is, for these metrics, a new seed: the rule is sized for it. Unchanged code on
-the same versions reproduces each seed exactly, so it passes whatever the machine load.
-Timings are not gated: they drift with machine load (compare with ``asv continuous``).
+A code change that alters the numerics (library versions, a reordered sum) is, for these
+metrics, a new seed: the rule is sized for it. Unchanged code reproduces each seed
+exactly. Timings are not gated: they drift with load (compare with ``asv continuous``).
 """
 
 from __future__ import annotations
@@ -57,8 +56,6 @@ __all__ = [
     "CheckResult",
     "check",
     "compare",
-    "format_baseline",
-    "format_check",
     "load_baseline",
     "make_baseline",
     "tolerance",
@@ -104,7 +101,8 @@ _RULE = (
 
 #: Columns of :func:`compare`'s table, in order.
 _COLUMNS = "method metric better baseline sd k now n tolerance limit excess verdict detail".split()
-_SHOWN = [c for c in _COLUMNS if c not in ("k", "n")]
+#: The columns ``bnn-bench check`` shows.
+SHOWN = [c for c in _COLUMNS if c not in ("k", "n")]
 #: What a baseline keeps of each run's provenance.
 _SOURCE = ("path", "commit", "created", "command", "machine", "versions")
 
@@ -307,9 +305,10 @@ def make_baseline(
         raise BadInput("--write-baseline: name the runs to build it from with --run DIR")
     fits, runs = _pool([Path(p) for p in run_dirs])
     first = _same_data(runs, "a baseline pools runs of one profile and dataset")
-    if failed := [f for f in fits if f["status"] != "ok"]:
+    if failed := [f for f in fits if f["status"] == "failed"]:
         why = "; ".join(f"{f['method']} seed {f['seed']}: {f.get('error')}" for f in failed)
         raise ResultsError(f"baseline runs hold failed fits (rerun or drop them): {why}")
+    fits = [f for f in fits if f["status"] == "ok"]  # skipped: not installed, not gated
     n_test = int(first["dataset"]["n_test"])
     metrics: dict[str, dict] = {}
     configs: dict[str, dict] = {}
@@ -374,6 +373,9 @@ def compare(baseline: dict, fits: list[dict]) -> tuple[pd.DataFrame, list[str]]:
     by_method = _by_method(fits)
     for method, gated in baseline["metrics"].items():
         entries = by_method.get(method, [])
+        if entries and all(f["status"] == "skipped" for f in entries):
+            notes.append(f"{method}: skipped ({entries[0].get('error')}), not gated")
+            continue
         failed = [f for f in entries if f["status"] != "ok"]
         if not entries or failed:
             why = "; ".join(f"seed {f['seed']}: {f.get('error')}" for f in failed)
@@ -528,73 +530,3 @@ def check(
         seeds=sorted({f["seed"] for f in fits}),
         commits=sorted({str(r.get("commit")) for r in runs}),
     )
-
-
-def _to_string(table: pd.DataFrame, width: int = 250) -> str:
-    if "detail" in table and not table["detail"].fillna("").astype(bool).any():
-        table = table.drop(columns="detail")  # no failed fit, no missing metric
-    options = ["display.width", width, "display.max_columns", 20, "display.max_colwidth", 80]
-    with pd.option_context(*options, "display.float_format", "{:.5g}".format):
-        return table.to_string(index=False, na_rep="")
-
-
-def _short(commit: object) -> str:
-    text = str(commit)
-    return text[:12] + ("-dirty" if text.endswith("-dirty") else "")
-
-
-def format_check(result: CheckResult, show_all: bool = False) -> list[str]:
-    """The lines ``bnn-bench check`` prints: header, notes, table and verdict.
-
-    The table shows the regressed metrics, or every gated one with ``show_all``; the
-    last line is ``PASSED: ...`` or ``FAILED: k of N gated metrics regressed``.
-    """
-    base, table = result.baseline, result.table
-    src = base.get("sources") or [{}]
-    lines = [
-        f"bnn-bench check: run {', '.join(result.runs)} (profile {base['profile']}, "
-        f"seeds {result.seeds}, commit {', '.join(_short(c) for c in result.commits)}) vs "
-        f"baseline {result.baseline_path} ({len(base['seeds'])} seeds, commit "
-        f"{_short(src[0].get('commit'))})"
-    ]
-    lines += [f"note: {note}" for note in result.notes]
-    if show_all:
-        lines.append(_to_string(table[_SHOWN]))
-    if len(better := result.better):
-        names = ", ".join(f"{r.method} {r.metric}" for r in better.itertuples())
-        lines.append(
-            f"note: {len(better)} metric(s) better than the baseline by more than their "
-            f"tolerance: {names} (refresh the baseline if intended)"
-        )
-    bad = result.regressed
-    if len(bad):
-        if not show_all:
-            lines.append(_to_string(bad[_SHOWN]))
-        lines.append(f"tolerance rule (baseline): {base['rule']}")
-        lines.append(f"FAILED: {len(bad)} of {len(table)} gated metrics regressed")
-    else:
-        worst = table.sort_values("excess").iloc[-1]
-        lines.append(
-            f"PASSED: {len(table)} gated metrics within tolerance (closest: {worst.method} "
-            f"{worst.metric} at {worst.excess:.2f} of its tolerance)"
-        )
-    return lines
-
-
-def format_baseline(doc: dict, path: str | Path | None = None) -> list[str]:
-    """The lines ``bnn-bench check --write-baseline`` prints: what baseline ``doc`` holds.
-
-    ``path``, where it was written, is named in the first line.
-    """
-    where = f"wrote {path}: " if path is not None else "baseline: "
-    names = {"direction": "better", "mean": "mean", "sd": "sd", "k": "k"}
-    names["tolerance"] = "tolerance (1 seed)"
-    rows = [
-        {"method": m, "metric": name, **{col: st.get(key) for key, col in names.items()}}
-        for m, entries in doc["metrics"].items()
-        for name, st in entries.items()
-    ]
-    return [
-        f"bnn-bench check: {where}profile {doc['profile']}, seeds {doc['seeds']}",
-        _to_string(pd.DataFrame(rows), width=200),
-    ]

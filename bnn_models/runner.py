@@ -135,6 +135,32 @@ def _divergence_failure(result: FitResult, max_rate: float) -> str | None:
     return None
 
 
+def _not_installed(method: str) -> str | None:
+    """Why ``method`` cannot run here (its engine is not importable), or None."""
+    m = get_method(method)
+    if m.installed:
+        return None
+    return f"engine {m.engine!r} is not installed (pip install {m.engine})"
+
+
+def _skipped_entry(method: str, seed: int, settings: Settings, chash: str, why: str) -> dict:
+    """The entry of a fit that was not attempted: status ``skipped`` and the reason."""
+    m = get_method(method)
+    return {
+        "method": method,
+        "family": m.family,
+        "label": m.label,
+        "seed": seed,
+        "status": "skipped",
+        "error": why,
+        "config": {"method": method, "seed": seed, **settings.as_config()},
+        "config_hash": chash,
+        "sampler": "",
+        "convergence": {},
+        "fit_file": None,
+    }
+
+
 def _fit_entry(
     result: FitResult,
     seed: int,
@@ -234,7 +260,8 @@ def run_benchmark(
     Returns
     -------
     dict
-        The metrics document, as written to ``out_dir/metrics.json``.
+        The metrics document, as written to ``out_dir/metrics.json``. A method whose
+        engine is not installed gets entries of status ``skipped`` with the reason.
 
     Raises
     ------
@@ -295,6 +322,11 @@ def run_benchmark(
                         f"[{method} seed {seed}] resumed: finished fit {previous[chash]['fit_file']} kept"
                     )
                     doc["fits"].append(previous[chash])
+                    continue
+                if (why := _not_installed(method)) is not None:
+                    log(f"[{method} seed {seed}] skipped: {why}")
+                    doc["fits"].append(_skipped_entry(method, seed, settings, chash, why))
+                    write_json(metrics_path, doc)
                     continue
                 log(f"[{method} seed {seed}] fitting ...")
                 t0 = time.perf_counter()

@@ -17,13 +17,12 @@ from bnn_models.gate import (
     BASELINE_SCHEMA_VERSION,
     check,
     compare,
-    format_baseline,
-    format_check,
     load_baseline,
     make_baseline,
     tolerance,
     write_baseline,
 )
+from bnn_models.report.check import format_baseline, format_check
 from bnn_models.schema import SCHEMA, SCHEMA_VERSION
 
 _SHA = {"rupturemodel_train.txt": "ab" * 32}

@@ -21,7 +21,7 @@ from bnn_models.inference import (
     unregister,
 )
 from bnn_models.schema import load_metrics
-from tests.conftest import tiny
+from tests.conftest import tiny, tiny_set
 
 #: The new method's module, as a user would write it: settings, fit function, record.
 MAP_MODULE = '''"""MAP: the posterior mode found by L-BFGS (pm.find_MAP), a point estimate."""
@@ -264,3 +264,53 @@ def tiny_settings_method():
     return Method(
         name="throwaway", label="T", family="ensemble", fit=lambda **kw: None, settings=Settings
     )
+
+
+def test_a_method_whose_engine_is_missing_is_skipped_with_the_reason(tmp_path, capsys):
+    """Never a crash: the run goes on, the report and the gate say why it did not run."""
+    from bnn_models.gate import compare, write_baseline
+    from bnn_models.report import write_report
+
+    def never_called(**kwargs):
+        raise AssertionError("a method whose engine is missing must not be fitted")
+
+    missing = Method(
+        name="ghost",
+        label="Ghost sampler",
+        family="mcmc",
+        fit=never_called,
+        settings=Settings,
+        engine="bnn_bench_no_such_engine",
+    )
+    assert not missing.installed and missing.engine_version is None
+    register(missing)
+    try:
+        out = tmp_path / "run"
+        args = ["run", "--dataset", "teacher", "--n-train", "200", "--n-test", "100"]
+        args += ["--hidden", "4", "--methods", "ghost,advi", "--seeds", "0,1,2"]
+        args += [*tiny_set("advi"), "--out", str(out), "--no-progress"]
+        assert main(args) == 0  # skipped is not failed
+        log = capsys.readouterr().out
+        assert "[ghost seed 0] skipped: engine 'bnn_bench_no_such_engine' is not installed" in log
+        doc = load_metrics(out)
+        ghosts = [f for f in doc["fits"] if f["method"] == "ghost"]
+        assert [(f["seed"], f["status"], f["family"]) for f in ghosts] == [
+            (0, "skipped", "mcmc"),
+            (1, "skipped", "mcmc"),
+            (2, "skipped", "mcmc"),
+        ]
+        reason = "engine 'bnn_bench_no_such_engine' is not installed (pip install bnn_bench_no_such_engine)"
+        assert all(f["error"] == reason for f in ghosts)
+        write_report(out)
+        md = (out / "report.md").read_text()
+        assert f"skipped ({reason})" in md
+        assert f"Ghost sampler was skipped: {reason}." in md
+        # With no successful MCMC fit, the report compares with nothing: no crash either.
+        assert "ADVI (mean-field)" in md
+        # The gate: a baseline leaves the skipped method out; a check notes it.
+        baseline = write_baseline(tmp_path / "b.json", [out])
+        assert set(baseline["metrics"]) == {"advi"}
+        _, notes = compare({**baseline, "metrics": {**baseline["metrics"], "ghost": {}}}, ghosts)
+        assert notes == [f"ghost: skipped ({reason}), not gated"]
+    finally:
+        unregister("ghost")

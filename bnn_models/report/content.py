@@ -149,6 +149,13 @@ def _notes(methods: dict[str, Method]) -> list[str]:
     ]
 
 
+def _skipped(m: Method) -> str | None:
+    """Why a method was not run at all (every entry skipped), or None."""
+    if m.entries and all(e["status"] == "skipped" for e in m.entries):
+        return str(m.entries[0].get("error") or "no reason recorded")
+    return None
+
+
 def _failures(m: Method) -> str:
     return "; ".join(
         f"seed {e['seed']}: {e.get('error') or 'no reason recorded'}" for e in m.failed
@@ -177,7 +184,8 @@ def summary_rows(doc: dict, methods: dict[str, Method] | None = None) -> list[Ro
     for name, m in methods.items():
         color = look[name].color
         if not m.ok:
-            failure = f"failed ({_failures(m)})"
+            why = _skipped(m)
+            failure = f"skipped ({why})" if why else f"failed ({_failures(m)})"
             rows.append(Row(name, m.label, seed_text(m), None, failure, color))
             continue
         cells = []
@@ -305,7 +313,10 @@ def verdicts(methods: dict[str, Method]) -> list[str]:
     ref = baseline(methods)
     for m in methods.values():
         if not m.ok:
-            out.append(f"{m.label} failed: {_failures(m)}")
+            why = _skipped(m)
+            out.append(
+                f"{m.label} was skipped: {why}." if why else f"{m.label} failed: {_failures(m)}"
+            )
             continue
         if m is ref:
             continue
