@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import xarray as xr
@@ -32,6 +33,7 @@ from bnn_models.inference import (
     resolve_methods,
     save_fit,
 )
+from bnn_models.inference._deadline import DEADLINE, FitTimeout
 from bnn_models.metrics import compute_metrics
 from bnn_models.provenance import git_commit, library_versions, machine_info
 from bnn_models.reference import Reference
@@ -52,10 +54,6 @@ class Interrupted(BaseException):  # noqa: N818 - mirrors KeyboardInterrupt
     A BaseException that is not KeyboardInterrupt: ``pm.fit`` swallows
     KeyboardInterrupt and would return a half-fitted approximation as if finished.
     """
-
-
-class FitTimeout(Exception):
-    """A fit ran past its time limit."""
 
 
 def fit_settings(
@@ -106,12 +104,22 @@ def _signals_raise() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Arm the fit's :data:`DEADLINE`; SIGALRM ends fits that do not check it themselves."""
+    DEADLINE.arm(seconds)
     if not seconds:
         yield
         return
 
-    def handler(signum: int, frame: object) -> None:
-        raise FitTimeout(f"time limit of {seconds:g} s reached")
+    def handler(signum: int, frame: FrameType | None) -> None:
+        # Fire again in a second until the fit ends: an exception raised inside a ctypes
+        # callback (numba compiling through llvmlite) is swallowed, and a cooperating fit
+        # may have moved on to a stage that does not check (drawing, predicting).
+        signal.setitimer(signal.ITIMER_REAL, 1.0)
+        if frame is not None and str(frame.f_globals.get("__name__", "")).startswith("llvmlite"):
+            return  # inside llvmlite's ctypes callback a raise is lost: try again shortly
+        if not DEADLINE.cooperative:
+            raise DEADLINE.error()
+        DEADLINE.cooperative = False
 
     old = signal.signal(signal.SIGALRM, handler)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -120,6 +128,7 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        DEADLINE.arm(None)
 
 
 def _divergence_failure(result: FitResult, max_rate: float) -> str | None:
@@ -337,7 +346,7 @@ def run_benchmark(
                         )
                 except BadInput:
                     raise  # what the user gave cannot be used: not a failed fit
-                except (Exception, FitTimeout) as err:  # a failed fit must not stop the others
+                except Exception as err:  # a failed fit (FitTimeout too) must not stop the others
                     result = _failed(method, seed, settings, err)
                 if result.ok and (why := _divergence_failure(result, max_divergence_rate)):
                     result = _failed(method, seed, settings, f"RuntimeError: {why}")

@@ -93,6 +93,23 @@ def test_time_limit_marks_the_fit_failed(tmp_path):
     assert fit["status"] == "failed" and "time limit of 4 s" in fit["error"]
 
 
+def test_time_limit_ends_a_sampler_that_runs_outside_python(tmp_path):
+    """nutpie samples in Rust: the alarm stops it when it next hands control to Python.
+
+    ADVI (above) checks the deadline itself between steps; an alarm raised inside PyTensor's
+    compiled step instead crashed the process once in CI, so the two paths are kept apart.
+    """
+    args = ["run", *TEACHER, "--methods", "nuts", "--set", "nuts.draws=200000"]
+    args += ["--time-limit", "6", "--out", str(tmp_path), "--no-progress", "--no-report"]
+    t0 = time.perf_counter()
+    assert main(args) == 1
+    elapsed = time.perf_counter() - t0
+    (fit,) = load_metrics(tmp_path)["fits"]
+    assert fit["status"] == "failed"
+    assert fit["error"] == "FitTimeout: time limit of 6 s reached"
+    assert elapsed < 60  # 200,000 draws per chain would take many minutes
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

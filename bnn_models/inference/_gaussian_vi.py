@@ -16,6 +16,7 @@ import xarray as xr
 from scipy.stats import multivariate_normal
 
 from bnn_models.data import Dataset
+from bnn_models.inference._deadline import DEADLINE
 from bnn_models.inference._method import Settings, require
 from bnn_models.inference._predict import predict_test
 from bnn_models.inference._result import FitResult
@@ -178,7 +179,7 @@ def fit_gaussian_vi(
         approx = inference.fit(
             s.max_iter,
             obj_optimizer=OPTIMIZERS[s.optimizer](learning_rate=s.learning_rate),
-            callbacks=[rule],
+            callbacks=[rule, DEADLINE.check],
             progressbar=progressbar,
             total_grad_norm_constraint=s.grad_norm_clip,
             obj_n_mc=s.obj_n_mc,
