@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -89,9 +91,22 @@ def _config_hash(method: str, seed: int, settings: Settings, dataset: Dataset) -
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _raise_is_lost(frame: FrameType | None) -> bool:
+    """Whether an exception raised in ``frame`` would be swallowed, not reach the run.
+
+    A signal handler runs in the frame it interrupts; in a ctypes callback (llvmlite's, while
+    numba compiles) ctypes prints and drops the exception, and the run would go on.
+    """
+    return frame is not None and str(frame.f_globals.get("__name__", "")).startswith("llvmlite")
+
+
 @contextlib.contextmanager
 def _signals_raise() -> Iterator[None]:
-    def handler(signum: int, frame: object) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if _raise_is_lost(frame):
+            # Deliver the signal again shortly, when the raise can reach the run.
+            threading.Timer(0.2, os.kill, (os.getpid(), signum)).start()
+            return
         raise Interrupted(f"received {signal.Signals(signum).name}")
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -115,8 +130,8 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         # callback (numba compiling through llvmlite) is swallowed, and a cooperating fit
         # may have moved on to a stage that does not check (drawing, predicting).
         signal.setitimer(signal.ITIMER_REAL, 1.0)
-        if frame is not None and str(frame.f_globals.get("__name__", "")).startswith("llvmlite"):
-            return  # inside llvmlite's ctypes callback a raise is lost: try again shortly
+        if _raise_is_lost(frame):
+            return  # try again in a second
         if not DEADLINE.cooperative:
             raise DEADLINE.error()
         DEADLINE.cooperative = False

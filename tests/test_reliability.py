@@ -354,3 +354,19 @@ def test_package_never_unpickles_or_evals():
     bad = re.compile(r"import pickle|pickle\.load|(?<![.\w])(eval|exec)\(")
     for path in src.rglob("*.py"):
         assert not bad.search(path.read_text()), path
+
+
+def test_a_signal_landing_in_a_ctypes_callback_is_delivered_again():
+    """A raise inside llvmlite's ctypes callback (numba compiling) is printed and dropped by
+    ctypes, so the handlers defer there and deliver again; anywhere else they raise."""
+    from types import SimpleNamespace
+
+    from bnn_models.runner import _raise_is_lost
+
+    def frame(module: str) -> SimpleNamespace:
+        return SimpleNamespace(f_globals={"__name__": module})
+
+    assert _raise_is_lost(frame("llvmlite.binding.executionengine"))
+    assert not _raise_is_lost(frame("pytensor.link.basic"))
+    assert not _raise_is_lost(frame("__main__"))
+    assert not _raise_is_lost(None)
