@@ -87,9 +87,23 @@ def _mcmc(doc: dict) -> dict:
 
 
 def _seconds(x: float) -> str:
-    """Three significant digits, by hand: 0.0123 s, 1.23 s, 12.3 s, 123 s."""
+    """Three significant digits, by hand, trailing zeros dropped: 0.0123 s, 1.1 s, 123 s."""
     digits = 3 - (int(np.floor(np.log10(abs(x)))) + 1)
-    return f"{round(x, digits):.{max(digits, 0)}f} s"
+    text = f"{round(x, digits):.{max(digits, 0)}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text} s"
+
+
+def test_the_seconds_oracle_drops_trailing_zeros():
+    assert [_seconds(x) for x in (0.0123, 1.1, 1.0996, 2.0, 12.34, 123.4)] == [
+        "0.0123 s",
+        "1.1 s",
+        "1.1 s",
+        "2 s",
+        "12.3 s",
+        "123 s",
+    ]
 
 
 # --------------------------------------------------------------------------- content
