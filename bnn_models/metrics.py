@@ -160,25 +160,25 @@ def reliability(result: FitResult, y: np.ndarray, *, seed: int = 0, ci_prob: flo
     return {"ci_prob": ci_prob, **rows}
 
 
-def runtime(result: FitResult) -> dict:
+def runtime(result: FitResult, diag: dict | None = None) -> dict:
     """Seconds per stage and throughput.
 
     Where the result holds MCMC sample stats: ``draws_per_s`` (kept draws of all chains
     per second of sampling), ``ess_bulk_per_s`` (the smallest bulk ESS over the test-set
     probabilities, the symmetry-invariant quantity, per second of sampling) and the same
     over the weights. Where it holds a loss trace: ``iter_per_s``, optimisation steps
-    per second. ``grad_evals``: gradient evaluations of the log density.
+    per second. ``grad_evals``: gradient evaluations of the log density. ``diag``: the
+    result's :func:`diagnostics`, when already computed (its ESS is reused).
     """
     t = dict(result.timings)
     out: dict[str, float | int | None] = {k: float(v) for k, v in t.items()}
     post = result.idata["posterior"]
     n_draws = int(post.sizes["chain"] * post.sizes["draw"])
     if _has_chains(result) and t["fit_s"] > 0:
+        diag = diag or diagnostics(result) or {}
         out["draws_per_s"] = n_draws / t["fit_s"]
-        pred = rhat_ess(result.idata, group="predictions")
-        weights = rhat_ess(result.idata, var_names=list(PARAMS))
-        out["ess_bulk_per_s"] = pred["ess_bulk_min"] / t["fit_s"]
-        out["ess_bulk_weights_per_s"] = weights["ess_bulk_min"] / t["fit_s"]
+        out["ess_bulk_per_s"] = diag["ess_bulk_min_pred"] / t["fit_s"]
+        out["ess_bulk_weights_per_s"] = diag["ess_bulk_min_weights"] / t["fit_s"]
     if result.loss is not None and t["fit_s"] > 0:
         out["iter_per_s"] = len(result.loss) / t["fit_s"]
     out["grad_evals"] = result.n_grad_evals
@@ -276,11 +276,12 @@ def diagnostics(result: FitResult) -> dict | None:
 def compute_metrics(result: FitResult, y_test: np.ndarray, *, seed: int = 0) -> dict:
     """All metrics of one successful fit, as one JSON-ready dict."""
     p_mean = result.p_test.mean(axis=0)
+    diag = diagnostics(result)  # R-hat and ESS once: runtime's ESS per second reuses them
     return {
-        "runtime": runtime(result),
+        "runtime": runtime(result, diag),
         "elbo": elbo(result),
         "spread": spread(result),
         "calibration": calibration(p_mean, y_test),
         "reliability": reliability(result, y_test, seed=seed),
-        "diagnostics": diagnostics(result),
+        "diagnostics": diag,
     }
