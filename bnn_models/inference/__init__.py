@@ -8,7 +8,21 @@ one line in :data:`METHODS`. Downstream code asks a method's ``family`` or what 
 from __future__ import annotations
 
 from bnn_models.errors import BadInput
-from bnn_models.inference import advi, fullrank_advi, nuts
+from bnn_models.inference import (
+    advi,
+    ensemble,
+    fullrank_advi,
+    laplace,
+    mclmc,
+    nuts,
+    nuts_blackjax,
+    nuts_lowrank,
+    nuts_numpyro,
+    nuts_pymc,
+    pathfinder,
+    smc,
+    svgd,
+)
 from bnn_models.inference._gaussian_vi import OPTIMIZERS, ELBOConvergence, GaussianVISettings
 from bnn_models.inference._method import FAMILIES, Method, Settings
 from bnn_models.inference._result import FitResult, load_fit, save_fit
@@ -45,8 +59,18 @@ METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         nuts.METHOD,
+        nuts_pymc.METHOD,
+        nuts_numpyro.METHOD,
+        nuts_blackjax.METHOD,
+        nuts_lowrank.METHOD,
+        mclmc.METHOD,
+        smc.METHOD,
         advi.METHOD,
         fullrank_advi.METHOD,
+        pathfinder.METHOD,
+        laplace.METHOD,
+        svgd.METHOD,
+        ensemble.METHOD,
     )
 }
 
@@ -101,7 +125,7 @@ def resolve_methods(spec: str | list[str] | None) -> list[str]:
     Examples
     --------
     >>> resolve_methods("vi")
-    ['advi', 'fullrank_advi']
+    ['advi', 'fullrank_advi', 'pathfinder', 'laplace']
     """
     if spec is None:
         return list(METHODS)

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pymc as pm
 import xarray as xr
-from scipy.stats import multivariate_normal
 
 from bnn_models.data import Dataset
 from bnn_models.inference._deadline import DEADLINE
+from bnn_models.inference._importance import gaussian_importance
 from bnn_models.inference._method import Settings, require
 from bnn_models.inference._predict import predict_test
 from bnn_models.inference._result import FitResult
@@ -119,41 +119,6 @@ class ELBOConvergence:
                 raise StopIteration(f"ELBO converged at iteration {i}")
 
 
-def _importance_terms(model: pm.Model, approx: Any, posterior: xr.Dataset) -> xr.Dataset:
-    """``log_p`` = log p(theta, y) and ``log_q`` = log q(theta) at every draw theta of q.
-
-    ``log_p - log_q`` is the log importance ratio that PSIS smooths (Yao et al. 2018).
-    Every parameter of the BNN is an untransformed Normal, so theta is the flat vector
-    of the draws in the approximation's own order and no Jacobian enters; log q is the
-    Gaussian density with the fitted mean and covariance (diagonal for mean-field), from
-    :data:`scipy.stats.multivariate_normal`.
-    """
-    group = approx.groups[0]
-    sizes = (posterior.sizes["chain"], posterior.sizes["draw"])
-    theta = np.empty((sizes[0] * sizes[1], group.ddim))
-    for name, slc, _, _ in group.ordering.values():
-        if name not in posterior:
-            raise ValueError(
-                f"vi_importance: {name!r} is a transformed parameter; expected draws of it"
-            )
-        theta[:, slc] = posterior[name].values.reshape(theta.shape[0], -1)
-    log_q = multivariate_normal(mean=group.mean.eval(), cov=group.cov.eval()).logpdf(theta)
-    logp_fn = model.compile_logp()
-    log_p = np.array(
-        [
-            logp_fn({n: row[s].reshape(shape) for n, s, shape, _ in group.ordering.values()})
-            for row in theta
-        ]
-    )
-    dims = ("chain", "draw")
-    coords = {d: posterior[d].values for d in dims}
-    return xr.Dataset(
-        {"log_p": (dims, log_p.reshape(sizes)), "log_q": (dims, log_q.reshape(sizes))},
-        coords=coords,
-        attrs={"description": "log p(theta, y) (model.compile_logp) and log q(theta) per draw"},
-    )
-
-
 def fit_gaussian_vi(
     inference_class: type[pm.ADVI] | type[pm.FullRankADVI],
     *,
@@ -197,7 +162,14 @@ def fit_gaussian_vi(
     idata = predict_test(model, idata, dataset.X_test, seed=seed)
     t5 = time.perf_counter()
     # A diagnostic of the fit, not part of the method: kept out of the timings.
-    idata["vi_importance"] = _importance_terms(model, approx, idata["posterior"].to_dataset())
+    group = approx.groups[0]
+    idata["vi_importance"] = gaussian_importance(
+        model,
+        idata["posterior"].to_dataset(),
+        mean=group.mean.eval(),
+        cov=group.cov.eval(),
+        order=[(name, slc) for name, slc, _, _ in group.ordering.values()],
+    )
     timings = {
         "compile_s": (t1 - t0) + (t3 - t2),
         "fit_s": t2 - t1,

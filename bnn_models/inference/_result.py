@@ -59,6 +59,10 @@ class FitResult:
     warnings : tuple of str
         What the fit itself says to compare with care (e.g. a convergence rule that did
         not fire).
+    counts : dict
+        Work done, where the method counts it: MCMC ``grad_evals_warmup`` and
+        ``grad_evals_sampling`` (their sum is ``n_grad_evals``); other methods what
+        they have (e.g. ``hessian_min_eig``).
     """
 
     method: str
@@ -74,6 +78,7 @@ class FitResult:
     error: str | None = None
     family: str = ""
     warnings: tuple[str, ...] = ()
+    counts: dict = field(default_factory=dict)
 
     @property
     def p_test(self) -> np.ndarray:

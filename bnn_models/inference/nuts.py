@@ -1,4 +1,10 @@
-"""NUTS: nutpie (PyMC 6's default NUTS) when installed, else PyMC's own sampler."""
+"""NUTS through nutpie (PyMC 6's default NUTS) or PyMC's own sampler.
+
+One fit function serves every nutpie- or PyMC-driven MCMC method: its settings choose
+the sampler (``nutpie`` or ``pymc``), nutpie's kernel (NUTS or microcanonical Langevin)
+and the mass-matrix adaptation. The methods ``nuts``, ``nuts_pymc``, ``nuts_lowrank``
+and ``mclmc`` differ only in their settings' defaults.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,10 @@ import time
 from dataclasses import dataclass
 
 import pymc as pm
-import xarray as xr
 
 from bnn_models.data import Dataset
-from bnn_models.inference._method import Method, Settings, require
-from bnn_models.inference._predict import predict_test
+from bnn_models.inference._mcmc import ChainClock, MCMCSettings, mcmc_result
+from bnn_models.inference._method import Method, require
 from bnn_models.inference._result import FitResult
 from bnn_models.model import PARAMS, build_bnn
 from bnn_models.provenance import library_versions
@@ -19,6 +24,8 @@ from bnn_models.provenance import library_versions
 __all__ = ["METHOD", "NUTSSettings", "default_sampler", "fit_nuts"]
 
 _SAMPLERS = ("nutpie", "pymc")
+_KERNELS = ("nuts", "mclmc")
+_ADAPTATIONS = ("diag", "draw_diag", "low_rank")
 
 
 def default_sampler() -> str:
@@ -27,40 +34,62 @@ def default_sampler() -> str:
 
 
 @dataclass(frozen=True)
-class NUTSSettings(Settings):
-    """Settings of NUTS.
+class NUTSSettings(MCMCSettings):
+    """Settings of the nutpie and PyMC samplers (and :class:`MCMCSettings`).
 
     Attributes
     ----------
-    draws, tune : int
-        Kept draws and tuning (warm-up) steps per chain.
-    chains, cores : int
-        Chains, run ``cores`` at a time.
-    target_accept : float
-        Target acceptance rate of the step-size adaptation.
     sampler : {"nutpie", "pymc"}, optional
         Default (None): nutpie when installed, as PyMC 6 chooses.
+    kernel : {"nuts", "mclmc"}
+        nutpie's transition kernel: NUTS, or microcanonical Langevin (nutpie only).
+    adaptation : {"diag", "draw_diag", "low_rank"}
+        nutpie's mass-matrix adaptation (PyMC's sampler: ``diag`` only).
+    eigval_cutoff : float
+        ``low_rank`` only: eigenvalues of the mass-matrix estimate between
+        1/cutoff and cutoff are ignored (nutpie's ``mass_matrix_eigval_cutoff``).
+    thin : int
+        Keep every ``thin``-th draw: ``draws * thin`` transitions per chain.
     """
 
-    draws: int = 1000
-    tune: int = 1000
-    chains: int = 4
-    cores: int = 2
-    target_accept: float = 0.8
     sampler: str | None = None
+    kernel: str = "nuts"
+    adaptation: str = "diag"
+    eigval_cutoff: float = 100.0
+    thin: int = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("draws", "chains", "cores"):
-            require(getattr(self, name) >= 1, name, getattr(self, name), ">= 1")
-        require(self.tune >= 0, "tune", self.tune, ">= 0")
-        require(0 < self.target_accept < 1, "target_accept", self.target_accept, "in (0, 1)")
+        for name, options in (
+            ("kernel", _KERNELS),
+            ("adaptation", _ADAPTATIONS),
+        ):
+            value = getattr(self, name)
+            require(value in options, name, value, f"one of {', '.join(options)}")
         require(
             self.sampler is None or self.sampler in _SAMPLERS,
             "sampler",
             self.sampler,
             f"one of {', '.join(_SAMPLERS)}",
         )
+        require(self.eigval_cutoff > 1, "eigval_cutoff", self.eigval_cutoff, "> 1")
+        require(self.thin >= 1, "thin", self.thin, ">= 1")
+        if self.sampler == "pymc":
+            require(self.kernel == "nuts", "kernel", self.kernel, "'nuts' with sampler='pymc'")
+            require(
+                self.adaptation == "diag",
+                "adaptation",
+                self.adaptation,
+                "'diag' with sampler='pymc'",
+            )
+
+
+def _steps(stats) -> int:
+    """Leapfrog steps (gradient evaluations) recorded in nutpie or PyMC sample stats."""
+    for name in ("n_steps", "num_steps"):
+        if name in stats:
+            return int(stats[name].astype("int64").sum())
+    return 0
 
 
 def fit_nuts(
@@ -70,7 +99,10 @@ def fit_nuts(
     seed: int = 0,
     progressbar: bool = True,
 ) -> FitResult:
-    """Sample the BNN's posterior with NUTS.
+    """Sample the BNN's posterior with nutpie or PyMC's NUTS.
+
+    Warm-up is timed apart from sampling: nutpie's and PyMC's per-chain progress
+    reports give each chain's tuning and sampling seconds (:class:`ChainClock`).
 
     Parameters
     ----------
@@ -90,90 +122,91 @@ def fit_nuts(
     """
     s = settings
     sampler = s.sampler or default_sampler()
-    draws, tune, chains, cores, target_accept = (
-        s.draws,
-        s.tune,
-        s.chains,
-        s.cores,
-        s.target_accept,
-    )
     config = {"seed": seed, **s.as_config(), "sampler": sampler}
-    n_hidden, prior_sigma = s.n_hidden, s.prior_sigma
     t0 = time.perf_counter()
     model = build_bnn(
         dataset.X_train,
         dataset.y_train,
-        n_hidden=n_hidden,
-        prior_sigma=prior_sigma,
+        n_hidden=s.n_hidden,
+        prior_sigma=s.prior_sigma,
         feature_names=dataset.feature_names,
     )
+    clock = ChainClock()
     if sampler == "nutpie":
         import nutpie
 
         compiled = nutpie.compile_pymc_model(model, backend="numba", var_names=list(PARAMS))
         t1 = time.perf_counter()
+
+        def progress(chains: list) -> None:
+            for i, chain in enumerate(chains):
+                if chain.started:
+                    clock.set(i, chain.tuning, chain.runtime_ms / 1000)
+
+        extra = {"mass_matrix_eigval_cutoff": s.eigval_cutoff} if s.adaptation == "low_rank" else {}
         trace = nutpie.sample(
             compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=cores,
+            draws=s.draws * s.thin,
+            tune=s.tune,
+            chains=s.chains,
+            cores=s.cores,
             seed=seed,
-            target_accept=target_accept,
+            target_accept=s.target_accept,
+            sampler=s.kernel,
+            adaptation=s.adaptation,
             progress_bar=progressbar,
+            progress_callback=progress,
+            progress_rate=50,
             save_warmup=True,
+            **extra,
         )
         t2 = time.perf_counter()
-        # Leapfrog steps of tuning and sampling: each is one logp+gradient evaluation.
-        n_grad = int(trace["sample_stats"]["n_steps"].sum())
-        if "warmup_sample_stats" in trace.children:
-            n_grad += int(trace["warmup_sample_stats"]["n_steps"].sum())
-        label = f"nutpie {library_versions()['nutpie']}"
-    elif sampler == "pymc":
-        t1 = time.perf_counter()  # PyMC compiles inside pm.sample: counted as sampling
+        label = f"nutpie {library_versions()['nutpie']} ({s.kernel}, {s.adaptation})"
+        compile_s, wall = t1 - t0, t2 - t1
+    else:
+        t1 = time.perf_counter()  # PyMC compiles inside pm.sample, before the first draw
         with model:
             trace = pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                cores=cores,
+                draws=s.draws * s.thin,
+                tune=s.tune,
+                chains=s.chains,
+                cores=s.cores,
                 random_seed=seed,
-                target_accept=target_accept,
+                target_accept=s.target_accept,
                 progressbar=progressbar,
                 nuts_sampler="pymc",
                 var_names=list(PARAMS),
                 compute_convergence_checks=False,
+                discard_tuned_samples=False,
+                callback=lambda trace, draw: clock.mark(draw.chain, draw.tuning),
             )
         t2 = time.perf_counter()
-        # PyMC drops tuning stats with discard_tuned_samples: kept draws only.
-        n_grad = int(trace["sample_stats"]["n_steps"].sum())
+        first = min(clock._start.values(), default=t1)
         label = f"pymc.NUTS {library_versions()['pymc']}"
-    else:  # pragma: no cover - NUTSSettings refuses other names
-        raise AssertionError(sampler)
-    idata = xr.DataTree()
-    idata["posterior"] = trace["posterior"].to_dataset()[list(PARAMS)]
+        compile_s, wall = first - t0, t2 - first
+    warmup_s, sampling_s = clock.split(wall)
     stats = trace["sample_stats"].to_dataset()
-    # Text-valued stats (nutpie's divergence messages) do not store in netCDF.
-    idata["sample_stats"] = stats.drop_vars(
-        [v for v in stats.data_vars if stats[v].dtype == object]
+    n_grad_sampling = _steps(stats)
+    n_grad_warmup = (
+        _steps(trace["warmup_sample_stats"].to_dataset())
+        if "warmup_sample_stats" in trace.children
+        else 0
     )
-    idata = predict_test(model, idata, dataset.X_test, seed=seed)
-    t3 = time.perf_counter()
-    timings = {
-        "compile_s": t1 - t0,
-        "fit_s": t2 - t1,
-        "draw_s": 0.0,
-        "predict_s": t3 - t2,
-        "total_s": t3 - t0,
-    }
-    return FitResult(
-        method="nuts",
-        family="mcmc",
-        idata=idata,
-        loss=None,
-        timings=timings,
-        n_grad_evals=n_grad,
-        convergence={},
+    posterior = trace["posterior"].to_dataset()
+    if s.thin > 1:
+        keep = slice(s.thin - 1, None, s.thin)
+        posterior, stats = posterior.isel(draw=keep), stats.isel(draw=keep)
+    return mcmc_result(
+        model=model,
+        dataset=dataset,
+        posterior=posterior,
+        sample_stats=stats,
+        seed=seed,
+        t0=t0,
+        compile_s=compile_s,
+        warmup_s=warmup_s,
+        sampling_s=sampling_s,
+        grad_evals=(n_grad_warmup, n_grad_sampling),
         config=config,
         sampler=label,
     )
@@ -181,11 +214,12 @@ def fit_nuts(
 
 METHOD = Method(
     name="nuts",
-    label="NUTS",
+    label="NUTS (nutpie)",
     family="mcmc",
     fit=fit_nuts,
     settings=NUTSSettings,
     quick={"draws": 150, "tune": 150, "chains": 2},
     engine="nutpie",
-    description="No-U-Turn sampler: nutpie (numba backend) when installed, else PyMC's own",
+    description="No-U-Turn sampler: nutpie (numba backend), diagonal mass matrix from "
+    "draws and gradients",
 )

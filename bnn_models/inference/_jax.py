@@ -1,0 +1,50 @@
+"""PyMC's JAX route shared by the NumPyro and BlackJAX engines: the model's log density
+as a JAX function, PyMC's jittered initial points, and the chains' map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pymc as pm
+from pymc.initial_point import make_initial_point_fn
+
+__all__ = ["jax_log_density", "chain_map", "unflatten_draws"]
+
+
+def jax_log_density(
+    model: pm.Model, chains: int, seed: int
+) -> tuple[Callable[[Any], Any], list[str], list[np.ndarray]]:
+    """``(log_density, names, init)``: PyMC's JAX log density of ``model``, the names
+    of its value variables in the order it takes them, and one jittered initial point
+    per chain (stacked on a leading chain axis), as ``pm.sample`` makes them.
+
+    Importing :mod:`pymc.sampling.jax` first lets XLA see one host device per chain
+    (PyMC sets ``--xla_force_host_platform_device_count``), so chains run in parallel.
+    """
+    from pymc.sampling.jax import get_jaxified_logp
+
+    log_density = get_jaxified_logp(model, negative_logp=False)
+    point_fn = make_initial_point_fn(
+        model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
+    )
+    seeds = np.random.default_rng(seed).integers(2**30, size=chains)
+    points = [point_fn(int(s)) for s in seeds]
+    names = [v.name for v in model.value_vars]
+    init = [np.stack([p[n] for p in points]) for n in names]
+    return log_density, names, init
+
+
+def chain_map(chains: int) -> Callable:
+    """``jax.pmap`` (one device per chain, in parallel) when there are enough host
+    devices, else ``jax.vmap`` (chains in lockstep)."""
+    import jax
+
+    return jax.pmap if jax.local_device_count() >= chains else jax.vmap
+
+
+def unflatten_draws(names: list[str], draws: list) -> dict[str, np.ndarray]:
+    """Map the engine's per-variable draws (in ``names`` order) to a name -> array dict."""
+    return {n: np.asarray(d) for n, d in zip(names, draws, strict=True)}
