@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import xarray as xr
 
 from bnn_models.data import Dataset
