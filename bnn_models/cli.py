@@ -177,6 +177,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         Path(args.baseline),
         runs or None,
         seeds=args.seeds,
+        methods=args.methods.split(",") if args.methods else None,
         log=lambda s: print(s, flush=True),
     )
     print("\n".join(format_check(result, show_all=args.all)))
@@ -232,7 +233,12 @@ def _cmd_reference(args: argparse.Namespace) -> int:
         QUICK_REFERENCE,
         ReferenceSettings,
         build_reference,
+        refresh_summary,
     )
+
+    if args.refresh:
+        print(f"summary: {refresh_summary(args.refresh)}")
+        return 0
 
     settings = (
         dataclasses.replace(QUICK_REFERENCE, seed=args.seed)  # --quick keeps the --seed given
@@ -393,6 +399,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write FILE from the --run folders (>= 3 seeds per method) instead of checking",
     )
+    chk.add_argument(
+        "--methods",
+        metavar="M1,M2",
+        help="gate only these of the baseline's methods (default: all of them)",
+    )
     chk.set_defaults(func=_cmd_check)
 
     defaults = ReferenceSettings()
@@ -412,6 +423,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache", metavar="DIR", default=None, help="cache folder (default .bnn_cache/reference)"
     )
     ref.add_argument("--quick", action="store_true")
+    ref.add_argument(
+        "--refresh",
+        metavar="FILE",
+        help="only rewrite the summary of the cached reference FILE (.nc/.json) with its "
+        "compact section (no sampling); copy it to results/reference/ to commit it",
+    )
     ref.set_defaults(func=_cmd_reference)
 
     met = sub.add_parser(

@@ -117,7 +117,7 @@ def weight_space(result: FitResult, reference: Reference) -> dict:
     fit_sd = _within_sd(align_hidden(fit, method="match", template=reference.template))
     ratio = fit_sd / ref_sd
     logs = np.concatenate([np.log(ratio[v].values).ravel() for v in ratio.data_vars])
-    pooled = fit.std(dim=_SAMPLE) / reference.idata["posterior"].to_dataset().std(dim=_SAMPLE)
+    pooled = fit.std(dim=_SAMPLE) / reference.pooled_sd
     pooled_all = np.concatenate([pooled[v].values.ravel() for v in pooled.data_vars])
     return {
         "weight_alignment": "match",
@@ -209,7 +209,9 @@ def psis_diagnostics(result: FitResult) -> dict | None:
     """Pareto k-hat of the importance ratios p(theta, y) / q(theta) of a VI fit.
 
     Uses the ``vi_importance`` group (log p and log q at every draw of q) and ArviZ's
-    PSIS (``psislw``, r_eff = 1 for independent draws). None for NUTS.
+    PSIS (``psislw``, r_eff = 1 for independent draws); or, where the engine smoothed
+    its own weights (``engine_psis``: Pathfinder), the engine's k. None for a method
+    without a density q (MCMC, SVGD, the ensemble).
 
     Returns
     -------
@@ -219,6 +221,17 @@ def psis_diagnostics(result: FitResult) -> dict | None:
         1 / sum(w^2), and its share of the draws; ``log_weights``: the normalised
         smoothed log weights over (chain, draw), for :func:`compute_fidelity`.
     """
+    if result.idata is not None and "engine_psis" in result.idata.children:
+        # The engine smoothed its own importance weights (Pathfinder): its k only; its
+        # draws are already resampled by them, so there is nothing to reweight.
+        khat = float(result.idata["engine_psis"]["khat"].values)
+        return {
+            "khat": khat,
+            "khat_ok": bool(khat < KHAT_THRESHOLD),
+            "ess": None,
+            "ess_share": None,
+            "log_weights": None,
+        }
     if result.idata is None or "vi_importance" not in result.idata.children:
         return None
     terms = result.idata["vi_importance"].to_dataset()
@@ -256,7 +269,9 @@ def compute_fidelity(
     dict
         Always the same keys, None where one does not apply.
         ``reference``: the reference's key, or None; ``reference_skipped``: why a
-        given reference was not used (other data or model), or None.
+        given reference was not used (other data or model), or None;
+        ``reference_draws``: False when the reference is a compact summary, whose
+        metrics of :data:`bnn_models.refsummary.NEEDS_DRAWS` are then None.
         VI only (None for NUTS): ``psis_khat``, ``psis_khat_ok``, ``psis_ess``,
         ``psis_ess_share`` (:func:`psis_diagnostics`).
         With a reference: the keys of :func:`function_space`,
@@ -270,6 +285,7 @@ def compute_fidelity(
     out: dict = {
         "reference": None,
         "reference_skipped": None,
+        "reference_draws": None,
         "gate_sd": GATE_SD,
         "khat_threshold": KHAT_THRESHOLD,
     }
@@ -296,16 +312,18 @@ def compute_fidelity(
     out["reference"] = reference.key
     ref_mean, ref_sd = reference.pred_mean, reference.pred_sd
     out.update(function_space(*_summary(p), ref_mean, ref_sd))
+    out["reference_draws"] = reference.has_draws
     if result.idata["posterior"].sizes["draw"] > 1:
         # Spreads need draws: a point estimate (one draw per chain) has none to compare.
-        out["pred_wasserstein_mean"] = _wasserstein_mean(result, reference)
+        if reference.has_draws:
+            out["pred_wasserstein_mean"] = _wasserstein_mean(result, reference)
         out.update(weight_space(result, reference))
-    if psis is not None and psis["khat_ok"]:
+    if psis is not None and psis["khat_ok"] and psis["log_weights"] is not None:
         w = np.exp(psis["log_weights"].values.ravel())
         mean = w @ p
         sd = np.sqrt(w @ (p - mean) ** 2)
         out.update(function_space(mean, sd, ref_mean, ref_sd, prefix="psis_"))
-    if dataset.p_test_true is not None:
+    if dataset.p_test_true is not None and reference.has_draws:
         ref_truth = truth_comparison(reference.p_test, dataset.p_test_true)
         out.update({f"truth_{k}_ref": v for k, v in ref_truth.items()})
     return out

@@ -478,6 +478,7 @@ def check(
     run_dirs: str | Path | Sequence[str | Path] | None = None,
     seeds: int | None = None,
     *,
+    methods: Sequence[str] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> CheckResult:
     """Gate runs on a baseline.
@@ -490,6 +491,9 @@ def check(
         Results folder(s) of ``bnn-bench run`` to check. Default: run the baseline's
         profile and methods now, on its first ``seeds`` seeds (default 1), in a
         temporary folder, sending progress lines to ``log`` (default: nowhere).
+    methods : list of str, optional
+        Gate only these of the baseline's methods (CI gates the cheap ones); the
+        others are named in the notes as not gated by this check.
 
     Returns
     -------
@@ -503,6 +507,16 @@ def check(
         dataset; :class:`BadInput`: ``seeds`` out of range.
     """
     base = load_baseline(baseline_path)
+    left_out: list[str] = []
+    if methods is not None:
+        unknown = sorted(set(methods) - set(base["metrics"]))
+        if unknown:
+            raise BadInput(
+                f"--methods: {', '.join(unknown)} not in the baseline {baseline_path} "
+                f"(it gates {', '.join(base['metrics'])})"
+            )
+        left_out = [m for m in base["metrics"] if m not in methods]
+        base = {**base, "metrics": {m: v for m, v in base["metrics"].items() if m in methods}}
     with tempfile.TemporaryDirectory(prefix="bnn-bench-check-") as tmp:
         if run_dirs is None:
             n = 1 if seeds is None else seeds
@@ -521,6 +535,8 @@ def check(
     like = {"path": f"the baseline {baseline_path}", **base}
     _same_data([like, *runs], "a check compares like with like")
     table, notes = compare(base, fits)
+    if left_out:
+        notes.append(f"not gated by this check (--methods): {', '.join(left_out)}")
     return CheckResult(
         table=table,
         notes=notes,

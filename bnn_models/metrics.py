@@ -164,11 +164,15 @@ def runtime(result: FitResult, diag: dict | None = None) -> dict:
     """Seconds per stage and throughput.
 
     Where the result holds MCMC sample stats: ``draws_per_s`` (kept draws of all chains
-    per second of sampling), ``ess_bulk_per_s`` (the smallest bulk ESS over the test-set
-    probabilities, the symmetry-invariant quantity, per second of sampling) and the same
-    over the weights. Where it holds a loss trace: ``iter_per_s``, optimisation steps
-    per second. ``grad_evals``: gradient evaluations of the log density. ``diag``: the
-    result's :func:`diagnostics`, when already computed (its ESS is reused).
+    per second of warm-up and sampling), ``ess_bulk_per_s`` (the smallest bulk ESS over
+    the test-set probabilities, the symmetry-invariant quantity, per second of warm-up
+    and sampling: the cost of getting it), ``ess_bulk_per_s_sampling`` (per second of
+    sampling alone, where warm-up was timed apart), the same over the weights, and
+    ``ess_bulk_per_grad`` (per gradient evaluation, warm-up included). Where the
+    method counts its gradients by phase: ``grad_per_draw`` (sampling gradients per
+    kept draw) and ``us_per_grad`` (microseconds of sampling per gradient). Where it
+    holds a loss trace: ``iter_per_s``. ``grad_evals``: gradient evaluations of the log
+    density. ``diag``: the result's :func:`diagnostics`, when already computed.
     """
     t = dict(result.timings)
     out: dict[str, float | int | None] = {k: float(v) for k, v in t.items()}
@@ -179,6 +183,15 @@ def runtime(result: FitResult, diag: dict | None = None) -> dict:
         out["draws_per_s"] = n_draws / t["fit_s"]
         out["ess_bulk_per_s"] = diag["ess_bulk_min_pred"] / t["fit_s"]
         out["ess_bulk_weights_per_s"] = diag["ess_bulk_min_weights"] / t["fit_s"]
+        if t.get("sampling_s"):
+            out["ess_bulk_per_s_sampling"] = diag["ess_bulk_min_pred"] / t["sampling_s"]
+        if result.n_grad_evals:
+            out["ess_bulk_per_grad"] = diag["ess_bulk_min_pred"] / result.n_grad_evals
+    sampling_grads = result.counts.get("grad_evals_sampling")
+    if sampling_grads:
+        out["grad_per_draw"] = sampling_grads / n_draws
+        if t.get("sampling_s"):
+            out["us_per_grad"] = 1e6 * t["sampling_s"] / sampling_grads
     if result.loss is not None and t["fit_s"] > 0:
         out["iter_per_s"] = len(result.loss) / t["fit_s"]
     out["grad_evals"] = result.n_grad_evals

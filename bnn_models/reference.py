@@ -12,10 +12,9 @@ probabilities mix. The acceptance criterion is therefore R-hat <= 1.01 and bulk 
 >= 400 for every test-set probability; the weights' diagnostics, raw and after
 relabelling (:data:`bnn_models.posterior.ALIGNMENTS`), are reported beside them.
 
-Files, in the cache folder (``--cache``, else ``$BNN_BENCH_CACHE/reference``, else
-``.bnn_cache/reference``): ``<data>-<key>.nc`` (the draws, a
-:class:`~bnn_models.inference.FitResult`) and ``<data>-<key>.json`` (config, hashes,
-diagnostics, predictive mean and sd per test point).
+Files (``--cache``, else ``$BNN_BENCH_CACHE/reference``, else ``.bnn_cache/reference``):
+``<data>-<key>.nc`` (the draws) and ``<data>-<key>.json`` (the summary, which alone
+serves as a compact reference: :mod:`bnn_models.refsummary`).
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import arviz as az
-import msgspec
 import numpy as np
 import xarray as xr
 
@@ -39,7 +37,6 @@ from bnn_models._io import write_json
 from bnn_models.data import Dataset
 from bnn_models.errors import BadInput
 from bnn_models.inference import FitResult, load_fit, save_fit
-from bnn_models.inference._method import require
 from bnn_models.inference.nuts import NUTSSettings, fit_nuts
 from bnn_models.model import N_HIDDEN, PRIOR_SIGMA, build_bnn
 from bnn_models.posterior import (
@@ -50,6 +47,14 @@ from bnn_models.posterior import (
     weight_diagnostics,
 )
 from bnn_models.provenance import git_commit, library_versions, machine_info
+from bnn_models.refsummary import (
+    NEEDS_DRAWS,
+    QUICK_REFERENCE,
+    ReferenceSettings,
+    _Summary,
+    compact_fields,
+    weights_from_summary,
+)
 from bnn_models.schema import check_struct
 
 __all__ = [
@@ -62,6 +67,7 @@ __all__ = [
     "Reference",
     "ReferenceSettings",
     "build_reference",
+    "refresh_summary",
     "data_hash",
     "find_reference",
     "load_reference",
@@ -75,6 +81,8 @@ CACHE_ENV = "BNN_BENCH_CACHE"
 
 #: Default cache folder, relative to the working directory (git-ignored).
 DEFAULT_CACHE = Path(".bnn_cache") / "reference"
+#: Committed reference summaries (compact: no draws), searched after the cache.
+COMMITTED = Path("results") / "reference"
 
 REFERENCE_SCHEMA = "bnn-bench/reference"
 REFERENCE_SCHEMA_VERSION = 1
@@ -104,57 +112,56 @@ def reference_key(data_sha256: str, model: dict, config: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-class _Model(msgspec.Struct):
-    n_hidden: int
-    prior_sigma: float
-    source_sha256: str
-
-
-class _Summary(msgspec.Struct):
-    """The fields of a reference summary that loading relies on."""
-
-    key: str
-    data_hash: str
-    model: _Model
-    config: dict[str, Any]
-    pred_mean: list[float]
-    pred_sd: list[float]
-    diagnostics: dict[str, Any]
-
-
 @dataclass(frozen=True)
 class Reference:
-    """A reference posterior, as built or loaded from the cache.
+    """A reference posterior, as built, loaded from the cache, or from its summary alone.
 
     Attributes
     ----------
     summary : dict
         The JSON summary (schema ``bnn-bench/reference``): key, data hash, model,
-        config, diagnostics, acceptance, predictive mean and sd per test point.
-    idata : xarray.DataTree
-        ``posterior`` (chain, draw, ...), ``predictions`` (``p``), ``sample_stats``.
+        config, diagnostics, acceptance, predictive mean and sd per test point, and
+        the ``compact`` section (:mod:`bnn_models.refsummary`).
+    idata : xarray.DataTree or None
+        ``posterior`` (chain, draw, ...), ``predictions`` (``p``), ``sample_stats``;
+        None for a compact reference (the summary alone, e.g. the committed one).
     path : pathlib.Path or None
         The cached draws file.
     template : numpy.ndarray
         Hidden-unit template for :func:`bnn_models.fidelity.align_hidden`.
-    within_chain_sd : xarray.Dataset
-        Per-weight sd within each chain after alignment, root-mean-squared over chains.
+    within_chain_sd, pooled_sd : xarray.Dataset
+        Per-weight sd within each chain after alignment, root-mean-squared over chains;
+        and over all draws, unaligned.
     """
 
     summary: dict
-    idata: xr.DataTree
+    idata: xr.DataTree | None
     path: Path | None = None
     template: np.ndarray = field(init=False, repr=False)
     within_chain_sd: xr.Dataset = field(init=False, repr=False)
+    pooled_sd: xr.Dataset = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        post = self.idata["posterior"].to_dataset()
-        template = hidden_template(post)
-        aligned = align_hidden(post, method="match", template=template)
+        if self.idata is None:
+            if "compact" not in self.summary:
+                raise BadInput(
+                    f"reference {self.summary.get('key')}: neither draws nor a compact summary"
+                )
+            template, within, pooled = weights_from_summary(self.summary["compact"])
+        else:
+            post = self.idata["posterior"].to_dataset()
+            template = hidden_template(post)
+            aligned = align_hidden(post, method="match", template=template)
+            within = np.sqrt(aligned.var(dim="draw", ddof=1).mean(dim="chain"))
+            pooled = post.std(dim=("chain", "draw"))
         object.__setattr__(self, "template", template)
-        object.__setattr__(
-            self, "within_chain_sd", np.sqrt(aligned.var(dim="draw", ddof=1).mean(dim="chain"))
-        )
+        object.__setattr__(self, "within_chain_sd", within)
+        object.__setattr__(self, "pooled_sd", pooled)
+
+    @property
+    def has_draws(self) -> bool:
+        """False for a compact reference: the metrics of ``NEEDS_DRAWS`` are n/a."""
+        return self.idata is not None
 
     @classmethod
     def from_draws(
@@ -178,12 +185,7 @@ class Reference:
         n_hidden, prior_sigma : int, float
             The model the draws are of.
         key : str
-            A name for the reference.
-
-        Returns
-        -------
-        Reference
-            Not cached; without diagnostics.
+            A name for the reference (not cached; no diagnostics).
         """
         p = idata["predictions"]["p"].stack(sample=("chain", "draw"))
         p = p.transpose("sample", ...).values
@@ -212,6 +214,11 @@ class Reference:
     @property
     def p_test(self) -> np.ndarray:
         """Test-set probability draws, shape (samples, test rows)."""
+        if self.idata is None:
+            raise BadInput(
+                f"reference {self.key}: a compact summary has no draws ({', '.join(NEEDS_DRAWS)} "
+                "need them; build the reference with 'bnn-bench reference')"
+            )
         p = self.idata["predictions"]["p"]
         return p.stack(sample=("chain", "draw")).transpose("sample", ...).values
 
@@ -307,7 +314,8 @@ def _summarise(
     idata = _tree(result)
     post = idata["posterior"].to_dataset()
     fs = _function_space_diagnostics(idata)
-    ws = weight_diagnostics(post, hidden_template(post))
+    template = hidden_template(post)
+    ws = weight_diagnostics(post, template)
     stats = idata["sample_stats"]
     p = result.p_test
     acceptance: dict[str, Any] = {
@@ -355,6 +363,7 @@ def _summarise(
         "pred_mean": p.mean(axis=0).tolist(),
         "pred_sd": p.std(axis=0).tolist(),
         "truth": truth,
+        "compact": compact_fields(post, p, template),
         "files": {"draws": file_name},
     }
 
@@ -366,19 +375,7 @@ def _cache_dir(cache_dir: str | os.PathLike | None) -> Path:
     return Path(root) / "reference" if root else DEFAULT_CACHE
 
 
-def load_reference(path: str | os.PathLike) -> Reference:
-    """Load a cached reference from its draws file (``.nc``) or its summary (``.json``).
-
-    Raises
-    ------
-    BadInput
-        A file that is not a bnn-bench reference, or whose partner file is missing.
-    """
-    path = Path(path)
-    nc, js = path.with_suffix(".nc"), path.with_suffix(".json")
-    for f in (nc, js):
-        if not f.is_file():
-            raise BadInput(f"{f}: missing; a reference is a .nc draws file and a .json summary")
+def _read_summary(js: Path) -> dict:
     try:
         summary = json.loads(js.read_text())
     except (OSError, json.JSONDecodeError) as err:
@@ -391,7 +388,45 @@ def load_reference(path: str | os.PathLike) -> Reference:
             f"reads {REFERENCE_SCHEMA_VERSION}"
         )
     check_struct(summary, _Summary, str(js))
-    return Reference(summary=summary, idata=_tree(load_fit(nc)), path=nc)
+    return summary
+
+
+def load_reference(path: str | os.PathLike) -> Reference:
+    """Load a reference from its draws file (``.nc``) and summary (``.json``), or from a
+    summary alone that has the ``compact`` section (a compact reference, no draws).
+
+    Raises
+    ------
+    BadInput
+        A file that is not a bnn-bench reference, or a summary without its draws file
+        and without a compact section.
+    """
+    path = Path(path)
+    nc, js = path.with_suffix(".nc"), path.with_suffix(".json")
+    if not js.is_file():
+        raise BadInput(f"{js}: missing; a reference is a .json summary (and its .nc draws)")
+    summary = _read_summary(js)
+    if nc.is_file():
+        return Reference(summary=summary, idata=_tree(load_fit(nc)), path=nc)
+    if "compact" not in summary:
+        raise BadInput(f"{nc}: missing, and {js} has no compact section to use instead")
+    return Reference(summary=summary, idata=None)
+
+
+def refresh_summary(path: str | os.PathLike) -> Path:
+    """Add the ``compact`` section to a cached reference's summary (from its draws).
+
+    For summaries written before the section existed; the draws, key and
+    diagnostics are unchanged. Returns the summary's path.
+    """
+    ref = load_reference(path)
+    if ref.idata is None:
+        raise BadInput(f"{path}: no draws to summarise")
+    post = ref.idata["posterior"].to_dataset()
+    summary = {**ref.summary, "compact": compact_fields(post, ref.p_test, ref.template)}
+    js = Path(path).with_suffix(".json")
+    write_json(js, summary)
+    return js
 
 
 def find_reference(
@@ -401,67 +436,32 @@ def find_reference(
     n_hidden: int = N_HIDDEN,
     prior_sigma: float = PRIOR_SIGMA,
 ) -> Reference | None:
-    """The cached reference of ``dataset`` and this model with the most draws, or None.
+    """The reference of ``dataset`` and this model with the most draws, or None.
 
     Only references of the same data (by :func:`data_hash`), the same model settings
-    and the same source of :func:`~bnn_models.model.build_bnn` qualify.
+    and the same source of :func:`~bnn_models.model.build_bnn` qualify. Looks in the
+    cache folder, then in the committed :data:`COMMITTED` folder (compact summaries);
+    one with draws is preferred to a compact one.
     """
-    folder = _cache_dir(cache_dir)
-    if not folder.is_dir():
-        return None
     want_data, want_model = data_hash(dataset), _model_settings(n_hidden, prior_sigma)
-    best: tuple[int, Path] | None = None
-    for js in sorted(folder.glob("*.json")):
-        try:
-            summary = json.loads(js.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if (
-            not isinstance(summary, dict)
-            or summary.get("schema") != REFERENCE_SCHEMA
-            or summary.get("schema_version") != REFERENCE_SCHEMA_VERSION
-            or summary.get("data_hash") != want_data
-            or summary.get("model") != want_model
-            or not js.with_suffix(".nc").is_file()
-        ):
-            continue
-        size = int(summary["config"]["chains"]) * int(summary["config"]["draws"])
-        if best is None or size > best[0]:
-            best = (size, js)
+    best: tuple[tuple[bool, int], Path] | None = None
+    for folder in (_cache_dir(cache_dir), COMMITTED):
+        for js in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            try:
+                summary = _read_summary(js)
+            except BadInput:
+                continue
+            draws = js.with_suffix(".nc").is_file()
+            if (
+                summary["data_hash"] != want_data
+                or summary["model"] != want_model
+                or not (draws or "compact" in summary)
+            ):
+                continue
+            rank = (draws, int(summary["config"]["chains"]) * int(summary["config"]["draws"]))
+            if best is None or rank > best[0]:
+                best = (rank, js)
     return load_reference(best[1]) if best else None
-
-
-@dataclass(frozen=True)
-class ReferenceSettings:
-    """The reference's NUTS run: many chains, nutpie, a seed of its own.
-
-    The defaults, 8 chains x 1,000 draws, met the acceptance on the rupture and teacher
-    data (every test probability R-hat <= 1.01 and bulk ESS >= 400).
-
-    Attributes
-    ----------
-    chains, draws, tune : int
-        Chains (at least 2, for R-hat), kept draws and tuning steps per chain.
-    seed : int
-        Seed of the sampler.
-    target_accept : float
-        Target acceptance rate of the step-size adaptation.
-    """
-
-    chains: int = 8
-    draws: int = 1000
-    tune: int = 1000
-    seed: int = 12345
-    target_accept: float = 0.8
-
-    def __post_init__(self) -> None:
-        require(self.chains >= 2, "reference: chains", self.chains, ">= 2 for R-hat")
-        require(self.draws >= 1, "reference: draws", self.draws, ">= 1")
-        require(self.tune >= 0, "reference: tune", self.tune, ">= 0")
-
-
-#: Settings of ``bnn-bench reference --quick`` (a smoke test, not a usable reference).
-QUICK_REFERENCE = ReferenceSettings(chains=2, draws=150, tune=150)
 
 
 def build_reference(

@@ -14,7 +14,7 @@ from bnn_models import fidelity, posterior
 from bnn_models.data import Dataset
 from bnn_models.fidelity import GATE_SD, compute_fidelity, function_space, psis_diagnostics
 from bnn_models.inference import FitResult, FullRankADVISettings, fit_fullrank_advi
-from bnn_models.inference._gaussian_vi import _importance_terms
+from bnn_models.inference._importance import gaussian_importance
 from bnn_models.model import build_bnn
 from bnn_models.posterior import align_hidden, truth_comparison, weight_diagnostics
 from bnn_models.reference import Reference
@@ -178,8 +178,14 @@ def test_importance_terms_equal_scipy_and_pymc_densities(rng):
         approx = pm.FullRankADVI(random_seed=3).fit(200, progressbar=False)
         trace = approx.sample(50, random_seed=3)
     post = trace["posterior"].to_dataset()[["W0", "b0", "W1", "b1"]]
-    terms = _importance_terms(model, approx, post)
     group = approx.groups[0]
+    terms = gaussian_importance(
+        model,
+        post,
+        mean=group.mean.eval(),
+        cov=group.cov.eval(),
+        order=[(name, slc) for name, slc, _, _ in group.ordering.values()],
+    )
     theta = np.concatenate(
         [post[v].values.reshape(50, -1) for v in ("W0", "b0", "W1", "b1")], axis=1
     )

@@ -40,7 +40,8 @@ def test_same_variables_and_dims_for_every_method(tiny_fits, teacher_small):
         shapes[name] = {v: post[v].dims for v in PARAMS}
         assert result.p_test.shape[1] == len(teacher_small.y_test)
         assert np.all((result.p_test > 0) & (result.p_test < 1))
-        assert set(result.timings) == TIMINGS
+        assert TIMINGS <= set(result.timings) <= TIMINGS | {"warmup_s", "sampling_s"}
+        assert result.timings["total_s"] >= result.timings["fit_s"] >= 0
         assert result.versions["pymc"] and result.config["seed"] == 1
         assert result.config["method"] == name
     assert len({str(s) for s in shapes.values()}) == 1, shapes
@@ -49,20 +50,36 @@ def test_same_variables_and_dims_for_every_method(tiny_fits, teacher_small):
 def test_what_each_family_holds(tiny_fits):
     for name, result in tiny_fits.items():
         post = result.idata["posterior"]
+        stats = result.idata["sample_stats"] if "sample_stats" in result.idata.children else {}
         if result.family == "mcmc":
-            # several chains with sample stats; every kept draw counts its leapfrog steps
+            # several chains with sample stats, sampling timed apart from any warm-up
             assert post.sizes["chain"] == tiny(name)["chains"] > 1
-            assert "diverging" in result.idata["sample_stats"]
-            assert result.n_grad_evals >= post.sizes["chain"] * post.sizes["draw"]
-            assert result.loss is None and result.convergence == {}
-        elif result.family == "vi":
+            t = result.timings
+            assert t["fit_s"] == pytest.approx(t.get("warmup_s", 0.0) + t["sampling_s"])
+            assert result.loss is None
+        if "n_steps" in stats or "num_steps" in stats:
+            # every kept draw counts its leapfrog steps: the counts add up
+            steps = stats["n_steps"] if "n_steps" in stats else stats["num_steps"]
+            kept = int(steps.astype("int64").sum())
+            counts = result.counts
+            assert counts["grad_evals_sampling"] >= kept > 0, name
+            assert (
+                result.n_grad_evals == counts["grad_evals_warmup"] + counts["grad_evals_sampling"]
+            )
+            assert counts["grad_evals_warmup"] > 0 and result.timings["warmup_s"] >= 0
+            assert "diverging" in stats
+        if result.loss is not None:
             # a loss trace as long as the iterations, draws from q and its importance terms
             assert result.loss.size == result.convergence["iterations"] == result.n_grad_evals
             assert result.convergence["max_iter"] == tiny(name)["max_iter"]
             assert post.sizes["draw"] == tiny(name)["draws"]
-            assert "vi_importance" in result.idata.children
             if not result.convergence["converged"]:
                 assert "did not meet the convergence rule" in result.warnings[0]
+        if result.family == "vi":
+            # a density q: its log p and log q per draw, or the engine's own Pareto k
+            assert {"vi_importance", "engine_psis"} & set(result.idata.children), name
+        else:
+            assert "vi_importance" not in result.idata.children, name
     assert tiny_fits["nuts"].sampler.startswith(("nutpie", "pymc.NUTS"))
 
 
@@ -97,7 +114,8 @@ def test_load_rejects_a_foreign_file(tmp_path):
 @pytest.mark.parametrize("method", list(METHODS))
 def test_same_seed_same_draws_other_seed_other_draws(method, teacher_small, tiny_fits):
     again = METHODS[method](dataset=teacher_small, seed=1, progressbar=False, **tiny(method))
-    np.testing.assert_array_equal(again.p_test, tiny_fits[method].p_test)
+    # equal to rounding: multithreaded BLAS may sum in another order (Laplace, SVGD)
+    np.testing.assert_allclose(again.p_test, tiny_fits[method].p_test, rtol=1e-9, atol=1e-12)
     other = METHODS[method](dataset=teacher_small, seed=2, progressbar=False, **tiny(method))
     assert not np.array_equal(other.p_test, tiny_fits[method].p_test)
 

@@ -28,6 +28,7 @@ RANKS: dict[str, int] = {
     "inference": 3,
     "posterior": 3,
     "reference": 4,
+    "refsummary": 4,
     "metrics": 5,
     "fidelity": 5,
     "figures": 5,

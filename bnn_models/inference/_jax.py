@@ -26,7 +26,9 @@ def jax_log_density(
     """
     from pymc.sampling.jax import get_jaxified_logp
 
-    log_density = get_jaxified_logp(model, negative_logp=False)
+    # PyMC's flag names the function's use: negative_logp=True (the default) returns
+    # log p itself, for samplers that take a log density; False returns -log p.
+    log_density = get_jaxified_logp(model)
     point_fn = make_initial_point_fn(
         model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
     )

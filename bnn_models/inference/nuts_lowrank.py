@@ -19,7 +19,7 @@ class LowRankNUTSSettings(NUTSSettings):
     """
 
     adaptation: str = "low_rank"
-    eigval_cutoff: float = 3.0
+    eigval_cutoff: float = 2.0
 
 
 METHOD = Method(

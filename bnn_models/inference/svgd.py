@@ -93,10 +93,21 @@ def fit_svgd(
         feature_names=dataset.feature_names,
     )
     first = _FirstStep()
+    # PyMC's Empirical jitters the particles' start with NumPy's global generator,
+    # whatever random_seed says: seed it for the construction, and restore it after.
+    state = np.random.get_state()  # noqa: NPY002 - the generator PyMC uses
+    np.random.seed(seed)  # noqa: NPY002
+    try:
+        with model:
+            inference = pm.SVGD(
+                n_particles=s.particles,
+                jitter=s.jitter,
+                temperature=s.temperature,
+                random_seed=seed,
+            )
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
     with model:
-        inference = pm.SVGD(
-            n_particles=s.particles, jitter=s.jitter, temperature=s.temperature, random_seed=seed
-        )
         approx = inference.fit(
             s.max_iter,
             obj_optimizer=OPTIMIZERS[s.optimizer](learning_rate=s.learning_rate),

@@ -128,6 +128,63 @@ def _html_methods(
     return _html(frame, "summary", table_id, index=False, escape=False)
 
 
+def _md_decision(rep: Report) -> str | None:
+    d = rep.decision
+    if d is None:
+        return None
+    frame = pd.DataFrame(
+        [[family, label, *cells] for family, label, _, cells in d.rows],
+        columns=["Family", "Method", *d.header],
+    )
+    return _markdown(frame)
+
+
+def _md_engines(rep: Report) -> str | None:
+    e = rep.engines
+    if e is None:
+        return None
+    frame = pd.DataFrame(
+        [[label, *cells] for label, _, cells in e.rows], columns=["Engine", *e.header]
+    )
+    return _markdown(frame)
+
+
+def _html_decision(rep: Report) -> Markup | None:
+    """Rows grouped by family (a MultiIndex: pandas spans the family cell)."""
+    d = rep.decision
+    if d is None:
+        return None
+    cells = _cells()
+    index = pd.MultiIndex.from_tuples(
+        [
+            (escape(family), cells.method(label, "", color, None))
+            for family, label, color, _ in d.rows
+        ],
+        names=["Family", "Method"],
+    )
+    frame = pd.DataFrame(
+        [[escape(c) for c in row[3]] for row in d.rows],
+        index=index,
+        columns=[escape(h) for h in d.header],
+    )
+    return _html(frame, "decision", "decision-table", escape=False)
+
+
+def _html_engines(rep: Report) -> Markup | None:
+    e = rep.engines
+    if e is None:
+        return None
+    cells = _cells()
+    frame = pd.DataFrame(
+        [
+            [cells.method(label, "", color, None), *[escape(c) for c in row]]
+            for label, color, row in e.rows
+        ],
+        columns=["Engine", *[escape(h) for h in e.header]],
+    )
+    return _html(frame, "engines", "engines-table", index=False, escape=False)
+
+
 # --------------------------------------------------------------------------- pages
 
 
@@ -176,6 +233,8 @@ def render_markdown(rep: Report, figure_dir: str = "figures") -> str:
     tables = {
         "header": _md_key_values(rep.header),
         "summary": summary_markdown(rep),
+        "decision": _md_decision(rep),
+        "engines": _md_engines(rep),
         "published": _markdown(pd.DataFrame(rep.published, columns=PUBLISHED_HEADER))
         if rep.published
         else None,
@@ -204,6 +263,8 @@ def render_html(rep: Report) -> str:
     tables = {
         "header": _html_key_values(rep.header, "run-header"),
         "summary": _html_methods(rep.groups, rep.columns, rep.rows, "summary-table"),
+        "decision": _html_decision(rep),
+        "engines": _html_engines(rep),
         "published": _html_table(PUBLISHED_HEADER, rep.published, "published")
         if rep.published
         else None,

@@ -1,0 +1,212 @@
+"""The decision table (one compact row per method, grouped by family) and the
+"which NUTS engine" table, as data.
+
+Both read the run's per-method statistics (mean over seeds); cells are text with
+units. A method without a density q says so in the k-hat column rather than leaving
+it blank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bnn_models.report.formats import Stat, sig
+from bnn_models.report.run import Method, baseline, styles
+
+__all__ = ["DECISION_FAMILIES", "Decision", "Engines", "build_decision", "build_engines"]
+
+#: Families in the order the decision table groups them, with their headings.
+DECISION_FAMILIES = {
+    "mcmc": "MCMC",
+    "vi": "Variational (a density q)",
+    "particles": "Particles",
+    "ensemble": "Ensemble",
+    "point": "Point estimate",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The compact table: ``rows`` of (family heading, method label, colour, cells)."""
+
+    header: list[str]
+    rows: list[tuple[str, str, str, list[str]]]
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class Engines:
+    """The NUTS-engine table: (label, colour, cells) per engine, and sentences."""
+
+    header: list[str]
+    rows: list[tuple[str, str, list[str]]]
+    notes: list[str]
+    verdicts: list[str]
+
+
+def _show(m: Method, key: str, kind: str) -> str:
+    """The mean over seeds alone (the full tables give the intervals)."""
+    stat = m.stats.get(key)
+    return "n/a" if stat is None else Stat(stat.mean).show(kind)
+
+
+def _speedup(m: Method, ref: Method | None) -> str:
+    if ref is None:
+        return "n/a"
+    if m is ref:
+        return "1 (baseline)"
+    return Stat(ref.get("runtime.total_s") / m.get("runtime.total_s")).show("x")
+
+
+def _sd_ratio(m: Method, ref: Method | None) -> str:
+    if "fidelity.pred_sd_ratio_gmean" in m.stats:
+        return _show(m, "fidelity.pred_sd_ratio_gmean", "pct0")
+    if ref is None or "spread.pred_sd_mean" not in m.stats:
+        return "n/a"
+    return Stat(m.get("spread.pred_sd_mean") / ref.get("spread.pred_sd_mean")).show("pct0")
+
+
+def _khat(m: Method) -> str:
+    if "fidelity.psis_khat" in m.stats:
+        return _show(m, "fidelity.psis_khat", "rhat")
+    return "n/a: no density"
+
+
+def build_decision(methods: dict[str, Method]) -> Decision:
+    """One row per method, grouped by family in :data:`DECISION_FAMILIES` order."""
+    ref = baseline(methods)
+    against = ref.label if ref is not None else "MCMC"
+    has_ref = any("fidelity.class_agreement" in m.stats for m in methods.values())
+    header = [
+        "Total time (s)",
+        f"Speed-up vs {against}",
+        "Accuracy",
+        "Log loss",
+        "ECE",
+        "Class agreement with reference" if has_ref else "Class agreement with reference (none)",
+        "Predictive sd vs reference" if has_ref else f"Predictive sd vs {against}",
+        "PSIS k-hat",
+    ]
+    order = list(DECISION_FAMILIES)
+    ranked = sorted(
+        methods.values(),
+        key=lambda m: order.index(m.family) if m.family in order else len(order),
+    )
+    look = styles(methods)
+    rows = []
+    for m in ranked:
+        family = DECISION_FAMILIES.get(m.family or "", m.family or "")
+        if not m.ok:
+            why = m.entries[0].get("error") if m.entries else None
+            state = "skipped" if m.entries and m.entries[0]["status"] == "skipped" else "failed"
+            rows.append(
+                (
+                    family,
+                    m.label,
+                    look[m.name].color,
+                    [f"{state}: {why}"] + [""] * (len(header) - 1),
+                )
+            )
+            continue
+        rows.append(
+            (
+                family,
+                m.label,
+                look[m.name].color,
+                [
+                    _show(m, "runtime.total_s", "s"),
+                    _speedup(m, ref),
+                    _show(m, "calibration.accuracy", "pct"),
+                    _show(m, "calibration.log_loss", "nats3"),
+                    _show(m, "calibration.ece", "prob"),
+                    _show(m, "fidelity.class_agreement", "pct"),
+                    _sd_ratio(m, ref),
+                    _khat(m),
+                ],
+            )
+        )
+    notes = [
+        "Mean over seeds. Total time: one fit, compile to prediction, wall-clock seconds. "
+        f"Speed-up: {against}'s total time over the method's.",
+        "Class agreement: share of test points whose predicted class (mean probability "
+        ">= 0.5) is the reference posterior's. Predictive sd vs reference: geometric mean "
+        "over test points of the method's predictive sd over the reference's (100%: the "
+        "same spread).",
+        "PSIS k-hat: Pareto k of the importance ratios p/q (below 0.7: q is usable for "
+        "importance sampling). Only methods with a density q have one; MCMC, SVGD and the "
+        "ensemble do not ('n/a: no density').",
+    ]
+    return Decision(header=header, rows=rows, notes=notes)
+
+
+_ENGINE_COLUMNS = (
+    ("Total (s)", "runtime.total_s", "s"),
+    ("Compile (s)", "runtime.compile_s", "s"),
+    ("Warm-up (s)", "runtime.warmup_s", "s"),
+    ("Sampling (s)", "runtime.sampling_s", "s"),
+    ("Gradients per draw", "runtime.grad_per_draw", "num"),
+    ("µs per gradient", "runtime.us_per_grad", "num"),
+    ("Bulk ESS per s (warm-up + sampling)", "runtime.ess_bulk_per_s", "per_s"),
+    ("Bulk ESS per s of sampling", "runtime.ess_bulk_per_s_sampling", "per_s"),
+    ("Bulk ESS per 1,000 gradients", "runtime.ess_bulk_per_grad", "k"),
+    ("Max R-hat, predictions", "diagnostics.rhat_max_pred", "rhat"),
+    ("Divergences", "diagnostics.divergences", "int"),
+)
+
+
+def build_engines(methods: dict[str, Method]) -> Engines | None:
+    """The engines: MCMC methods that count their gradients by phase (None: fewer than 2)."""
+    engines = [
+        m
+        for m in methods.values()
+        if m.family == "mcmc" and m.ok and "runtime.grad_per_draw" in m.stats
+    ]
+    if len(engines) < 2:
+        return None
+    look = styles(methods)
+    rows = []
+    for m in engines:
+        cells = []
+        for _, key, kind in _ENGINE_COLUMNS:
+            if kind == "k":  # per 1,000
+                cells.append(Stat(1000 * m.get(key)).show("num") if key in m.stats else "n/a")
+            else:
+                cells.append(_show(m, key, kind))
+        rows.append((m.label, look[m.name].color, cells))
+    seeds = sorted({int(e["seed"]) for m in engines for e in m.ok})
+    verdicts = []
+    for what, key, better in (
+        ("total time", "runtime.total_s", min),
+        ("bulk ESS per second (warm-up + sampling)", "runtime.ess_bulk_per_s", max),
+        ("bulk ESS per gradient", "runtime.ess_bulk_per_grad", max),
+    ):
+        have = [m for m in engines if np.isfinite(m.get(key))]
+        if len(have) < 2:
+            continue
+        best = better(have, key=lambda m: m.get(key))
+        rest = [m for m in have if m is not best]
+        runner = better(rest, key=lambda m: m.get(key))
+        a, b = best.get(key), runner.get(key)
+        ratio = b / a if better is min else a / b
+        verdicts.append(
+            f"Best {what}: {best.label} ({sig(best.get(key))}), {ratio:.2f}x the next best, "
+            f"{runner.label} ({sig(runner.get(key))})."
+        )
+    notes = [
+        f"Every engine on the same seeds ({', '.join(map(str, seeds))}), same model, same "
+        "draws and warm-up steps; mean over seeds. Warm-up is timed apart from sampling: "
+        "nutpie and PyMC report each chain's tuning and sampling progress (chains run two at "
+        "a time, so the run's wall time is split in the ratio of the chains' summed seconds); "
+        "NumPyro and BlackJAX run warm-up and sampling as separate calls. JAX compiles on "
+        "first call: BlackJAX's compilation is timed apart (compiled ahead of time), "
+        "NumPyro's falls in its warm-up.",
+        "Gradients per draw: leapfrog steps (one gradient each) per kept draw during "
+        "sampling; µs per gradient: sampling seconds over those gradients (the whole "
+        "engine's cost per step, tree building included). ESS: smallest bulk ESS over the "
+        "test-set probabilities (invariant to the hidden units' symmetry); per gradient "
+        "counts warm-up's gradients too.",
+    ]
+    header = [h for h, _, _ in _ENGINE_COLUMNS]
+    return Engines(header=header, rows=rows, notes=notes, verdicts=verdicts)

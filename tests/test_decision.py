@@ -1,0 +1,76 @@
+"""The decision table and the NUTS-engine table, from hand-made numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bnn_models.report.decision import build_decision, build_engines
+from bnn_models.report.run import load_methods
+from tests.test_report import _doc
+
+
+def _methods(doc: dict):
+    return load_methods(Path("."), doc, load=False)
+
+
+def test_decision_rows_grouped_by_family_with_known_cells():
+    # registry order puts the ensemble first: the table still groups MCMC, VI, ensemble
+    doc = _doc(
+        {"deep_ensemble": 3.0, "advi": 2.0, "nuts": 24.0},
+        {"deep_ensemble": 0.05, "advi": 0.05, "nuts": 0.1},
+        {"deep_ensemble": 0.1, "advi": 0.2, "nuts": 0.05},
+        {"deep_ensemble": 0.8, "advi": 0.85, "nuts": 0.9},
+    )
+    for fit in doc["fits"]:
+        if fit["method"] == "advi":
+            fit["fidelity"] = {
+                "psis_khat": 0.93,
+                "class_agreement": 0.96,
+                "pred_sd_ratio_gmean": 0.4,
+            }
+    d = build_decision(_methods(doc))
+    assert [(family, label) for family, label, _, _ in d.rows] == [
+        ("MCMC", "NUTS"),
+        ("Variational (a density q)", "ADVI (mean-field)"),
+        ("Ensemble", "deep ensemble"),
+    ]
+    cells = {label: dict(zip(d.header, row, strict=True)) for _, label, _, row in d.rows}
+    assert cells["ADVI (mean-field)"]["Speed-up vs NUTS"] == "12.0x"
+    assert cells["NUTS"]["Speed-up vs NUTS"] == "1 (baseline)"
+    assert cells["deep ensemble"]["Accuracy"] == "80.0%"
+    assert cells["ADVI (mean-field)"]["PSIS k-hat"] == "0.930"
+    assert cells["NUTS"]["PSIS k-hat"] == "n/a: no density"
+    assert cells["ADVI (mean-field)"]["Class agreement with reference"] == "96.0%"
+    # with a reference, the sd ratio is against it; without one (the ensemble) vs NUTS
+    assert cells["ADVI (mean-field)"]["Predictive sd vs reference"] == "40%"
+    assert cells["deep ensemble"]["Predictive sd vs reference"] == "50%"
+
+
+def test_engines_side_by_side_with_the_fastest_named():
+    doc = _doc(
+        {"nuts": 100.0, "hmc": 300.0, "advi": 5.0},
+        {"nuts": 0.1, "hmc": 0.1, "advi": 0.1},
+        {"nuts": 0.1, "hmc": 0.1, "advi": 0.1},
+        {"nuts": 0.9, "hmc": 0.9, "advi": 0.9},
+    )
+    for fit in doc["fits"]:
+        if fit["method"] in ("nuts", "hmc"):
+            slow = fit["method"] == "hmc"
+            fit["runtime"] |= {
+                "warmup_s": 60.0 if slow else 20.0,
+                "sampling_s": 240.0 if slow else 80.0,
+                "grad_per_draw": 400.0,
+                "us_per_grad": 150.0 if slow else 50.0,
+                "ess_bulk_per_s": 1.0 if slow else 4.0,
+                "ess_bulk_per_grad": 1e-4,
+            }
+    e = build_engines(_methods(doc))
+    assert [label for label, _, _ in e.rows] == ["NUTS", "HMC"]  # the VI method is no engine
+    cells = {label: dict(zip(e.header, row, strict=True)) for label, _, row in e.rows}
+    assert cells["HMC"]["Warm-up (s)"] == "60 s" and cells["NUTS"]["µs per gradient"] == "50"
+    assert cells["NUTS"]["Bulk ESS per 1,000 gradients"] == "0.1"
+    text = " ".join(e.verdicts)
+    assert "Best total time: NUTS (100), 3.00x the next best, HMC (300)." in text
+    assert "Best bulk ESS per second (warm-up + sampling): NUTS (4), 4.00x" in text
+    one = _doc({"nuts": 1.0}, {"nuts": 0.1}, {"nuts": 0.1}, {"nuts": 0.9})
+    assert build_engines(_methods(one)) is None
