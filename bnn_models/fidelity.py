@@ -224,7 +224,7 @@ def psis_diagnostics(result: FitResult) -> dict | None:
     if result.idata is not None and "engine_psis" in result.idata.children:
         # The engine smoothed its own importance weights (Pathfinder): its k only; its
         # draws are already resampled by them, so there is nothing to reweight.
-        khat = float(result.idata["engine_psis"]["khat"].values)
+        khat = float(result.idata["engine_psis"].to_dataset()["khat"].item())
         return {
             "khat": khat,
             "khat_ok": bool(khat < KHAT_THRESHOLD),

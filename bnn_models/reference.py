@@ -152,7 +152,7 @@ class Reference:
             post = self.idata["posterior"].to_dataset()
             template = hidden_template(post)
             aligned = align_hidden(post, method="match", template=template)
-            within = np.sqrt(aligned.var(dim="draw", ddof=1).mean(dim="chain"))
+            within = aligned.var(dim="draw", ddof=1).mean(dim="chain") ** 0.5
             pooled = post.std(dim=("chain", "draw"))
         object.__setattr__(self, "template", template)
         object.__setattr__(self, "within_chain_sd", within)

@@ -61,7 +61,7 @@ class _Summary(msgspec.Struct):
 
 
 def _nested(ds: xr.Dataset) -> dict[str, Any]:
-    return {name: np.asarray(ds[name].values).tolist() for name in ds.data_vars}
+    return {str(name): np.asarray(ds[name].values).tolist() for name in ds.data_vars}
 
 
 def compact_fields(posterior: xr.Dataset, p: np.ndarray, template: np.ndarray) -> dict:
@@ -77,7 +77,7 @@ def compact_fields(posterior: xr.Dataset, p: np.ndarray, template: np.ndarray) -
         Its hidden-unit template (:func:`bnn_models.posterior.hidden_template`).
     """
     aligned = align_hidden(posterior, method="match", template=template)
-    within = np.sqrt(aligned.var(dim="draw", ddof=1).mean(dim="chain"))
+    within = aligned.var(dim="draw", ddof=1).mean(dim="chain") ** 0.5
     pooled = posterior.std(dim=("chain", "draw"))
     return {
         "pred_quantiles": {f"{q:g}": np.quantile(p, q, axis=0).tolist() for q in QUANTILES},

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 from pymc.blocking import DictToArrayBijection
+from scipy.optimize import OptimizeResult, minimize
 
 __all__ = ["PosteriorMode", "prior_start"]
 
@@ -36,10 +37,10 @@ class PosteriorMode:
         logp, grad = self._fn(x)
         return -float(logp), -np.asarray(grad, dtype=float)
 
-    def fit(self, start: dict[str, np.ndarray], *, maxiter: int = 5000) -> tuple[dict, object]:
+    def fit(
+        self, start: dict[str, np.ndarray], *, maxiter: int = 5000
+    ) -> tuple[dict, OptimizeResult]:
         """The mode reached from ``start``, and scipy's ``OptimizeResult``."""
-        from scipy.optimize import minimize
-
         point = {name: start.get(name, value) for name, value in self._point.items()}
         raveled = DictToArrayBijection.map(point)
         result = minimize(

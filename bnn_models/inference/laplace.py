@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -120,7 +121,7 @@ def fit_laplace(
         "optimizer_iterations": int(optimizer["nit"].values),
     }
     timings = {"compile_s": t1 - t0, "fit_s": t2 - t1}
-    common = {
+    common: dict[str, Any] = {
         "method": "",
         "family": "vi",
         "loss": None,
