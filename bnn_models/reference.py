@@ -272,6 +272,7 @@ class Reference:
             },
         }
         out["path"] = str(self.path) if self.path else None
+        out["draws"] = self.has_draws
         return out
 
 

@@ -800,6 +800,7 @@ window.addEventListener("load", () => {
   const images = Array.from(document.images);
   const table = document.getElementById("summary-table");
   const fidelity = document.getElementById("fidelity-table");
+  const decision = document.getElementById("decision-table");
   const out = document.createElement("pre");
   out.id = "bnn-check";
   out.textContent = JSON.stringify({
@@ -809,6 +810,10 @@ window.addEventListener("load", () => {
     summary_rows: table ? table.tBodies[0].rows.length : -1,
     summary_visible: table ? table.getBoundingClientRect().height > 0 : false,
     fidelity_rows: fidelity ? fidelity.tBodies[0].rows.length : -1,
+    decision_rows: decision ? decision.tBodies[0].rows.length : -1,
+    decision_width: decision ? decision.getBoundingClientRect().right : -1,
+    viewport: document.documentElement.clientWidth,
+    page_width: document.documentElement.scrollWidth,
   });
   document.body.appendChild(out);
 });
@@ -850,14 +855,18 @@ def _browse(chromium: str, page: Path, tmp: Path, *extra: str) -> subprocess.Com
     )
 
 
-def check_in_browser(chromium: str, html: Path, tmp: Path, screenshot: Path) -> dict:
-    """Load a report in headless chromium: what it rendered, and a screenshot."""
+def check_in_browser(
+    chromium: str, html: Path, tmp: Path, screenshot: Path, width: int = 1280
+) -> dict:
+    """Load a report in headless chromium ``width`` px wide: what it rendered, and a
+    screenshot."""
     probe = tmp / "probe.html"
     probe.write_text(html.read_text().replace("</body>", _CHECK + "</body>"))
-    dom = _browse(chromium, probe, tmp, "--dump-dom").stdout
+    size = f"--window-size={width},2600"
+    dom = _browse(chromium, probe, tmp, size, "--dump-dom").stdout
     found = re.search(r'<pre id="bnn-check">(.*?)</pre>', dom, re.S)
     assert found, f"the check script did not run; chromium printed: {dom[:500]}"
-    _browse(chromium, html, tmp, "--window-size=1600,2600", f"--screenshot={screenshot}")
+    _browse(chromium, html, tmp, size, f"--screenshot={screenshot}")
     return json.loads(found.group(1).replace("&quot;", '"'))
 
 
@@ -868,6 +877,8 @@ def test_report_renders_in_a_real_browser(reported_run, chromium, tmp_path):
     assert seen["summary_rows"] == 3 and seen["summary_visible"]
     assert seen["images"] == len(_ONE_SEED) and seen["broken"] == []
     assert seen["fidelity_rows"] == 3
+    # the decision table fits a 1280 px window: no horizontal scrolling
+    assert seen["decision_rows"] == 3 and 0 < seen["decision_width"] <= seen["viewport"]
     assert min(seen["widths"]) > 300
     assert shot.is_file() and shot.stat().st_size > 20_000
 
@@ -883,5 +894,21 @@ def test_committed_report_renders(chromium, tmp_path):
     shot = tmp_path / "screenshot.png"
     seen = check_in_browser(chromium, report, tmp_path, shot)
     assert seen["summary_rows"] >= 1 and seen["broken"] == [] and seen["images"] >= 1
+    if os.environ.get("BNN_BENCH_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(shot, report.parent / "screenshot.png")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    not (_REPO / "results" / "rupture-methods" / "report.html").is_file(),
+    reason="no committed report in results/rupture-methods",
+)
+def test_committed_methods_report_fits_1280_px(chromium, tmp_path):
+    """Every method's report: the decision table, one row per method, within 1280 px."""
+    report = _REPO / "results" / "rupture-methods" / "report.html"
+    shot = tmp_path / "screenshot.png"
+    seen = check_in_browser(chromium, report, tmp_path, shot, width=1280)
+    assert seen["decision_rows"] >= 10 and seen["broken"] == []
+    assert 0 < seen["decision_width"] <= seen["viewport"] <= 1280
     if os.environ.get("BNN_BENCH_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(shot, report.parent / "screenshot.png")

@@ -14,7 +14,9 @@ from matplotlib.figure import Figure
 
 from bnn_models.inference import FitResult
 
-#: Colours (Okabe-Ito, colour-blind safe) and markers, handed out in the run's method order.
+#: Colours and markers, handed out in the run's method order: Okabe-Ito's colour-blind
+#: safe colours first, then Paul Tol's muted ones, so that a run of every registered
+#: method (13) gives each its own colour, and each colour its own marker.
 PALETTE: tuple[tuple[str, str], ...] = (
     ("#0072B2", "o"),
     ("#E69F00", "s"),
@@ -23,6 +25,13 @@ PALETTE: tuple[tuple[str, str], ...] = (
     ("#D55E00", "v"),
     ("#56B4E9", "P"),
     ("#000000", "X"),
+    ("#332288", "<"),
+    ("#999933", ">"),
+    ("#882255", "h"),
+    ("#44AA99", "p"),
+    ("#AA4499", "*"),
+    ("#117733", "d"),
+    ("#888888", "8"),
 )
 
 

@@ -73,7 +73,9 @@ def fidelity_sd_figure(
             Line2D([], [], color="0.3", lw=1.0, label="equal sd"),
             Line2D([], [], color="0.55", ls=":", lw=1.0, label="half / twice the reference's sd"),
         ]
-        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+        fig.legend(
+            handles=handles, loc="outside lower center", ncols=min(4, len(handles)), frameon=False
+        )
     return fig
 
 
@@ -228,5 +230,7 @@ def seed_interval_figure(panels: list[dict], styles: Mapping[str, Style], ncols:
             ),
             Line2D([], [], marker="|", ls="", color="0.35", ms=7, label="each seed"),
         ]
-        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+        fig.legend(
+            handles=handles, loc="outside lower center", ncols=min(4, len(handles)), frameon=False
+        )
     return fig

@@ -105,7 +105,9 @@ def elbo_figure(
             handles.append(
                 Line2D([], [], color="0.3", ls="--", label="convergence rule fired (fit stopped)")
             )
-        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+        fig.legend(
+            handles=handles, loc="outside lower center", ncols=min(4, len(handles)), frameon=False
+        )
     return fig
 
 

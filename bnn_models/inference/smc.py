@@ -61,6 +61,15 @@ class SMCSettings(Settings):
         )
 
 
+def _per_chain(values: np.ndarray, chains: int) -> list[np.ndarray]:
+    """A per-stage SMC stat as one float array per chain (PyMC stores ragged stages as
+    objects, and drops the chain axis of a single chain)."""
+    if values.dtype == object:
+        return [np.asarray(v, dtype=float).ravel() for v in values.ravel()]
+    values = np.asarray(values, dtype=float)
+    return [values.ravel()] if chains == 1 else [np.atleast_1d(v) for v in values]
+
+
 def fit_smc(
     *,
     dataset: Dataset,
@@ -92,21 +101,14 @@ def fit_smc(
         )
     t2 = time.perf_counter()
     raw = trace["sample_stats"].to_dataset()
-    stages = [len(b) for b in raw["beta"].values]
-    final_beta = [float(b[-1]) for b in raw["beta"].values]
+    beta = _per_chain(raw["beta"].values, s.chains)
+    marginal = _per_chain(raw["log_marginal_likelihood"].values, s.chains)
+    stages = [b.size for b in beta]
     stats = xr.Dataset(
         {
             "stages": ("chain", np.asarray(stages)),
-            "final_beta": ("chain", np.asarray(final_beta)),
-            "log_marginal_likelihood": (
-                "chain",
-                np.asarray(
-                    [
-                        float(np.asarray(v, dtype=float)[-1])
-                        for v in raw["log_marginal_likelihood"].values
-                    ]
-                ),
-            ),
+            "final_beta": ("chain", np.asarray([b[-1] for b in beta])),
+            "log_marginal_likelihood": ("chain", np.asarray([m[-1] for m in marginal])),
         }
     )
     posterior = trace["posterior"].to_dataset()[list(PARAMS)]

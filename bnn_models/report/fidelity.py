@@ -105,6 +105,12 @@ def _psis_cell(m: Method, key: str, kind: str, threshold: float) -> str:
     return _fid_show(m, f"psis_{key}", kind)
 
 
+def _wasserstein_cell(m: Method) -> str:
+    if any((e.get("fidelity") or {}).get("reference_draws") is False for e in m.ok):
+        return "n/a: needs the reference's draws"
+    return _fid_show(m, "pred_wasserstein_mean", "prob")
+
+
 def _range_cell(m: Method) -> str:
     lo, hi = _fid(m, "pred_sd_ratio_q05"), _fid(m, "pred_sd_ratio_q95")
     if lo is None or hi is None:
@@ -130,7 +136,7 @@ def _fidelity_columns(
             f"Means off by > {gate:g} ref. sd",
             lambda m: _fid_show(m, "share_mean_off_0p3sd", "pct0"),
         ),
-        ("Predictions", "Wasserstein-1", lambda m: _fid_show(m, "pred_wasserstein_mean", "prob")),
+        ("Predictions", "Wasserstein-1", _wasserstein_cell),
         (
             "Weights, units matched",
             "sd ratio, median",
@@ -440,6 +446,14 @@ def build_fidelity(doc: dict, methods: dict[str, Method]) -> Fidelity | None:
             0,
             f"Cells with an interval: mean over seeds [central {SEED_INTERVAL_PROB:.0%} interval "
             "over seeds]; the 5% to 95% range and the per-variable medians are means over seeds.",
+        )
+    if any(f.get("reference_draws") is False for f in fids):
+        notes.append(
+            "The reference was its committed compact summary (per test point: mean, sd and "
+            "quantiles; per weight: sds and the hidden-unit template), not its draws: the "
+            "metrics that compare whole distributions of draws (Wasserstein-1, and the "
+            "reference's own distance to true probabilities) need the draws and are n/a; "
+            "'bnn-bench reference' rebuilds them."
         )
     if truth and ref.get("truth"):
         t = ref["truth"]
