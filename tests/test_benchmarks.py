@@ -169,7 +169,7 @@ def _cache() -> dict:
                 "error_rate": 0.12,
                 "one_minus_f1_weighted": 0.13,
             },
-            "spread": {"pred_sd_mean": _PRED_SD[method]},
+            "spread": {"pred_sd_mean": _PRED_SD.get(method, 0.06)},
             "elbo": None,
             "diagnostics": None,
             "fidelity": {

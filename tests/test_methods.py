@@ -133,3 +133,15 @@ def test_smc_is_gradient_free_and_tempers_to_the_posterior(tiny_fits):
     stats = smc.idata["sample_stats"]
     assert np.allclose(stats["final_beta"].values, 1.0)
     assert (stats["stages"].values >= 2).all()
+
+
+def test_smc_stages_per_chain_from_every_layout_pymc_stores():
+    from bnn_models.inference.smc import _per_chain
+
+    equal = np.empty((2, 2), dtype=object)
+    equal[:] = [[0.1, 1.0], [0.3, 1.0]]
+    assert [list(a) for a in _per_chain(equal, 2)] == [[0.1, 1.0], [0.3, 1.0]]
+    ragged = np.empty(2, dtype=object)
+    ragged[0], ragged[1] = np.array([0.1, 1.0]), np.array([0.2, 0.5, 1.0])
+    assert [a.size for a in _per_chain(ragged, 2)] == [2, 3]
+    assert list(_per_chain(np.array([0.1, 0.5, 1.0]), 1)[0]) == [0.1, 0.5, 1.0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import arviz as az
 import numpy as np
@@ -13,7 +14,7 @@ from bnn_models import reference as reference_mod
 from bnn_models.cli import main
 from bnn_models.data import make_teacher
 from bnn_models.errors import BadInput
-from bnn_models.inference import load_fit
+from bnn_models.inference import METHODS, load_fit
 from bnn_models.reference import (
     ACCEPT_ESS_BULK,
     QUICK_REFERENCE,
@@ -176,3 +177,35 @@ def test_cache_root_from_the_environment(built, monkeypatch, tmp_path):
     for f in cache.iterdir():
         (tmp_path / "reference" / f.name).write_bytes(f.read_bytes())
     assert resolve_reference("auto", ds).path.parent == tmp_path / "reference"
+
+
+def test_the_compact_summary_alone_gives_the_same_fidelity(built, tmp_path):
+    """The committed summary without its draws: every metric but those that need draws."""
+    from bnn_models.fidelity import compute_fidelity
+    from bnn_models.refsummary import NEEDS_DRAWS
+
+    _, cache, ds = built
+    full = find_reference(ds, cache)
+    js = full.path.with_suffix(".json")
+    shutil.copyfile(js, tmp_path / js.name)  # the summary alone, as a fresh clone has it
+    compact = load_reference(tmp_path / js.name)
+    assert compact.idata is None and not compact.has_draws and full.has_draws
+    np.testing.assert_allclose(compact.template, full.template)
+    for name in ("within_chain_sd", "pooled_sd"):
+        for var in getattr(full, name).data_vars:
+            np.testing.assert_allclose(
+                getattr(compact, name)[var].values, getattr(full, name)[var].values, rtol=1e-12
+            )
+    quantiles = compact.summary["compact"]["pred_quantiles"]
+    np.testing.assert_allclose(quantiles["0.5"], np.quantile(full.p_test, 0.5, axis=0))
+    # a 12-unit advi fit of this data, against both
+    fit = METHODS["advi"](dataset=ds, seed=1, progressbar=False, **{**TINY["advi"], "n_hidden": 12})
+    a, b = compute_fidelity(fit, ds, full), compute_fidelity(fit, ds, compact)
+    assert b["reference_draws"] is False and a["reference_draws"] is True
+    for key, value in a.items():
+        if key in NEEDS_DRAWS:
+            assert b[key] is None and value is not None, key
+        elif key != "reference_draws":
+            assert b[key] == (pytest.approx(value) if isinstance(value, float) else value), key
+    with pytest.raises(BadInput, match="no draws"):
+        _ = compact.p_test

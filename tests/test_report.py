@@ -52,7 +52,13 @@ def saved_run(tmp_path_factory, teacher_small) -> Path:
     ref = Reference.from_draws(nuts.idata, teacher_small, n_hidden=4, prior_sigma=1.0, key="tiny")
     out = tmp_path_factory.mktemp("saved_run")
     run_benchmark(
-        teacher_small, out, overrides=TINY, progressbar=False, log=lambda s: None, reference=ref
+        teacher_small,
+        out,
+        methods=list(TINY),
+        overrides=TINY,
+        progressbar=False,
+        log=lambda s: None,
+        reference=ref,
     )
     return out
 

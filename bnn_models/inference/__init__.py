@@ -136,7 +136,9 @@ def resolve_methods(spec: str | list[str] | None) -> list[str]:
             continue
         if part == "all":
             names += list(METHODS)
-        elif part in FAMILIES and part not in METHODS:
+        elif part in FAMILIES:
+            # a family (the deep ensemble's name is also its family's: the family
+            # holds it)
             names += [m.name for m in METHODS.values() if m.family == part]
         else:
             names.append(get_method(part).name)

@@ -62,12 +62,13 @@ class SMCSettings(Settings):
 
 
 def _per_chain(values: np.ndarray, chains: int) -> list[np.ndarray]:
-    """A per-stage SMC stat as one float array per chain (PyMC stores ragged stages as
-    objects, and drops the chain axis of a single chain)."""
-    if values.dtype == object:
-        return [np.asarray(v, dtype=float).ravel() for v in values.ravel()]
-    values = np.asarray(values, dtype=float)
-    return [values.ravel()] if chains == 1 else [np.atleast_1d(v) for v in values]
+    """A per-stage SMC stat as one float array per chain. PyMC stores it as
+    (chain, stage), as objects when chains ran different numbers of stages (one
+    array per chain), and without the chain axis for a single chain."""
+    values = np.asarray(values)
+    if chains == 1:
+        return [np.concatenate([np.atleast_1d(np.asarray(x, float)) for x in values.ravel()])]
+    return [np.asarray(row, dtype=float).ravel() for row in values]
 
 
 def fit_smc(

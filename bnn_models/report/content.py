@@ -285,9 +285,10 @@ def _elbo_verdict(m: Method) -> str | None:
 def _diagnostics_verdict(m: Method, is_baseline: bool) -> str:
     r_pred, r_w = m.get("diagnostics.rhat_max_pred"), m.get("diagnostics.rhat_max_weights")
     div = m.get("diagnostics.divergences")
+    divergences = "" if not np.isfinite(div) else f"; {int(round(div)):,} divergences"
     parts = [
         f"{m.label}: largest R-hat {r_pred:.3f} over the test predictions and "
-        f"{r_w:.3f} over the weights; {int(round(div or 0))} divergences."
+        f"{r_w:.3f} over the weights{divergences}."
     ]
     who = f"the {m.label} reference" if is_baseline else m.label
     if r_pred > 1.01:
