@@ -19,7 +19,7 @@ import pytest
 
 from bnn_models import figures as figs
 from bnn_models.data import RUPTURE_FILES
-from bnn_models.inference import NUTSSettings, fit_nuts
+from bnn_models.inference import METHODS, NUTSSettings, fit_nuts
 from bnn_models.reference import Reference
 from bnn_models.report import (
     FIGURE_FILES,
@@ -760,8 +760,13 @@ def test_figures_are_deterministic_pngs():
 
 
 def test_styles_follow_the_run_order():
-    """Okabe-Ito colours and markers by position, whatever the methods are called."""
-    names = [f"method {i}" for i in range(8)]
+    """Colours and markers by position, whatever the methods are called: every
+    registered method its own colour and marker, then the palette starts again."""
+    assert len(figs.PALETTE) >= len(METHODS)
+    assert (
+        len({c for c, _ in figs.PALETTE}) == len({m for _, m in figs.PALETTE}) == len(figs.PALETTE)
+    )
+    names = [f"method {i}" for i in range(len(figs.PALETTE) + 1)]
     styles = figs.method_styles({n: n.upper() for n in names})
     assert [(s.color, s.marker) for s in styles.values()] == [
         ("#0072B2", "o"),
@@ -771,7 +776,8 @@ def test_styles_follow_the_run_order():
         ("#D55E00", "v"),
         ("#56B4E9", "P"),
         ("#000000", "X"),
-        ("#0072B2", "o"),  # an eighth method starts the palette again
+        *figs.PALETTE[7:],
+        ("#0072B2", "o"),  # one method more than the palette starts it again
     ]
     assert [s.label for s in styles.values()] == [n.upper() for n in names]
     # The same name elsewhere in the order gets that position's style.
