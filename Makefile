@@ -11,7 +11,7 @@ export BNN_BENCH_DATA_DIR ?= $(if $(wildcard ../shared/data/rupture/rupturemodel
 BASE ?= HEAD~1
 PYTEST_ARGS ?=
 
-.PHONY: install test test-slow bench bench-quick results-rupture lint asv asv-compare asv-publish baseline check clean
+.PHONY: install test test-slow bench bench-quick results-rupture results-rupture-methods lint asv asv-compare asv-publish baseline check clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,14 +39,20 @@ bench: install
 bench-quick: install
 	$(VENV)/bin/bnn-bench run --quick --out runs/quick
 
-# The committed report results/rupture: 5 seeds of every method, fidelity against the
+# The committed report results/rupture: 5 seeds of NUTS, ADVI and full-rank ADVI, fidelity against the
 # reference posterior (built first when not cached, ~10 min), from a clean tree so that
 # the recorded commit names code anyone can check out.
 RESULTS_SEEDS ?= 5
 results-rupture: install
 	@git diff --quiet HEAD || { echo "results-rupture: commit your changes first (the run records the commit)"; exit 1; }
 	$(VENV)/bin/bnn-bench reference --dataset rupture
-	$(VENV)/bin/bnn-bench run --seeds $(RESULTS_SEEDS) --out results/rupture --no-progress
+	$(VENV)/bin/bnn-bench run --methods nuts,advi,fullrank_advi --seeds $(RESULTS_SEEDS) --out results/rupture --no-progress
+
+# The committed comparison of every registered method: 3 seeds each (~1.5 h on 2 cores).
+results-rupture-methods: install
+	@git diff --quiet HEAD || { echo "results-rupture-methods: commit your changes first (the run records the commit)"; exit 1; }
+	$(VENV)/bin/bnn-bench reference --dataset rupture
+	$(VENV)/bin/bnn-bench run --methods all --seeds 3 --out results/rupture-methods --no-progress
 
 lint: install
 	$(VENV)/bin/ruff check bnn_models benchmarks tests scripts

@@ -159,9 +159,11 @@ class VIConvergence(_Fits):
     def track_neg_final_elbo(self, cache: dict, profile: str, method: str) -> float:
         """Negative ELBO (PyMC's loss), mean over the last convergence window.
 
-        Direction: lower is better (a higher ELBO).
+        Direction: lower is better (a higher ELBO). NaN (asv's n/a) for a VI method
+        without an ELBO trace (Pathfinder, Laplace).
         """
-        return fit_entry(cache, profile, method)["elbo"]["neg_final_elbo"]
+        elbo = fit_entry(cache, profile, method)["elbo"]
+        return math.nan if elbo is None else elbo["neg_final_elbo"]
 
     track_neg_final_elbo.unit = "nats"
 
@@ -172,7 +174,8 @@ class VIConvergence(_Fits):
         rule fired. Direction: lower is better (read it with ``track_neg_final_elbo``: a
         fit stuck early at a poor ELBO also "converges" fast).
         """
-        return float(fit_entry(cache, profile, method)["elbo"]["iter_to_1pct"])
+        elbo = fit_entry(cache, profile, method)["elbo"]
+        return math.nan if elbo is None else float(elbo["iter_to_1pct"])
 
     track_iterations_to_converge.unit = "iterations"
 
@@ -237,6 +240,17 @@ class MCMCDiagnostics(_Fits):
         return fit_entry(cache, profile, method)["runtime"]["ess_bulk_per_s"]
 
     track_ess_bulk_per_second.unit = "draws/second (higher is better)"
+
+    def track_ess_bulk_per_1k_gradients(self, cache: dict, profile: str, method: str) -> float:
+        """Smallest bulk ESS over the test-set probabilities per 1,000 gradient
+        evaluations, warm-up included: an engine's efficiency, independent of the machine.
+
+        NaN (asv's n/a) for a gradient-free method (SMC). Direction: HIGHER is better.
+        """
+        value = fit_entry(cache, profile, method)["runtime"].get("ess_bulk_per_grad")
+        return math.nan if value is None else 1000 * value
+
+    track_ess_bulk_per_1k_gradients.unit = "draws per 1,000 gradients (higher is better)"
 
 
 class FitFidelity(_Fits):

@@ -183,6 +183,7 @@ def _cache() -> dict:
         if family == "mcmc":
             entry["diagnostics"] = {"rhat_max_pred": 1.02, "ess_bulk_min_pred": 40.0}
             entry["runtime"]["ess_bulk_per_s"] = 5.0
+            entry["runtime"]["ess_bulk_per_grad"] = 2e-4
         else:
             entry["elbo"] = {"neg_final_elbo": 880.0, "iter_to_1pct": 1200}
         return entry
@@ -204,6 +205,7 @@ def test_tracks_read_the_cache():
     assert mcmc.track_min_ess_bulk(cache, p, "nuts") == 40.0
     assert mcmc.track_max_rhat(cache, p, "nuts") == 1.02
     assert mcmc.track_ess_bulk_per_second(cache, p, "nuts") == 5.0
+    assert mcmc.track_ess_bulk_per_1k_gradients(cache, p, "nuts") == pytest.approx(0.2)
     # Every track, for every method it is parametrised over, reads a finite number.
     for cls, name, fn in _benchmarks("track_"):
         for method in cls.params[1]:

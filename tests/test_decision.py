@@ -64,13 +64,17 @@ def test_engines_side_by_side_with_the_fastest_named():
                 "ess_bulk_per_s": 1.0 if slow else 4.0,
                 "ess_bulk_per_grad": 1e-4,
             }
+            fit["diagnostics"]["tree_depth_mean"] = 8.0
     e = build_engines(_methods(doc))
     assert [label for label, _, _ in e.rows] == ["NUTS", "HMC"]  # the VI method is no engine
     cells = {label: dict(zip(e.header, row, strict=True)) for label, _, row in e.rows}
     assert cells["HMC"]["Warm-up (s)"] == "60 s" and cells["NUTS"]["µs per gradient"] == "50"
     assert cells["NUTS"]["Bulk ESS per 1,000 gradients"] == "0.1"
     text = " ".join(e.verdicts)
-    assert "Best total time: NUTS (100), 3.00x the next best, HMC (300)." in text
-    assert "Best bulk ESS per second (warm-up + sampling): NUTS (4), 4.00x" in text
+    assert "Best total time: NUTS (100 s), 3.00x the next best, HMC (300 s)" in text
+    assert "Best bulk ESS per second (warm-up + sampling): NUTS (4 /s), 4.00x" in text
+    # a sampler without NUTS trees (no tree depth: MCLMC, SMC) is no NUTS engine
+    del doc["fits"][1]["diagnostics"]["tree_depth_mean"]
+    assert build_engines(_methods(doc)) is None
     one = _doc({"nuts": 1.0}, {"nuts": 0.1}, {"nuts": 0.1}, {"nuts": 0.9})
     assert build_engines(_methods(one)) is None

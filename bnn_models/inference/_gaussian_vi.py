@@ -19,7 +19,7 @@ from bnn_models.inference._importance import gaussian_importance
 from bnn_models.inference._method import Settings, require
 from bnn_models.inference._predict import predict_test
 from bnn_models.inference._result import FitResult
-from bnn_models.model import PARAMS, build_bnn
+from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
 __all__ = ["OPTIMIZERS", "ELBOConvergence", "GaussianVISettings", "fit_gaussian_vi"]
@@ -130,13 +130,7 @@ def fit_gaussian_vi(
     s = settings
     config = {"seed": seed, **s.as_config()}
     t0 = time.perf_counter()
-    model = build_bnn(
-        dataset.X_train,
-        dataset.y_train,
-        n_hidden=s.n_hidden,
-        prior_sigma=s.prior_sigma,
-        feature_names=dataset.feature_names,
-    )
+    model = s.build(dataset)
     rule = ELBOConvergence(window=s.window, tol=s.tol, stop=s.stop_on_convergence)
     with model:
         inference = inference_class(random_seed=seed)

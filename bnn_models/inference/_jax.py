@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
+import xarray as xr
 from pymc.initial_point import make_initial_point_fn
 
-__all__ = ["jax_log_density", "chain_map", "unflatten_draws"]
+__all__ = ["chain_map", "jax_log_density", "nuts_stats", "unflatten_draws"]
 
 
 def jax_log_density(
@@ -50,3 +51,11 @@ def chain_map(chains: int) -> Callable:
 def unflatten_draws(names: list[str], draws: list) -> dict[str, np.ndarray]:
     """Map the engine's per-variable draws (in ``names`` order) to a name -> array dict."""
     return {n: np.asarray(d) for n, d in zip(names, draws, strict=True)}
+
+
+def nuts_stats(**stats: Any) -> xr.Dataset:
+    """Per-draw NUTS stats, each (chain, draw), named as PyMC names them (``n_steps``,
+    ``diverging``, ...), with ``tree_depth`` from the leapfrog steps."""
+    out = xr.Dataset({name: (("chain", "draw"), np.asarray(v)) for name, v in stats.items()})
+    out["tree_depth"] = np.log2(out["n_steps"].clip(min=1)).astype(int) + 1
+    return out

@@ -17,10 +17,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import pymc as pm
+
 from bnn_models.data import Dataset
 from bnn_models.errors import BadInput
 from bnn_models.inference._result import FitResult
-from bnn_models.model import N_HIDDEN, PRIOR_SIGMA
+from bnn_models.model import N_HIDDEN, PRIOR_SIGMA, build_bnn
 from bnn_models.provenance import library_versions
 
 __all__ = ["FAMILIES", "FitFunction", "Method", "Settings", "convert_setting", "require"]
@@ -67,6 +69,16 @@ class Settings:
     def as_config(self) -> dict[str, Any]:
         """The settings as a plain JSON-ready dict."""
         return dataclasses.asdict(self)
+
+    def build(self, dataset: Dataset) -> pm.Model:
+        """The BNN of these settings on ``dataset``'s training rows (every method's model)."""
+        return build_bnn(
+            dataset.X_train,
+            dataset.y_train,
+            n_hidden=self.n_hidden,
+            prior_sigma=self.prior_sigma,
+            feature_names=dataset.feature_names,
+        )
 
 
 class FitFunction(Protocol):

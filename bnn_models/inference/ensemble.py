@@ -19,7 +19,7 @@ from bnn_models.inference._method import Method, Settings, require
 from bnn_models.inference._point import PosteriorMode, prior_start
 from bnn_models.inference._predict import predict_test
 from bnn_models.inference._result import FitResult
-from bnn_models.model import PARAMS, build_bnn
+from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
 __all__ = ["METHOD", "EnsembleSettings", "fit_ensemble"]
@@ -56,13 +56,7 @@ def fit_ensemble(
     """K MAP fits (L-BFGS-B on PyMC's compiled log posterior) from prior-draw starts."""
     s = settings
     t0 = time.perf_counter()
-    model = build_bnn(
-        dataset.X_train,
-        dataset.y_train,
-        n_hidden=s.n_hidden,
-        prior_sigma=s.prior_sigma,
-        feature_names=dataset.feature_names,
-    )
+    model = s.build(dataset)
     mode = PosteriorMode(model)
     t1 = time.perf_counter()
     members, n_grad, unconverged = [], 0, 0

@@ -32,7 +32,7 @@ from bnn_models.inference._method import Method, Settings, require
 from bnn_models.inference._point import prior_start
 from bnn_models.inference._predict import predict_test
 from bnn_models.inference._result import FitResult
-from bnn_models.model import PARAMS, build_bnn
+from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
 __all__ = ["METHOD", "LaplaceSettings", "fit_laplace"]
@@ -84,13 +84,7 @@ def fit_laplace(
 
     s = settings
     t0 = time.perf_counter()
-    model = build_bnn(
-        dataset.X_train,
-        dataset.y_train,
-        n_hidden=s.n_hidden,
-        prior_sigma=s.prior_sigma,
-        feature_names=dataset.feature_names,
-    )
+    model = s.build(dataset)
     # pymc-extras packs and unpacks the flat vector in the frozen model's order, as its
     # own fit_laplace does (the unfrozen model unpacks in another order).
     frozen = freeze_dims_and_data(model)

@@ -18,7 +18,7 @@ from bnn_models.data import Dataset
 from bnn_models.inference._mcmc import ChainClock, MCMCSettings, mcmc_result
 from bnn_models.inference._method import Method, require
 from bnn_models.inference._result import FitResult
-from bnn_models.model import PARAMS, build_bnn
+from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
 __all__ = ["METHOD", "NUTSSettings", "default_sampler", "fit_nuts"]
@@ -124,13 +124,7 @@ def fit_nuts(
     sampler = s.sampler or default_sampler()
     config = {"seed": seed, **s.as_config(), "sampler": sampler}
     t0 = time.perf_counter()
-    model = build_bnn(
-        dataset.X_train,
-        dataset.y_train,
-        n_hidden=s.n_hidden,
-        prior_sigma=s.prior_sigma,
-        feature_names=dataset.feature_names,
-    )
+    model = s.build(dataset)
     clock = ChainClock()
     if sampler == "nutpie":
         import nutpie

@@ -14,14 +14,12 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import xarray as xr
 
 from bnn_models.data import Dataset
-from bnn_models.inference._jax import chain_map, jax_log_density, unflatten_draws
+from bnn_models.inference._jax import chain_map, jax_log_density, nuts_stats, unflatten_draws
 from bnn_models.inference._mcmc import MCMCSettings, mcmc_result, posterior_dataset
 from bnn_models.inference._method import Method
 from bnn_models.inference._result import FitResult
-from bnn_models.model import build_bnn
 from bnn_models.provenance import library_versions
 
 __all__ = ["METHOD", "fit_nuts_blackjax"]
@@ -41,13 +39,7 @@ def fit_nuts_blackjax(
     s = settings
     config = {"seed": seed, **s.as_config()}
     t0 = time.perf_counter()
-    model = build_bnn(
-        dataset.X_train,
-        dataset.y_train,
-        n_hidden=s.n_hidden,
-        prior_sigma=s.prior_sigma,
-        feature_names=dataset.feature_names,
-    )
+    model = s.build(dataset)
     log_density, names, init = jax_log_density(model, s.chains, seed)
     mapper = chain_map(s.chains)
 
@@ -88,15 +80,7 @@ def fit_nuts_blackjax(
     positions, n_steps, divergent, accept, energy = sample_fn(draw_keys, state, params)
     jax.block_until_ready(positions)
     t4 = time.perf_counter()
-    stats = xr.Dataset(
-        {
-            "n_steps": (("chain", "draw"), np.asarray(n_steps)),
-            "diverging": (("chain", "draw"), np.asarray(divergent)),
-            "acceptance_rate": (("chain", "draw"), np.asarray(accept)),
-            "energy": (("chain", "draw"), np.asarray(energy)),
-        }
-    )
-    stats["tree_depth"] = np.log2(stats["n_steps"].clip(min=1)).astype(int) + 1
+    stats = nuts_stats(n_steps=n_steps, diverging=divergent, acceptance_rate=accept, energy=energy)
     posterior = posterior_dataset(model, unflatten_draws(names, positions))
     method = "parallel" if mapper is jax.pmap else "vectorized"
     return mcmc_result(

@@ -11,14 +11,12 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import xarray as xr
 
 from bnn_models.data import Dataset
-from bnn_models.inference._jax import chain_map, jax_log_density, unflatten_draws
+from bnn_models.inference._jax import chain_map, jax_log_density, nuts_stats, unflatten_draws
 from bnn_models.inference._mcmc import MCMCSettings, mcmc_result, posterior_dataset
 from bnn_models.inference._method import Method
 from bnn_models.inference._result import FitResult
-from bnn_models.model import build_bnn
 from bnn_models.provenance import library_versions
 
 __all__ = ["METHOD", "fit_nuts_numpyro"]
@@ -49,13 +47,7 @@ def fit_nuts_numpyro(
     s = settings
     config = {"seed": seed, **s.as_config()}
     t0 = time.perf_counter()
-    model = build_bnn(
-        dataset.X_train,
-        dataset.y_train,
-        n_hidden=s.n_hidden,
-        prior_sigma=s.prior_sigma,
-        feature_names=dataset.feature_names,
-    )
+    model = s.build(dataset)
     log_density, names, init = jax_log_density(model, s.chains, seed)
     method = "parallel" if chain_map(s.chains) is jax.pmap else "vectorized"
     kernel = NUTS(potential_fn=lambda x: -log_density(x), target_accept_prob=s.target_accept)
@@ -81,10 +73,7 @@ def fit_nuts_numpyro(
     jax.block_until_ready(draws)
     t3 = time.perf_counter()
     extra = mcmc.get_extra_fields(group_by_chain=True)
-    stats = xr.Dataset(
-        {new: (("chain", "draw"), np.asarray(extra[old])) for old, new in _STATS.items()}
-    )
-    stats["tree_depth"] = np.log2(stats["n_steps"].clip(min=1)).astype(int) + 1
+    stats = nuts_stats(**{new: extra[old] for old, new in _STATS.items()})
     posterior = posterior_dataset(model, unflatten_draws(names, draws))
     return mcmc_result(
         model=model,

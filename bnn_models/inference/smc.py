@@ -18,7 +18,7 @@ from bnn_models.data import Dataset
 from bnn_models.inference._mcmc import mcmc_result
 from bnn_models.inference._method import Method, Settings, require
 from bnn_models.inference._result import FitResult
-from bnn_models.model import PARAMS, build_bnn
+from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
 __all__ = ["METHOD", "SMCSettings", "fit_smc"]
@@ -81,13 +81,7 @@ def fit_smc(
     """Sample the BNN's posterior with PyMC's SMC (IMH kernel)."""
     s = settings
     t0 = time.perf_counter()
-    model = build_bnn(
-        dataset.X_train,
-        dataset.y_train,
-        n_hidden=s.n_hidden,
-        prior_sigma=s.prior_sigma,
-        feature_names=dataset.feature_names,
-    )
+    model = s.build(dataset)
     t1 = time.perf_counter()
     with model:
         trace = pm.sample_smc(

@@ -16,7 +16,7 @@ from bnn_models.inference._mcmc import posterior_dataset
 from bnn_models.inference._method import Method, Settings, require
 from bnn_models.inference._predict import predict_test
 from bnn_models.inference._result import FitResult
-from bnn_models.model import PARAMS, build_bnn
+from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
 __all__ = ["METHOD", "SVGDSettings", "fit_svgd"]
@@ -85,13 +85,7 @@ def fit_svgd(
     """Move ``particles`` particles with SVGD; the particles are the draws."""
     s = settings
     t0 = time.perf_counter()
-    model = build_bnn(
-        dataset.X_train,
-        dataset.y_train,
-        n_hidden=s.n_hidden,
-        prior_sigma=s.prior_sigma,
-        feature_names=dataset.feature_names,
-    )
+    model = s.build(dataset)
     first = _FirstStep()
     # PyMC's Empirical jitters the particles' start with NumPy's global generator,
     # whatever random_seed says: seed it for the construction, and restore it after.

@@ -99,7 +99,8 @@ def build_decision(methods: dict[str, Method]) -> Decision:
     for m in ranked:
         family = DECISION_FAMILIES.get(m.family or "", m.family or "")
         if not m.ok:
-            why = m.entries[0].get("error") if m.entries else None
+            why = str(m.entries[0].get("error") or "no reason recorded") if m.entries else ""
+            why = why.splitlines()[0][:120]  # the first line: the full text is in Details
             state = "skipped" if m.entries and m.entries[0]["status"] == "skipped" else "failed"
             rows.append(
                 (
@@ -157,11 +158,15 @@ _ENGINE_COLUMNS = (
 
 
 def build_engines(methods: dict[str, Method]) -> Engines | None:
-    """The engines: MCMC methods that count their gradients by phase (None: fewer than 2)."""
+    """The NUTS engines: MCMC methods whose fits record NUTS trees (a tree depth) and count
+    their gradients by phase (None: fewer than 2)."""
     engines = [
         m
         for m in methods.values()
-        if m.family == "mcmc" and m.ok and "runtime.grad_per_draw" in m.stats
+        if m.family == "mcmc"
+        and m.ok
+        and "runtime.grad_per_draw" in m.stats
+        and "diagnostics.tree_depth_mean" in m.stats
     ]
     if len(engines) < 2:
         return None
@@ -177,22 +182,22 @@ def build_engines(methods: dict[str, Method]) -> Engines | None:
         rows.append((m.label, look[m.name].color, cells))
     seeds = sorted({int(e["seed"]) for m in engines for e in m.ok})
     verdicts = []
-    for what, key, better in (
-        ("total time", "runtime.total_s", min),
-        ("bulk ESS per second (warm-up + sampling)", "runtime.ess_bulk_per_s", max),
-        ("bulk ESS per gradient", "runtime.ess_bulk_per_grad", max),
+    for what, key, better, scale, unit in (
+        ("total time", "runtime.total_s", min, 1, " s"),
+        ("bulk ESS per second (warm-up + sampling)", "runtime.ess_bulk_per_s", max, 1, " /s"),
+        ("bulk ESS per 1,000 gradients", "runtime.ess_bulk_per_grad", max, 1000, ""),
     ):
         have = [m for m in engines if np.isfinite(m.get(key))]
         if len(have) < 2:
             continue
-        best = better(have, key=lambda m: m.get(key))
-        rest = [m for m in have if m is not best]
-        runner = better(rest, key=lambda m: m.get(key))
-        a, b = best.get(key), runner.get(key)
-        ratio = b / a if better is min else a / b
+        ranked = sorted(have, key=lambda m: m.get(key), reverse=better is max)
+        best, runner, last = ranked[0], ranked[1], ranked[-1]
+        a, b, z = best.get(key), runner.get(key), last.get(key)
+        ratio, spread = (b / a, z / a) if better is min else (a / b, a / z)
         verdicts.append(
-            f"Best {what}: {best.label} ({sig(best.get(key))}), {ratio:.2f}x the next best, "
-            f"{runner.label} ({sig(runner.get(key))})."
+            f"Best {what}: {best.label} ({sig(scale * a)}{unit}), {ratio:.2f}x the next best, "
+            f"{runner.label} ({sig(scale * b)}{unit}), and {spread:.2f}x the last, "
+            f"{last.label} ({sig(scale * z)}{unit})."
         )
     notes = [
         f"Every engine on the same seeds ({', '.join(map(str, seeds))}), same model, same "
