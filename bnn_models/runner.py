@@ -215,6 +215,13 @@ def _fit_entry(
     return entry
 
 
+def _first_lines(text: str, keep: int = 5) -> str:
+    """An error's first ``keep`` lines (PyMC's NaN error repeats a line per weight)."""
+    lines = text.splitlines()
+    more = f"\n(+{len(lines) - keep} more lines)" if len(lines) > keep else ""
+    return "\n".join(lines[:keep]) + more
+
+
 def _failed(method: str, seed: int, settings: Settings, err: BaseException | str) -> FitResult:
     return FitResult(
         method=method,
@@ -226,7 +233,7 @@ def _failed(method: str, seed: int, settings: Settings, err: BaseException | str
         config={"method": method, "seed": seed, **settings.as_config()},
         sampler="",
         status="failed",
-        error=err if isinstance(err, str) else f"{type(err).__name__}: {err}",
+        error=_first_lines(err if isinstance(err, str) else f"{type(err).__name__}: {err}"),
         family=get_method(method).family,
     )
 

@@ -21,7 +21,7 @@ from bnn_models.report import sections
 from bnn_models.report.decision import Decision, Engines, build_decision, build_engines
 from bnn_models.report.fidelity import Fidelity, build_fidelity
 from bnn_models.report.figures import Figure, draw_figures
-from bnn_models.report.formats import Stat, possessive, sig
+from bnn_models.report.formats import Stat, possessive, reason, sig
 from bnn_models.report.run import (
     Method,
     Row,
@@ -153,14 +153,12 @@ def _notes(methods: dict[str, Method]) -> list[str]:
 def _skipped(m: Method) -> str | None:
     """Why a method was not run at all (every entry skipped), or None."""
     if m.entries and all(e["status"] == "skipped" for e in m.entries):
-        return str(m.entries[0].get("error") or "no reason recorded")
+        return reason(m.entries[0].get("error"))
     return None
 
 
 def _failures(m: Method) -> str:
-    return "; ".join(
-        f"seed {e['seed']}: {e.get('error') or 'no reason recorded'}" for e in m.failed
-    )
+    return "; ".join(f"seed {e['seed']}: {reason(e.get('error'))}" for e in m.failed)
 
 
 def summary_rows(doc: dict, methods: dict[str, Method] | None = None) -> list[Row]:
@@ -198,7 +196,7 @@ def summary_rows(doc: dict, methods: dict[str, Method] | None = None) -> list[Ro
                 cells.append(value)
             else:
                 cells.append(value.show(kind) if kind else str(value.mean))
-        partial = "; ".join(f"seed {e['seed']} failed: {e.get('error')}" for e in m.failed)
+        partial = "; ".join(f"seed {e['seed']} failed: {reason(e.get('error'))}" for e in m.failed)
         rows.append(Row(name, m.label, seed_text(m), cells, partial or None, color))
     return rows
 

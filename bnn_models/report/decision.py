@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnn_models.report.formats import Stat, sig
+from bnn_models.report.formats import Stat, reason, sig
 from bnn_models.report.run import Method, baseline, styles
 
 __all__ = ["DECISION_FAMILIES", "Decision", "Engines", "build_decision", "build_engines"]
@@ -99,8 +99,7 @@ def build_decision(methods: dict[str, Method]) -> Decision:
     for m in ranked:
         family = DECISION_FAMILIES.get(m.family or "", m.family or "")
         if not m.ok:
-            why = str(m.entries[0].get("error") or "no reason recorded") if m.entries else ""
-            why = why.splitlines()[0][:120]  # the first line: the full text is in Details
+            why = reason(m.entries[0].get("error") if m.entries else None, limit=120)
             state = "skipped" if m.entries and m.entries[0]["status"] == "skipped" else "failed"
             rows.append(
                 (

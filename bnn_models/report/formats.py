@@ -77,6 +77,20 @@ def over_seeds(values: list[float]) -> Stat:
     return Stat(float(arr.mean()), float(lo), float(hi), int(arr.size))
 
 
+def reason(error: object, limit: int = 200) -> str:
+    """A failure's reason for a table cell: its first line, at most ``limit`` characters,
+    and how many lines were left out (a library's error can repeat a line per weight).
+
+    Examples
+    --------
+    >>> reason("NaN occurred.\nW0 is NaN.\nW1 is NaN.")
+    'NaN occurred. (+2 lines)'
+    """
+    lines = str(error or "no reason recorded").strip().splitlines() or ["no reason recorded"]
+    first = lines[0] if len(lines[0]) <= limit else lines[0][: limit - 1] + "…"
+    return first + (f" (+{len(lines) - 1} lines)" if len(lines) > 1 else "")
+
+
 def possessive(label: str) -> str:
     """``NUTS'``, ``HMC's``: the label as an English possessive."""
     return f"{label}'" if label.endswith(("s", "S")) else f"{label}'s"

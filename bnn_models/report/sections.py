@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bnn_models.data import RUPTURE_FILES
-from bnn_models.report.formats import sig
+from bnn_models.report.formats import reason, sig
 from bnn_models.report.run import Method
 from bnn_models.schema import flatten_metrics
 
@@ -227,7 +227,7 @@ def details(methods: dict[str, Method]) -> list[tuple[str, list[str], list[list[
     status = [
         ["status"] + [e["status"] for _, e in fits],
         ["sampler"] + [e.get("sampler") or "" for _, e in fits],
-        ["error"] + [e.get("error") or "" for _, e in fits],
+        ["error"] + [reason(e["error"]) if e.get("error") else "" for _, e in fits],
         ["fit file"] + [e.get("fit_file") or "" for _, e in fits],
         ["config hash"] + [e.get("config_hash") or "" for _, e in fits],
     ]
