@@ -41,9 +41,15 @@ def test_decision_rows_grouped_by_family_with_known_cells():
     assert cells["ADVI (mean-field)"]["PSIS k-hat"] == "0.930"
     assert cells["NUTS"]["PSIS k-hat"] == "n/a: no density"
     assert cells["ADVI (mean-field)"]["Class agreement with reference"] == "96.0%"
-    # with a reference, the sd ratio is against it; without one (the ensemble) vs NUTS
+    # with a reference, the sd ratio is against it; a fit not compared with it is n/a
     assert cells["ADVI (mean-field)"]["Predictive sd vs reference"] == "40%"
-    assert cells["deep ensemble"]["Predictive sd vs reference"] == "50%"
+    assert cells["deep ensemble"]["Predictive sd vs reference"] == "n/a"
+    # without any reference, against the baseline
+    for fit in doc["fits"]:
+        fit.pop("fidelity", None)
+    plain = build_decision(_methods(doc))
+    cells = {label: dict(zip(plain.header, row, strict=True)) for _, label, _, row in plain.rows}
+    assert cells["deep ensemble"]["Predictive sd vs NUTS"] == "50%"
 
 
 def test_engines_side_by_side_with_the_fastest_named():

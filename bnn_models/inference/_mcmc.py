@@ -81,6 +81,10 @@ class ChainClock:
             self.tune_s[chain] = elapsed_s
         self.total_s[chain] = max(elapsed_s, self.total_s.get(chain, 0.0))
 
+    def first(self, default: float) -> float:
+        """When the first chain reported its first draw (``default`` before any)."""
+        return min(self._start.values(), default=default)
+
     def split(self, wall_s: float) -> tuple[float, float]:
         """``(warmup_s, sampling_s)`` of a run that took ``wall_s`` seconds."""
         total = sum(self.total_s.values())

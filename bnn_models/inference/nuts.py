@@ -175,7 +175,7 @@ def fit_nuts(
                 callback=lambda trace, draw: clock.mark(draw.chain, draw.tuning),
             )
         t2 = time.perf_counter()
-        first = min(clock._start.values(), default=t1)
+        first = clock.first(default=t1)
         label = f"pymc.NUTS {library_versions()['pymc']}"
         compile_s, wall = first - t0, t2 - first
     warmup_s, sampling_s = clock.split(wall)

@@ -60,8 +60,10 @@ def _speedup(m: Method, ref: Method | None) -> str:
     return Stat(ref.get("runtime.total_s") / m.get("runtime.total_s")).show("x")
 
 
-def _sd_ratio(m: Method, ref: Method | None) -> str:
-    if "fidelity.pred_sd_ratio_gmean" in m.stats:
+def _sd_ratio(m: Method, ref: Method | None, has_ref: bool) -> str:
+    """Against the reference when the run has one (n/a for a fit not compared with it),
+    else against the baseline: one column never mixes the two."""
+    if has_ref:
         return _show(m, "fidelity.pred_sd_ratio_gmean", "pct0")
     if ref is None or "spread.pred_sd_mean" not in m.stats:
         return "n/a"
@@ -122,7 +124,7 @@ def build_decision(methods: dict[str, Method]) -> Decision:
                     _show(m, "calibration.log_loss", "nats3"),
                     _show(m, "calibration.ece", "prob"),
                     _show(m, "fidelity.class_agreement", "pct"),
-                    _sd_ratio(m, ref),
+                    _sd_ratio(m, ref, has_ref),
                     _khat(m),
                 ],
             )
