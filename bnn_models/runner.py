@@ -102,12 +102,26 @@ def _raise_is_lost(frame: FrameType | None) -> bool:
 
 @contextlib.contextmanager
 def _signals_raise() -> Iterator[None]:
+    def again(signum: int, delay: float, *, if_pending: bool = False) -> None:
+        def kill() -> None:
+            if not if_pending or DEADLINE.pending is not None:
+                os.kill(os.getpid(), signum)
+
+        threading.Timer(delay, kill).start()
+
     def handler(signum: int, frame: FrameType | None) -> None:
+        exc = Interrupted(f"received {signal.Signals(signum).name}")
         if _raise_is_lost(frame):
-            # Deliver the signal again shortly, when the raise can reach the run.
-            threading.Timer(0.2, os.kill, (os.getpid(), signum)).start()
+            again(signum, 0.2)  # when the raise can reach the run
             return
-        raise Interrupted(f"received {signal.Signals(signum).name}")
+        if DEADLINE.cooperative:
+            # The fit raises it at its next check, not inside a compiled PyTensor function
+            # (that crashed the process); if it has stopped checking, signal again.
+            DEADLINE.interrupt(exc)
+            again(signum, 1.0, if_pending=True)
+            return
+        DEADLINE.pending = None
+        raise exc
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

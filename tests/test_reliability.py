@@ -370,3 +370,49 @@ def test_a_signal_landing_in_a_ctypes_callback_is_delivered_again():
     assert not _raise_is_lost(frame("pytensor.link.basic"))
     assert not _raise_is_lost(frame("__main__"))
     assert not _raise_is_lost(None)
+
+
+def test_an_interruption_is_raised_at_a_cooperating_fits_next_check():
+    """SIGINT/SIGTERM raised inside ADVI's compiled PyTensor step crashed CI's process
+    (exit -11): a fit that checks the deadline gets the interruption at its next check."""
+    from bnn_models.inference._deadline import Deadline
+
+    deadline = Deadline()
+    deadline.check()  # the fit checks: cooperative
+    assert deadline.cooperative
+    stop = KeyboardInterrupt("received SIGINT")
+    deadline.interrupt(stop)
+    deadline.arm(None)  # the fit ends before checking again: the interruption is kept
+    with pytest.raises(KeyboardInterrupt) as raised:
+        deadline.check()
+    assert raised.value is stop and deadline.pending is None
+    deadline.check()  # delivered once
+
+
+def test_sigint_during_advi_is_raised_by_its_check_and_ends_the_run_with_130(
+    tmp_path, capsys, monkeypatch
+):
+    """The signal arrives while ADVI steps (sent from its 50th check, so it lands there
+    whatever the machine's speed); the run's handler leaves it for the next check."""
+    from bnn_models.inference._deadline import Deadline
+
+    check, raised = Deadline.check, []
+
+    def checking(self: Deadline, *args: object) -> None:
+        if self.calls == 50:
+            os.kill(os.getpid(), signal.SIGINT)
+        self.calls += 1
+        try:
+            check(self, *args)
+        except BaseException as exc:
+            raised.append(type(exc).__name__)
+            raise
+
+    monkeypatch.setattr(Deadline, "calls", 0, raising=False)
+    monkeypatch.setattr(Deadline, "check", checking)
+    args = ["run", *TEACHER, "--methods", "advi", "--set", "advi.max_iter=100000"]
+    args += ["--set", "advi.stop_on_convergence=false", "--out", str(tmp_path)]
+    assert main([*args, "--no-progress", "--no-report"]) == 130
+    assert raised == ["Interrupted"]
+    assert "interrupted (received SIGINT)" in capsys.readouterr().err
+    assert not list(tmp_path.rglob(".*.tmp"))
