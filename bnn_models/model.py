@@ -8,7 +8,7 @@ import pytensor.tensor as pt
 
 from bnn_models.errors import BadInput
 
-__all__ = ["N_HIDDEN", "PARAMS", "PRIOR_SIGMA", "build_bnn", "set_inputs"]
+__all__ = ["N_HIDDEN", "PARAMS", "PRIOR_SIGMA", "bernoulli_logit_logp", "build_bnn", "set_inputs"]
 
 #: Weight and bias names, the same in every method's posterior.
 PARAMS = ("W0", "b0", "W1", "b1")
@@ -16,6 +16,23 @@ PARAMS = ("W0", "b0", "W1", "b1")
 N_HIDDEN = 12
 #: Prior sd of every weight and bias: the default everywhere.
 PRIOR_SIGMA = 1.0
+
+
+def bernoulli_logit_logp(value: pt.TensorLike, logit: pt.TensorLike) -> pt.TensorVariable:
+    """Bernoulli log-probability of ``value`` (0/1) on the logit scale, as softplus terms.
+
+    The same function as ``pm.Bernoulli(logit_p=...)``, whose gradient is not finite
+    everywhere: PyMC (6.3) computes ``log1p(-sigmoid(logit))``; the forward pass is
+    rewritten to ``-softplus(logit)``, but the gradient keeps ``-s (1 - s) / (1 - s)``,
+    0/0 once ``sigmoid(logit)`` rounds to 1 (logit > ~37 on a 0 label). Any point with
+    such a row has a NaN gradient: SVGD's particles (100 started at prior scale) always
+    held one. Here the gradient is ``value - sigmoid(logit)``, finite for every logit.
+    """
+    return pt.switch(pt.eq(value, 1), -pt.softplus(-logit), -pt.softplus(logit))
+
+
+def _bernoulli_logit(logit: pt.TensorVariable, size: pt.TensorVariable) -> pt.TensorVariable:
+    return pm.Bernoulli.dist(logit_p=logit, size=size)
 
 
 def build_bnn(
@@ -30,7 +47,8 @@ def build_bnn(
 
     The network of arXiv 1911.09660: one hidden ReLU layer, a sigmoid output, and
     Normal(0, ``prior_sigma``) priors on every weight and bias. The likelihood is
-    Bernoulli on the logit scale (numerically stable); ``p`` is the predicted
+    Bernoulli on the logit scale (:func:`bernoulli_logit_logp`, whose gradient is finite
+    for every logit); ``p`` is the predicted
     probability, a deterministic of the inputs, so swapping the inputs with
     :func:`set_inputs` predicts new rows with the same model.
 
@@ -86,7 +104,14 @@ def build_bnn(
         hidden = pt.maximum(X_data @ W0 + b0, 0.0)
         logit = hidden @ W1 + b1
         pm.Deterministic("p", pm.math.sigmoid(logit), dims="obs")
-        pm.Bernoulli("y_obs", logit_p=logit, observed=y_data, dims="obs")
+        pm.CustomDist(
+            "y_obs",
+            logit,
+            dist=_bernoulli_logit,
+            logp=bernoulli_logit_logp,
+            observed=y_data,
+            dims="obs",
+        )
     return model
 
 

@@ -39,6 +39,36 @@ def test_logp_matches_hand_computation(rng):
     np.testing.assert_allclose(model.compile_logp()(point), loglik + logprior, rtol=1e-7)
 
 
+def test_the_gradient_is_finite_and_right_at_extreme_logits():
+    """Rows whose logit is far on the wrong side (|logit| 40-60) have the gradient
+    ``y - sigmoid(logit)`` exactly: pm.Bernoulli(logit_p=) gives NaN for a 0 label at
+    logit > ~37 (PyMC 6.3), which broke SVGD on the rupture data."""
+    X = np.array([[1.0], [1.0], [-1.0], [-1.0], [0.5]])
+    y = np.array([0, 1, 0, 1, 0])
+    model = build_bnn(X, y, n_hidden=1, prior_sigma=100.0)
+    point = {
+        "W0": np.array([[1.0]]),
+        "b0": np.array([0.0]),
+        "W1": np.array([60.0]),
+        "b1": np.array(-20.0),
+    }
+    logit = _forward(X, **point)  # 40, 40, -20, -20, 10
+    hidden = np.maximum(X @ point["W0"] + point["b0"], 0)[:, 0]
+    resid = y - 1 / (1 + np.exp(-logit))
+    prior = {k: -v / 100.0**2 for k, v in point.items()}
+    grad = model.compile_dlogp()(point)  # in free_RVs order: W0, b0, W1, b1
+    expected_b1 = resid.sum() + prior["b1"]
+    expected_W1 = (resid * hidden).sum() + prior["W1"][0]
+    assert np.all(np.isfinite(grad))
+    np.testing.assert_allclose(grad[-1], expected_b1, rtol=1e-12)
+    np.testing.assert_allclose(grad[-2], expected_W1, rtol=1e-12)
+    with pm.Model():  # what PyMC's own Bernoulli gives there: why the model has its own
+        z = pm.Normal("z", 0, 100, shape=2)
+        pm.Bernoulli("y", logit_p=z, observed=np.array([0, 1]))
+        pymc_grad = pm.modelcontext(None).compile_dlogp()({"z": np.array([60.0, 2.0])})
+    assert np.isnan(pymc_grad[0]) and np.isfinite(pymc_grad[1])
+
+
 def test_set_inputs_predicts_new_rows(rng):
     X, y = rng.normal(size=(20, 2)), rng.integers(0, 2, 20)
     model = build_bnn(X, y, n_hidden=3)
