@@ -102,6 +102,7 @@ def _print_table(title: str, table: pd.DataFrame) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from bnn_models.executor import make_executor
     from bnn_models.inference import resolve_methods
     from bnn_models.reference import resolve_reference
     from bnn_models.report import summary_table, write_report
@@ -133,20 +134,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
         else f"reference: none ({args.reference}; build one with 'bnn-bench reference')",
         flush=True,
     )
-    doc = run_benchmark(
-        dataset,
-        out,
-        methods=methods,
-        seeds=seeds,
-        quick=args.quick,
-        overrides=overrides,
-        resume=args.resume,
-        time_limit_s=args.time_limit,
-        progressbar=not args.no_progress,
+    executor = make_executor(
+        args.scheduler,
+        n_workers=args.workers,
         log=lambda s: print(s, flush=True),
-        command=shlex.join(["bnn-bench", *sys.argv[1:]]),
-        reference=reference,
+        progress=not args.no_progress,
     )
+    try:
+        doc = run_benchmark(
+            dataset,
+            out,
+            methods=methods,
+            seeds=seeds,
+            quick=args.quick,
+            overrides=overrides,
+            resume=args.resume,
+            time_limit_s=args.time_limit,
+            progressbar=not args.no_progress and args.scheduler == "serial",
+            log=lambda s: print(s, flush=True),
+            command=shlex.join(["bnn-bench", *sys.argv[1:]]),
+            reference=reference,
+            executor=executor,
+        )
+    finally:
+        executor.close()
     table = summary_table(doc)
     _print_table("Summary (test set; times in seconds):", table)
     if not args.no_report:
@@ -359,6 +370,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="{auto,none,PATH}",
         help="reference posterior for the fidelity metrics: auto (a cached one of this data and "
         "model, if any; never builds one), none, or a reference file or cache folder",
+    )
+    run.add_argument(
+        "--scheduler",
+        default="serial",
+        metavar="{serial,auto,ADDRESS}",
+        help="where the fits run: serial (default: one after another in this process, the "
+        "timings of committed runs), auto (a local dask cluster sized to the cores), or a "
+        "running dask scheduler's address (tcp://host:8786)",
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="workers of the local cluster (--scheduler auto; default: cores // chains per fit)",
     )
     run.set_defaults(func=_cmd_run)
 

@@ -3,7 +3,9 @@
 The results folder holds ``metrics.json`` (schema below) and ``fits/<method>-s<seed>.nc``
 (one DataTree per fit). ``metrics.json`` is rewritten, atomically, after every fit, so
 a killed run keeps every fit that finished; ``resume=True`` skips fits whose config
-hash matches a finished one.
+hash matches a finished one. The fits are :class:`~bnn_models.tasks.Task` objects run by
+an executor (:mod:`bnn_models.executor`: this process, or a dask cluster); this process
+writes each outcome as it arrives.
 """
 
 from __future__ import annotations
@@ -14,32 +16,23 @@ import json
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from itertools import product
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import xarray as xr
-
-from bnn_models._io import write_json
+from bnn_models._io import atomic_path, write_json
 from bnn_models.data import Dataset
 from bnn_models.errors import BadInput
-from bnn_models.fidelity import compute_fidelity
-from bnn_models.inference import (
-    FitResult,
-    Settings,
-    get_method,
-    load_fit,
-    resolve_methods,
-    save_fit,
-)
+from bnn_models.executor import Executor, SerialExecutor
+from bnn_models.inference import FitResult, Settings, get_method, load_fit, resolve_methods
 from bnn_models.inference._deadline import DEADLINE, FitTimeout
-from bnn_models.metrics import compute_metrics
 from bnn_models.provenance import git_commit, library_versions, machine_info
 from bnn_models.reference import Reference
 from bnn_models.schema import SCHEMA, SCHEMA_VERSION, load_metrics, summarise_seeds
+from bnn_models.tasks import Task, raise_is_lost, skipped_entry
 
 __all__ = [
     "FitTimeout",
@@ -91,15 +84,6 @@ def _config_hash(method: str, seed: int, settings: Settings, dataset: Dataset) -
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _raise_is_lost(frame: FrameType | None) -> bool:
-    """Whether an exception raised in ``frame`` would be swallowed, not reach the run.
-
-    A signal handler runs in the frame it interrupts; in a ctypes callback (llvmlite's, while
-    numba compiles) ctypes prints and drops the exception, and the run would go on.
-    """
-    return frame is not None and str(frame.f_globals.get("__name__", "")).startswith("llvmlite")
-
-
 @contextlib.contextmanager
 def _signals_raise() -> Iterator[None]:
     def again(signum: int, delay: float, *, if_pending: bool = False) -> None:
@@ -111,7 +95,7 @@ def _signals_raise() -> Iterator[None]:
 
     def handler(signum: int, frame: FrameType | None) -> None:
         exc = Interrupted(f"received {signal.Signals(signum).name}")
-        if _raise_is_lost(frame):
+        if raise_is_lost(frame):
             again(signum, 0.2)  # when the raise can reach the run
             return
         if DEADLINE.cooperative:
@@ -131,125 +115,12 @@ def _signals_raise() -> Iterator[None]:
             signal.signal(s, h)
 
 
-@contextlib.contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    """Arm the fit's :data:`DEADLINE`; SIGALRM ends fits that do not check it themselves."""
-    DEADLINE.arm(seconds)
-    if not seconds:
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        # Fire again in a second until the fit ends: an exception raised inside a ctypes
-        # callback (numba compiling through llvmlite) is swallowed, and a cooperating fit
-        # may have moved on to a stage that does not check (drawing, predicting).
-        signal.setitimer(signal.ITIMER_REAL, 1.0)
-        if _raise_is_lost(frame):
-            return  # try again in a second
-        if not DEADLINE.cooperative:
-            raise DEADLINE.error()
-        DEADLINE.cooperative = False
-
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-        DEADLINE.arm(None)
-
-
-def _divergence_failure(result: FitResult, max_rate: float) -> str | None:
-    """Why a result with sample stats has too many divergent draws (None: it has not)."""
-    if "sample_stats" not in result.idata.children:
-        return None
-    stats = result.idata["sample_stats"]
-    if "diverging" not in stats:
-        return None
-    div, n = int(stats["diverging"].sum()), int(stats["diverging"].size)
-    if div > max_rate * n:
-        return f"{div} of {n} draws divergent (> {max_rate:.2%})"
-    return None
-
-
 def _not_installed(method: str) -> str | None:
     """Why ``method`` cannot run here (its engine is not importable), or None."""
     m = get_method(method)
     if m.installed:
         return None
     return f"engine {m.engine!r} is not installed (pip install {m.engine})"
-
-
-def _skipped_entry(method: str, seed: int, settings: Settings, chash: str, why: str) -> dict:
-    """The entry of a fit that was not attempted: status ``skipped`` and the reason."""
-    m = get_method(method)
-    return {
-        "method": method,
-        "family": m.family,
-        "label": m.label,
-        "seed": seed,
-        "status": "skipped",
-        "error": why,
-        "config": {"method": method, "seed": seed, **settings.as_config()},
-        "config_hash": chash,
-        "sampler": "",
-        "convergence": {},
-        "fit_file": None,
-    }
-
-
-def _fit_entry(
-    result: FitResult,
-    seed: int,
-    chash: str,
-    fit_file: str | None,
-    dataset: Dataset,
-    reference: Reference | None = None,
-) -> dict:
-    method = get_method(result.method)
-    entry = {
-        "method": result.method,
-        "family": method.family,
-        "label": method.label,
-        "seed": seed,
-        "status": result.status,
-        "error": result.error,
-        "config": result.config,
-        "config_hash": chash,
-        "sampler": result.sampler,
-        "convergence": result.convergence,
-        "fit_file": fit_file,
-    }
-    if result.ok:
-        entry.update(compute_metrics(result, dataset.y_test, seed=seed))
-        entry["fidelity"] = compute_fidelity(result, dataset, reference)
-        if result.warnings:
-            entry["warnings"] = list(result.warnings)
-    return entry
-
-
-def _first_lines(text: str, keep: int = 5) -> str:
-    """An error's first ``keep`` lines (PyMC's NaN error repeats a line per weight)."""
-    lines = text.splitlines()
-    more = f"\n(+{len(lines) - keep} more lines)" if len(lines) > keep else ""
-    return "\n".join(lines[:keep]) + more
-
-
-def _failed(method: str, seed: int, settings: Settings, err: BaseException | str) -> FitResult:
-    return FitResult(
-        method=method,
-        idata=xr.DataTree(),  # a failed fit has no draws
-        loss=None,
-        timings={},
-        n_grad_evals=None,
-        convergence={},
-        config={"method": method, "seed": seed, **settings.as_config()},
-        sampler="",
-        status="failed",
-        error=_first_lines(err if isinstance(err, str) else f"{type(err).__name__}: {err}"),
-        family=get_method(method).family,
-    )
 
 
 def run_benchmark(
@@ -267,6 +138,7 @@ def run_benchmark(
     log: Callable[[str], None] = print,
     command: str | None = None,
     reference: Reference | None = None,
+    executor: Executor | None = None,
 ) -> dict:
     """Fit every method for every seed on ``dataset`` and write the results.
 
@@ -301,6 +173,9 @@ def run_benchmark(
         Reference posterior (:mod:`bnn_models.reference`): every fit gets its
         ``fidelity`` metrics against it (:func:`bnn_models.fidelity.compute_fidelity`),
         and the run's metadata its description (``run.reference``).
+    executor : Executor, optional
+        Where the fits run (:mod:`bnn_models.executor`; default: one after another in
+        this process). This process writes every result as it arrives.
 
     Returns
     -------
@@ -323,15 +198,6 @@ def run_benchmark(
         raise BadInput(f"--time-limit: must be > 0 seconds, got {time_limit_s}")
     configs = fit_settings(methods, quick=quick, overrides=overrides)
     out = Path(out_dir)
-    try:
-        (out / "fits").mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise BadInput(f"--out: output directory {out} is not writable ({err.strerror})") from err
-    for stale in [*out.glob(".*.tmp"), *(out / "fits").glob(".*.tmp")]:
-        stale.unlink()  # left by a process killed with SIGKILL mid-write
     metrics_path = out / "metrics.json"
     previous: dict[str, dict] = {}
     if resume and metrics_path.exists():
@@ -357,44 +223,62 @@ def run_benchmark(
         },
         "fits": [],
     }
+    order = {(m, seed): i for i, (seed, m) in enumerate(product(seeds, methods))}
+    tasks: list[Task] = []
+    for seed, method in product(seeds, methods):
+        settings = configs[method]
+        chash = _config_hash(method, seed, settings, dataset)
+        if chash in previous:
+            log(f"[{method} seed {seed}] resumed: finished fit {previous[chash]['fit_file']} kept")
+            doc["fits"].append(previous[chash])
+        elif (why := _not_installed(method)) is not None:
+            log(f"[{method} seed {seed}] skipped: {why}")
+            doc["fits"].append(skipped_entry(method, seed, settings, chash, why))
+        else:
+            tasks.append(
+                Task(
+                    key=chash,
+                    method=method,
+                    seed=seed,
+                    settings=settings,
+                    dataset=dataset,
+                    fit_file=f"fits/{method}-s{seed}.nc",
+                    time_limit_s=time_limit_s,
+                    max_divergence_rate=max_divergence_rate,
+                    progressbar=progressbar,
+                )
+            )
+    executor = executor or SerialExecutor()
+    executor.start(tasks)  # an unreachable scheduler stops the run before anything is written
+    doc["run"]["executor"] = executor.description
+    try:
+        (out / "fits").mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise BadInput(f"--out: output directory {out} is not writable ({err.strerror})") from err
+    for stale in [*out.glob(".*.tmp"), *(out / "fits").glob(".*.tmp")]:
+        stale.unlink()  # left by a process killed with SIGKILL mid-write
+    write_json(metrics_path, doc)
+    by_key = {t.key: t for t in tasks}
     with _signals_raise():
-        for seed in seeds:
-            for method in methods:
-                settings = configs[method]
-                chash = _config_hash(method, seed, settings, dataset)
-                if chash in previous:
-                    log(
-                        f"[{method} seed {seed}] resumed: finished fit {previous[chash]['fit_file']} kept"
-                    )
-                    doc["fits"].append(previous[chash])
-                    continue
-                if (why := _not_installed(method)) is not None:
-                    log(f"[{method} seed {seed}] skipped: {why}")
-                    doc["fits"].append(_skipped_entry(method, seed, settings, chash, why))
-                    write_json(metrics_path, doc)
-                    continue
-                log(f"[{method} seed {seed}] fitting ...")
-                t0 = time.perf_counter()
-                try:
-                    with _time_limit(time_limit_s):
-                        result = get_method(method)(
-                            dataset=dataset, seed=seed, progressbar=progressbar, settings=settings
-                        )
-                except BadInput:
-                    raise  # what the user gave cannot be used: not a failed fit
-                except Exception as err:  # a failed fit (FitTimeout too) must not stop the others
-                    result = _failed(method, seed, settings, err)
-                if result.ok and (why := _divergence_failure(result, max_divergence_rate)):
-                    result = _failed(method, seed, settings, f"RuntimeError: {why}")
-                fit_file = None
-                if result.ok:
-                    fit_file = f"fits/{method}-s{seed}.nc"
-                    save_fit(result, out / fit_file)
-                entry = _fit_entry(result, seed, chash, fit_file, dataset, reference)
-                doc["fits"].append(entry)
-                write_json(metrics_path, doc)
-                state = "ok" if result.ok else f"FAILED ({result.error})"
-                log(f"[{method} seed {seed}] {state} in {time.perf_counter() - t0:.1f} s")
+        if len(tasks) > 1:
+            log(f"{len(tasks)} fits to run: {executor.description}")
+
+        def started(task: Task) -> None:
+            log(f"[{task.method} seed {task.seed}] fitting ...")
+
+        for outcome in executor.map(tasks, reference, started=started):
+            task = by_key[outcome.key]
+            if outcome.fit_bytes is not None:
+                with atomic_path(out / task.fit_file) as tmp:
+                    tmp.write_bytes(outcome.fit_bytes)
+            doc["fits"].append(outcome.entry)
+            doc["fits"].sort(key=lambda f: order.get((f["method"], f["seed"]), len(order)))
+            write_json(metrics_path, doc)
+            state = "ok" if outcome.ok else f"FAILED ({outcome.entry['error']})"
+            log(f"[{task.method} seed {task.seed}] {state} in {outcome.elapsed_s:.1f} s")
     if len(seeds) > 1:
         doc["seed_summary"] = summarise_seeds(doc["fits"])
     write_json(metrics_path, doc)

@@ -361,7 +361,7 @@ def test_a_signal_landing_in_a_ctypes_callback_is_delivered_again():
     ctypes, so the handlers defer there and deliver again; anywhere else they raise."""
     from types import SimpleNamespace
 
-    from bnn_models.runner import _raise_is_lost
+    from bnn_models.tasks import raise_is_lost as _raise_is_lost
 
     def frame(module: str) -> SimpleNamespace:
         return SimpleNamespace(f_globals={"__name__": module})

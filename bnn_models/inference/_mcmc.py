@@ -53,6 +53,11 @@ class MCMCSettings(Settings):
         require(self.tune >= 0, "tune", self.tune, ">= 0")
         require(0 < self.target_accept < 1, "target_accept", self.target_accept, "in (0, 1)")
 
+    @property
+    def parallel(self) -> int:
+        """Chains run at a time."""
+        return min(self.chains, self.cores)
+
 
 @dataclass
 class ChainClock:

@@ -70,6 +70,11 @@ class Settings:
         """The settings as a plain JSON-ready dict."""
         return dataclasses.asdict(self)
 
+    @property
+    def parallel(self) -> int:
+        """Cores one fit keeps busy (1; MCMC: chains run at a time): sizes local clusters."""
+        return 1
+
     def build(self, dataset: Dataset) -> pm.Model:
         """The BNN of these settings on ``dataset``'s training rows (every method's model)."""
         return build_bnn(

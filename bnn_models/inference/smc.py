@@ -60,6 +60,11 @@ class SMCSettings(Settings):
             "in (0, 1)",
         )
 
+    @property
+    def parallel(self) -> int:
+        """SMC runs at a time."""
+        return min(self.chains, self.cores)
+
 
 def _per_chain(values: np.ndarray, chains: int) -> list[np.ndarray]:
     """A per-stage SMC stat as one float array per chain. PyMC stores it as

@@ -1,0 +1,250 @@
+"""One fit as a unit of work: a :class:`Task` in, an :class:`Outcome` out.
+
+A task holds everything a fit needs (data, method, settings, seed, limits), so it runs the
+same in this process or on a dask worker on another machine; its outcome holds the
+``metrics.json`` entry and the fit file's bytes, so the process that collects outcomes
+writes every file and workers need no shared file system (:mod:`bnn_models.executor`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import xarray as xr
+
+from bnn_models.data import Dataset
+from bnn_models.errors import BadInput
+from bnn_models.fidelity import compute_fidelity
+from bnn_models.inference import FitResult, Settings, get_method, save_fit
+from bnn_models.inference._deadline import DEADLINE
+from bnn_models.metrics import compute_metrics
+from bnn_models.reference import Reference
+
+__all__ = ["Outcome", "Task", "failed_outcome", "raise_is_lost", "run_task", "skipped_entry"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One fit to run and measure.
+
+    Attributes
+    ----------
+    key : str
+        The fit's config hash: the same method, seed, settings and data give the same key
+        (``--resume`` keeps finished keys; dask names the task by it).
+    method, seed, settings
+        What to fit.
+    dataset : Dataset
+        The data, carried with the task (workers need not reach the data files).
+    fit_file : str
+        Where the fit goes, relative to the results folder.
+    time_limit_s : float or None
+        Wall-clock limit of the fit.
+    max_divergence_rate : float
+        A larger share of divergent draws fails the fit.
+    progressbar : bool
+        The engine's progress bar (off on workers).
+    """
+
+    key: str
+    method: str
+    seed: int
+    settings: Settings
+    dataset: Dataset
+    fit_file: str
+    time_limit_s: float | None = None
+    max_divergence_rate: float = 0.05
+    progressbar: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a finished task hands back: its ``metrics.json`` entry and fit file bytes.
+
+    ``fit_bytes`` is None for a failed fit (it has no draws). ``where`` names the process
+    that ran it (``host:pid``), ``elapsed_s`` its wall time there.
+    """
+
+    key: str
+    entry: dict
+    fit_bytes: bytes | None
+    elapsed_s: float
+    where: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the fit succeeded."""
+        return self.entry["status"] == "ok"
+
+
+def raise_is_lost(frame: FrameType | None) -> bool:
+    """Whether an exception raised in ``frame`` would be swallowed, not reach the run.
+
+    A signal handler runs in the frame it interrupts; in a ctypes callback (llvmlite's, while
+    numba compiles) ctypes prints and drops the exception, and the run would go on.
+    """
+    return frame is not None and str(frame.f_globals.get("__name__", "")).startswith("llvmlite")
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Arm the fit's :data:`DEADLINE`; in the main thread SIGALRM also ends fits that do not
+    check it themselves (elsewhere, e.g. a dask worker's thread, only cooperating fits stop)."""
+    DEADLINE.arm(seconds)
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        try:
+            yield
+        finally:
+            DEADLINE.arm(None)
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        # Fire again in a second until the fit ends: an exception raised inside a ctypes
+        # callback (numba compiling through llvmlite) is swallowed, and a cooperating fit
+        # may have moved on to a stage that does not check (drawing, predicting).
+        signal.setitimer(signal.ITIMER_REAL, 1.0)
+        if raise_is_lost(frame):
+            return  # try again in a second
+        if not DEADLINE.cooperative:
+            raise DEADLINE.error()
+        DEADLINE.cooperative = False
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        DEADLINE.arm(None)
+
+
+def _divergence_failure(result: FitResult, max_rate: float) -> str | None:
+    """Why a result with sample stats has too many divergent draws (None: it has not)."""
+    if "sample_stats" not in result.idata.children:
+        return None
+    stats = result.idata["sample_stats"]
+    if "diverging" not in stats:
+        return None
+    div, n = int(stats["diverging"].sum()), int(stats["diverging"].size)
+    if div > max_rate * n:
+        return f"{div} of {n} draws divergent (> {max_rate:.2%})"
+    return None
+
+
+def _first_lines(text: str, keep: int = 5) -> str:
+    """An error's first ``keep`` lines (PyMC's NaN error repeats a line per weight)."""
+    lines = text.splitlines()
+    more = f"\n(+{len(lines) - keep} more lines)" if len(lines) > keep else ""
+    return "\n".join(lines[:keep]) + more
+
+
+def _failed(method: str, seed: int, settings: Settings, err: BaseException | str) -> FitResult:
+    return FitResult(
+        method=method,
+        idata=xr.DataTree(),  # a failed fit has no draws
+        loss=None,
+        timings={},
+        n_grad_evals=None,
+        convergence={},
+        config={"method": method, "seed": seed, **settings.as_config()},
+        sampler="",
+        status="failed",
+        error=_first_lines(err if isinstance(err, str) else f"{type(err).__name__}: {err}"),
+        family=get_method(method).family,
+    )
+
+
+def skipped_entry(method: str, seed: int, settings: Settings, key: str, why: str) -> dict:
+    """The entry of a fit that was not attempted: status ``skipped`` and the reason."""
+    m = get_method(method)
+    return {
+        "method": method,
+        "family": m.family,
+        "label": m.label,
+        "seed": seed,
+        "status": "skipped",
+        "error": why,
+        "config": {"method": method, "seed": seed, **settings.as_config()},
+        "config_hash": key,
+        "sampler": "",
+        "convergence": {},
+        "fit_file": None,
+    }
+
+
+def _entry(
+    result: FitResult, task: Task, fit_file: str | None, reference: Reference | None
+) -> dict:
+    method = get_method(result.method)
+    entry = {
+        "method": result.method,
+        "family": method.family,
+        "label": method.label,
+        "seed": task.seed,
+        "status": result.status,
+        "error": result.error,
+        "config": result.config,
+        "config_hash": task.key,
+        "sampler": result.sampler,
+        "convergence": result.convergence,
+        "fit_file": fit_file,
+    }
+    if result.ok:
+        entry.update(compute_metrics(result, task.dataset.y_test, seed=task.seed))
+        entry["fidelity"] = compute_fidelity(result, task.dataset, reference)
+        if result.warnings:
+            entry["warnings"] = list(result.warnings)
+    return entry
+
+
+def _fit_bytes(result: FitResult) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="bnn-bench-fit-") as tmp:
+        path = save_fit(result, Path(tmp) / "fit.nc")
+        return path.read_bytes()
+
+
+def failed_outcome(task: Task, why: str, elapsed_s: float = 0.0, where: str = "") -> Outcome:
+    """The outcome of a task that could not finish (e.g. it killed its workers)."""
+    result = _failed(task.method, task.seed, task.settings, why)
+    return Outcome(task.key, _entry(result, task, None, None), None, elapsed_s, where)
+
+
+def run_task(task: Task, reference: Reference | None = None) -> Outcome:
+    """Fit, judge and measure one task; a failing fit is an outcome, not an exception.
+
+    Raises
+    ------
+    BadInput
+        What the user gave cannot be used (not a failed fit).
+    """
+    t0 = time.perf_counter()
+    try:
+        with _time_limit(task.time_limit_s):
+            result = get_method(task.method)(
+                dataset=task.dataset,
+                seed=task.seed,
+                progressbar=task.progressbar,
+                settings=task.settings,
+            )
+    except BadInput:
+        raise
+    except Exception as err:  # a failed fit (FitTimeout too) must not stop the others
+        result = _failed(task.method, task.seed, task.settings, err)
+    if result.ok and (why := _divergence_failure(result, task.max_divergence_rate)):
+        result = _failed(task.method, task.seed, task.settings, f"RuntimeError: {why}")
+    fit_file = task.fit_file if result.ok else None
+    entry = _entry(result, task, fit_file, reference)
+    data = _fit_bytes(result) if result.ok else None
+    where = f"{socket.gethostname()}:{os.getpid()}"
+    return Outcome(task.key, entry, data, time.perf_counter() - t0, where)
