@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from bnn_models.errors import BadInput
 from bnn_models.reference import Reference
@@ -54,10 +54,12 @@ class Executor(Protocol):
     def map(
         self,
         tasks: Sequence[Task],
-        reference: Reference | None,
+        references: Mapping[str, Reference],
         started: Callable[[Task], None] | None = None,
     ) -> Iterator[Outcome]:
         """Run ``tasks``; yield each outcome once, in the order they finish.
+
+        ``references`` holds each task's reference posterior by key (``Task.reference``).
 
         ``started`` is called with a task when it starts, where the executor knows it.
         """
@@ -79,17 +81,21 @@ class SerialExecutor:
     def map(
         self,
         tasks: Sequence[Task],
-        reference: Reference | None,
+        references: Mapping[str, Reference],
         started: Callable[[Task], None] | None = None,
     ) -> Iterator[Outcome]:
         """Run ``tasks`` one after another."""
         for task in tasks:
             if started is not None:
                 started(task)
-            yield run_task(task, reference)
+            yield run_task(task, _reference(task, references))
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _reference(task: Task, references: Mapping[str, Reference]) -> Reference | None:
+    return references.get(task.reference) if task.reference is not None else None
 
 
 def local_workers(tasks: Sequence[Task], cores: int | None = None) -> int:
@@ -137,8 +143,8 @@ class DaskExecutor:
         self.log = log
         self.progress = progress
         self.description = f"dask ({scheduler})"
-        self._client = None
-        self._cluster = None
+        self._client: Any = None  # distributed.Client, imported on start
+        self._cluster: Any = None
 
     def start(self, tasks: Sequence[Task]) -> None:
         """Start the local cluster sized for ``tasks``, or connect to the scheduler."""
@@ -178,7 +184,7 @@ class DaskExecutor:
     def map(
         self,
         tasks: Sequence[Task],
-        reference: Reference | None,
+        references: Mapping[str, Reference],
         started: Callable[[Task], None] | None = None,
     ) -> Iterator[Outcome]:
         """Submit every task (``started`` is not called: the progress bar shows them); yield outcomes as they finish (a task that killed its
@@ -192,9 +198,11 @@ class DaskExecutor:
         self.start(tasks)
         client = self._client
         assert client is not None
-        ref = client.scatter(reference, broadcast=True) if reference is not None else None
+        # Each reference goes to every worker once, not with each task.
+        refs = {k: client.scatter(r, broadcast=True) for k, r in references.items()}
         by_key = {}
         for task in tasks:
+            ref = refs.get(task.reference) if task.reference is not None else None
             future = client.submit(self.task_fn, task, ref, key=f"fit-{task.key}", pure=False)
             by_key[future.key] = (future, task)
         bar = _Progress(len(tasks), self.progress)

@@ -18,7 +18,7 @@ N_HIDDEN = 12
 PRIOR_SIGMA = 1.0
 
 
-def bernoulli_logit_logp(value: pt.TensorLike, logit: pt.TensorLike) -> pt.TensorVariable:
+def bernoulli_logit_logp(value: pt.TensorVariable, logit: pt.TensorVariable) -> pt.TensorVariable:
     """Bernoulli log-probability of ``value`` (0/1) on the logit scale, as softplus terms.
 
     The same function as ``pm.Bernoulli(logit_p=...)``, whose gradient is not finite

@@ -17,6 +17,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import product
 from pathlib import Path
@@ -37,7 +38,10 @@ from bnn_models.tasks import Task, raise_is_lost, skipped_entry
 __all__ = [
     "FitTimeout",
     "Interrupted",
+    "RunPlan",
+    "execute_plans",
     "fit_settings",
+    "plan_run",
     "load_fits",
     "run_benchmark",
 ]
@@ -123,6 +127,171 @@ def _not_installed(method: str) -> str | None:
     return f"engine {m.engine!r} is not installed (pip install {m.engine})"
 
 
+@dataclass
+class RunPlan:
+    """One results folder's fits: what is kept from before, what is still to run.
+
+    Attributes
+    ----------
+    out : Path
+        The results folder.
+    doc : dict
+        Its ``metrics.json`` document (fits kept, skipped and finished so far).
+    tasks : list of Task
+        Fits still to run.
+    order : dict
+        ``(method, seed)`` -> position, for the fits' order in ``metrics.json``.
+    reference : Reference or None
+        What the fidelity metrics compare with.
+    """
+
+    out: Path
+    doc: dict
+    tasks: list[Task]
+    order: dict[tuple[str, int], int]
+    reference: Reference | None
+
+
+def plan_run(
+    dataset: Dataset,
+    out_dir: str | Path,
+    *,
+    methods: list[str] | None = None,
+    seeds: list[int] | None = None,
+    quick: bool = False,
+    overrides: dict | None = None,
+    resume: bool = False,
+    time_limit_s: float | None = None,
+    max_divergence_rate: float = 0.05,
+    progressbar: bool = True,
+    log: Callable[[str], None] = print,
+    command: str | None = None,
+    reference: Reference | None = None,
+) -> RunPlan:
+    """The fits of :func:`run_benchmark` (same arguments), read-only: nothing is written."""
+    methods = resolve_methods(methods)
+    seeds = list(seeds) if seeds is not None else [0]
+    if not seeds:
+        raise BadInput("--seeds: empty list of seeds")
+    if len(set(seeds)) != len(seeds):
+        raise BadInput(f"--seeds: {seeds} repeats a seed")
+    if time_limit_s is not None and time_limit_s <= 0:
+        raise BadInput(f"--time-limit: must be > 0 seconds, got {time_limit_s}")
+    configs = fit_settings(methods, quick=quick, overrides=overrides)
+    out = Path(out_dir)
+    metrics_path = out / "metrics.json"
+    previous: dict[str, dict] = {}
+    if resume and metrics_path.exists():
+        for fit in load_metrics(metrics_path)["fits"]:
+            if fit["status"] == "ok" and fit.get("fit_file") and (out / fit["fit_file"]).is_file():
+                previous[fit["config_hash"]] = fit
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "run": {
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "commit": git_commit(),
+            "command": command,
+            "machine": machine_info(),
+            "versions": library_versions(),
+            "dataset": dataset.describe(),
+            "methods": methods,
+            "seeds": seeds,
+            "profile": "quick" if quick else "default",
+            "overrides": overrides or {},
+            "time_limit_s": time_limit_s,
+            "reference": reference.describe() if reference is not None else None,
+        },
+        "fits": [],
+    }
+    order = {(m, seed): i for i, (seed, m) in enumerate(product(seeds, methods))}
+    tasks: list[Task] = []
+    for seed, method in product(seeds, methods):
+        settings = configs[method]
+        chash = _config_hash(method, seed, settings, dataset)
+        if chash in previous:
+            log(f"[{method} seed {seed}] resumed: finished fit {previous[chash]['fit_file']} kept")
+            doc["fits"].append(previous[chash])
+        elif (why := _not_installed(method)) is not None:
+            log(f"[{method} seed {seed}] skipped: {why}")
+            doc["fits"].append(skipped_entry(method, seed, settings, chash, why))
+        else:
+            tasks.append(
+                Task(
+                    key=chash,
+                    method=method,
+                    seed=seed,
+                    settings=settings,
+                    dataset=dataset,
+                    fit_file=f"fits/{method}-s{seed}.nc",
+                    time_limit_s=time_limit_s,
+                    max_divergence_rate=max_divergence_rate,
+                    progressbar=progressbar,
+                    reference=reference.key if reference is not None else None,
+                )
+            )
+    return RunPlan(out, doc, tasks, order, reference)
+
+
+def _prepare_folder(out: Path) -> None:
+    try:
+        (out / "fits").mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise BadInput(f"--out: output directory {out} is not writable ({err.strerror})") from err
+    for stale in [*out.glob(".*.tmp"), *(out / "fits").glob(".*.tmp")]:
+        stale.unlink()  # left by a process killed with SIGKILL mid-write
+
+
+def execute_plans(
+    plans: list[RunPlan],
+    executor: Executor | None = None,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
+    """Run every plan's tasks on one executor; write each outcome into its folder.
+
+    Returns the plans' final ``metrics.json`` documents. Raises :class:`BadInput` (an
+    unreachable scheduler, an unwritable folder) before anything is written.
+    """
+    tasks = [t for plan in plans for t in plan.tasks]
+    owner = {t.key: (plan, t) for plan in plans for t in plan.tasks}
+    if len(owner) != len(tasks):
+        raise BadInput("the grid repeats a fit (same method, seed, settings and data)")
+    executor = executor or SerialExecutor()
+    executor.start(tasks)  # an unreachable scheduler stops the run before anything is written
+    for plan in plans:
+        plan.doc["run"]["executor"] = executor.description
+        _prepare_folder(plan.out)
+    for plan in plans:
+        write_json(plan.out / "metrics.json", plan.doc)
+    references = {p.reference.key: p.reference for p in plans if p.reference is not None}
+    with _signals_raise():
+        if len(tasks) > 1:
+            log(f"{len(tasks)} fits to run: {executor.description}")
+
+        def started(task: Task) -> None:
+            log(f"[{task.method} seed {task.seed}] fitting ...")
+
+        for outcome in executor.map(tasks, references, started=started):
+            plan, task = owner[outcome.key]
+            if outcome.fit_bytes is not None:
+                with atomic_path(plan.out / task.fit_file) as tmp:
+                    tmp.write_bytes(outcome.fit_bytes)
+            fits = plan.doc["fits"]
+            fits.append(outcome.entry)
+            fits.sort(key=lambda f: plan.order.get((f["method"], f["seed"]), len(plan.order)))
+            write_json(plan.out / "metrics.json", plan.doc)
+            state = "ok" if outcome.ok else f"FAILED ({outcome.entry['error']})"
+            log(f"[{task.method} seed {task.seed}] {state} in {outcome.elapsed_s:.1f} s")
+    for plan in plans:
+        if len(plan.doc["run"]["seeds"]) > 1:
+            plan.doc["seed_summary"] = summarise_seeds(plan.doc["fits"])
+        write_json(plan.out / "metrics.json", plan.doc)
+    return [plan.doc for plan in plans]
+
+
 def run_benchmark(
     dataset: Dataset,
     out_dir: str | Path,
@@ -188,101 +357,22 @@ def run_benchmark(
     BadInput
         An unknown method or setting, a bad value, no seeds, an unwritable folder.
     """
-    methods = resolve_methods(methods)
-    seeds = list(seeds) if seeds is not None else [0]
-    if not seeds:
-        raise BadInput("--seeds: empty list of seeds")
-    if len(set(seeds)) != len(seeds):
-        raise BadInput(f"--seeds: {seeds} repeats a seed")
-    if time_limit_s is not None and time_limit_s <= 0:
-        raise BadInput(f"--time-limit: must be > 0 seconds, got {time_limit_s}")
-    configs = fit_settings(methods, quick=quick, overrides=overrides)
-    out = Path(out_dir)
-    metrics_path = out / "metrics.json"
-    previous: dict[str, dict] = {}
-    if resume and metrics_path.exists():
-        for fit in load_metrics(metrics_path)["fits"]:
-            if fit["status"] == "ok" and fit.get("fit_file") and (out / fit["fit_file"]).is_file():
-                previous[fit["config_hash"]] = fit
-    doc: dict[str, Any] = {
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-        "run": {
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "commit": git_commit(),
-            "command": command,
-            "machine": machine_info(),
-            "versions": library_versions(),
-            "dataset": dataset.describe(),
-            "methods": methods,
-            "seeds": seeds,
-            "profile": "quick" if quick else "default",
-            "overrides": overrides or {},
-            "time_limit_s": time_limit_s,
-            "reference": reference.describe() if reference is not None else None,
-        },
-        "fits": [],
-    }
-    order = {(m, seed): i for i, (seed, m) in enumerate(product(seeds, methods))}
-    tasks: list[Task] = []
-    for seed, method in product(seeds, methods):
-        settings = configs[method]
-        chash = _config_hash(method, seed, settings, dataset)
-        if chash in previous:
-            log(f"[{method} seed {seed}] resumed: finished fit {previous[chash]['fit_file']} kept")
-            doc["fits"].append(previous[chash])
-        elif (why := _not_installed(method)) is not None:
-            log(f"[{method} seed {seed}] skipped: {why}")
-            doc["fits"].append(skipped_entry(method, seed, settings, chash, why))
-        else:
-            tasks.append(
-                Task(
-                    key=chash,
-                    method=method,
-                    seed=seed,
-                    settings=settings,
-                    dataset=dataset,
-                    fit_file=f"fits/{method}-s{seed}.nc",
-                    time_limit_s=time_limit_s,
-                    max_divergence_rate=max_divergence_rate,
-                    progressbar=progressbar,
-                )
-            )
-    executor = executor or SerialExecutor()
-    executor.start(tasks)  # an unreachable scheduler stops the run before anything is written
-    doc["run"]["executor"] = executor.description
-    try:
-        (out / "fits").mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise BadInput(f"--out: output directory {out} is not writable ({err.strerror})") from err
-    for stale in [*out.glob(".*.tmp"), *(out / "fits").glob(".*.tmp")]:
-        stale.unlink()  # left by a process killed with SIGKILL mid-write
-    write_json(metrics_path, doc)
-    by_key = {t.key: t for t in tasks}
-    with _signals_raise():
-        if len(tasks) > 1:
-            log(f"{len(tasks)} fits to run: {executor.description}")
-
-        def started(task: Task) -> None:
-            log(f"[{task.method} seed {task.seed}] fitting ...")
-
-        for outcome in executor.map(tasks, reference, started=started):
-            task = by_key[outcome.key]
-            if outcome.fit_bytes is not None:
-                with atomic_path(out / task.fit_file) as tmp:
-                    tmp.write_bytes(outcome.fit_bytes)
-            doc["fits"].append(outcome.entry)
-            doc["fits"].sort(key=lambda f: order.get((f["method"], f["seed"]), len(order)))
-            write_json(metrics_path, doc)
-            state = "ok" if outcome.ok else f"FAILED ({outcome.entry['error']})"
-            log(f"[{task.method} seed {task.seed}] {state} in {outcome.elapsed_s:.1f} s")
-    if len(seeds) > 1:
-        doc["seed_summary"] = summarise_seeds(doc["fits"])
-    write_json(metrics_path, doc)
-    return doc
+    plan = plan_run(
+        dataset,
+        out_dir,
+        methods=methods,
+        seeds=seeds,
+        quick=quick,
+        overrides=overrides,
+        resume=resume,
+        time_limit_s=time_limit_s,
+        max_divergence_rate=max_divergence_rate,
+        progressbar=progressbar,
+        log=log,
+        command=command,
+        reference=reference,
+    )
+    return execute_plans([plan], executor, log)[0]
 
 
 def load_fits(out_dir: str | Path, doc: dict) -> dict[tuple[str, int], FitResult]:

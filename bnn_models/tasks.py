@@ -54,6 +54,9 @@ class Task:
         A larger share of divergent draws fails the fit.
     progressbar : bool
         The engine's progress bar (off on workers).
+    reference : str or None
+        Key of the reference posterior its fidelity is measured against (the executor
+        holds the references, sent once to each worker).
     """
 
     key: str
@@ -65,6 +68,7 @@ class Task:
     time_limit_s: float | None = None
     max_divergence_rate: float = 0.05
     progressbar: bool = False
+    reference: str | None = None
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ def test_a_task_that_kills_its_workers_is_a_failed_fit_and_the_others_finish(tmp
         )
         tasks = [_task("advi", 0), _task("advi", 1), _task("fullrank_advi", 0)]
         try:
-            outcomes = {o.key: o for o in executor.map(tasks, None)}
+            outcomes = {o.key: o for o in executor.map(tasks, {})}
         finally:
             executor.close()
     finally:
@@ -163,7 +163,7 @@ def test_an_unreachable_scheduler_is_bad_input_naming_it(tmp_path):
     with pytest.raises(
         BadInput, match=r"cannot reach the dask scheduler at 'tcp://127\.0\.0\.1:9'"
     ):
-        list(executor.map([_task("advi", 0)], None))
+        list(executor.map([_task("advi", 0)], {}))
     executor.close()
     with pytest.raises(BadInput, match="--workers: must be >= 1"):
         make_executor("auto", n_workers=0)
