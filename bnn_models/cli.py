@@ -167,6 +167,73 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILED if (table["status"] == "failed").any() else 0
 
 
+def _grid_from_options(args: argparse.Namespace) -> dict:
+    """The grid a sweep's options describe (the keys of a grid file)."""
+
+    def numbers(text: str) -> list[int] | str:
+        try:
+            return [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            return text  # parse_grid names the key and the value
+
+    if args.dataset is None:
+        raise BadInput("sweep: give a GRID.toml file or --dataset (and --methods, --seeds)")
+    dataset: dict[str, object] = {"name": args.dataset}
+    if args.n_train:
+        dataset["n_train"] = numbers(args.n_train)
+    raw: dict[str, object] = {"datasets": [dataset], "quick": args.quick}
+    if args.methods:
+        raw["methods"] = args.methods.split(",")
+    if args.seeds:  # "8": a count; "0,3,7": those seeds
+        seeds = numbers(args.seeds)
+        one = isinstance(seeds, list) and len(seeds) == 1 and "," not in args.seeds
+        raw["seeds"] = seeds[0] if one else seeds
+    if args.hidden:
+        raw["hidden"] = numbers(args.hidden)
+    return raw
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from bnn_models.executor import make_executor
+    from bnn_models.report import write_report
+    from bnn_models.schema import load_metrics
+    from bnn_models.sweep import load_grid, parse_grid, run_sweep
+
+    if args.grid is not None:
+        if args.dataset or args.methods or args.seeds or args.hidden or args.n_train:
+            raise BadInput("sweep: give either GRID.toml or the grid options, not both")
+        grid = load_grid(args.grid)
+    else:
+        grid = parse_grid(_grid_from_options(args), "sweep options")
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    executor = make_executor(
+        args.scheduler, n_workers=args.workers, log=log, progress=not args.no_progress
+    )
+    try:
+        index = run_sweep(
+            grid,
+            args.out,
+            executor=executor,
+            resume=args.resume,
+            data_dir=args.data_dir,
+            log=log,
+            command=shlex.join(["bnn-bench", *sys.argv[1:]]),
+        )
+    finally:
+        executor.close()
+    out = Path(args.out)
+    failed = 0
+    for cell in index["cells"]:
+        folder = out / cell["folder"]
+        failed += sum(f["status"] == "failed" for f in load_metrics(folder)["fits"])
+        if not args.no_report:
+            write_report(folder)
+    print(
+        f"sweep: {index['fits']} fits ({index['ran']} run now, {failed} failed) -> {out / 'sweep.json'}"
+    )
+    return EXIT_FAILED if failed else 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from bnn_models.report import write_report
 
@@ -324,6 +391,23 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--n-train", type=int, default=1600, help="teacher training rows")
         p.add_argument("--n-test", type=int, default=400, help="teacher test rows")
 
+    def executor_options(p: argparse.ArgumentParser, default: str) -> None:
+        p.add_argument(
+            "--scheduler",
+            default=default,
+            metavar="{serial,auto,ADDRESS}",
+            help=f"where the fits run (default {default}): serial (one after another in this "
+            "process: the timings of committed runs), auto (a local dask cluster sized to the "
+            "cores), or a running dask scheduler's address (tcp://host:8786)",
+        )
+        p.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            metavar="N",
+            help="workers of the local cluster (auto; default: cores // chains per fit)",
+        )
+
     run = sub.add_parser("run", help="fit the methods and write metrics.json, fits and report")
     data_options(run)
     run.add_argument(
@@ -371,21 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="reference posterior for the fidelity metrics: auto (a cached one of this data and "
         "model, if any; never builds one), none, or a reference file or cache folder",
     )
-    run.add_argument(
-        "--scheduler",
-        default="serial",
-        metavar="{serial,auto,ADDRESS}",
-        help="where the fits run: serial (default: one after another in this process, the "
-        "timings of committed runs), auto (a local dask cluster sized to the cores), or a "
-        "running dask scheduler's address (tcp://host:8786)",
-    )
-    run.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="workers of the local cluster (--scheduler auto; default: cores // chains per fit)",
-    )
+    executor_options(run, "serial")
     run.set_defaults(func=_cmd_run)
 
     rep = sub.add_parser("report", help="write report.html and report.md for a results folder")
@@ -456,6 +526,27 @@ def build_parser() -> argparse.ArgumentParser:
         "compact section (no sampling); copy it to results/reference/ to commit it",
     )
     ref.set_defaults(func=_cmd_reference)
+
+    swp = sub.add_parser(
+        "sweep",
+        help="datasets x sizes x widths x methods x seeds, one task per fit (dask by default)",
+    )
+    swp.add_argument("grid", nargs="?", metavar="GRID.toml", help="the grid (keys: README)")
+    swp.add_argument("--out", required=True, metavar="DIR", help="one folder per cell in DIR")
+    swp.add_argument(
+        "--dataset", choices=["rupture", "teacher"], help="without GRID: the one dataset"
+    )
+    swp.add_argument("--n-train", metavar="N[,N...]", help="without GRID: teacher sizes")
+    swp.add_argument("--hidden", metavar="H[,H...]", help="without GRID: hidden widths")
+    swp.add_argument("--methods", metavar="M[,M...]", help="without GRID: names or families")
+    swp.add_argument("--seeds", metavar="K|S,S...", help="without GRID: a count or a list")
+    swp.add_argument("--quick", action="store_true", help="without GRID: quick settings")
+    swp.add_argument("--data-dir", metavar="DIR", help="local folder with the rupture files")
+    swp.add_argument("--resume", action="store_true", help="keep finished fits")
+    swp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    swp.add_argument("--no-report", action="store_true", help="skip each cell's report")
+    executor_options(swp, "auto")
+    swp.set_defaults(func=_cmd_sweep)
 
     met = sub.add_parser(
         "methods", help="list the registered methods: family, engine, version, installed"

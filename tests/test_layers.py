@@ -36,6 +36,7 @@ RANKS: dict[str, int] = {
     "tasks": 6,
     "executor": 6,
     "runner": 6,
+    "sweep": 6,
     "report": 7,
     "gate": 7,
     "api": 8,
