@@ -187,8 +187,12 @@ class DaskExecutor:
         references: Mapping[str, Reference],
         started: Callable[[Task], None] | None = None,
     ) -> Iterator[Outcome]:
-        """Submit every task (``started`` is not called: the progress bar shows them); yield outcomes as they finish (a task that killed its
-        workers :data:`ALLOWED_FAILURES` + 1 times is a failed outcome)."""
+        """Submit every task; yield outcomes as they finish.
+
+        A task that killed :data:`ALLOWED_FAILURES` + 1 workers is a failed outcome (on a
+        running scheduler its own ``distributed.scheduler.allowed-failures`` counts).
+        ``started`` is not called: the progress bar shows the tasks.
+        """
         if not tasks:
             return
         from distributed import as_completed
