@@ -90,23 +90,33 @@ def _config_hash(method: str, seed: int, settings: Settings, dataset: Dataset) -
 
 @contextlib.contextmanager
 def _signals_raise() -> Iterator[None]:
-    def again(signum: int, delay: float, *, if_pending: bool = False) -> None:
+    """SIGINT/SIGTERM end the run with :class:`Interrupted`, delivered until it has ended.
+
+    A raise can be lost: inside a ctypes callback (numba compiling, an engine's progress
+    callback) it is printed and dropped, and the run would go on. So every signal is sent
+    again each second until the run has left this block; a fit that checks its deadline
+    gets it at its next check instead (raised inside PyTensor's compiled step, it crashed
+    the process).
+    """
+    received: list[int] = []  # signals of this run, until it has stopped
+
+    def again(signum: int) -> None:
         def kill() -> None:
-            if not if_pending or DEADLINE.pending is not None:
+            if received:
                 os.kill(os.getpid(), signum)
 
-        threading.Timer(delay, kill).start()
+        timer = threading.Timer(1.0, kill)
+        timer.daemon = True
+        timer.start()
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        again(signum)
         exc = Interrupted(f"received {signal.Signals(signum).name}")
         if raise_is_lost(frame):
-            again(signum, 0.2)  # when the raise can reach the run
-            return
+            return  # the next delivery may land where the raise reaches the run
         if DEADLINE.cooperative:
-            # The fit raises it at its next check, not inside a compiled PyTensor function
-            # (that crashed the process); if it has stopped checking, signal again.
             DEADLINE.interrupt(exc)
-            again(signum, 1.0, if_pending=True)
             return
         DEADLINE.pending = None
         raise exc
@@ -115,6 +125,7 @@ def _signals_raise() -> Iterator[None]:
     try:
         yield
     finally:
+        received.clear()
         for s, h in old.items():
             signal.signal(s, h)
 
