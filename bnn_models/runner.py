@@ -307,18 +307,9 @@ def run_benchmark(
     dataset: Dataset,
     out_dir: str | Path,
     *,
-    methods: list[str] | None = None,
-    seeds: list[int] | None = None,
-    quick: bool = False,
-    overrides: dict | None = None,
-    resume: bool = False,
-    time_limit_s: float | None = None,
-    max_divergence_rate: float = 0.05,
-    progressbar: bool = True,
-    log: Callable[[str], None] = print,
-    command: str | None = None,
-    reference: Reference | None = None,
     executor: Executor | None = None,
+    log: Callable[[str], None] = print,
+    **options: Any,
 ) -> dict:
     """Fit every method for every seed on ``dataset`` and write the results.
 
@@ -353,6 +344,8 @@ def run_benchmark(
         Reference posterior (:mod:`bnn_models.reference`): every fit gets its
         ``fidelity`` metrics against it (:func:`bnn_models.fidelity.compute_fidelity`),
         and the run's metadata its description (``run.reference``).
+    **options
+        The keywords of :func:`plan_run` listed above (``methods`` to ``reference``).
     executor : Executor, optional
         Where the fits run (:mod:`bnn_models.executor`; default: one after another in
         this process). This process writes every result as it arrives.
@@ -368,21 +361,7 @@ def run_benchmark(
     BadInput
         An unknown method or setting, a bad value, no seeds, an unwritable folder.
     """
-    plan = plan_run(
-        dataset,
-        out_dir,
-        methods=methods,
-        seeds=seeds,
-        quick=quick,
-        overrides=overrides,
-        resume=resume,
-        time_limit_s=time_limit_s,
-        max_divergence_rate=max_divergence_rate,
-        progressbar=progressbar,
-        log=log,
-        command=command,
-        reference=reference,
-    )
+    plan = plan_run(dataset, out_dir, log=log, **options)
     return execute_plans([plan], executor, log)[0]
 
 
