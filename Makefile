@@ -9,9 +9,10 @@ PYTHON ?= $(shell command -v python3.12 2>/dev/null || echo python3)
 # Offline machines: the rupture files beside the project, unless the variable is set.
 export BNN_BENCH_DATA_DIR ?= $(if $(wildcard ../shared/data/rupture/rupturemodel_test.txt),$(abspath ../shared/data/rupture),)
 BASE ?= HEAD~1
-PYTEST_ARGS ?=
+# The 20 slowest tests are listed after each run: where the suite's time goes, in every CI log.
+PYTEST_ARGS ?= --durations=20
 
-.PHONY: install test test-slow bench bench-quick results-rupture results-rupture-methods lint asv asv-compare asv-publish baseline check clean
+.PHONY: install test test-slow bench bench-quick results-rupture results-rupture-methods results-scaling lint asv asv-compare asv-publish baseline check clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +54,13 @@ results-rupture-methods: install
 	@git diff --quiet HEAD || { echo "results-rupture-methods: commit your changes first (the run records the commit)"; exit 1; }
 	$(VENV)/bin/bnn-bench reference --dataset rupture
 	$(VENV)/bin/bnn-bench run --methods all --seeds 3 --out results/rupture-methods --no-progress
+
+# The committed cost-growth report results/scaling: nuts, advi and full-rank ADVI over training
+# rows (400 -> 25,600) and hidden width (4 -> 96) on the teacher data (grids/scaling.toml).
+# Timings: run it with nothing else on the machine.
+results-scaling: install
+	@git diff --quiet HEAD || { echo "results-scaling: commit your changes first (the run records the commit)"; exit 1; }
+	$(VENV)/bin/bnn-bench sweep grids/scaling.toml --out results/scaling --scheduler serial --no-progress
 
 lint: install
 	$(VENV)/bin/ruff check bnn_models benchmarks tests scripts

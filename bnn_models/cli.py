@@ -195,7 +195,7 @@ def _grid_from_options(args: argparse.Namespace) -> dict:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from bnn_models.executor import make_executor
-    from bnn_models.report import write_report
+    from bnn_models.report import write_report, write_scaling_report
     from bnn_models.schema import load_metrics
     from bnn_models.sweep import load_grid, parse_grid, run_sweep
 
@@ -228,6 +228,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         failed += sum(f["status"] == "failed" for f in load_metrics(folder)["fits"])
         if not args.no_report:
             write_report(folder)
+    if not args.no_report:
+        print("scaling report: " + ", ".join(str(p) for p in write_scaling_report(out)))
     print(
         f"sweep: {index['fits']} fits ({index['ran']} run now, {failed} failed) -> {out / 'sweep.json'}"
     )
@@ -235,9 +237,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from bnn_models.report import write_report
+    from bnn_models.report import write_report, write_scaling_report
 
-    for p in write_report(Path(args.dir)):
+    folder = Path(args.dir)
+    # A sweep's folder gets the cost-growth report (its cells have their own reports).
+    write = write_scaling_report if (folder / "sweep.json").is_file() else write_report
+    for p in write(folder):
         print(p)
     return 0
 
@@ -458,7 +463,11 @@ def build_parser() -> argparse.ArgumentParser:
     executor_options(run, "serial")
     run.set_defaults(func=_cmd_run)
 
-    rep = sub.add_parser("report", help="write report.html and report.md for a results folder")
+    rep = sub.add_parser(
+        "report",
+        help="write report.html and report.md for a results folder (a sweep's folder: "
+        "scaling.html and scaling.md, the cost-growth report)",
+    )
     rep.add_argument("dir")
     rep.set_defaults(func=_cmd_report)
 

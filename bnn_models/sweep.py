@@ -17,6 +17,7 @@ Grid keys::
     name = "teacher"                      # rupture | teacher (or data = "file.csv")
     n_train = [400, 1600]                 # teacher only; a number or a list
     n_test = 400
+    hidden = [4, 96]                      # this dataset's widths, over the top-level ones
     [set.advi]                            # settings over the methods' (--set)
     learning_rate = 0.003
 """
@@ -44,7 +45,7 @@ __all__ = ["SWEEP_SCHEMA", "Cell", "Grid", "load_grid", "parse_grid", "run_sweep
 SWEEP_SCHEMA = "bnn-bench/sweep"
 
 _TOP = {"methods", "seeds", "hidden", "quick", "reference", "datasets", "set", "time_limit"}
-_DATASET = {"name", "data", "label", "n_train", "n_test", "seed", "rebalance"}
+_DATASET = {"name", "data", "label", "n_train", "n_test", "seed", "rebalance", "hidden"}
 
 
 @dataclass(frozen=True)
@@ -111,13 +112,16 @@ def _cells(where: str, entries: object, widths: list[int]) -> list[Cell]:
                 raise BadInput(f"{at}: key 'n_train' is for the teacher data only, not {name!r}")
             sizes = list(_ints(at, "n_train", entry["n_train"], least=10))
         stem = Path(entry["data"]).stem if "data" in entry else name
+        own_widths = _ints(at, "hidden", entry["hidden"], least=1) if "hidden" in entry else widths
         for n_train in sizes:
-            spec = {k: v for k, v in entry.items() if k != "n_train"}
+            spec = {k: v for k, v in entry.items() if k not in ("n_train", "hidden")}
             if n_train is not None:
                 spec["n_train"] = n_train
-            for width in widths:
+            for width in own_widths:
                 size = f"-n{n_train}" if n_train is not None else ""
-                cells.append(Cell(f"{stem}{size}-h{width}", spec, width))
+                cell = Cell(f"{stem}{size}-h{width}", spec, width)
+                if cell not in cells:  # a rows axis and a width axis share their crossing
+                    cells.append(cell)
     folders = [c.folder for c in cells]
     if len(set(folders)) != len(folders):
         raise BadInput(f"{where}: two datasets give the same cell folder ({', '.join(folders)})")

@@ -418,3 +418,41 @@ def test_sigint_during_advi_is_raised_by_its_check_and_ends_the_run_with_130(
     assert raised == ["Interrupted"]
     assert "interrupted (received SIGINT)" in capsys.readouterr().err
     assert not list(tmp_path.rglob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_sigint_on_the_client_of_a_dask_run_keeps_what_finished_and_resumes(tmp_path):
+    """Ctrl-C while a LocalCluster runs the fits: exit 130, the finished fits written, the
+    cluster's processes gone; --resume then runs only what had not finished."""
+    import psutil
+
+    out = tmp_path / "dask"
+    base = [sys.executable, "-m", "bnn_models.cli", "run", *TEACHER, "--methods", "advi"]
+    base += [*tiny_set("advi"), "--seeds", "4", "--out", str(out), "--no-progress", "--no-report"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [*base, "--scheduler", "auto", "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    children = []
+    for line in proc.stdout:
+        if "] ok in" in line:  # the first fit is written: interrupt the others
+            children = psutil.Process(proc.pid).children(recursive=True)
+            proc.send_signal(signal.SIGINT)
+            break
+    proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    finished = len(load_metrics(out)["fits"])
+    assert 1 <= finished < 4 and not list(out.rglob(".*.tmp"))
+    assert children, "the LocalCluster started no process"
+    _, left = psutil.wait_procs(children, timeout=15)
+    assert not left, f"cluster processes left running: {left}"
+    again = subprocess.run(
+        [*base, "--scheduler", "serial", "--resume"], capture_output=True, text=True, check=True
+    )
+    assert f"{4 - finished} fits to run" in again.stdout
+    assert sorted(f["seed"] for f in load_metrics(out)["fits"]) == [0, 1, 2, 3]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from bnn_models.cli import main
 from bnn_models.errors import BadInput
 from bnn_models.executor import SerialExecutor
+from bnn_models.report import build_scaling
 from bnn_models.schema import load_metrics
 from bnn_models.sweep import load_grid, parse_grid, run_sweep
 
@@ -116,6 +118,11 @@ def test_a_sweep_writes_one_results_folder_per_cell_and_resumes_without_refittin
         ]
         assert {f["config"]["n_hidden"] for f in doc["fits"]} == {3}
     assert json.loads((tmp_path / "out" / "sweep.json").read_text())["fits"] == 4
+    # The cost-growth report of the real fits: one line along the rows, its slope finite.
+    rep = build_scaling(tmp_path / "out", figures=False)
+    (line,) = rep.slopes.itertuples(index=False)
+    assert (line.axis, line.start, line.stop, line.held_value) == ("rows", 100, 150, 3)
+    assert np.isfinite(line.total_s) and np.isfinite(line.grad_evals)
     again = run_sweep(
         grid, tmp_path / "out", executor=SerialExecutor(), resume=True, log=lines.append
     )

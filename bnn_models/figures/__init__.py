@@ -10,7 +10,8 @@ timestamp or software tag, so the same results give the same bytes.
 The modules, one job each: :mod:`~bnn_models.figures._style` (palette, styles, rc settings,
 PNG output), :mod:`~bnn_models.figures.fits` (runtime, ELBO, reliability, predictive and
 weight sd), :mod:`~bnn_models.figures.mcmc` (trace and rank plots) and
-:mod:`~bnn_models.figures.fidelity` (against the reference, k-hat, across seeds).
+:mod:`~bnn_models.figures.fidelity` (against the reference, k-hat, across seeds) and
+:mod:`~bnn_models.figures.scaling` (cost growth of a sweep, log-log).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bnn_models.figures.fits import (
     weight_sd_figure,
 )
 from bnn_models.figures.mcmc import pick_trace_variables, rank_figure, trace_figure
+from bnn_models.figures.scaling import growth_figure
 
 __all__ = [
     "PALETTE",
@@ -32,6 +34,7 @@ __all__ = [
     "Style",
     "elbo_figure",
     "fidelity_sd_figure",
+    "growth_figure",
     "khat_figure",
     "method_styles",
     "pick_trace_variables",

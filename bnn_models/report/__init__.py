@@ -10,7 +10,8 @@ One job per module: :mod:`~bnn_models.report.run` (the run's methods, baseline, 
 :class:`Report` as data), :mod:`~bnn_models.report.sections` (header, published study,
 details), :mod:`~bnn_models.report.fidelity` (the fidelity section),
 :mod:`~bnn_models.report.figures` (which figures, with what captions),
-:mod:`~bnn_models.report.render` (Jinja2 templates and pandas tables).
+:mod:`~bnn_models.report.render` (Jinja2 templates and pandas tables). A sweep's
+cost-growth report (``scaling.html``, ``scaling.md``) is :mod:`~bnn_models.report.scaling`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from bnn_models._io import atomic_path, write_text
 from bnn_models.report.content import Report, build_report, summary_rows, summary_table, verdicts
 from bnn_models.report.fidelity import Fidelity
 from bnn_models.report.figures import FIGURE_FILES, RETIRED_FIGURE_FILES
-from bnn_models.report.render import render_html, render_markdown, summary_markdown
+from bnn_models.report.render import (
+    render_html,
+    render_markdown,
+    render_scaling_html,
+    render_scaling_markdown,
+    summary_markdown,
+)
+from bnn_models.report.scaling import SCALING_FIGURE_FILES, Scaling, build_scaling
 from bnn_models.report.sections import PUBLISHED
 
 __all__ = [
@@ -29,6 +37,8 @@ __all__ = [
     "PUBLISHED",
     "Fidelity",
     "Report",
+    "Scaling",
+    "build_scaling",
     "build_report",
     "render_html",
     "render_markdown",
@@ -37,6 +47,7 @@ __all__ = [
     "summary_table",
     "verdicts",
     "write_report",
+    "write_scaling_report",
 ]
 
 
@@ -82,4 +93,38 @@ def write_report(out_dir: str | Path) -> list[Path]:
             (fig_dir / name).unlink(missing_ok=True)
     html_path = write_text(out / "report.html", render_html(rep))
     md_path = write_text(out / "report.md", render_markdown(rep))
+    return [html_path, md_path, *written]
+
+
+def write_scaling_report(sweep_dir: str | Path) -> list[Path]:
+    """Write a sweep's cost-growth report: ``scaling.html``, ``scaling.md``, ``figures/``.
+
+    Parameters
+    ----------
+    sweep_dir : path
+        A folder written by ``bnn-bench sweep`` (``sweep.json`` and one folder per cell).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The HTML, the Markdown, then the figures.
+
+    Raises
+    ------
+    bnn_models.errors.ResultsError
+        No or an invalid ``sweep.json``, a cell without results, or no successful fit.
+    """
+    out = Path(sweep_dir)
+    rep = build_scaling(out)
+    written = []
+    for f in rep.figures:
+        with atomic_path(out / "figures" / f.name) as tmp:
+            tmp.write_bytes(f.png or b"")
+        written.append(out / "figures" / f.name)
+    drawn = {p.name for p in written}
+    for name in SCALING_FIGURE_FILES.values():
+        if name not in drawn:
+            (out / "figures" / name).unlink(missing_ok=True)
+    html_path = write_text(out / "scaling.html", render_scaling_html(rep))
+    md_path = write_text(out / "scaling.md", render_scaling_markdown(rep))
     return [html_path, md_path, *written]

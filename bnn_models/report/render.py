@@ -20,9 +20,16 @@ from markupsafe import Markup, escape
 from bnn_models.report.content import Report
 from bnn_models.report.figures import Figure
 from bnn_models.report.run import Row
+from bnn_models.report.scaling import Scaling, point_table, slope_table
 from bnn_models.report.sections import PUBLISHED_HEADER
 
-__all__ = ["render_html", "render_markdown", "summary_markdown"]
+__all__ = [
+    "render_html",
+    "render_markdown",
+    "render_scaling_html",
+    "render_scaling_markdown",
+    "summary_markdown",
+]
 
 #: " [lo, hi]" after a value: the interval over seeds, set on its own line in HTML.
 _INTERVAL = re.compile(r" (\[[^\]]*\])")
@@ -282,4 +289,52 @@ def render_html(rep: Report) -> str:
         tables=tables,
         figures=_figures(rep, None),
         css=Markup(css),  # the package's own file
+    )
+
+
+# --------------------------------------------------------------------------- sweep: scaling
+
+
+def _scaling_figures(rep: Scaling, figure_dir: str | None) -> list[dict]:
+    out = []
+    for i, f in enumerate(rep.figures, start=1):
+        src = (
+            f"{figure_dir}/{f.name}"
+            if figure_dir is not None
+            else "data:image/png;base64," + base64.b64encode(f.png or b"").decode("ascii")
+        )
+        anchor = "fig-" + f.name.removesuffix(".png")
+        out.append(
+            {"number": i, "title": f.title, "caption": f.caption, "anchor": anchor, "src": src}
+        )
+    return out
+
+
+def render_scaling_markdown(rep: Scaling, figure_dir: str = "figures") -> str:
+    """A sweep's cost-growth report as Markdown; figures are linked from ``figure_dir``."""
+    tables = {
+        "header": _md_key_values(rep.header),
+        "slopes": _markdown(slope_table(rep.slopes)) if not rep.slopes.empty else None,
+        "points": _markdown(point_table(rep.points)),
+    }
+    return (
+        _env()
+        .get_template("scaling.md.j2")
+        .render(rep=rep, tables=tables, figures=_scaling_figures(rep, figure_dir))
+    )
+
+
+def render_scaling_html(rep: Scaling) -> str:
+    """A sweep's cost-growth report as one self-contained HTML page."""
+    env = _env()
+    tables = {
+        "header": _html_key_values(rep.header, "sweep-header"),
+        "slopes": _html(slope_table(rep.slopes), "details", index=False)
+        if not rep.slopes.empty
+        else None,
+        "points": _html(point_table(rep.points), "details", index=False),
+    }
+    css = env.loader.get_source(env, "report.css")[0] if env.loader is not None else ""
+    return env.get_template("scaling.html.j2").render(
+        rep=rep, tables=tables, figures=_scaling_figures(rep, None), css=Markup(css)
     )

@@ -1,0 +1,201 @@
+"""The cost-growth report of a sweep: slopes against growth laws made by hand, medians over
+seeds, failed fits left out and named, the report files and the CLI on a sweep folder."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from bnn_models._io import write_json
+from bnn_models.cli import main
+from bnn_models.errors import ResultsError
+from bnn_models.report import build_scaling, write_scaling_report
+from bnn_models.report.scaling import point_table, slope_table
+from bnn_models.schema import SCHEMA, SCHEMA_VERSION
+from bnn_models.sweep import SWEEP_SCHEMA, parse_grid
+
+ROWS = (400, 1600, 6400)
+WIDTHS = (4, 12, 48)
+
+
+def _fit(method: str, family: str, seed: int, n_train: int, width: int, status="ok") -> dict:
+    """A fit entry whose numbers follow laws made by hand (slopes known exactly).
+
+    Time: 0.01 * rows * width^0.5 * (1 + seed) (seeds 0 and 2 -> median factor 2);
+    gradient evaluations: 10 * width^2; MCMC only: ESS/s = 1e4 / rows, gradients per draw
+    = 7; VI only: iterations = 50 * rows^0.25. RMSE to truth: 1 / sqrt(rows).
+    """
+    runtime: dict = {
+        "total_s": 0.01 * n_train * width**0.5 * (1 + seed),
+        "grad_evals": 10 * width**2,
+    }
+    elbo = None
+    if family == "mcmc":
+        runtime |= {"ess_bulk_per_s": 1e4 / n_train, "grad_per_draw": 7.0}
+    else:
+        elbo = {"iterations": 50 * n_train**0.25, "converged": True}
+    return {
+        "method": method,
+        "family": family,
+        "label": method.upper(),
+        "seed": seed,
+        "status": status,
+        "error": None if status == "ok" else "FitTimeout: over 5 s",
+        "config": {"seed": seed, "n_hidden": width},
+        "config_hash": f"{method}{seed}{width}",
+        "runtime": runtime if status == "ok" else {},
+        "elbo": elbo,
+        "fidelity": {"truth_rmse": 1 / math.sqrt(n_train)},
+    }
+
+
+def _sweep(tmp_path, failed: tuple = ()) -> object:
+    """A sweep folder: a rows axis at width 12 and a width axis at 1600 rows."""
+    cells = sorted({(n, 12) for n in ROWS} | {(1600, w) for w in WIDTHS})
+    for n_train, width in cells:
+        fits = [
+            _fit(m, fam, s, n_train, width, "failed" if (m, s, n_train, width) in failed else "ok")
+            for m, fam in (("mc", "mcmc"), ("vi", "vi"))
+            for s in (0, 2)
+        ]
+        doc = {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "run": {
+                "dataset": {"name": "teacher", "n_train": n_train, "n_features": 8},
+                "methods": ["mc", "vi"],
+                "seeds": [0, 2],
+                "profile": "quick",
+                "machine": {"cpu": "test", "cpu_count": 2},
+            },
+            "fits": fits,
+        }
+        write_json(tmp_path / f"teacher-n{n_train}-h{width}" / "metrics.json", doc)
+    index = {
+        "schema": SWEEP_SCHEMA,
+        "schema_version": 1,
+        "commit": "abc",
+        "created": "2026-11-30T00:00:00+00:00",
+        "command": "bnn-bench sweep grid.toml",
+        "grid": {"quick": True},
+        "cells": [{"folder": f"teacher-n{n}-h{w}"} for n, w in cells],
+    }
+    write_json(tmp_path / "sweep.json", index)
+    return tmp_path
+
+
+def _slope(rep, axis: str, method: str, quantity: str) -> float:
+    s = rep.slopes
+    row = s[(s["axis"] == axis) & (s["method"] == method)]
+    assert len(row) == 1
+    return float(row[quantity].iloc[0])
+
+
+def test_slopes_recover_the_growth_laws_made_by_hand(tmp_path):
+    rep = build_scaling(_sweep(tmp_path), figures=False)
+    # time ~ rows^1 * width^0.5; gradients ~ width^2 (not rows); ESS/s ~ rows^-1 (MCMC)
+    for method in ("mc", "vi"):
+        assert _slope(rep, "rows", method, "total_s") == pytest.approx(1.0, abs=1e-12)
+        assert _slope(rep, "width", method, "total_s") == pytest.approx(0.5, abs=1e-12)
+        assert _slope(rep, "width", method, "grad_evals") == pytest.approx(2.0, abs=1e-12)
+        assert _slope(rep, "rows", method, "grad_evals") == pytest.approx(0.0, abs=1e-12)
+    assert _slope(rep, "rows", "mc", "ess_bulk_per_s") == pytest.approx(-1.0, abs=1e-12)
+    assert _slope(rep, "rows", "vi", "iterations") == pytest.approx(0.25, abs=1e-12)
+    assert np.isnan(_slope(rep, "rows", "vi", "ess_bulk_per_s"))  # VI has no ESS
+    assert np.isnan(_slope(rep, "rows", "mc", "iterations"))  # MCMC has no ELBO trace
+    # Exact laws: three points on a line leave no error.
+    s = rep.slopes
+    assert s.loc[s["axis"] == "rows", "total_s_se"].abs().max() < 1e-12
+    assert set(s["held_value"][s["axis"] == "rows"]) == {12}
+    assert set(s["held_value"][s["axis"] == "width"]) == {1600}
+
+
+def test_each_point_is_the_median_over_seeds(tmp_path):
+    rep = build_scaling(_sweep(tmp_path), figures=False)
+    pts = rep.points
+    one = pts[(pts["method"] == "mc") & (pts["n_train"] == 400) & (pts["n_hidden"] == 12)]
+    # seeds 0 and 2: factors 1 and 3, median 2 -> 0.01 * 400 * sqrt(12) * 2
+    assert one["total_s"].iloc[0] == pytest.approx(0.01 * 400 * math.sqrt(12) * 2)
+    assert one["seeds"].iloc[0] == 2
+    assert one["n_params"].iloc[0] == (8 + 2) * 12 + 1  # W0, b0, W1 per unit, and b1
+
+
+def test_a_failed_fit_is_left_out_and_named(tmp_path):
+    rep = build_scaling(_sweep(tmp_path, failed={("mc", 2, 400, 12)}), figures=False)
+    pts = rep.points
+    one = pts[(pts["method"] == "mc") & (pts["n_train"] == 400) & (pts["n_hidden"] == 12)]
+    assert one["seeds"].iloc[0] == 1
+    assert one["total_s"].iloc[0] == pytest.approx(0.01 * 400 * math.sqrt(12))
+    assert any("mc seed 2 in teacher-n400-h12 (failed)" in n for n in rep.notes)
+
+
+def test_the_tables_show_the_slopes_and_every_point(tmp_path):
+    rep = build_scaling(_sweep(tmp_path), figures=False)
+    table = slope_table(rep.slopes)
+    row = table[(table["Method"] == "MC") & table["Along"].str.startswith("training rows")]
+    assert row["Along"].iloc[0] == "training rows 400-6,400"
+    assert row["Held"].iloc[0] == "hidden width 12 (teacher)"
+    assert row["end-to-end time (s)"].iloc[0] == "1.00 ± 0.00"
+    assert row["optimiser iterations"].iloc[0] == "n/a"
+    points = point_table(rep.points)
+    assert len(points) == 2 * 5  # two methods at five cells
+    assert set(points["RMSE to truth"]) == {f"{1 / math.sqrt(n):.4f}" for n in ROWS}
+
+
+def test_the_report_files_and_the_cli_on_a_sweep_folder(tmp_path, capsys):
+    folder = _sweep(tmp_path)
+    paths = write_scaling_report(folder)
+    assert [p.name for p in paths] == [
+        "scaling.html",
+        "scaling.md",
+        "scaling_rows.png",
+        "scaling_width.png",
+    ]
+    html = (folder / "scaling.html").read_text()
+    assert "Growth with training rows" in html and "data:image/png;base64," in html
+    md = (folder / "scaling.md").read_text()
+    assert "(figures/scaling_rows.png)" in md and "| MC " in md
+    before = (folder / "scaling.md").read_bytes()
+    assert main(["report", str(folder)]) == 0
+    assert "scaling.html" in capsys.readouterr().out
+    assert (folder / "scaling.md").read_bytes() == before  # the same results, the same bytes
+
+
+def test_a_broken_sweep_index_is_named(tmp_path):
+    (tmp_path / "sweep.json").write_text(json.dumps({"schema": "other"}))
+    with pytest.raises(ResultsError, match="sweep.json: field 'schema' is 'other'"):
+        build_scaling(tmp_path)
+
+
+def test_a_rows_axis_and_a_width_axis_share_their_crossing_cell():
+    grid = parse_grid(
+        {
+            "methods": ["advi"],
+            "datasets": [
+                {"name": "teacher", "n_train": [400, 1600, 6400], "hidden": [12]},
+                {"name": "teacher", "n_train": 1600, "hidden": [4, 12, 48]},
+            ],
+        }
+    )
+    assert [c.folder for c in grid.cells] == [
+        "teacher-n400-h12",
+        "teacher-n1600-h12",
+        "teacher-n6400-h12",
+        "teacher-n1600-h4",
+        "teacher-n1600-h48",
+    ]
+
+
+def test_the_committed_scaling_grid_has_both_axes():
+    from pathlib import Path
+
+    from bnn_models.sweep import load_grid
+
+    grid = load_grid(Path(__file__).parents[1] / "grids" / "scaling.toml")
+    rows = sorted(c.dataset["n_train"] for c in grid.cells if c.n_hidden == 12)
+    widths = sorted(c.n_hidden for c in grid.cells if c.dataset["n_train"] == 1600)
+    assert rows == [400, 1600, 6400, 25600] and widths == [4, 12, 24, 48, 96]
+    assert len(grid.cells) == 8 and grid.methods == ["nuts", "advi", "fullrank_advi"]
