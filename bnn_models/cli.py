@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bnn_models.data import Dataset, load_dataset
+from bnn_models.data import SHIFTS, Dataset, load_dataset
 from bnn_models.errors import BadInput
 from bnn_models.model import N_HIDDEN
 
@@ -90,6 +90,7 @@ def _dataset(args: argparse.Namespace) -> Dataset:
         seed=args.data_seed,
         n_train=args.n_train,
         n_test=args.n_test,
+        shift=args.shift,
     )
 
 
@@ -352,6 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--n-train", type=int, default=1600, help="teacher training rows")
         p.add_argument("--n-test", type=int, default=400, help="teacher test rows")
+        p.add_argument(
+            "--shift",
+            choices=sorted(SHIFTS),
+            help="rupture: train inside the central 80%% of one feature, test inside and "
+            "outside it (" + "; ".join(f"{n}: {s.feature}" for n, s in SHIFTS.items()) + ")",
+        )
 
     def executor_options(p: argparse.ArgumentParser, default: str) -> None:
         p.add_argument(

@@ -88,7 +88,15 @@ WEIGHT_SPACE_KEYS = (
     "pooled_raw_sd_ratio_median",
 )
 #: Keys of :func:`truth_comparison`.
-TRUTH_KEYS = ("tv_mean", "tv_max", "rmse", "coverage_90")
+TRUTH_KEYS = (
+    "tv_mean",
+    "tv_max",
+    "rmse",
+    "coverage_50",
+    "coverage_90",
+    "width_50",
+    "width_90",
+)
 
 
 def _within_sd(posterior: xr.Dataset) -> xr.Dataset:

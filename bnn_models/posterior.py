@@ -205,7 +205,9 @@ def weight_diagnostics(posterior: xr.Dataset, template: np.ndarray | None = None
     return out
 
 
-def truth_comparison(p: np.ndarray, truth: np.ndarray, *, prob: float = 0.9) -> dict:
+def truth_comparison(
+    p: np.ndarray, truth: np.ndarray, *, probs: tuple[float, ...] = (0.5, 0.9)
+) -> dict:
     """Predictive probabilities against the true ones (teacher data).
 
     Parameters
@@ -214,21 +216,26 @@ def truth_comparison(p: np.ndarray, truth: np.ndarray, *, prob: float = 0.9) -> 
         Draws of the probability of label 1.
     truth : numpy.ndarray, shape (test rows,)
         The data-generating network's probabilities.
-    prob : float
-        Mass of the central interval whose coverage is reported.
+    probs : tuple of float
+        Masses of the central intervals whose coverage is reported.
 
     Returns
     -------
     dict
-        ``tv_mean`` (mean |E p - truth|), ``tv_max``, ``rmse``, ``coverage_90``: share
-        of points whose true probability lies in the central ``prob`` interval.
+        ``tv_mean`` (mean |E p - truth|), ``tv_max``, ``rmse``; per mass (``50``, ``90``)
+        ``coverage_50`` (share of points whose true probability lies in the central
+        interval, ends included: a method right about its uncertainty covers as often as
+        the mass says) and ``width_50`` (the intervals' mean width).
     """
     mean = p.mean(axis=0)
-    lo, hi = np.quantile(p, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
     diff = np.abs(mean - truth)
-    return {
+    out = {
         "tv_mean": float(diff.mean()),
         "tv_max": float(diff.max()),
         "rmse": float(np.sqrt(np.mean((mean - truth) ** 2))),
-        f"coverage_{round(prob * 100)}": float(np.mean((truth >= lo) & (truth <= hi))),
     }
+    for prob in probs:
+        lo, hi = np.quantile(p, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+        out[f"coverage_{round(prob * 100)}"] = float(np.mean((truth >= lo) & (truth <= hi)))
+        out[f"width_{round(prob * 100)}"] = float(np.mean(hi - lo))
+    return out

@@ -38,7 +38,10 @@ NEEDS_DRAWS = (
     "truth_tv_mean_ref",
     "truth_tv_max_ref",
     "truth_rmse_ref",
+    "truth_coverage_50_ref",
     "truth_coverage_90_ref",
+    "truth_width_50_ref",
+    "truth_width_90_ref",
 )
 
 

@@ -17,7 +17,11 @@ Grid keys::
     name = "teacher"                      # rupture | teacher (or data = "file.csv")
     n_train = [400, 1600]                 # teacher only; a number or a list
     n_test = 400
+    seed = [0, 1, 2]                      # data seeds (teacher, splits): a cell each
     hidden = [4, 96]                      # this dataset's widths, over the top-level ones
+    [[datasets]]
+    name = "rupture"
+    shift = "bump-height"                 # a named shift (bnn-bench run --shift)
     [set.advi]                            # settings over the methods' (--set)
     learning_rate = 0.003
 """
@@ -32,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bnn_models._io import write_json
-from bnn_models.data import Dataset, load_dataset
+from bnn_models.data import SHIFTS, Dataset, load_dataset
 from bnn_models.errors import BadInput
 from bnn_models.executor import Executor
 from bnn_models.model import N_HIDDEN
@@ -45,7 +49,7 @@ __all__ = ["SWEEP_SCHEMA", "Cell", "Grid", "load_grid", "parse_grid", "run_sweep
 SWEEP_SCHEMA = "bnn-bench/sweep"
 
 _TOP = {"methods", "seeds", "hidden", "quick", "reference", "datasets", "set", "time_limit"}
-_DATASET = {"name", "data", "label", "n_train", "n_test", "seed", "rebalance", "hidden"}
+_DATASET = {"name", "data", "label", "n_train", "n_test", "seed", "rebalance", "hidden", "shift"}
 
 
 @dataclass(frozen=True)
@@ -111,17 +115,28 @@ def _cells(where: str, entries: object, widths: list[int]) -> list[Cell]:
             if name != "teacher":
                 raise BadInput(f"{at}: key 'n_train' is for the teacher data only, not {name!r}")
             sizes = list(_ints(at, "n_train", entry["n_train"], least=10))
+        data_seeds: list[int | None] = [None]
+        if isinstance(entry.get("seed"), list):  # one cell per data seed (teacher, splits)
+            data_seeds = list(_ints(at, "seed", entry["seed"], least=0))
         stem = Path(entry["data"]).stem if "data" in entry else name
+        if "shift" in entry:
+            if name != "rupture" or entry["shift"] not in SHIFTS:
+                raise _bad(at, "shift", entry["shift"], f"one of {', '.join(SHIFTS)} (rupture)")
+            stem += f"-{entry['shift']}"
         own_widths = _ints(at, "hidden", entry["hidden"], least=1) if "hidden" in entry else widths
         for n_train in sizes:
-            spec = {k: v for k, v in entry.items() if k not in ("n_train", "hidden")}
-            if n_train is not None:
-                spec["n_train"] = n_train
-            for width in own_widths:
-                size = f"-n{n_train}" if n_train is not None else ""
-                cell = Cell(f"{stem}{size}-h{width}", spec, width)
-                if cell not in cells:  # a rows axis and a width axis share their crossing
-                    cells.append(cell)
+            for data_seed in data_seeds:
+                spec = {k: v for k, v in entry.items() if k not in ("n_train", "hidden")}
+                if n_train is not None:
+                    spec["n_train"] = n_train
+                if data_seed is not None:
+                    spec["seed"] = data_seed
+                for width in own_widths:
+                    size = f"-n{n_train}" if n_train is not None else ""
+                    size += f"-d{data_seed}" if data_seed is not None else ""
+                    cell = Cell(f"{stem}{size}-h{width}", spec, width)
+                    if cell not in cells:  # a rows axis and a width axis share their crossing
+                        cells.append(cell)
     folders = [c.folder for c in cells]
     if len(set(folders)) != len(folders):
         raise BadInput(f"{where}: two datasets give the same cell folder ({', '.join(folders)})")
@@ -202,6 +217,7 @@ def _dataset(cell: Cell, data_dir: str | None) -> Dataset:
         seed=spec.get("seed", 0),
         n_train=spec.get("n_train", 1600),
         n_test=spec.get("n_test", 400),
+        shift=spec.get("shift"),
     )
 
 

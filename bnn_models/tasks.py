@@ -29,6 +29,7 @@ from bnn_models.inference import FitResult, Settings, get_method, save_fit
 from bnn_models.inference._deadline import DEADLINE
 from bnn_models.metrics import compute_metrics
 from bnn_models.reference import Reference
+from bnn_models.uncertainty import shift_metrics
 
 __all__ = ["Outcome", "Task", "failed_outcome", "raise_is_lost", "run_task", "skipped_entry"]
 
@@ -207,6 +208,10 @@ def _entry(
     if result.ok:
         entry.update(compute_metrics(result, task.dataset.y_test, seed=task.seed))
         entry["fidelity"] = compute_fidelity(result, task.dataset, reference)
+        shifted = task.dataset.test_shifted
+        entry["shift"] = (
+            None if shifted is None else shift_metrics(result.p_test, task.dataset.y_test, shifted)
+        )
         if result.warnings:
             entry["warnings"] = list(result.warnings)
     return entry

@@ -32,6 +32,7 @@ RANKS: dict[str, int] = {
     "refsummary": 4,
     "metrics": 5,
     "fidelity": 5,
+    "uncertainty": 5,
     "figures": 5,
     "tasks": 6,
     "executor": 6,

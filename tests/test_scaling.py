@@ -13,7 +13,7 @@ from bnn_models._io import write_json
 from bnn_models.cli import main
 from bnn_models.errors import ResultsError
 from bnn_models.report import build_scaling, write_scaling_report
-from bnn_models.report.scaling import point_table, slope_table
+from bnn_models.report.scaling import coverage_table, point_table, slope_table
 from bnn_models.schema import SCHEMA, SCHEMA_VERSION
 from bnn_models.sweep import SWEEP_SCHEMA, parse_grid
 
@@ -48,7 +48,14 @@ def _fit(method: str, family: str, seed: int, n_train: int, width: int, status="
         "config_hash": f"{method}{seed}{width}",
         "runtime": runtime if status == "ok" else {},
         "elbo": elbo,
-        "fidelity": {"truth_rmse": 1 / math.sqrt(n_train)},
+        "fidelity": {
+            "truth_rmse": 1 / math.sqrt(n_train),
+            # MCMC covers at the nominal rates; VI at 30% and 60%, half as wide
+            "truth_coverage_50": 0.5 if family == "mcmc" else 0.3,
+            "truth_coverage_90": 0.9 if family == "mcmc" else 0.6,
+            "truth_width_50": 0.2 if family == "mcmc" else 0.1,
+            "truth_width_90": 0.4 if family == "mcmc" else 0.2,
+        },
     }
 
 
@@ -199,3 +206,15 @@ def test_the_committed_scaling_grid_has_both_axes():
     widths = sorted(c.n_hidden for c in grid.cells if c.dataset["n_train"] == 1600)
     assert rows == [400, 1600, 6400, 25600] and widths == [4, 12, 24, 48, 96]
     assert len(grid.cells) == 8 and grid.methods == ["nuts", "advi", "fullrank_advi"]
+
+
+def test_coverage_of_the_truth_is_pooled_over_every_fit(tmp_path):
+    rep = build_scaling(_sweep(tmp_path), figures=False)
+    table = coverage_table(rep.frame).set_index("Method")
+    assert table.loc["MC", "Coverage of 90% intervals"] == "90.0% [90.0, 90.0]"
+    assert table.loc["VI", "Coverage of 50% intervals"] == "30.0% [30.0, 30.0]"
+    assert table.loc["VI", "Width of 90% intervals"] == "0.200 [0.200, 0.200]"
+    assert table.loc["MC", "Fits"] == "10" and table.loc["MC", "Data sets"] == "5"
+    assert "## Coverage of the true probabilities" in (
+        write_scaling_report(tmp_path) and (tmp_path / "scaling.md").read_text()
+    )

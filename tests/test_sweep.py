@@ -64,6 +64,14 @@ def test_a_grid_file_is_cut_into_cells(tmp_path):
         ),
         ({"methods": ["advi"], "datasets": [{"name": "teacher"}], "hidden": [0]}, "key 'hidden'"),
         ({"methods": ["advi"], "datasets": [{"name": "teacher"}], "quick": "yes"}, "key 'quick'"),
+        (
+            {"methods": ["advi"], "datasets": [{"name": "teacher", "shift": "bump-height"}]},
+            "datasets[0]: key 'shift' is 'bump-height'",
+        ),
+        (
+            {"methods": ["advi"], "datasets": [{"name": "rupture", "shift": "tilt"}]},
+            "key 'shift' is 'tilt'",
+        ),
     ],
 )
 def test_a_bad_grid_names_the_key_and_the_value(raw, message):
@@ -83,6 +91,25 @@ def test_a_bad_grid_file_exits_2_and_writes_nothing(tmp_path, capsys):
     assert main(["sweep", str(path), "--out", str(out), "--scheduler", "serial"]) == 2
     assert "unknown key 'workers'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_data_seeds_and_shifts_make_cells_of_their_own():
+    grid = parse_grid(
+        {
+            "methods": ["advi"],
+            "datasets": [
+                {"name": "teacher", "n_train": 200, "seed": [0, 1]},
+                {"name": "rupture", "shift": "normal-stress"},
+            ],
+        }
+    )
+    assert [c.folder for c in grid.cells] == [
+        "teacher-n200-d0-h12",
+        "teacher-n200-d1-h12",
+        "rupture-normal-stress-h12",
+    ]
+    assert [c.dataset.get("seed") for c in grid.cells] == [0, 1, None]
+    assert grid.cells[2].dataset["shift"] == "normal-stress"
 
 
 def test_the_options_describe_the_same_grid_as_the_file(tmp_path, capsys):

@@ -31,6 +31,9 @@ class Dataset:
         Whether the minority class of the training set was upsampled.
     p_test_true : numpy.ndarray or None
         The true probability of label 1 for every test row, where known (teacher data).
+    test_shifted : numpy.ndarray or None
+        Boolean, per test row: outside the training range of a named shift's feature
+        (``load_rupture(shift=...)``); None without a shift.
     info : dict
         Provenance: source, seeds, standardisation statistics.
     """
@@ -44,6 +47,7 @@ class Dataset:
     sha256: dict[str, str]
     rebalanced: bool = False
     p_test_true: np.ndarray | None = None
+    test_shifted: np.ndarray | None = None
     info: dict = field(default_factory=dict)
 
     @property

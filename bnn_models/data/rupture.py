@@ -9,7 +9,8 @@ import numpy as np
 import pooch
 
 from bnn_models.data._dataset import Dataset, _check_two_classes, _standardise, _upsample
-from bnn_models.data.tables import _MissingInput, _read_table, _where_rows
+from bnn_models.data.shift import SHIFTS, shift_rows
+from bnn_models.data.tables import _MissingInput, _read_table, _Table, _where_rows
 from bnn_models.errors import BadInput
 
 __all__ = [
@@ -101,13 +102,20 @@ def fetch_rupture(data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
 
 
 def load_rupture(
-    data_dir: str | os.PathLike | None = None, *, rebalance: bool = False, seed: int = 0
+    data_dir: str | os.PathLike | None = None,
+    *,
+    rebalance: bool = False,
+    seed: int = 0,
+    shift: str | None = None,
 ) -> Dataset:
-    """Load the published rupture split.
+    """Load the published rupture split, or a named shift of the pooled rows.
 
     Train is the train file stacked on the validate file (1,600 rows), test is the
     test file (400 rows), as in arXiv 1911.09660. Features are standardised with the
-    training rows' mean and sd.
+    training rows' mean and sd. With ``shift`` (a name of
+    :data:`bnn_models.data.shift.SHIFTS`) the three files are pooled and cut by
+    :func:`~bnn_models.data.shift.shift_rows` instead; ``test_shifted`` marks the test
+    rows outside the training range of the shift's feature.
 
     Parameters
     ----------
@@ -117,7 +125,10 @@ def load_rupture(
         Upsample the minority class of the training rows to parity, as the study did.
         Off by default: it moves the base rate, and so the calibration on the test set.
     seed : int
-        Seed of the upsampling draw (``sklearn.utils.resample``).
+        Seed of the upsampling draw (``sklearn.utils.resample``), or of a shift's draw of
+        in-distribution test rows.
+    shift : str, optional
+        A named shift (not with ``rebalance``).
 
     Returns
     -------
@@ -126,7 +137,8 @@ def load_rupture(
     Raises
     ------
     BadInput
-        Missing or altered files (see :func:`fetch_rupture`), or a bad cell.
+        Missing or altered files (see :func:`fetch_rupture`), a bad cell, an unknown
+        shift name.
 
     Examples
     --------
@@ -141,6 +153,10 @@ def load_rupture(
     }
     train = [parts["rupturemodel_train.txt"], parts["rupturemodel_validate.txt"]]
     test = parts["rupturemodel_test.txt"]
+    if shift is not None:
+        if rebalance:
+            raise BadInput("rupture: a shift and rebalance cannot be combined")
+        return _shifted(paths, [*train, test], shift, seed)
     X_train = np.vstack([t.X for t in train])
     y_train = np.concatenate([t.y for t in train])
     source = str(paths["rupturemodel_train.txt"].parent)
@@ -165,4 +181,35 @@ def load_rupture(
         sha256={name: RUPTURE_FILES[name] for name in paths},
         rebalanced=rebalance,
         info={"source": RUPTURE_URL, "rebalance_seed": seed if rebalance else None, **stats},
+    )
+
+
+def _shifted(paths: dict[str, Path], tables: list[_Table], name: str, seed: int) -> Dataset:
+    """The pooled rows (train, validate, test files) cut by the named shift."""
+    if name not in SHIFTS:
+        raise BadInput(f"rupture: unknown shift {name!r}; expected one of {', '.join(SHIFTS)}")
+    X = np.vstack([t.X for t in tables])
+    y = np.concatenate([t.y for t in tables])
+    train, test_in, test_out, info = shift_rows(X, RUPTURE_FEATURES, SHIFTS[name], seed)
+    test = np.concatenate([test_in, test_out])
+    source = str(paths["rupturemodel_train.txt"].parent)
+    _check_two_classes(y[train], source)
+    X_train, X_test, stats = _standardise(
+        X[train],
+        X[test],
+        RUPTURE_FEATURES,
+        source,
+        _where_rows(tables, train),
+        _where_rows(tables, test),
+    )
+    return Dataset(
+        name="rupture",
+        X_train=X_train,
+        y_train=y[train],
+        X_test=X_test,
+        y_test=y[test],
+        feature_names=RUPTURE_FEATURES,
+        sha256={name: RUPTURE_FILES[name] for name in paths},
+        test_shifted=np.arange(test.size) >= test_in.size,
+        info={"source": RUPTURE_URL, "rebalance_seed": None, "shift": info, **stats},
     )

@@ -9,9 +9,10 @@ timestamp or software tag, so the same results give the same bytes.
 
 The modules, one job each: :mod:`~bnn_models.figures._style` (palette, styles, rc settings,
 PNG output), :mod:`~bnn_models.figures.fits` (runtime, ELBO, reliability, predictive and
-weight sd), :mod:`~bnn_models.figures.mcmc` (trace and rank plots) and
-:mod:`~bnn_models.figures.fidelity` (against the reference, k-hat, across seeds) and
-:mod:`~bnn_models.figures.scaling` (cost growth of a sweep, log-log).
+weight sd), :mod:`~bnn_models.figures.mcmc` (trace and rank plots),
+:mod:`~bnn_models.figures.fidelity` (against the reference, k-hat, across seeds),
+:mod:`~bnn_models.figures.scaling` (cost growth of a sweep, log-log) and
+:mod:`~bnn_models.figures.shift` (accuracy when abstaining, under dataset shift).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from bnn_models.figures.fits import (
 )
 from bnn_models.figures.mcmc import pick_trace_variables, rank_figure, trace_figure
 from bnn_models.figures.scaling import growth_figure
+from bnn_models.figures.shift import accuracy_coverage_figure
 
 __all__ = [
     "PALETTE",
     "RC",
     "Style",
+    "accuracy_coverage_figure",
     "elbo_figure",
     "fidelity_sd_figure",
     "growth_figure",

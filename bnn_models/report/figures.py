@@ -17,6 +17,7 @@ from bnn_models import figures as figs
 from bnn_models.report.fidelity import khats
 from bnn_models.report.formats import possessive
 from bnn_models.report.run import Method, baseline, styles
+from bnn_models.report.shift import accuracy_curves
 from bnn_models.schema import SEED_INTERVAL_PROB
 
 __all__ = ["FIGURE_FILES", "RETIRED_FIGURE_FILES", "Figure", "draw_figures"]
@@ -33,6 +34,7 @@ FIGURE_FILES = (
     "fidelity_sd.png",
     "khat.png",
     "seed_intervals.png",
+    "shift_accuracy_coverage.png",
 )
 
 #: Names earlier versions wrote; deleted when a report is written, so none is left stale.
@@ -47,7 +49,7 @@ class Figure:
     title: str
     caption: str
     png: bytes | None  # None: not drawn, ``caption`` says why
-    section: str = "figures"  # or "fidelity": drawn in the fidelity section
+    section: str = "figures"  # or "fidelity" / "shift": drawn in that section
 
 
 class _Figures:
@@ -138,6 +140,18 @@ def draw_figures(methods: dict[str, Method], doc: dict) -> list[Figure]:
     )
     _baseline_figures(ok, ref, look, add)
     _fidelity_figures(ok, doc, look, add)
+    curves = accuracy_curves(ok)
+    if curves:
+        add(
+            "shift_accuracy_coverage.png",
+            "Accuracy when abstaining on the most uncertain rows",
+            "Accuracy on the test rows kept when each method abstains on those with the "
+            "highest predictive entropy, in-distribution and shifted rows together, mean over "
+            "seeds: a method whose uncertainty is right where it matters rises steeply.",
+            lambda: figs.accuracy_coverage_figure(curves, look),
+            section="shift",
+            one_fit=False,
+        )
     return figures.out
 
 

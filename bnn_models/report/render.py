@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from bnn_models.report.content import Report
 from bnn_models.report.figures import Figure
 from bnn_models.report.run import Row
-from bnn_models.report.scaling import Scaling, point_table, slope_table
+from bnn_models.report.scaling import Scaling, coverage_table, point_table, slope_table
 from bnn_models.report.sections import PUBLISHED_HEADER
 
 __all__ = [
@@ -197,10 +197,12 @@ def _html_engines(rep: Report) -> Markup | None:
 
 def _numbered(rep: Report) -> dict[str, list[tuple[int, Figure]]]:
     """Figures by section, numbered in the order they appear in the report."""
-    out: dict[str, list[tuple[int, Figure]]] = {"figures": [], "fidelity": []}
+    out: dict[str, list[tuple[int, Figure]]] = {"shift": [], "figures": [], "fidelity": []}
     i = 0
-    for section in ("figures", "fidelity"):
-        if section == "fidelity" and rep.fidelity is None:
+    for section in ("shift", "figures", "fidelity"):  # the order the sections appear in
+        if (section == "fidelity" and rep.fidelity is None) or (
+            section == "shift" and rep.shift is None
+        ):
             continue
         for f in rep.figures:
             if f.section == section:
@@ -250,6 +252,10 @@ def render_markdown(rep: Report, figure_dir: str = "figures") -> str:
             for title, header, rows in rep.details
         ],
     }
+    tables["shift"] = None
+    if rep.shift is not None:
+        sh = rep.shift
+        tables["shift"] = _md_methods(_flat_headers(sh.groups, sh.columns), sh.rows)
     if fid is not None:
         tables["reference"] = _md_key_values(fid.reference)
         tables["diagnostics"] = _markdown(
@@ -279,6 +285,10 @@ def render_html(rep: Report) -> str:
             (title, _html_table(header, rows, "details")) for title, header, rows in rep.details
         ],
     }
+    tables["shift"] = None
+    if rep.shift is not None:
+        sh = rep.shift
+        tables["shift"] = _html_methods(sh.groups, sh.columns, sh.rows, "shift-table")
     if fid is not None:
         tables["reference"] = _html_key_values(fid.reference, "reference-header")
         tables["diagnostics"] = _html_table(fid.diagnostics_header, fid.diagnostics, "details")
@@ -293,6 +303,10 @@ def render_html(rep: Report) -> str:
 
 
 # --------------------------------------------------------------------------- sweep: scaling
+
+
+def _optional(frame: pd.DataFrame | None, render: Any) -> Any:
+    return None if frame is None else render(frame)
 
 
 def _scaling_figures(rep: Scaling, figure_dir: str | None) -> list[dict]:
@@ -316,6 +330,7 @@ def render_scaling_markdown(rep: Scaling, figure_dir: str = "figures") -> str:
         "header": _md_key_values(rep.header),
         "slopes": _markdown(slope_table(rep.slopes)) if not rep.slopes.empty else None,
         "points": _markdown(point_table(rep.points)),
+        "coverage": _optional(coverage_table(rep.frame), _markdown),
     }
     return (
         _env()
@@ -333,6 +348,9 @@ def render_scaling_html(rep: Scaling) -> str:
         if not rep.slopes.empty
         else None,
         "points": _html(point_table(rep.points), "details", index=False),
+        "coverage": _optional(
+            coverage_table(rep.frame), lambda f: _html(f, "details", index=False)
+        ),
     }
     css = env.loader.get_source(env, "report.css")[0] if env.loader is not None else ""
     return env.get_template("scaling.html.j2").render(

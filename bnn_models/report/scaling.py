@@ -31,6 +31,7 @@ __all__ = [
     "AXES",
     "QUANTITIES",
     "SCALING_FIGURE_FILES",
+    "coverage_table",
     "Scaling",
     "build_scaling",
     "load_sweep",
@@ -49,7 +50,19 @@ QUANTITIES: dict[str, tuple[str, str, str]] = {
     "grad_per_draw": ("runtime.grad_per_draw", "gradients per draw", "MCMC"),
     "ess_bulk_per_s": ("runtime.ess_bulk_per_s", "bulk ESS per second", "MCMC"),
     "truth_rmse": ("fidelity.truth_rmse", "RMSE to the true probabilities", "teacher data"),
+    "coverage_50": ("fidelity.truth_coverage_50", "50% interval coverage", "teacher data"),
+    "coverage_90": ("fidelity.truth_coverage_90", "90% interval coverage", "teacher data"),
+    "width_50": ("fidelity.truth_width_50", "50% interval width", "teacher data"),
+    "width_90": ("fidelity.truth_width_90", "90% interval width", "teacher data"),
 }
+
+#: Columns of the coverage table: quantity and header.
+COVERAGE = (
+    ("coverage_50", "Coverage of 50% intervals"),
+    ("coverage_90", "Coverage of 90% intervals"),
+    ("width_50", "Width of 50% intervals"),
+    ("width_90", "Width of 90% intervals"),
+)
 
 #: Axis -> (column, readable name, the column held fixed along it).
 AXES: dict[str, tuple[str, str, str]] = {
@@ -235,6 +248,25 @@ def point_table(pts: pd.DataFrame) -> pd.DataFrame:
                 "RMSE to truth": "n/a" if not np.isfinite(r.truth_rmse) else f"{r.truth_rmse:.4f}",
             }
         )
+    return pd.DataFrame(rows)
+
+
+def coverage_table(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """Per method over every fit of the sweep (cells x seeds): coverage of the true
+    probabilities by the central intervals and their width, mean [5%, 95% over fits];
+    None without true probabilities."""
+    have = frame.dropna(subset=["coverage_90"])
+    if have.empty:
+        return None
+    rows = []
+    for (_, label), g in have.groupby(["method", "label"], sort=False):
+        row = {"Method": label, "Fits": str(len(g)), "Data sets": str(g["cell"].nunique())}
+        for q, header in COVERAGE:
+            lo, hi = np.quantile(g[q], [0.05, 0.95])
+            row[header] = f"{100 * g[q].mean():.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+            if q.startswith("width"):
+                row[header] = f"{g[q].mean():.3f} [{lo:.3f}, {hi:.3f}]"
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
