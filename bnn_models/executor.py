@@ -75,6 +75,9 @@ class SerialExecutor:
 
     description = "serial (this process)"
 
+    def __init__(self, task_fn: Callable[[Task, Reference | None], Outcome] = run_task) -> None:
+        self.task_fn = task_fn
+
     def start(self, tasks: Sequence[Task]) -> None:
         """Nothing to start."""
 
@@ -88,7 +91,7 @@ class SerialExecutor:
         for task in tasks:
             if started is not None:
                 started(task)
-            yield run_task(task, _reference(task, references))
+            yield self.task_fn(task, _reference(task, references))
 
     def close(self) -> None:
         """Nothing to release."""
@@ -263,10 +266,12 @@ def make_executor(
     n_workers: int | None = None,
     log: Callable[[str], None] = print,
     progress: bool = True,
+    task_fn: Callable[[Task, Reference | None], Outcome] = run_task,
 ) -> Executor:
-    """``None`` or ``"serial"``: :class:`SerialExecutor`; else :class:`DaskExecutor`."""
+    """``None`` or ``"serial"``: :class:`SerialExecutor`; else :class:`DaskExecutor`.
+    ``task_fn`` runs one task (default: fit and measure, :func:`run_task`)."""
     if scheduler in (None, "serial"):
-        return SerialExecutor()
+        return SerialExecutor(task_fn)
     if n_workers is not None and n_workers < 1:
         raise BadInput(f"--workers: must be >= 1, got {n_workers}")
-    return DaskExecutor(scheduler, n_workers=n_workers, log=log, progress=progress)
+    return DaskExecutor(scheduler, n_workers=n_workers, log=log, progress=progress, task_fn=task_fn)

@@ -44,6 +44,7 @@ __all__ = [
     "plan_run",
     "load_fits",
     "run_benchmark",
+    "signals_raise",
 ]
 
 
@@ -73,23 +74,22 @@ def fit_settings(
 
 
 def _config_hash(method: str, seed: int, settings: Settings, dataset: Dataset) -> str:
-    blob = json.dumps(
-        {
-            "method": method,
-            "seed": seed,
-            "config": settings.as_config(),
-            "data": dataset.describe()["sha256"],
-            "n_train": len(dataset.y_train),
-            "rebalanced": dataset.rebalanced,
-        },
-        sort_keys=True,
-        default=str,
-    )
+    key = {
+        "method": method,
+        "seed": seed,
+        "config": settings.as_config(),
+        "data": dataset.describe()["sha256"],
+        "n_train": len(dataset.y_train),
+        "rebalanced": dataset.rebalanced,
+    }
+    if dataset.test_shifted is not None:  # two shifts cut the same files differently
+        key["shift"] = dataset.info["shift"]
+    blob = json.dumps(key, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 @contextlib.contextmanager
-def _signals_raise() -> Iterator[None]:
+def signals_raise() -> Iterator[None]:
     """SIGINT/SIGTERM end the run with :class:`Interrupted`, delivered until it has ended.
 
     A raise can be lost: inside a ctypes callback (numba compiling, an engine's progress
@@ -278,7 +278,7 @@ def execute_plans(
     for plan in plans:
         write_json(plan.out / "metrics.json", plan.doc)
     references = {p.reference.key: p.reference for p in plans if p.reference is not None}
-    with _signals_raise():
+    with signals_raise():
         if len(tasks) > 1:
             log(f"{len(tasks)} fits to run: {executor.description}")
 

@@ -33,6 +33,7 @@ RANKS: dict[str, int] = {
     "metrics": 5,
     "fidelity": 5,
     "uncertainty": 5,
+    "sbc": 6,
     "figures": 5,
     "tasks": 6,
     "executor": 6,

@@ -90,3 +90,14 @@ def test_a_run_on_a_shift_records_the_shift_metrics(tmp_path):
     assert "Accuracy: shifted" in report and "Flags shifted rows (AUROC): by sd" in report
     assert (tmp_path / "figures" / "shift_accuracy_coverage.png").is_file()
     assert '<h2 id="shift">Under dataset shift</h2>' in (tmp_path / "report.html").read_text()
+
+
+@needs_rupture
+def test_two_shifts_of_the_same_files_never_share_a_fit_key():
+    from bnn_models.inference import METHODS
+    from bnn_models.runner import _config_hash
+
+    settings = METHODS["advi"].configure(quick=True)
+    keys = {_config_hash("advi", 0, settings, load_rupture(shift=name)) for name in sorted(SHIFTS)}
+    keys.add(_config_hash("advi", 0, settings, load_rupture()))
+    assert len(keys) == len(SHIFTS) + 1

@@ -11,8 +11,9 @@ The modules, one job each: :mod:`~bnn_models.figures._style` (palette, styles, r
 PNG output), :mod:`~bnn_models.figures.fits` (runtime, ELBO, reliability, predictive and
 weight sd), :mod:`~bnn_models.figures.mcmc` (trace and rank plots),
 :mod:`~bnn_models.figures.fidelity` (against the reference, k-hat, across seeds),
-:mod:`~bnn_models.figures.scaling` (cost growth of a sweep, log-log) and
-:mod:`~bnn_models.figures.shift` (accuracy when abstaining, under dataset shift).
+:mod:`~bnn_models.figures.scaling` (cost growth of a sweep, log-log),
+:mod:`~bnn_models.figures.shift` (accuracy when abstaining, under dataset shift) and
+:mod:`~bnn_models.figures.sbc` (simulation-based calibration).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bnn_models.figures.fits import (
     weight_sd_figure,
 )
 from bnn_models.figures.mcmc import pick_trace_variables, rank_figure, trace_figure
+from bnn_models.figures.sbc import sbc_figure
 from bnn_models.figures.scaling import growth_figure
 from bnn_models.figures.shift import accuracy_coverage_figure
 
@@ -45,6 +47,7 @@ __all__ = [
     "predictive_sd_figure",
     "rank_figure",
     "reliability_figure",
+    "sbc_figure",
     "runtime_figure",
     "seed_interval_figure",
     "trace_figure",

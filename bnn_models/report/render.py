@@ -28,6 +28,7 @@ __all__ = [
     "render_markdown",
     "render_scaling_html",
     "render_scaling_markdown",
+    "render_sbc",
     "summary_markdown",
 ]
 
@@ -356,3 +357,34 @@ def render_scaling_html(rep: Scaling) -> str:
     return env.get_template("scaling.html.j2").render(
         rep=rep, tables=tables, figures=_scaling_figures(rep, None), css=Markup(css)
     )
+
+
+# --------------------------------------------------------------------------- sbc
+
+
+def render_sbc(
+    doc: dict, table: pd.DataFrame, notes: list[str], figure: str | None, inline: str | None
+) -> tuple[str, str]:
+    """The SBC report as Markdown (figure linked) and as self-contained HTML."""
+    env = _env()
+    header = [
+        ("Command", str(doc.get("command") or "(library call)")),
+        ("Commit", str(doc.get("commit"))),
+        ("Created", str(doc.get("created"))),
+        ("Methods", ", ".join(doc["methods"])),
+        ("Simulations", f"{doc['n_sims']} per method (seed {doc['seed']})"),
+        ("Settings", "quick" if doc.get("quick") else "default"),
+    ]
+    common = {"doc": doc, "notes": notes}
+    md = env.get_template("sbc.md.j2").render(
+        header=_md_key_values(header), table=_markdown(table), figure=figure, **common
+    )
+    css = env.loader.get_source(env, "report.css")[0] if env.loader is not None else ""
+    html = env.get_template("sbc.html.j2").render(
+        header=_html_key_values(header, "sbc-header"),
+        table=_html(table, "details", index=False),
+        figure=inline,
+        css=Markup(css),
+        **common,
+    )
+    return md, html

@@ -1,0 +1,263 @@
+"""One function per ``bnn-bench`` command: reads the parsed options, runs, prints, returns
+the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+from pathlib import Path
+
+from bnn_models.cli._common import (
+    DEFAULT_RUNS,
+    EXIT_FAILED,
+    SeedSpec,
+    _dataset,
+    _overrides,
+    _print_table,
+)
+from bnn_models.data import load_dataset
+from bnn_models.errors import BadInput
+from bnn_models.model import N_HIDDEN
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bnn_models.executor import make_executor
+    from bnn_models.inference import resolve_methods
+    from bnn_models.reference import resolve_reference
+    from bnn_models.report import summary_table, write_report
+    from bnn_models.runner import fit_settings, run_benchmark
+
+    methods = resolve_methods(args.methods)
+    seeds = (args.seeds or SeedSpec()).resolve(args.seed)
+    overrides = _overrides(args.set)
+    if args.hidden is not None:
+        if args.hidden < 1:
+            raise BadInput(f"--hidden: hidden width must be >= 1, got {args.hidden}")
+        for m in methods:
+            overrides.setdefault(m, {})["n_hidden"] = args.hidden
+    fit_settings(methods, quick=args.quick, overrides=overrides)  # refuse bad settings first
+    dataset = _dataset(args)
+    out = Path(args.out) if args.out else DEFAULT_RUNS / dataset.name
+    print(
+        f"bnn-bench run: {dataset.name} ({len(dataset.y_train)} train / {len(dataset.y_test)} "
+        f"test rows, {dataset.n_features} features), methods {','.join(methods)}, seeds "
+        f"{seeds}, profile {'quick' if args.quick else 'default'} -> {out}",
+        flush=True,
+    )
+    reference = resolve_reference(args.reference, dataset, n_hidden=args.hidden or N_HIDDEN)
+    print(
+        f"reference: {reference.path} ({reference.key})"
+        if reference is not None
+        else f"reference: none ({args.reference}; build one with 'bnn-bench reference')",
+        flush=True,
+    )
+    executor = make_executor(
+        args.scheduler,
+        n_workers=args.workers,
+        log=lambda s: print(s, flush=True),
+        progress=not args.no_progress,
+    )
+    try:
+        doc = run_benchmark(
+            dataset,
+            out,
+            methods=methods,
+            seeds=seeds,
+            quick=args.quick,
+            overrides=overrides,
+            resume=args.resume,
+            time_limit_s=args.time_limit,
+            progressbar=not args.no_progress and args.scheduler == "serial",
+            log=lambda s: print(s, flush=True),
+            command=shlex.join(["bnn-bench", *sys.argv[1:]]),
+            reference=reference,
+            executor=executor,
+        )
+    finally:
+        executor.close()
+    table = summary_table(doc)
+    _print_table("Summary (test set; times in seconds):", table)
+    if not args.no_report:
+        paths = write_report(out)
+        print("report: " + ", ".join(str(p) for p in paths))
+    print(f"metrics: {out / 'metrics.json'}")
+    return EXIT_FAILED if (table["status"] == "failed").any() else 0
+
+
+def _grid_from_options(args: argparse.Namespace) -> dict:
+    """The grid a sweep's options describe (the keys of a grid file)."""
+
+    def numbers(text: str) -> list[int] | str:
+        try:
+            return [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            return text  # parse_grid names the key and the value
+
+    if args.dataset is None:
+        raise BadInput("sweep: give a GRID.toml file or --dataset (and --methods, --seeds)")
+    dataset: dict[str, object] = {"name": args.dataset}
+    if args.n_train:
+        dataset["n_train"] = numbers(args.n_train)
+    raw: dict[str, object] = {"datasets": [dataset], "quick": args.quick}
+    if args.methods:
+        raw["methods"] = args.methods.split(",")
+    if args.seeds:  # "8": a count; "0,3,7": those seeds
+        seeds = numbers(args.seeds)
+        one = isinstance(seeds, list) and len(seeds) == 1 and "," not in args.seeds
+        raw["seeds"] = seeds[0] if one else seeds
+    if args.hidden:
+        raw["hidden"] = numbers(args.hidden)
+    return raw
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from bnn_models.executor import make_executor
+    from bnn_models.report import write_report, write_scaling_report
+    from bnn_models.schema import load_metrics
+    from bnn_models.sweep import load_grid, parse_grid, run_sweep
+
+    if args.grid is not None:
+        if args.dataset or args.methods or args.seeds or args.hidden or args.n_train:
+            raise BadInput("sweep: give either GRID.toml or the grid options, not both")
+        grid = load_grid(args.grid)
+    else:
+        grid = parse_grid(_grid_from_options(args), "sweep options")
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    executor = make_executor(
+        args.scheduler, n_workers=args.workers, log=log, progress=not args.no_progress
+    )
+    try:
+        index = run_sweep(
+            grid,
+            args.out,
+            executor=executor,
+            resume=args.resume,
+            data_dir=args.data_dir,
+            log=log,
+            command=shlex.join(["bnn-bench", *sys.argv[1:]]),
+        )
+    finally:
+        executor.close()
+    out = Path(args.out)
+    failed = 0
+    for cell in index["cells"]:
+        folder = out / cell["folder"]
+        failed += sum(f["status"] == "failed" for f in load_metrics(folder)["fits"])
+        if not args.no_report:
+            write_report(folder)
+    if not args.no_report:
+        print("scaling report: " + ", ".join(str(p) for p in write_scaling_report(out)))
+    print(
+        f"sweep: {index['fits']} fits ({index['ran']} run now, {failed} failed) -> {out / 'sweep.json'}"
+    )
+    return EXIT_FAILED if failed else 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bnn_models.report import write_report, write_scaling_report
+
+    folder = Path(args.dir)
+    # A sweep's folder gets the cost-growth report (its cells have their own reports).
+    write = write_scaling_report if (folder / "sweep.json").is_file() else write_report
+    for p in write(folder):
+        print(p)
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from bnn_models.gate import check, write_baseline
+    from bnn_models.report.check import format_baseline, format_check
+
+    runs = [Path(r) for r in args.run or []]
+    if args.write_baseline:
+        doc = write_baseline(Path(args.baseline), runs)
+        print("\n".join(format_baseline(doc, Path(args.baseline))))
+        return 0
+    result = check(
+        Path(args.baseline),
+        runs or None,
+        seeds=args.seeds,
+        methods=args.methods.split(",") if args.methods else None,
+        log=lambda s: print(s, flush=True),
+    )
+    print("\n".join(format_check(result, show_all=args.all)))
+    return 0 if result.passed else EXIT_FAILED
+
+
+def _cmd_reference(args: argparse.Namespace) -> int:
+    from bnn_models.reference import (
+        QUICK_REFERENCE,
+        ReferenceSettings,
+        build_reference,
+        refresh_summary,
+    )
+    from bnn_models.report.reference import format_reference
+
+    if args.refresh:
+        print(f"summary: {refresh_summary(args.refresh)}")
+        return 0
+
+    settings = (
+        dataclasses.replace(QUICK_REFERENCE, seed=args.seed)  # --quick keeps the --seed given
+        if args.quick
+        else ReferenceSettings(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed)
+    )
+    ref = build_reference(
+        _dataset(args),
+        settings,
+        cache_dir=args.cache,
+        log=lambda s: print(s, flush=True),
+        command=shlex.join(["bnn-bench", *sys.argv[1:]]),
+    )
+    print(format_reference(ref.summary))
+    print(f"summary: {ref.path.with_suffix('.json') if ref.path else '-'}")
+    return 0 if ref.summary["acceptance"]["passed"] else EXIT_FAILED
+
+
+def _cmd_sbc(args: argparse.Namespace) -> int:
+    from bnn_models.executor import make_executor
+    from bnn_models.inference import resolve_methods
+    from bnn_models.report.sbc import sbc_table, write_sbc_report
+    from bnn_models.sbc import design_from, run_sbc, sbc_task
+
+    methods = resolve_methods(args.methods)
+    design = design_from(
+        load_dataset("rupture", data_dir=args.data_dir), args.rows, args.probes, args.hidden
+    )
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    executor = make_executor(
+        args.scheduler,
+        n_workers=args.workers,
+        log=log,
+        progress=not args.no_progress,
+        task_fn=sbc_task,
+    )
+    try:
+        doc = run_sbc(
+            methods,
+            design,
+            args.sims,
+            args.out,
+            executor=executor,
+            seed=args.seed,
+            quick=args.quick,
+            overrides=_overrides(args.set),
+            resume=args.resume,
+            log=log,
+            command=shlex.join(["bnn-bench", *sys.argv[1:]]),
+        )
+    finally:
+        executor.close()
+    _print_table("Simulation-based calibration:", sbc_table(doc))
+    if not args.no_report:
+        print("report: " + ", ".join(str(p) for p in write_sbc_report(args.out)))
+    return 0
+
+
+def _cmd_methods(args: argparse.Namespace) -> int:
+    from bnn_models.report.methods import methods_table
+
+    print(methods_table().to_string(index=False))
+    return 0

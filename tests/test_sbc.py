@@ -1,0 +1,143 @@
+"""Simulation-based calibration: the procedure on a conjugate model whose exact posterior
+is known (right by construction passes, over- and under-confident fail), and the BNN's
+simulations and test quantities against direct computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bnn_models.sbc import (
+    Design,
+    fit_ranks,
+    pit_values,
+    quantity_names,
+    rank_quantities,
+    simulate,
+    uniformity_pvalues,
+)
+from tests.conftest import rupture_available
+
+N_SIMS, N_RANKED, N_OBS = 300, 99, 5
+
+
+def _normal_ranks(sd_factor: float, seed: int = 0) -> np.ndarray:
+    """theta ~ N(0, 1), y_j ~ N(theta, 1) (5 rows): the posterior is N(sum y / 6, 1 / 6).
+    Draws from it with its sd times ``sd_factor`` (1: exact)."""
+    rng = np.random.default_rng(seed)
+    ranks = np.empty((N_SIMS, 1), dtype=int)
+    for i in range(N_SIMS):
+        theta = rng.normal()
+        y = rng.normal(theta, 1.0, N_OBS)
+        mean, sd = y.sum() / (N_OBS + 1), np.sqrt(1 / (N_OBS + 1))
+        draws = rng.normal(mean, sd * sd_factor, (400, 1))
+        ranks[i] = rank_quantities(draws, np.array([theta]), N_RANKED, rng)
+    return ranks
+
+
+def test_the_exact_posterior_passes_and_wrong_spreads_fail():
+    exact = uniformity_pvalues(_normal_ranks(1.0), N_RANKED)
+    over = uniformity_pvalues(_normal_ranks(1 / 3), N_RANKED)  # over-confident
+    under = uniformity_pvalues(_normal_ranks(3.0), N_RANKED)  # too vague
+    assert exact.shape == (1,) and exact[0] > 0.05
+    assert over[0] < 1e-4 and under[0] < 1e-4
+
+
+def test_exact_posteriors_pass_at_the_nominal_rate():
+    # Under the null the p-value is uniform: about 5% of repeats fall below 0.05.
+    p = [uniformity_pvalues(_normal_ranks(1.0, seed), N_RANKED)[0] for seed in range(20)]
+    assert sum(v < 0.05 for v in p) <= 4
+
+
+def test_ranks_count_draws_below_and_break_ties_at_random():
+    draws = np.array([[0.1], [0.2], [0.3], [0.3], [0.5]])
+    rng = np.random.default_rng(0)
+    assert rank_quantities(draws, np.array([0.25]), 5, rng).tolist() == [2]
+    tied = {int(rank_quantities(draws, np.array([0.3]), 5, rng)[0]) for _ in range(200)}
+    assert tied == {2, 3, 4}  # below: 2; the two ties fall on either side
+    with pytest.raises(Exception, match="fewer than the 9 to rank"):
+        rank_quantities(draws, np.array([0.3]), 9, rng)
+
+
+def test_pit_values_are_inside_their_rank_cells():
+    pit = pit_values(np.array([[0], [99]]), 99)
+    assert 0 <= pit[0, 0] < 0.01 and 0.99 <= pit[1, 0] < 1
+
+
+def _design() -> Design:
+    rng = np.random.default_rng(5)
+    return Design(X=rng.normal(size=(30, 3)), probes=rng.normal(size=(2, 3)), n_hidden=4)
+
+
+def test_a_simulation_draws_from_the_prior_and_its_truth_is_computed_directly():
+    design = _design()
+    sim = simulate(design, 7, seed=1)
+    again = simulate(design, 7, seed=1)
+    assert np.array_equal(sim.y, again.y) and np.array_equal(sim.truth, again.truth)
+    assert 0 < sim.y.sum() < sim.y.size
+    w = sim.weights
+    assert w["W0"].shape == (3, 4) and w["W1"].shape == (4,) and np.ndim(w["b1"]) == 0
+
+    # the network written out unit by unit
+    def logit(x):
+        return sum(max(x @ w["W0"][:, j] + w["b0"][j], 0) * w["W1"][j] for j in range(4)) + w["b1"]
+
+    p_probe = [1 / (1 + np.exp(-logit(x))) for x in design.probes]
+    p = np.array([1 / (1 + np.exp(-logit(x))) for x in design.X])
+    loglik = np.sum(sim.y * np.log(p) + (1 - sim.y) * np.log(1 - p))
+    assert sim.truth == pytest.approx([*p_probe, loglik], rel=1e-10)
+    assert quantity_names(design) == ["p_probe0", "p_probe1", "loglik"]
+
+
+def test_a_real_fit_gives_ranks_in_range():
+    from bnn_models.inference import METHODS
+
+    design = _design()
+    sim = simulate(design, 0, seed=0)
+    result = METHODS["advi"](
+        dataset=sim.dataset(design), seed=0, progressbar=False, quick=True, n_hidden=4
+    )
+    ranks = fit_ranks(result, design, sim, n_ranked=99)
+    assert ranks.shape == (3,) and ((ranks >= 0) & (ranks <= 99)).all()
+
+
+def test_run_sbc_writes_every_simulation_and_resumes_without_refitting(tmp_path):
+    from bnn_models.errors import BadInput
+    from bnn_models.executor import SerialExecutor
+    from bnn_models.sbc import run_sbc, sbc_task, summarise
+
+    design = _design()
+    lines: list[str] = []
+    kwargs = {"executor": SerialExecutor(sbc_task), "quick": True, "log": lines.append}
+    doc = run_sbc(["advi"], design, 3, tmp_path, **kwargs)
+    sims = doc["simulations"]
+    assert [(e["method"], e["seed"], e["status"]) for e in sims] == [
+        ("advi", 0, "ok"),
+        ("advi", 1, "ok"),
+        ("advi", 2, "ok"),
+    ]
+    assert all(len(e["ranks"]) == 3 for e in sims)
+    with pytest.raises(BadInput, match="sbc.json exists: pass --resume"):
+        run_sbc(["advi"], design, 3, tmp_path, **kwargs)
+    again = run_sbc(["advi"], design, 4, tmp_path, resume=True, **kwargs)
+    assert "sbc: 4 simulations, 3 kept, 1 to run" in lines
+    assert [e["ranks"] for e in again["simulations"][:3]] == [e["ranks"] for e in sims]
+    (row,) = summarise(again)
+    assert row["ok"] == 4 and set(row["p_values"]) == {"p_probe0", "p_probe1", "loglik"}
+    assert 0 <= row["p_adjusted"] <= 1
+
+
+@pytest.mark.skipif(not rupture_available(), reason="rupture files not available")
+def test_the_sbc_command_writes_its_results_and_report(tmp_path, capsys):
+    from bnn_models.cli import main
+
+    out = tmp_path / "sbc"
+    args = ["sbc", "--methods", "advi", "--sims", "3", "--rows", "40", "--probes", "2"]
+    assert main([*args, "--hidden", "3", "--quick", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "Simulation-based calibration:" in printed and "sbc.html" in printed
+    md = (out / "sbc.md").read_text()
+    assert "| ADVI (mean-field) " in md and "p: loglik" in md
+    assert (out / "figures" / "sbc_pit_ecdf.png").stat().st_size > 1000
+    assert "data:image/png;base64," in (out / "sbc.html").read_text()
+    assert main([*args, "--hidden", "3", "--quick", "--out", str(out)]) == 2  # no --resume
