@@ -12,7 +12,7 @@ BASE ?= HEAD~1
 # The 20 slowest tests are listed after each run: where the suite's time goes, in every CI log.
 PYTEST_ARGS ?= --durations=20
 
-.PHONY: install test test-slow bench bench-quick results-rupture results-rupture-methods results-scaling lint asv asv-compare asv-publish baseline check clean
+.PHONY: install test test-slow bench bench-quick results-rupture results-rupture-methods results-scaling results-shift results-coverage results-sbc lint asv asv-compare asv-publish baseline check clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,20 @@ results-rupture-methods: install
 results-scaling: install
 	@git diff --quiet HEAD || { echo "results-scaling: commit your changes first (the run records the commit)"; exit 1; }
 	$(VENV)/bin/bnn-bench sweep grids/scaling.toml --out results/scaling --scheduler serial --no-progress
+
+# Issue 12's committed runs: uncertainty under shift, coverage of the truth, SBC.
+results-shift: install
+	@git diff --quiet HEAD || { echo "results-shift: commit your changes first"; exit 1; }
+	$(VENV)/bin/bnn-bench sweep grids/shift.toml --out results/shift --scheduler serial --no-progress
+
+results-coverage: install
+	@git diff --quiet HEAD || { echo "results-coverage: commit your changes first"; exit 1; }
+	$(VENV)/bin/bnn-bench sweep grids/coverage.toml --out results/coverage --scheduler serial --no-progress
+
+results-sbc: install
+	@git diff --quiet HEAD || { echo "results-sbc: commit your changes first"; exit 1; }
+	$(VENV)/bin/bnn-bench sbc --methods advi,fullrank_advi --sims 100 --out results/sbc --resume --no-progress
+	$(VENV)/bin/bnn-bench sbc --methods nuts --sims 30 --out results/sbc --resume --no-progress
 
 lint: install
 	$(VENV)/bin/ruff check bnn_models benchmarks tests scripts

@@ -352,7 +352,9 @@ def run_sbc(
 ) -> dict:
     """Run every simulation of every method; write ``out_dir/sbc.json`` after each one.
 
-    With ``resume``, simulations already in ``sbc.json`` (same key) are kept, not rerun.
+    With ``resume``, simulations already in ``sbc.json`` (same key) are kept, not rerun,
+    and so are those of other methods: one folder can gather several calls (e.g. 100
+    simulations of the VI methods, then 30 of NUTS).
 
     Raises
     ------
@@ -362,12 +364,16 @@ def run_sbc(
     out = Path(out_dir)
     path = out / "sbc.json"
     tasks = sbc_tasks(methods, design, n_sims, seed=seed, quick=quick, overrides=overrides)
-    done: dict[str, dict] = {}
+    previous: dict = {"methods": [], "n_sims": {}, "simulations": []}
     if path.exists():
         if not resume:
             raise BadInput(f"{path} exists: pass --resume to keep its simulations, or --out")
-        done = {e["config_hash"]: e for e in json.loads(path.read_text())["simulations"]}
-    keys = {t.key for t in tasks}
+        previous = json.loads(path.read_text())
+        if previous.get("design", {}).get("key") != design.key():
+            raise BadInput(f"{path}: simulated on another design; choose another --out")
+    done = {e["config_hash"]: e for e in previous["simulations"]}
+    # Earlier simulations of other methods (or more of them) stay: one folder, many runs.
+    n_sims_of = {**previous["n_sims"], **dict.fromkeys(methods, n_sims)}
     doc: dict = {
         "schema": SBC_SCHEMA,
         "schema_version": 1,
@@ -385,12 +391,12 @@ def run_sbc(
             "key": design.key(),
         },
         "quantities": quantity_names(design),
-        "methods": list(methods),
-        "n_sims": n_sims,
+        "methods": list(dict.fromkeys([*previous["methods"], *methods])),
+        "n_sims": n_sims_of,
         "seed": seed,
         "n_ranked": N_RANKED,
         "quick": quick,
-        "simulations": [e for k, e in done.items() if k in keys],
+        "simulations": list(done.values()),
     }
     todo = [t for t in tasks if t.key not in done]
     log(f"sbc: {len(tasks)} simulations, {len(tasks) - len(todo)} kept, {len(todo)} to run")

@@ -125,6 +125,11 @@ def test_run_sbc_writes_every_simulation_and_resumes_without_refitting(tmp_path)
     (row,) = summarise(again)
     assert row["ok"] == 4 and set(row["p_values"]) == {"p_probe0", "p_probe1", "loglik"}
     assert 0 <= row["p_adjusted"] <= 1
+    # another method into the same folder keeps the first one's simulations
+    both = run_sbc(["fullrank_advi"], design, 2, tmp_path, resume=True, **kwargs)
+    assert both["methods"] == ["advi", "fullrank_advi"]
+    assert both["n_sims"] == {"advi": 4, "fullrank_advi": 2}
+    assert [e["method"] for e in both["simulations"]].count("advi") == 4
 
 
 @pytest.mark.skipif(not rupture_available(), reason="rupture files not available")

@@ -372,7 +372,10 @@ def render_sbc(
         ("Commit", str(doc.get("commit"))),
         ("Created", str(doc.get("created"))),
         ("Methods", ", ".join(doc["methods"])),
-        ("Simulations", f"{doc['n_sims']} per method (seed {doc['seed']})"),
+        (
+            "Simulations",
+            ", ".join(f"{m} {n}" for m, n in doc["n_sims"].items()) + f" (seed {doc['seed']})",
+        ),
         ("Settings", "quick" if doc.get("quick") else "default"),
     ]
     common = {"doc": doc, "notes": notes}
