@@ -136,7 +136,18 @@ def teacher(rows: int) -> Dataset:
     return make_teacher(n_train=rows, n_test=400, seed=TEACHER_SEED)
 
 
-def fit_all(profile: str, out_dir: str | Path | None = None) -> dict:
+#: The methods of the uncertainty benchmarks (fits on other data, so kept few): the MCMC
+#: reference and the VI methods built on PyMC's variational classes.
+UNCERTAINTY_METHODS = ([MCMC_REFERENCE] if MCMC_REFERENCE else []) + VI_STEP_METHODS
+
+
+def fit_all(
+    profile: str,
+    out_dir: str | Path | None = None,
+    *,
+    dataset: Dataset | None = None,
+    methods: list[str] | None = None,
+) -> dict:
     """Fit every registered method once on the rupture data with the profile's settings.
 
     Runs :func:`bnn_models.runner.run_benchmark`, the code behind ``bnn-bench run``, so
@@ -149,6 +160,10 @@ def fit_all(profile: str, out_dir: str | Path | None = None) -> dict:
     out_dir : path, optional
         Where the run's files go (default: a temporary folder in the current one,
         which for ``setup_cache`` is asv's cache folder).
+    dataset : Dataset, optional
+        Other data than the rupture split (then no reference: fidelity is n/a).
+    methods : list of str, optional
+        Fewer methods than every installed one.
 
     Returns
     -------
@@ -161,11 +176,14 @@ def fit_all(profile: str, out_dir: str | Path | None = None) -> dict:
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(dir=Path.cwd()))
     # asv runs from its own folder: look for the reference in this checkout's cache.
     cache_dir = Path(os.environ.get(CACHE_ENV) or _REPO / ".bnn_cache") / "reference"
+    data = rupture() if dataset is None else dataset
     doc = run_benchmark(
-        rupture(),
+        data,
         out,
-        reference=resolve_reference("auto", rupture(), cache_dir=cache_dir),
-        methods=METHOD_NAMES,
+        reference=None
+        if dataset is not None
+        else resolve_reference("auto", data, cache_dir=cache_dir),
+        methods=METHOD_NAMES if methods is None else methods,
         seeds=[FIT_SEED],
         quick=profile == "quick",
         progressbar=False,

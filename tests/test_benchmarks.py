@@ -20,7 +20,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 common = importlib.import_module("benchmarks.common")
-MODULES = [importlib.import_module(f"benchmarks.{m}") for m in ("fits", "ops", "scaling", "memory")]
+MODULES = [
+    importlib.import_module(f"benchmarks.{m}")
+    for m in ("fits", "ops", "scaling", "memory", "uncertainty")
+]
 _PREFIXES = ("time_", "track_", "peakmem_", "mem_")
 #: Hand-set mean predictive sd of each registered method in the synthetic cache.
 _PRED_SD = {"nuts": 0.08, "advi": 0.04, "fullrank_advi": 0.08}
@@ -63,11 +66,14 @@ def test_track_functions_have_a_unit_and_a_direction():
 
 
 def test_fit_benchmarks_share_one_setup_cache_and_run_once():
-    from benchmarks import fits
+    from benchmarks import fits, uncertainty
 
     caches = {cls.setup_cache for cls in _classes() if hasattr(cls, "setup_cache")}
-    assert caches == {fits._Fits.setup_cache}
-    assert fits._Fits.setup_cache.timeout == common.FIT_TIMEOUT
+    # the rupture fits, and the uncertainty suite's two (shifted rupture, teacher data)
+    own = {uncertainty._ShiftFits.setup_cache, uncertainty._TeacherFits.setup_cache}
+    assert caches == {fits._Fits.setup_cache, *own}
+    for cache in caches:
+        assert cache.timeout == common.FIT_TIMEOUT
     for cls in _classes():
         if hasattr(cls, "setup_cache") or any(n.startswith("peakmem_") for n in vars(cls)):
             assert cls.number == 1 and cls.repeat == 1, cls.__name__
@@ -84,8 +90,10 @@ def test_method_parameters_follow_the_registry_by_family():
     assert memory.PeakMemFit.params[1] == list(METHODS)
     assert fits.MCMCDiagnostics.params[1] == [m for m in METHODS if family[m] == "mcmc"]
     assert fits.VIConvergence.params[1] == [m for m in METHODS if family[m] == "vi"]
-    # Today's registry: NUTS is the MCMC reference, both ADVIs get the VI tracks.
+    # Today's registry: NUTS is the MCMC reference, both ADVIs get the VI tracks, and the
+    # uncertainty suite fits the design card's three methods.
     assert common.MCMC_REFERENCE == "nuts"
+    assert common.UNCERTAINTY_METHODS == ["nuts", "advi", "fullrank_advi"]
     assert {"advi", "fullrank_advi"} <= set(fits.VIConvergence.params[1])
     assert {"advi", "fullrank_advi"} <= set(ops.VIStep.params[0])
 
@@ -137,6 +145,10 @@ def test_listed_metrics_are_all_tracked():
         "max_rhat",
         "min_ess_bulk",
         "ess_bulk_per_second",
+        "shift_auroc_sd_shortfall",
+        "shifted_log_loss",
+        "coverage_90_gap",
+        "coverage_50_gap",
     ):
         assert f"track_{metric}" in names
     times = {name for _, name, _ in _benchmarks("time_")}
