@@ -109,9 +109,16 @@ asv-publish: install
 BASELINE ?= results/baseline_quick.json
 BASELINE_SEEDS ?= 10
 
+# The uncertainty baselines gate the design card's methods under the bump-height shift
+# (shift AUROC, shifted log loss) and on the teacher data (interval coverage).
+UNCERTAINTY_METHODS ?= nuts,advi,fullrank_advi
 baseline: install
 	$(VENV)/bin/bnn-bench run --quick --seeds $(BASELINE_SEEDS) --reference none --no-report --no-progress --out .bnn_cache/baseline-quick
 	$(VENV)/bin/bnn-bench check --write-baseline --baseline $(BASELINE) --run .bnn_cache/baseline-quick
+	$(VENV)/bin/bnn-bench run --quick --shift bump-height --methods $(UNCERTAINTY_METHODS) --seeds $(BASELINE_SEEDS) --reference none --no-report --no-progress --out .bnn_cache/baseline-shift
+	$(VENV)/bin/bnn-bench check --write-baseline --baseline results/baseline_shift_quick.json --run .bnn_cache/baseline-shift
+	$(VENV)/bin/bnn-bench run --quick --dataset teacher --methods $(UNCERTAINTY_METHODS) --seeds $(BASELINE_SEEDS) --reference none --no-report --no-progress --out .bnn_cache/baseline-teacher
+	$(VENV)/bin/bnn-bench check --write-baseline --baseline results/baseline_teacher_quick.json --run .bnn_cache/baseline-teacher
 
 check: install
 	$(VENV)/bin/bnn-bench check --baseline $(BASELINE)

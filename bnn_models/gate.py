@@ -86,6 +86,12 @@ GATED: dict[str, str] = {
     "spread.pred_sd_mean": "none",
     "diagnostics.rhat_max_pred": "lower",
     "diagnostics.ess_bulk_min_pred": "higher",
+    # Runs on a named shift (bnn-bench run --shift): does uncertainty flag shifted rows?
+    "shift.auroc_sd": "higher",
+    "shift.shifted_log_loss": "lower",
+    # Runs on the teacher data: interval coverage of the true probabilities.
+    "fidelity.truth_coverage_50": "none",
+    "fidelity.truth_coverage_90": "none",
 }
 
 #: Metrics counted in test rows: their tolerance is at least one row's worth.
@@ -112,6 +118,7 @@ class _Dataset(msgspec.Struct):
     n_train: int
     n_test: int
     sha256: dict[str, str]
+    shift: str | None = None
 
 
 class _Baseline(msgspec.Struct):
@@ -270,7 +277,18 @@ def _same_data(runs: list[dict], where: str) -> dict:
             raise ResultsError(
                 f"{run['path']}: field 'run.dataset.sha256' differs from {first['path']} ({where})"
             )
+        if _shift(run) != _shift(first):
+            raise ResultsError(
+                f"{run['path']}: field 'run.dataset.shift' is {_shift(run)!r}, "
+                f"{first['path']} has {_shift(first)!r} ({where})"
+            )
     return first
+
+
+def _shift(run: dict) -> str | None:
+    """The named shift a run's (or a baseline's) data were cut by (None: not shifted)."""
+    shift = run["dataset"].get("shift")
+    return shift["name"] if isinstance(shift, dict) else shift
 
 
 def _config(fit: dict) -> dict:
@@ -340,7 +358,8 @@ def make_baseline(
         "rel_floor": rel_floor,
         "note": "'tolerance' is for a 1-seed run; bnn-bench check recomputes it for n seeds.",
         "profile": first["profile"],
-        "dataset": {k: first["dataset"][k] for k in ("name", "n_train", "n_test", "sha256")},
+        "dataset": {k: first["dataset"][k] for k in ("name", "n_train", "n_test", "sha256")}
+        | {"shift": _shift(first)},
         "seeds": sorted({f["seed"] for f in fits}),
         "configs": configs,
         "sources": [{k: r.get(k) for k in _SOURCE} for r in runs],
@@ -452,7 +471,9 @@ class CheckResult:
 def _fresh_run(baseline: dict, seeds: list[int], out: Path, log: Callable[[str], None]) -> None:
     data = baseline["dataset"]
     try:
-        dataset = load_dataset(data["name"], n_train=data["n_train"], n_test=data["n_test"])
+        dataset = load_dataset(
+            data["name"], n_train=data["n_train"], n_test=data["n_test"], shift=data.get("shift")
+        )
     except BadInput as err:  # e.g. a user's data file: a fresh run cannot rebuild it
         raise BadInput(f"{err}; run 'bnn-bench run' yourself and pass --run DIR") from None
     methods = [m for m in METHODS if m in baseline["metrics"]]  # in registry order

@@ -416,3 +416,34 @@ def test_committed_quick_baseline_is_valid():
                     abs_floor=st["abs_floor"],
                 )
             )
+
+
+def _shift_run(tmp: Path, name: str, seeds: list[int], auroc: float, shift: str | None) -> Path:
+    """A run on a named shift whose fits hold shift metrics (AUROC ~auroc, 1% seed noise)."""
+    path = _run(tmp, name, seeds)
+    doc = json.loads((path / "metrics.json").read_text())
+    doc["run"]["dataset"]["shift"] = None if shift is None else {"name": shift}
+    for fit in doc["fits"]:
+        rng = np.random.default_rng(fit["seed"])
+        fit["shift"] = {
+            "auroc_sd": auroc * (1 + 0.01 * rng.standard_normal()),
+            "shifted_log_loss": 0.4 * (1 + 0.01 * rng.standard_normal()),
+        }
+    write_json(path / "metrics.json", doc)
+    return path
+
+
+def test_shift_metrics_are_gated_and_a_shift_is_compared_with_its_own_baseline(tmp_path):
+    base = make_baseline([_shift_run(tmp_path, "base", list(range(6)), 0.8, "bump-height")])
+    assert base["dataset"]["shift"] == "bump-height"
+    assert base["metrics"]["advi"]["shift.auroc_sd"]["direction"] == "higher"
+    path = tmp_path / "shift_baseline.json"
+    write_json(path, base)
+    assert load_baseline(path)["dataset"]["shift"] == "bump-height"
+    same = check(path, _shift_run(tmp_path, "same", [7], 0.8, "bump-height"))
+    assert same.passed
+    worse = check(path, _shift_run(tmp_path, "worse", [8], 0.6, "bump-height"))
+    failed = worse.table[worse.table["verdict"] == "REGRESSED"]
+    assert not worse.passed and set(failed["metric"]) == {"shift.auroc_sd"}
+    with pytest.raises(ResultsError, match="'run.dataset.shift' is None"):
+        check(path, _shift_run(tmp_path, "plain", [9], 0.8, None))
