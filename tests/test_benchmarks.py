@@ -190,7 +190,10 @@ def _cache() -> dict:
                 "share_mean_off_0p3sd": 0.2,
                 "pred_sd_ratio_median": 0.5,
                 "psis_khat": 1.5 if family == "vi" else None,
+                "truth_coverage_50": 0.45,
+                "truth_coverage_90": 0.85,
             },
+            "shift": {"auroc_sd": 0.7, "shifted_log_loss": 0.5},
         }
         if family == "mcmc":
             entry["diagnostics"] = {"rhat_max_pred": 1.02, "ess_bulk_min_pred": 40.0}
@@ -218,6 +221,13 @@ def test_tracks_read_the_cache():
     assert mcmc.track_max_rhat(cache, p, "nuts") == 1.02
     assert mcmc.track_ess_bulk_per_second(cache, p, "nuts") == 5.0
     assert mcmc.track_ess_bulk_per_1k_gradients(cache, p, "nuts") == pytest.approx(0.2)
+    from benchmarks import uncertainty
+
+    shift, cover = uncertainty.ShiftUncertainty(), uncertainty.TruthCoverage()
+    assert shift.track_shift_auroc_sd_shortfall(cache, p, "advi") == pytest.approx(0.3)
+    assert shift.track_shifted_log_loss(cache, p, "nuts") == 0.5
+    assert cover.track_coverage_90_gap(cache, p, "nuts") == pytest.approx(0.05)
+    assert cover.track_coverage_50_gap(cache, p, "advi") == pytest.approx(0.05)
     # Every track, for every method it is parametrised over, reads a finite number.
     for cls, name, fn in _benchmarks("track_"):
         for method in cls.params[1]:

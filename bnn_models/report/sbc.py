@@ -88,9 +88,10 @@ def _notes(doc: dict) -> list[str]:
         "p: ArviZ's uniformity test (pot_c) of the randomised PIT values (rank + U) / "
         f"({doc['n_ranked']} + 1); the smallest over the quantities times their number "
         f"(Bonferroni) below {ALPHA} calls the ranks non-uniform: the method's posterior is "
-        "not the model's. Figure: ECDF of the PIT values minus the uniform CDF, with a "
-        "simultaneous 95% band; a curve above the band in the middle and below at the ends "
-        "(a frown) is over-dispersed, the reverse (a smile) over-confident.",
+        "not the model's. Figure: ECDF of the PIT values minus the uniform CDF, each panel "
+        "with its p-value and the points that contribute most to a departure marked; a "
+        "curve rising early and falling back (truth ranked low too often), or its mirror, is "
+        "a biased method; an S-shaped curve (truth in both tails) an over-confident one.",
     ]
 
 
