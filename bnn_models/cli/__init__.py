@@ -223,6 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ref.set_defaults(func=_cmd_reference)
 
+    def batch_options(p: argparse.ArgumentParser, scheduler: str, done: str, report: str) -> None:
+        """Options of the commands that run many tasks: data, resume, output, executor."""
+        p.add_argument("--data-dir", metavar="DIR", help="local folder with the rupture files")
+        p.add_argument("--resume", action="store_true", help=f"keep finished {done}")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.add_argument("--no-report", action="store_true", help=f"skip {report}")
+        executor_options(p, scheduler)
+
     swp = sub.add_parser(
         "sweep",
         help="datasets x sizes x widths x methods x seeds, one task per fit (dask by default)",
@@ -237,11 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--methods", metavar="M[,M...]", help="without GRID: names or families")
     swp.add_argument("--seeds", metavar="K|S,S...", help="without GRID: a count or a list")
     swp.add_argument("--quick", action="store_true", help="without GRID: quick settings")
-    swp.add_argument("--data-dir", metavar="DIR", help="local folder with the rupture files")
-    swp.add_argument("--resume", action="store_true", help="keep finished fits")
-    swp.add_argument("--no-progress", action="store_true", help="no progress bar")
-    swp.add_argument("--no-report", action="store_true", help="skip each cell's report")
-    executor_options(swp, "auto")
+    batch_options(swp, "auto", done="fits", report="each cell's report")
     swp.set_defaults(func=_cmd_sweep)
 
     sbc = sub.add_parser("sbc", help="simulation-based calibration of methods on the BNN")
@@ -254,11 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     sbc.add_argument("--quick", action="store_true", help="the methods' quick settings")
     sbc.add_argument("--set", action="append", type=_override, metavar="METHOD.KEY=VALUE")
     sbc.add_argument("--out", required=True, metavar="DIR")
-    sbc.add_argument("--data-dir", metavar="DIR", help="local folder with the rupture files")
-    sbc.add_argument("--resume", action="store_true", help="keep finished simulations")
-    sbc.add_argument("--no-progress", action="store_true", help="no progress bar")
-    sbc.add_argument("--no-report", action="store_true", help="skip sbc.md and sbc.html")
-    executor_options(sbc, "serial")
+    batch_options(sbc, "serial", done="simulations", report="sbc.md and sbc.html")
     sbc.set_defaults(func=_cmd_sbc)
 
     met = sub.add_parser(
