@@ -263,9 +263,10 @@ def coverage_table(frame: pd.DataFrame) -> pd.DataFrame | None:
         row = {"Method": label, "Fits": str(len(g)), "Data sets": str(g["cell"].nunique())}
         for q, header in COVERAGE:
             lo, hi = np.quantile(g[q], [0.05, 0.95])
-            row[header] = f"{100 * g[q].mean():.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
             if q.startswith("width"):
                 row[header] = f"{g[q].mean():.3f} [{lo:.3f}, {hi:.3f}]"
+            else:
+                row[header] = f"{100 * g[q].mean():.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
         rows.append(row)
     return pd.DataFrame(rows)
 
