@@ -105,15 +105,17 @@ asv-publish: install
 	@echo "dashboard: .asv/html/index.html (serve it with: $(ASV) preview)"
 
 # The regression gate: `make baseline` measures the seed spread of the quick profile
-# (10 seeds) and writes results/baseline_quick.json; `make check` gates a fresh run on it.
+# (every installed method, BASELINE_SEEDS seeds) and writes results/baseline_quick.json;
+# `make check` gates a fresh run on it (CI gates a subset: .ci/run says which and why).
 BASELINE ?= results/baseline_quick.json
 BASELINE_SEEDS ?= 10
+BASELINE_METHODS ?= all
 
 # The uncertainty baselines gate the design card's methods under the bump-height shift
 # (shift AUROC, shifted log loss) and on the teacher data (interval coverage).
 UNCERTAINTY_METHODS ?= nuts,advi,fullrank_advi
 baseline: install
-	$(VENV)/bin/bnn-bench run --quick --seeds $(BASELINE_SEEDS) --reference none --no-report --no-progress --out .bnn_cache/baseline-quick
+	$(VENV)/bin/bnn-bench run --quick --methods $(BASELINE_METHODS) --seeds $(BASELINE_SEEDS) --reference none --no-report --no-progress --out .bnn_cache/baseline-quick
 	$(VENV)/bin/bnn-bench check --write-baseline --baseline $(BASELINE) --run .bnn_cache/baseline-quick
 	$(VENV)/bin/bnn-bench run --quick --shift bump-height --methods $(UNCERTAINTY_METHODS) --seeds $(BASELINE_SEEDS) --reference none --no-report --no-progress --out .bnn_cache/baseline-shift
 	$(VENV)/bin/bnn-bench check --write-baseline --baseline results/baseline_shift_quick.json --run .bnn_cache/baseline-shift

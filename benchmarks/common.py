@@ -30,7 +30,7 @@ import pymc as pm
 from threadpoolctl import threadpool_limits
 
 from bnn_models.data import Dataset, load_rupture, make_teacher
-from bnn_models.inference import METHODS, OPTIMIZERS
+from bnn_models.inference import METHODS, OPTIMIZERS, resolve_methods
 from bnn_models.reference import CACHE_ENV, resolve_reference
 from bnn_models.runner import run_benchmark
 
@@ -42,6 +42,7 @@ __all__ = [
     "HIDDEN",
     "MCMC_METHODS",
     "MCMC_REFERENCE",
+    "METHODS_ENV",
     "METHOD_NAMES",
     "PROFILE",
     "PROFILE_ENV",
@@ -76,14 +77,22 @@ def methods_of(family: str) -> list[str]:
     return [name for name in METHOD_NAMES if METHODS[name].family == family]
 
 
-#: Environment variable naming methods to leave out of the suite (comma-separated): CI
-#: leaves out those known to fail (``.ci/run`` says which and why); unset, none is.
+#: Environment variable choosing the methods of the suite, as ``bnn-bench run --methods``
+#: takes them (names, families, ``all``; comma-separated). Unset: every installed method.
+#: CI benchmarks the methods it gates (``.ci/run`` says which and why).
+METHODS_ENV = "BNN_BENCH_METHODS"
+#: Environment variable naming methods to leave out of the suite (comma-separated).
 SKIP_ENV = "BNN_BENCH_SKIP_METHODS"
+_CHOSEN = set(resolve_methods(os.environ.get(METHODS_ENV) or "all"))
 _SKIP = {m.strip() for m in os.environ.get(SKIP_ENV, "").split(",") if m.strip()}
 
-#: Every registered method whose engine is installed, in registry order: a method that
-#: cannot run here is no parameter of the suite (``bnn-bench run`` reports it skipped).
-METHOD_NAMES = [name for name, method in METHODS.items() if method.installed and name not in _SKIP]
+#: The chosen registered methods whose engine is installed, in registry order: a method
+#: that cannot run here is no parameter of the suite (``bnn-bench run`` reports it skipped).
+METHOD_NAMES = [
+    name
+    for name, method in METHODS.items()
+    if method.installed and name in _CHOSEN and name not in _SKIP
+]
 #: Methods that run chains: tracked for R-hat and ESS.
 MCMC_METHODS = methods_of("mcmc")
 #: Methods that maximise an ELBO: tracked for its value and its convergence.

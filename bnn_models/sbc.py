@@ -308,6 +308,11 @@ def sbc_task(task: Task, reference: object = None) -> Outcome:
         prior_sigma=task.settings.prior_sigma,
     )
     sim = simulate(design, info["simulation"], info["seed"])
+    if not np.array_equal(sim.y, task.dataset.y_train):  # the truth ranked is the data fitted
+        raise RuntimeError(
+            f"sbc simulation {info['simulation']}: labels simulated again on the worker differ "
+            "from the task's (a different numpy random generator on the worker?)"
+        )
     entry: dict = {
         "method": task.method,
         "family": get_method(task.method).family,

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bnn_models.errors import BadInput
 from bnn_models.inference import METHODS, ADVISettings, Method, register, unregister
 from tests.conftest import rupture_available
 
@@ -118,6 +119,26 @@ def test_a_registered_method_is_benchmarked_by_its_family():
         for module in (common, *MODULES):
             importlib.reload(module)
     assert "toy_vi" not in fits.FitQuality.params[1]
+
+
+def test_the_suite_benchmarks_the_methods_the_environment_chooses(monkeypatch):
+    from benchmarks import fits, memory
+
+    mcmc = [m for m, method in METHODS.items() if method.family == "mcmc"]
+    monkeypatch.setenv(common.METHODS_ENV, "mcmc,advi")
+    try:
+        for module in (common, *MODULES):
+            importlib.reload(module)
+        assert fits.FitQuality.params[1] == memory.PeakMemFit.params[1] == [*mcmc, "advi"]
+        assert fits.VIConvergence.params[1] == ["advi"]
+        monkeypatch.setenv(common.METHODS_ENV, "nuts,no_such_method")
+        with pytest.raises(BadInput, match="no_such_method"):
+            importlib.reload(common)
+    finally:
+        monkeypatch.delenv(common.METHODS_ENV)
+        for module in (common, *MODULES):
+            importlib.reload(module)
+    assert fits.FitQuality.params[1] == list(METHODS)
 
 
 def test_benchmarks_never_name_a_method():
