@@ -133,6 +133,7 @@ class _Baseline(msgspec.Struct):
     configs: dict[str, dict[str, Any]]
     metrics: Annotated[dict[str, Any], msgspec.Meta(min_length=1)]
     sources: list[dict[str, Any]] = []
+    failures: dict[str, dict[str, str]] = {}
 
 
 class _Stat(msgspec.Struct):
@@ -311,30 +312,36 @@ def make_baseline(
     and dataset, together at least 3 seeds per method (``bnn-bench run --quick --seeds
     10``); ``alpha`` and ``rel_floor`` parametrise the tolerance rule. The baseline holds
     provenance, the rule, and per method and metric the seeds' ``mean``, ``sd``, ``k``,
-    ``min``, ``max``, ``direction`` and the 1-seed ``tolerance``.
+    ``min``, ``max``, ``direction`` and the 1-seed ``tolerance``, and under ``failures``
+    the seeds whose fit failed, with the reason (a check expects them to fail again).
 
     Raises
     ------
     BadInput
-        No runs named; :class:`ResultsError`: a failed fit, too few seeds, or runs of
-        different profiles or data.
+        No runs named; :class:`ResultsError`: fewer than 3 successful seeds of a method,
+        or runs of different profiles or data.
     """
     if not run_dirs:
         raise BadInput("--write-baseline: name the runs to build it from with --run DIR")
     fits, runs = _pool([Path(p) for p in run_dirs])
     first = _same_data(runs, "a baseline pools runs of one profile and dataset")
-    if failed := [f for f in fits if f["status"] == "failed"]:
-        why = "; ".join(f"{f['method']} seed {f['seed']}: {f.get('error')}" for f in failed)
-        raise ResultsError(f"baseline runs hold failed fits (rerun or drop them): {why}")
+    # A fit that fails on a seed fails there every time (same seed, same numbers): the
+    # baseline records it, and a check expects that seed to fail, not the others.
+    failures: dict[str, dict[str, str]] = {}
+    for f in fits:
+        if f["status"] == "failed":
+            failures.setdefault(f["method"], {})[str(f["seed"])] = str(f.get("error"))
     fits = [f for f in fits if f["status"] == "ok"]  # skipped: not installed, not gated
     n_test = int(first["dataset"]["n_test"])
     metrics: dict[str, dict] = {}
     configs: dict[str, dict] = {}
     for method, entries in sorted(_by_method(fits).items()):
         if len(entries) < MIN_BASELINE_SEEDS:
+            lost = failures.get(method, {})
+            why = f" ({len(lost)} more failed: {'; '.join(lost.values())})" if lost else ""
             raise ResultsError(
-                f"{method}: {len(entries)} seed(s) in the runs, a baseline needs at "
-                f"least {MIN_BASELINE_SEEDS} to measure the seed-to-seed spread"
+                f"{method}: {len(entries)} successful seed(s) in the runs{why}, a baseline "
+                f"needs at least {MIN_BASELINE_SEEDS} to measure the seed-to-seed spread"
             )
         configs[method] = _config(entries[0])
         metrics[method] = {}
@@ -364,6 +371,7 @@ def make_baseline(
         "configs": configs,
         "sources": [{k: r.get(k) for k in _SOURCE} for r in runs],
         "metrics": metrics,
+        "failures": {m: failures[m] for m in sorted(failures) if m in metrics},
     }
 
 
@@ -383,9 +391,11 @@ def compare(baseline: dict, fits: list[dict]) -> tuple[pd.DataFrame, list[str]]:
         One row per method and gated metric: ``better``, ``baseline`` (mean), ``sd``,
         ``k``, ``now`` (mean over the run's seeds), ``n``, ``tolerance``, ``limit``,
         ``excess`` (worse-direction move in tolerances) and ``verdict`` (``ok``,
-        ``REGRESSED``, ``better``); a failed or missing fit is one ``status`` row.
+        ``REGRESSED``, ``better``); a failed or missing fit is one ``status`` row,
+        unless the baseline's fit of that seed failed too (then a note, not gated).
     notes : list of str
-        Config differences; methods of the run that the baseline does not gate.
+        Config differences; seeds that failed as in the baseline; methods of the run
+        that the baseline does not gate.
     """
     rows: list[dict] = []
     notes: list[str] = []
@@ -395,11 +405,19 @@ def compare(baseline: dict, fits: list[dict]) -> tuple[pd.DataFrame, list[str]]:
         if entries and all(f["status"] == "skipped" for f in entries):
             notes.append(f"{method}: skipped ({entries[0].get('error')}), not gated")
             continue
+        expected = baseline.get("failures", {}).get(method, {})
         failed = [f for f in entries if f["status"] != "ok"]
-        if not entries or failed:
+        if as_before := [f for f in failed if str(f["seed"]) in expected]:
+            seeds = ", ".join(str(f["seed"]) for f in as_before)
+            notes.append(f"{method}: seed(s) {seeds} failed, as in the baseline; not gated")
+        failed = [f for f in failed if str(f["seed"]) not in expected]
+        entries = [f for f in entries if f["status"] == "ok"]
+        if failed or not (entries or as_before):
             why = "; ".join(f"seed {f['seed']}: {f.get('error')}" for f in failed)
             rows.append({"method": method, "metric": "status", "better": "ok"})
             rows[-1] |= {"verdict": "REGRESSED", "detail": why or "no fit in the run"}
+            continue
+        if not entries:
             continue
         base_cfg, now_cfg = baseline["configs"].get(method, {}), _config(entries[0])
         if diff := [

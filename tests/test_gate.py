@@ -234,6 +234,34 @@ def test_failed_or_missing_fit_regresses(baseline: Path):
     assert (table.query("method == 'nuts'")["verdict"] == "ok").all()
 
 
+def test_a_seed_that_failed_in_the_baseline_is_expected_to_fail(tmp_path: Path):
+    run = _run(tmp_path, "some-fail", [0, 1, 2, 3])
+    doc = json.loads((run / "metrics.json").read_text())
+    doc["fits"] = [
+        f | {"status": "failed", "error": "not positive definite"}
+        if (f["method"], f["seed"]) == ("advi", 1)
+        else f
+        for f in doc["fits"]
+    ]
+    write_json(run / "metrics.json", doc)
+    base = make_baseline([run])
+    assert base["failures"] == {"advi": {"1": "not positive definite"}}
+    assert base["metrics"]["advi"]["calibration.ece"]["k"] == 3  # the successful seeds
+    failed = {"status": "failed", "error": "not positive definite"}
+    # the same seed fails again: a note, not a regression; its metrics are not gated
+    table, notes = compare(base, [_fit("nuts", 1), _fit("advi", 1) | failed])
+    assert "advi: seed(s) 1 failed, as in the baseline; not gated" in notes
+    assert "advi" not in set(table["method"]) and (table["verdict"] == "ok").all()
+    # a seed that succeeded in the baseline fails now: a regression
+    table, _ = compare(base, [_fit("nuts", 2), _fit("advi", 2) | failed])
+    row = table.query("method == 'advi'").iloc[0]
+    assert row["verdict"] == "REGRESSED" and row["detail"] == "seed 2: not positive definite"
+    # both: the expected failure is noted, the others are gated on the seeds that ran
+    table, notes = compare(base, [_fit("advi", 1) | failed, _fit("advi", 2), _fit("nuts", 2)])
+    assert (table.query("method == 'advi'")["verdict"] == "ok").all()
+    assert set(table.query("method == 'advi'")["n"]) == {1}
+
+
 def test_metric_missing_from_the_run_regresses(baseline: Path):
     fit = _fit("advi", 0)
     fit["calibration"]["ece"] = float("nan")
@@ -341,7 +369,7 @@ def test_baseline_needs_clean_runs_with_enough_seeds(tmp_path: Path):
     doc = json.loads((run / "metrics.json").read_text())
     doc["fits"][0] = doc["fits"][0] | {"status": "failed", "error": "diverged"}
     write_json(run / "metrics.json", doc)
-    with pytest.raises(ResultsError, match="failed fits.*nuts seed 0: diverged"):
+    with pytest.raises(ResultsError, match=r"nuts: 2 successful seed\(s\).*failed: diverged"):
         make_baseline([run])
     default = _run(tmp_path, "default", [3, 4, 5], profile="default")
     with pytest.raises(ResultsError, match="run.profile"):

@@ -75,7 +75,13 @@ def format_baseline(doc: dict, path: str | Path | None = None) -> list[str]:
         for m, entries in doc["metrics"].items()
         for name, st in entries.items()
     ]
+    failed = [
+        f"{m} seed {seed} failed (a check expects it to fail again): {why}"
+        for m, seeds in doc.get("failures", {}).items()
+        for seed, why in seeds.items()
+    ]
     return [
         f"bnn-bench check: {where}profile {doc['profile']}, seeds {doc['seeds']}",
         _to_string(pd.DataFrame(rows), width=200),
+        *failed,
     ]
