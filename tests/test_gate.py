@@ -423,12 +423,31 @@ def test_cli_writes_baseline_then_gates(tmp_path: Path, capsys):
     assert "corrupted baseline JSON" in capsys.readouterr().err
 
 
-def test_committed_quick_baseline_is_valid():
-    path = Path(__file__).resolve().parents[1] / "results" / "baseline_quick.json"
-    doc = load_baseline(path)
+_RESULTS = Path(__file__).resolve().parents[1] / "results"
+
+
+@pytest.mark.parametrize(
+    ("name", "shift", "data"),
+    [
+        ("baseline_quick.json", None, "rupture"),
+        ("baseline_shift_quick.json", "bump-height", "rupture"),
+        ("baseline_teacher_quick.json", None, "teacher"),
+    ],
+)
+def test_committed_quick_baselines_are_valid(name, shift, data):
+    from bnn_models.inference import METHODS
+
+    doc = load_baseline(_RESULTS / name)
     assert doc["profile"] == "quick"
-    assert set(doc["metrics"]) == {"nuts", "advi", "fullrank_advi"}
-    assert min(st["k"] for m in doc["metrics"].values() for st in m.values()) >= 5
+    assert (doc["dataset"]["name"], doc["dataset"]["shift"]) == (data, shift)
+    if name == "baseline_quick.json":  # the gate covers every installed method
+        assert set(doc["metrics"]) == {m for m, method in METHODS.items() if method.installed}
+    else:
+        assert set(doc["metrics"]) == {"nuts", "advi", "fullrank_advi"}
+    assert min(st["k"] for m in doc["metrics"].values() for st in m.values()) >= 3
+    gated = {"shift.auroc_sd", "shift.shifted_log_loss"} if shift else set()
+    gated |= {"fidelity.truth_coverage_90"} if data == "teacher" else set()
+    assert gated <= set(doc["metrics"]["nuts"])
     # Its stored 1-seed tolerances follow the rule the gate applies now.
     for entries in doc["metrics"].values():
         for st in entries.values():
