@@ -79,7 +79,7 @@ def methods_of(family: str) -> list[str]:
 
 #: Environment variable choosing the methods of the suite, as ``bnn-bench run --methods``
 #: takes them (names, families, ``all``; comma-separated). Unset: every installed method.
-#: CI benchmarks the methods it gates (``.ci/run`` says which and why).
+#: CI benchmarks the methods it gates (``CI_METHODS`` in the Makefile, which says why).
 METHODS_ENV = "BNN_BENCH_METHODS"
 #: Environment variable naming methods to leave out of the suite (comma-separated).
 SKIP_ENV = "BNN_BENCH_SKIP_METHODS"
