@@ -120,7 +120,10 @@ def _loglik(logit: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Simulation:
-    """One simulated dataset: the true weights, the labels and the true quantities."""
+    """One simulated dataset: the true weights, the labels and the true quantities.
+
+    ``weights`` is empty in a worker's copy, rebuilt from its task without them.
+    """
 
     index: int
     weights: dict[str, np.ndarray]
@@ -283,16 +286,26 @@ def sbc_tasks(
     BadInput
         An unknown method or setting.
     """
+    sims = [simulate(design, i, seed) for i in range(n_sims)]  # once, for every method
     tasks = []
     for method in methods:
         own = {**(overrides or {}).get(method, {}), "n_hidden": design.n_hidden}
         settings = get_method(method).configure(quick=quick, overrides=own)
-        for i in range(n_sims):
-            sim = simulate(design, i, seed)
+        for sim in sims:
             data = sim.dataset(design)
-            data.info["sbc"] = {"simulation": i, "seed": seed, "n_ranked": N_RANKED}
-            key = _task_key(method, settings, design, i, seed)
-            tasks.append(Task(key, method, i, settings, data, "", time_limit_s=time_limit_s))
+            # The task carries what ranking needs (the truth), so a worker never simulates
+            # again; the true weights stay with the client.
+            data.info["sbc"] = {
+                "simulation": sim.index,
+                "seed": seed,
+                "n_ranked": N_RANKED,
+                "truth": sim.truth.tolist(),
+                "redraws": sim.redraws,
+            }
+            key = _task_key(method, settings, design, sim.index, seed)
+            tasks.append(
+                Task(key, method, sim.index, settings, data, "", time_limit_s=time_limit_s)
+            )
     return tasks
 
 
@@ -307,12 +320,8 @@ def sbc_task(task: Task, reference: object = None) -> Outcome:
         n_hidden=task.settings.n_hidden,
         prior_sigma=task.settings.prior_sigma,
     )
-    sim = simulate(design, info["simulation"], info["seed"])
-    if not np.array_equal(sim.y, task.dataset.y_train):  # the truth ranked is the data fitted
-        raise RuntimeError(
-            f"sbc simulation {info['simulation']}: labels simulated again on the worker differ "
-            "from the task's (a different numpy random generator on the worker?)"
-        )
+    truth = np.asarray(info["truth"], dtype=float)
+    sim = Simulation(info["simulation"], {}, task.dataset.y_train, truth, info["redraws"])
     entry: dict = {
         "method": task.method,
         "family": get_method(task.method).family,
