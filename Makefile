@@ -34,8 +34,10 @@ test-slow: install
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 # Your runs: into runs/ (git-ignored), never over the committed reports.
+# The design card's three methods, one seed (minutes); `bnn-bench run` alone fits every method.
+BENCH_METHODS ?= nuts,advi,fullrank_advi
 bench: install
-	$(VENV)/bin/bnn-bench run --out runs/rupture
+	$(VENV)/bin/bnn-bench run --methods $(BENCH_METHODS) --out runs/rupture
 
 bench-quick: install
 	$(VENV)/bin/bnn-bench run --quick --out runs/quick

@@ -371,7 +371,7 @@ def make_baseline(
         "configs": configs,
         "sources": [{k: r.get(k) for k in _SOURCE} for r in runs],
         "metrics": metrics,
-        "failures": {m: failures[m] for m in sorted(failures) if m in metrics},
+        "failures": dict(sorted(failures.items())),
     }
 
 
