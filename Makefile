@@ -75,7 +75,7 @@ results-coverage: install
 
 results-sbc: install
 	@git diff --quiet HEAD || { echo "results-sbc: commit your changes first"; exit 1; }
-	$(VENV)/bin/bnn-bench sbc --methods advi,fullrank_advi --sims 100 --out results/sbc --resume --no-progress --scheduler auto
+	$(VENV)/bin/bnn-bench sbc --methods advi,fullrank_advi --sims 100 --out results/sbc --resume --no-progress
 	$(VENV)/bin/bnn-bench sbc --methods nuts --sims 30 --out results/sbc --resume --no-progress
 
 lint: install
