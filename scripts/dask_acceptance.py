@@ -35,9 +35,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bnn_models._io import write_json, write_text
-from bnn_models.provenance import git_commit
-from bnn_models.schema import flatten_metrics, load_metrics
+#: This checkout: its ``bnn_models`` is imported here and run by the sweeps (``-m`` from it).
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bnn_models._io import write_json, write_text  # noqa: E402 - after REPO is on the path
+from bnn_models.schema import flatten_metrics, load_metrics  # noqa: E402
 
 GRID = """
 methods = ["advi", "fullrank_advi"]
@@ -61,7 +64,7 @@ def _free_port() -> int:
 
 def _sweep(grid: Path, out: Path, *extra: str, log: Path) -> subprocess.Popen:
     cmd = [*BNN, "sweep", str(grid), "--out", str(out), "--no-progress", "--no-report", *extra]
-    return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=REPO)
 
 
 def _finished(out: Path) -> int:
@@ -116,6 +119,10 @@ def check_local(grid: Path, work: Path) -> dict:
     )
     serial = _timed(grid, work / "serial", "--scheduler", "serial", log=work / "serial.log")
     a, b = _entries(work / "local"), _entries(work / "serial")
+
+    def runtime(entries: dict[str, dict], key: str) -> pd.Series:
+        return pd.Series([f["runtime"][key] for f in entries.values()])
+
     return {
         "tasks": len(a),
         "same_tasks": sorted(a) == sorted(b),
@@ -123,6 +130,12 @@ def check_local(grid: Path, work: Path) -> dict:
         "wall_local_cluster_s": parallel,
         "wall_serial_s": serial,
         "speedup": serial / parallel,
+        # where the time goes: one fit's optimisation (two at once on the cluster), and
+        # compilation (each worker process compiles and imports for itself)
+        "median_fit_s_local_cluster": float(runtime(a, "fit_s").median()),
+        "median_fit_s_serial": float(runtime(b, "fit_s").median()),
+        "compile_s_local_cluster": float(runtime(a, "compile_s").sum()),
+        "compile_s_serial": float(runtime(b, "compile_s").sum()),
         "largest_relative_difference": _largest_difference(a, b),
     }
 
@@ -197,15 +210,20 @@ def _markdown(summary: dict) -> str:
     lines = [
         "# dask sweep: acceptance measurements",
         "",
-        f"Commit {summary['commit']}, {summary['machine']}, made by "
+        f"Fits at commit {summary['commit']}, {summary['machine']}, made by "
         "`python scripts/dask_acceptance.py` (2 VI methods x 8 seeds, quick, rupture).",
         "",
     ]
     for name, result in summary["checks"].items():
-        lines += [f"## {name}", "", "| key | value |", "|---|---|"]
-        lines += [f"| {k} | {v} |" for k, v in result.items()]
-        lines.append("")
+        table = pd.Series(result, name="value").rename_axis("key").astype(str).to_frame()
+        lines += [f"## {name}", "", table.to_markdown(), ""]
     return "\n".join(lines)
+
+
+def _commits(work: Path, names: list[str]) -> str:
+    """The commit the sweeps' fits ran at, as each cell's ``metrics.json`` records it."""
+    cells = [work / name / CELL for name in names if (work / name / CELL).is_dir()]
+    return ", ".join(sorted({str(load_metrics(c)["run"]["commit"]) for c in cells})) or "unknown"
 
 
 def main() -> None:
@@ -227,8 +245,9 @@ def main() -> None:
             print(f"{name} ...", flush=True)
             results[name] = run(grid, work)
             print(json.dumps(results[name], indent=2), flush=True)
+        commit = _commits(work, ["local", "serial", "cluster", "resume"])
     summary = {
-        "commit": git_commit(),
+        "commit": commit,
         "machine": f"{os.cpu_count()} cores",
         "grid": GRID,
         "checks": results,
