@@ -179,22 +179,49 @@ def test_importance_terms_equal_scipy_and_pymc_densities(rng):
         trace = approx.sample(50, random_seed=3)
     post = trace["posterior"].to_dataset()[["W0", "b0", "W1", "b1"]]
     group = approx.groups[0]
-    terms = gaussian_importance(
-        model,
-        post,
-        mean=group.mean.eval(),
-        cov=group.cov.eval(),
-        order=[(name, slc) for name, slc, _, _ in group.ordering.values()],
-    )
+    order = [(name, slc) for name, slc, _, _ in group.ordering.values()]
+    mean = group.mean.eval()
+    terms = gaussian_importance(model, post, mean=mean, cov=group.cov.eval(), order=order)
+    from_chol = gaussian_importance(model, post, mean=mean, chol=group.L.eval(), order=order)
     theta = np.concatenate(
         [post[v].values.reshape(50, -1) for v in ("W0", "b0", "W1", "b1")], axis=1
     )
-    expected_q = stats.multivariate_normal(group.mean.eval(), group.cov.eval()).logpdf(theta)
+    expected_q = stats.multivariate_normal(mean, group.cov.eval()).logpdf(theta)
     np.testing.assert_allclose(terms["log_q"].values.ravel(), expected_q, rtol=1e-8)
-    logp = model.compile_logp()
-    i = 17
-    point = {v: post[v].values[0, i] for v in ("W0", "b0", "W1", "b1")}
-    assert terms["log_p"].values[0, i] == pytest.approx(float(logp(point)))
+    np.testing.assert_allclose(from_chol["log_q"].values.ravel(), expected_q, rtol=1e-8)
+    with pytest.raises(ValueError, match="exactly one"):
+        gaussian_importance(model, post, mean=mean, order=order)
+
+
+def test_importance_from_a_factor_whose_product_rounds_to_indefinite(rng):
+    """Full-rank ADVI at 961 parameters failed here: L L^T lost positive definiteness in
+    rounding, while q (held as L) is a proper Gaussian. log q from L stays exact."""
+    model = build_bnn(rng.normal(size=(5, 1)), rng.integers(0, 2, 5), n_hidden=9)
+    shapes = {rv.name: tuple(rv.shape.eval()) for rv in model.free_RVs}
+    sizes = {name: int(np.prod(shape)) for name, shape in shapes.items()}
+    ends = np.cumsum(list(sizes.values()))
+    order = [(n, slice(e - sizes[n], e)) for n, e in zip(sizes, ends, strict=True)]
+    d = int(ends[-1])
+    chol = np.tril(rng.normal(size=(d, d)) * 1e-3, -1) + np.diag(
+        np.r_[np.full(d - 3, 0.5), [1e-6] * 3]
+    )
+    with pytest.raises(np.linalg.LinAlgError):  # what cov = L L^T did
+        stats.multivariate_normal(np.zeros(d), chol @ chol.T)
+    mean = np.zeros(d)
+    theta = (chol @ rng.normal(size=(d, 4))).T
+    post = xr.Dataset(
+        {
+            n: (
+                ("chain", "draw", *(f"{n}_{k}" for k in range(len(shapes[n])))),
+                theta[:, slc].reshape(1, 4, *shapes[n]),
+            )
+            for n, slc in order
+        }
+    )
+    terms = gaussian_importance(model, post, mean=mean, chol=chol, order=order)
+    z = np.linalg.solve(chol, (theta - mean).T)
+    expected = -0.5 * (z**2).sum(0) - np.log(np.diag(chol)).sum() - d / 2 * np.log(2 * np.pi)
+    np.testing.assert_allclose(terms["log_q"].values.ravel(), expected, rtol=1e-8)
 
 
 # --- a posterior that is Gaussian to a good approximation, with exact draws ----------

@@ -156,11 +156,12 @@ def fit_gaussian_vi(
     t5 = time.perf_counter()
     # A diagnostic of the fit, not part of the method: kept out of the timings.
     group = approx.groups[0]
+    factor = getattr(group, "L", None)  # full-rank: its Cholesky factor; mean-field: none
     idata["vi_importance"] = gaussian_importance(
         model,
         idata["posterior"].to_dataset(),
         mean=group.mean.eval(),
-        cov=group.cov.eval(),
+        chol=factor.eval() if factor is not None else np.diag(group.std.eval()),
         order=[(name, slc) for name, slc, _, _ in group.ordering.values()],
     )
     timings = {
