@@ -217,3 +217,17 @@ def test_coverage_of_the_truth_is_pooled_over_every_fit(tmp_path):
     assert table.loc["MC", "Fits"] == "10" and table.loc["MC", "Data sets"] == "5"
     write_scaling_report(tmp_path)
     assert "## Coverage of the true probabilities" in (tmp_path / "scaling.md").read_text()
+
+
+def test_the_header_names_each_commit_a_cell_was_fitted_at(tmp_path):
+    folder = _sweep(tmp_path)
+    assert dict(build_scaling(folder, figures=False).header)["Commit"] == "abc"
+    again = folder / "teacher-n1600-h48" / "metrics.json"
+    doc = json.loads(again.read_text())
+    doc["run"]["commit"] = "def"  # that cell fitted again at another commit
+    write_json(again, doc)
+    commit = dict(build_scaling(folder, figures=False).header)["Commit"]
+    assert commit == (
+        "abc (teacher-n400-h12, teacher-n1600-h4, teacher-n1600-h12, teacher-n6400-h12); "
+        "def (teacher-n1600-h48)"
+    )

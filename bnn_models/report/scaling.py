@@ -322,12 +322,23 @@ class Scaling:
     notes: list[str] = field(default_factory=list)
 
 
+def _commits(index: dict, cells: dict[str, dict]) -> str:
+    """The commit the cells' fits ran at; where a cell was fitted again at another commit
+    (its own ``metrics.json`` says so), each commit with the cells it made."""
+    by_commit: dict[str, list[str]] = {}
+    for name, doc in cells.items():
+        by_commit.setdefault(str(doc["run"].get("commit", index.get("commit"))), []).append(name)
+    if len(by_commit) == 1:
+        return next(iter(by_commit))
+    return "; ".join(f"{c} ({', '.join(names)})" for c, names in by_commit.items())
+
+
 def _header(index: dict, cells: dict[str, dict]) -> list[tuple[str, str]]:
     first = next(iter(cells.values()))["run"]
     grid = index.get("grid", {})
     return [
         ("Sweep", str(index.get("command") or "(library call)")),
-        ("Commit", str(index.get("commit"))),
+        ("Commit", _commits(index, cells)),
         ("Created", str(index.get("created"))),
         ("Cells", ", ".join(cells)),
         ("Methods", ", ".join(first["methods"])),
