@@ -411,7 +411,7 @@ def load_reference(path: str | os.PathLike) -> Reference:
         return Reference(summary=summary, idata=_tree(load_fit(nc)), path=nc)
     if "compact" not in summary:
         raise BadInput(f"{nc}: missing, and {js} has no compact section to use instead")
-    return Reference(summary=summary, idata=None)
+    return Reference(summary=summary, idata=None, path=js)
 
 
 def refresh_summary(path: str | os.PathLike) -> Path:

@@ -292,6 +292,14 @@ def test_verdicts_from_known_numbers():
     # High R-hat on weights only: the permutation-mode explanation, not "did not mix".
     assert "NUTS: largest R-hat 1.002 over the test predictions and 1.600 over the weights" in text
     assert "permutation" in text and "itself uncertain" not in text
+    tie = _doc(  # ECEs that differ only past the printed digits are equal, not worse
+        {"nuts": 14.0, "advi": 1.0},
+        {"nuts": 0.1, "advi": 0.1},
+        {"nuts": 0.0412, "advi": 0.0414},
+        {"nuts": 0.9, "advi": 0.9},
+    )
+    text = " ".join(verdicts(load_methods(Path("."), tie, load=False)))
+    assert "Its ECE was 0.041 against NUTS' 0.041 (equal)" in text
     slow = _doc(
         {"nuts": 2.0, "advi": 5.0},
         {"nuts": 0.1, "advi": 0.1},

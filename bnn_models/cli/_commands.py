@@ -48,7 +48,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     reference = resolve_reference(args.reference, dataset, n_hidden=args.hidden or N_HIDDEN)
     print(
-        f"reference: {reference.path} ({reference.key})"
+        f"reference: {reference.path} ({reference.key}"
+        f"{'' if reference.has_draws else ', compact: summary only, no draws'})"
         if reference is not None
         else f"reference: none ({args.reference}; build one with 'bnn-bench reference')",
         flush=True,

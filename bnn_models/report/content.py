@@ -256,7 +256,8 @@ def _against_baseline(m: Method, ref: Method) -> list[str]:
     ece, ece_ref = m.get("calibration.ece"), ref.get("calibration.ece")
     acc, acc_ref = m.get("calibration.accuracy"), ref.get("calibration.accuracy")
     whose = possessive(ref.label)
-    compared = "better" if ece < ece_ref else "worse" if ece > ece_ref else "equal"
+    shown, shown_ref = round(ece, 3), round(ece_ref, 3)  # judged as printed: 0.041 = 0.041
+    compared = "better" if shown < shown_ref else "worse" if shown > shown_ref else "equal"
     return [
         f"{m.label} was {_times(t_ref, t)} {ref.label} ({sig(t)} s against {sig(t_ref)} s in "
         f"total); its mean predictive sd was {sd / sd_ref:.0%} of {whose} ({sd:.3f} against "
