@@ -101,3 +101,24 @@ def test_two_shifts_of_the_same_files_never_share_a_fit_key():
     keys = {_config_hash("advi", 0, settings, load_rupture(shift=name)) for name in sorted(SHIFTS)}
     keys.add(_config_hash("advi", 0, settings, load_rupture()))
     assert len(keys) == len(SHIFTS) + 1
+
+
+def test_the_verdict_names_the_largest_drop_or_says_none_dropped():
+    from bnn_models.report.formats import over_seeds
+    from bnn_models.report.shift import _verdicts
+
+    labels = {"a": "A", "b": "B"}
+
+    def rows(acc_in: dict, acc_shifted: dict) -> dict:
+        return {
+            n: {
+                "in_accuracy": over_seeds([acc_in[n]]),
+                "shifted_accuracy": over_seeds([acc_shifted[n]]),
+            }
+            for n in labels
+        }
+
+    worse = " ".join(_verdicts(rows({"a": 0.8, "b": 0.8}, {"a": 0.79, "b": 0.7}), labels))
+    assert "A -1.0 points, B -10.0 points; it drops most for B." in worse
+    easier = " ".join(_verdicts(rows({"a": 0.8, "b": 0.8}, {"a": 0.83, "b": 0.88}), labels))
+    assert "A +3.0 points, B +8.0 points; no method loses accuracy there, B gains most." in easier
