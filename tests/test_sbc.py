@@ -143,6 +143,29 @@ def test_the_sbc_command_writes_its_results_and_report(tmp_path, capsys):
     assert "Simulation-based calibration:" in printed and "sbc.html" in printed
     md = (out / "sbc.md").read_text()
     assert "| ADVI (mean-field) " in md and "p: loglik" in md
+    assert "advi 3 of 3 run (seed 0)" in md
     assert (out / "figures" / "sbc_pit_ecdf.png").stat().st_size > 1000
     assert "data:image/png;base64," in (out / "sbc.html").read_text()
     assert main([*args, "--hidden", "3", "--quick", "--out", str(out)]) == 2  # no --resume
+
+
+def test_each_method_is_plotted_with_all_of_its_simulations():
+    """Methods differ in how many simulations they have (NUTS fewer): each panel uses all of
+    its own method's, and the report stacks one figure per method."""
+    import io
+
+    from matplotlib.image import imread
+
+    from bnn_models import figures as figs
+
+    rng = np.random.default_rng(0)
+    many = figs.sbc_figure(rng.uniform(size=(100, 2)), ["q0", "q1"], "A")
+    titles = [ax.get_title() for ax in many.axes]
+    assert sum("A (100 simulations)" in t for t in titles) == 2
+    pngs = [
+        figs.png_bytes(many),
+        figs.png_bytes(figs.sbc_figure(rng.uniform(size=(7, 2)), ["q0", "q1"], "B")),
+    ]
+    heights = [imread(io.BytesIO(p), format="png").shape[0] for p in pngs]
+    stacked = imread(io.BytesIO(figs.stack_png(pngs)), format="png")
+    assert stacked.shape[0] == sum(heights)

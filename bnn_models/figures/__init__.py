@@ -18,7 +18,7 @@ weight sd), :mod:`~bnn_models.figures.mcmc` (trace and rank plots),
 
 from __future__ import annotations
 
-from bnn_models.figures._style import PALETTE, RC, Style, method_styles, png_bytes
+from bnn_models.figures._style import PALETTE, RC, Style, method_styles, png_bytes, stack_png
 from bnn_models.figures.fidelity import fidelity_sd_figure, khat_figure, seed_interval_figure
 from bnn_models.figures.fits import (
     elbo_figure,
@@ -44,6 +44,7 @@ __all__ = [
     "method_styles",
     "pick_trace_variables",
     "png_bytes",
+    "stack_png",
     "predictive_sd_figure",
     "rank_figure",
     "reliability_figure",

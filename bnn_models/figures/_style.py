@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import matplotlib as mpl
+import numpy as np
 import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -137,3 +138,18 @@ def _equal_log_axes(ax: Any, lim: tuple[float, float], style: Style, xlabel: str
     ax.set_aspect("equal")
     ax.set_title(style.label, color=style.color, fontweight="bold")
     ax.set_xlabel(xlabel)
+
+
+def stack_png(pngs: list[bytes]) -> bytes:
+    """PNG images one above the other (narrower ones padded with white on the right)."""
+    import matplotlib.image as mpimg
+
+    images = [mpimg.imread(io.BytesIO(p), format="png") for p in pngs]
+    width = max(im.shape[1] for im in images)
+    padded = [
+        np.pad(im, ((0, 0), (0, width - im.shape[1]), (0, 0)), constant_values=1.0) for im in images
+    ]
+    buf = io.BytesIO()
+    # None drops the version tag, as in png_bytes (the stubs type values as str only)
+    mpimg.imsave(buf, np.vstack(padded), format="png", metadata={"Software": None})  # type: ignore[dict-item]
+    return buf.getvalue()

@@ -11,39 +11,35 @@ from bnn_models.figures._style import _style
 __all__ = ["sbc_figure"]
 
 
-def sbc_figure(pit: dict[str, np.ndarray], quantities: list[str], labels: dict[str, str]) -> Figure:
-    """One panel per method and test quantity: the ECDF of the PIT values minus the uniform
-    CDF (``plot_ecdf_pit``), with the p-value of its uniformity test (pot_c) and the points
-    that contribute most to a departure marked. (Its envelope method fails in
-    arviz-plots 1.3.2: ``np.linspace`` is handed a DataArray.)
+def sbc_figure(pit: np.ndarray, quantities: list[str], label: str) -> Figure:
+    """One method, one panel per test quantity: the ECDF of the PIT values minus the
+    uniform CDF (``plot_ecdf_pit``), with the p-value of its uniformity test (pot_c) and the
+    points that contribute most to a departure marked. (Its envelope method fails in
+    arviz-plots 1.3.2: ``np.linspace`` is handed a DataArray.) One figure per method, so
+    that each uses all of its own simulations (methods differ in how many they have).
 
     Parameters
     ----------
-    pit : mapping of str to numpy.ndarray, shape (simulations, quantities)
-        Per method, the randomised PIT values of its ranks.
+    pit : numpy.ndarray, shape (simulations, quantities)
+        The randomised PIT values of the method's ranks.
     quantities : list of str
         Names of the quantities (columns).
-    labels : mapping of str to str
-        Method -> readable label.
+    label : str
+        The method's readable label.
     """
     import arviz_plots as azp
 
-    n = min(len(v) for v in pit.values())
-    data = np.stack([pit[m][:n] for m in pit])  # (method, simulation, quantity)
     da = xr.DataArray(
-        data[:, None, :, :],
+        np.asarray(pit)[None, None, :, :],
         dims=("method", "chain", "draw", "quantity"),
-        coords={"method": [labels[m] for m in pit], "quantity": quantities},
+        coords={"method": [f"{label} ({len(pit)} simulations)"], "quantity": quantities},
         name="PIT",
     )
     with _style():
         pc = azp.plot_ecdf_pit(
             xr.DataTree.from_dict({"prior_sbc": da.to_dataset()}),
             backend="matplotlib",
-            figure_kwargs={
-                "figsize": (2.6 * len(quantities), 2.3 * len(pit) + 0.5),
-                "sharey": False,
-            },
+            figure_kwargs={"figsize": (2.6 * len(quantities), 2.8), "sharey": False},
             col_wrap=len(quantities),
         )
         fig = pc.viz["figure"].item()

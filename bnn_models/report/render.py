@@ -374,7 +374,11 @@ def render_sbc(
         ("Methods", ", ".join(doc["methods"])),
         (
             "Simulations",
-            ", ".join(f"{m} {n}" for m, n in doc["n_sims"].items()) + f" (seed {doc['seed']})",
+            ", ".join(
+                f"{m} {sum(e['method'] == m for e in doc['simulations'])} of {n}"
+                for m, n in doc["n_sims"].items()
+            )
+            + f" run (seed {doc['seed']})",
         ),
         ("Settings", "quick" if doc.get("quick") else "default"),
     ]

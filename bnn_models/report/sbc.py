@@ -71,7 +71,9 @@ def _figure(doc: dict) -> bytes | None:
             labels[method] = ok[0]["label"]
     if not pit:
         return None
-    return figs.png_bytes(figs.sbc_figure(pit, doc["quantities"], labels))
+    return figs.stack_png(
+        [figs.png_bytes(figs.sbc_figure(pit[m], doc["quantities"], labels[m])) for m in pit]
+    )
 
 
 def _notes(doc: dict) -> list[str]:
