@@ -147,6 +147,9 @@ def test_the_sbc_command_writes_its_results_and_report(tmp_path, capsys):
     assert (out / "figures" / "sbc_pit_ecdf.png").stat().st_size > 1000
     assert "data:image/png;base64," in (out / "sbc.html").read_text()
     assert main([*args, "--hidden", "3", "--quick", "--out", str(out)]) == 2  # no --resume
+    before = (out / "sbc.md").read_bytes()
+    assert main(["report", str(out)]) == 0  # regenerated from sbc.json, the same bytes
+    assert (out / "sbc.md").read_bytes() == before
 
 
 def test_each_method_is_plotted_with_all_of_its_simulations():

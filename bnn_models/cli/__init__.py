@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser(
         "report",
         help="write report.html and report.md for a results folder (a sweep's folder: "
-        "scaling.html and scaling.md, the cost-growth report)",
+        "scaling.html and scaling.md, the cost-growth report; an SBC folder: sbc.html, sbc.md)",
     )
     rep.add_argument("dir")
     rep.set_defaults(func=_cmd_report)

@@ -158,10 +158,18 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from bnn_models.report import write_report, write_scaling_report
+    from bnn_models.report.sbc import write_sbc_report
 
     folder = Path(args.dir)
-    # A sweep's folder gets the cost-growth report (its cells have their own reports).
-    write = write_scaling_report if (folder / "sweep.json").is_file() else write_report
+    # A sweep's folder gets the cost-growth report (its cells have their own reports); an
+    # SBC folder its SBC report.
+    write = (
+        write_scaling_report
+        if (folder / "sweep.json").is_file()
+        else write_sbc_report
+        if (folder / "sbc.json").is_file()
+        else write_report
+    )
     for p in write(folder):
         print(p)
     return 0
