@@ -164,7 +164,7 @@ def test_each_method_is_plotted_with_all_of_its_simulations():
     rng = np.random.default_rng(0)
     many = figs.sbc_figure(rng.uniform(size=(100, 2)), ["q0", "q1"], "A")
     titles = [ax.get_title() for ax in many.axes]
-    assert sum("A (100 simulations)" in t for t in titles) == 2
+    assert sum("A, n=100" in t for t in titles) == 2
     pngs = [
         figs.png_bytes(many),
         figs.png_bytes(figs.sbc_figure(rng.uniform(size=(7, 2)), ["q0", "q1"], "B")),

@@ -32,14 +32,14 @@ def sbc_figure(pit: np.ndarray, quantities: list[str], label: str) -> Figure:
     da = xr.DataArray(
         np.asarray(pit)[None, None, :, :],
         dims=("method", "chain", "draw", "quantity"),
-        coords={"method": [f"{label} ({len(pit)} simulations)"], "quantity": quantities},
+        coords={"method": [f"{label}, n={len(pit)}"], "quantity": quantities},
         name="PIT",
     )
     with _style():
         pc = azp.plot_ecdf_pit(
             xr.DataTree.from_dict({"prior_sbc": da.to_dataset()}),
             backend="matplotlib",
-            figure_kwargs={"figsize": (2.6 * len(quantities), 2.8), "sharey": False},
+            figure_kwargs={"figsize": (3.4 * len(quantities), 2.8), "sharey": False},
             col_wrap=len(quantities),
         )
         fig = pc.viz["figure"].item()
