@@ -231,3 +231,84 @@ def test_the_header_names_each_commit_a_cell_was_fitted_at(tmp_path):
         "abc (teacher-n400-h12, teacher-n1600-h4, teacher-n1600-h12, teacher-n6400-h12); "
         "def (teacher-n1600-h48)"
     )
+
+
+def _shift_sweep(tmp_path) -> object:
+    """Two shifts of the same files, one cell each: method 'mc' flags the shifted rows
+    (AUROC 0.8 + 0.01 * seed), 'vi' does not (0.5)."""
+    for shift in ("bump-height", "normal-stress"):
+        fits = []
+        for m, fam in (("mc", "mcmc"), ("vi", "vi")):
+            for s in (0, 2):
+                fit = _fit(m, fam, s, 1200, 12)
+                fit["fidelity"] = {}
+                fit["shift"] = {
+                    "in_accuracy": 0.8,
+                    "shifted_accuracy": 0.7 if shift == "bump-height" else 0.9,
+                    "auroc_sd": 0.8 + 0.01 * s if m == "mc" else 0.5,
+                    "auroc_mutual_info": 0.6,
+                }
+                fits.append(fit)
+        doc = {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "run": {
+                "dataset": {
+                    "name": "rupture",
+                    "n_train": 1200,
+                    "n_features": 8,
+                    "shift": {"name": shift},
+                },
+                "methods": ["mc", "vi"],
+                "seeds": [0, 2],
+                "profile": "default",
+                "machine": {"cpu": "test", "cpu_count": 2},
+            },
+            "fits": fits,
+        }
+        write_json(tmp_path / f"rupture-{shift}-h12" / "metrics.json", doc)
+    index = {
+        "schema": SWEEP_SCHEMA,
+        "schema_version": 1,
+        "commit": "abc",
+        "created": "2026-11-30T00:00:00+00:00",
+        "command": "bnn-bench sweep shift.toml",
+        "grid": {},
+        "cells": [{"folder": f"rupture-{s}-h12"} for s in ("bump-height", "normal-stress")],
+    }
+    write_json(tmp_path / "sweep.json", index)
+    return tmp_path
+
+
+def test_a_shift_sweep_keeps_each_shift_apart_and_is_titled_by_it(tmp_path):
+    from bnn_models.report.scaling import shift_table
+
+    rep = build_scaling(_shift_sweep(tmp_path), figures=False)
+    assert rep.title == "bnn-bench: uncertainty under dataset shift (bump-height, normal-stress)"
+    # two shifts of the same files are two grid points, each pooling its own 2 seeds
+    assert sorted(rep.points["dataset"].unique()) == [
+        "rupture (bump-height shift)",
+        "rupture (normal-stress shift)",
+    ]
+    assert set(rep.points["seeds"]) == {2}
+    table = shift_table(rep.frame).set_index(["Shift", "Method"])
+    assert table.loc[("bump-height", "MC"), "AUROC by sd"] == "0.810 [0.800, 0.820]"
+    assert table.loc[("normal-stress", "VI"), "Accuracy shifted"] == "90.0% [90.0%, 90.0%]"
+    assert table.loc[("bump-height", "VI"), "Log loss in"] == "n/a"
+    write_scaling_report(tmp_path)
+    md = (tmp_path / "scaling.md").read_text()
+    assert "## Quality and flagging under each shift" in md
+    assert "Slopes" not in md and "no growth slopes" in md
+
+
+def test_a_sweep_without_an_axis_is_titled_by_its_coverage(tmp_path):
+    folder = _sweep(tmp_path)
+    index = json.loads((folder / "sweep.json").read_text())
+    index["cells"] = [{"folder": "teacher-n1600-h12"}]  # one point: no axis to fit
+    write_json(folder / "sweep.json", index)
+    rep = build_scaling(folder, figures=False)
+    assert rep.title == "bnn-bench: coverage of the true probabilities over 1 dataset"
+    assert rep.slopes.empty and coverage_table(rep.frame) is not None
+    from bnn_models.report.scaling import shift_table
+
+    assert shift_table(rep.frame) is None

@@ -20,7 +20,13 @@ from markupsafe import Markup, escape
 from bnn_models.report.content import Report
 from bnn_models.report.figures import Figure
 from bnn_models.report.run import Row
-from bnn_models.report.scaling import Scaling, coverage_table, point_table, slope_table
+from bnn_models.report.scaling import (
+    Scaling,
+    coverage_table,
+    point_table,
+    shift_table,
+    slope_table,
+)
 from bnn_models.report.sections import PUBLISHED_HEADER
 
 __all__ = [
@@ -326,12 +332,13 @@ def _scaling_figures(rep: Scaling, figure_dir: str | None) -> list[dict]:
 
 
 def render_scaling_markdown(rep: Scaling, figure_dir: str = "figures") -> str:
-    """A sweep's cost-growth report as Markdown; figures are linked from ``figure_dir``."""
+    """A sweep's report as Markdown; figures are linked from ``figure_dir``."""
     tables = {
         "header": _md_key_values(rep.header),
         "slopes": _markdown(slope_table(rep.slopes)) if not rep.slopes.empty else None,
         "points": _markdown(point_table(rep.points)),
         "coverage": _optional(coverage_table(rep.frame), _markdown),
+        "shift": _optional(shift_table(rep.frame), _markdown),
     }
     return (
         _env()
@@ -341,7 +348,7 @@ def render_scaling_markdown(rep: Scaling, figure_dir: str = "figures") -> str:
 
 
 def render_scaling_html(rep: Scaling) -> str:
-    """A sweep's cost-growth report as one self-contained HTML page."""
+    """A sweep's report as one self-contained HTML page."""
     env = _env()
     tables = {
         "header": _html_key_values(rep.header, "sweep-header"),
@@ -352,6 +359,7 @@ def render_scaling_html(rep: Scaling) -> str:
         "coverage": _optional(
             coverage_table(rep.frame), lambda f: _html(f, "details", index=False)
         ),
+        "shift": _optional(shift_table(rep.frame), lambda f: _html(f, "details", index=False)),
     }
     css = env.loader.get_source(env, "report.css")[0] if env.loader is not None else ""
     return env.get_template("scaling.html.j2").render(

@@ -1,4 +1,5 @@
-"""Cost growth from a sweep: fit cost and quality against training rows and hidden width.
+"""A sweep's report: cost growth against training rows and hidden width, and what the
+cells hold side by side (coverage of the truth over teacher datasets, quality under shift).
 
 A sweep (``bnn-bench sweep``) leaves one results folder per cell and ``sweep.json``
 listing them. This module reads every cell's ``metrics.json`` into one pandas frame (one
@@ -6,7 +7,9 @@ row per successful fit), takes the median over seeds at each grid point, and fit
 in log-log coordinates along each axis that the grid varies with the other held fixed
 (:func:`scipy.stats.linregress`): the slope is the exponent of the growth (time ~ rows^slope).
 The report (:func:`build_scaling`, rendered by the ``scaling.*.j2`` templates) shows the
-slopes, every grid point, and one figure per axis.
+slopes and one figure per axis where an axis has two points, the coverage of the true
+probabilities where the data have them, each shift's quality and flagging side by side
+where the cells are shifts, and every grid point. It is titled by what it holds.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ __all__ = [
     "point_table",
     "points",
     "scaling_frame",
+    "shift_table",
     "slope_table",
     "slopes",
 ]
@@ -62,6 +66,18 @@ COVERAGE = (
     ("coverage_90", "Coverage of 90% intervals"),
     ("width_50", "Width of 50% intervals"),
     ("width_90", "Width of 90% intervals"),
+)
+
+#: Columns of the shift table: header and key of the fit entry's ``shift`` section.
+SHIFTED = (
+    ("Accuracy in", "in_accuracy"),
+    ("Accuracy shifted", "shifted_accuracy"),
+    ("Log loss in", "in_log_loss"),
+    ("Log loss shifted", "shifted_log_loss"),
+    ("Mean sd in", "in_pred_sd_mean"),
+    ("Mean sd shifted", "shifted_pred_sd_mean"),
+    ("AUROC by sd", "auroc_sd"),
+    ("AUROC by mutual info", "auroc_mutual_info"),
 )
 
 #: Axis -> (column, readable name, the column held fixed along it).
@@ -116,6 +132,9 @@ def scaling_frame(cells: dict[str, dict]) -> pd.DataFrame:
     rows = []
     for folder, doc in cells.items():
         data = doc["run"]["dataset"]
+        shift = (data.get("shift") or {}).get("name")
+        # Two shifts of the same files are different data: never pooled into one point.
+        name = f"{data['name']} ({shift} shift)" if shift else data["name"]
         for fit in doc["fits"]:
             if fit["status"] != "ok":
                 continue
@@ -124,7 +143,8 @@ def scaling_frame(cells: dict[str, dict]) -> pd.DataFrame:
             rows.append(
                 {
                     "cell": folder,
-                    "dataset": data["name"],
+                    "dataset": name,
+                    "shift": shift,
                     "n_train": int(data["n_train"]),
                     "n_hidden": width,
                     "n_params": (data["n_features"] + 2) * width + 1,
@@ -133,10 +153,11 @@ def scaling_frame(cells: dict[str, dict]) -> pd.DataFrame:
                     "family": fit["family"],
                     "seed": fit["seed"],
                     **{q: flat.get(col, np.nan) for q, (col, _, _) in QUANTITIES.items()},
+                    **{key: flat.get(f"shift.{key}", np.nan) for _, key in SHIFTED},
                 }
             )
-    columns = ["cell", "dataset", "n_train", "n_hidden", "n_params", "method", "label"]
-    columns += ["family", "seed", *QUANTITIES]
+    columns = ["cell", "dataset", "shift", "n_train", "n_hidden", "n_params", "method", "label"]
+    columns += ["family", "seed", *QUANTITIES, *(key for _, key in SHIFTED)]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -271,6 +292,24 @@ def coverage_table(frame: pd.DataFrame) -> pd.DataFrame | None:
     return pd.DataFrame(rows)
 
 
+def shift_table(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """Per shift and method: quality on the in-distribution and shifted test rows and the
+    AUROC of flagging the shifted rows, mean [min, max] over seeds; None without shifts."""
+    have = frame.dropna(subset=["shift"])
+    if have.empty:
+        return None
+    rows = []
+    for (shift, _, label), g in have.groupby(["shift", "method", "label"], sort=False):
+        row = {"Shift": shift, "Method": label, "Seeds": str(len(g))}
+        for header, key in SHIFTED:
+            v = g[key].dropna()
+            pct = "accuracy" in key
+            fmt = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.3f}")
+            row[header] = "n/a" if v.empty else f"{fmt(v.mean())} [{fmt(v.min())}, {fmt(v.max())}]"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def scaling_figures(pts: pd.DataFrame, slope_frame: pd.DataFrame) -> list[Figure]:
     """One log-log figure per axis the grid varies: the line of most points per method."""
     styles = figs.method_styles(dict(zip(pts["method"], pts["label"], strict=True)))
@@ -348,15 +387,32 @@ def _header(index: dict, cells: dict[str, dict]) -> list[tuple[str, str]]:
     ]
 
 
+def _title(frame: pd.DataFrame, slope_frame: pd.DataFrame) -> str:
+    """The report's title, by what it holds: growth, coverage of the truth, or shifts."""
+    if not slope_frame.empty:
+        return "bnn-bench: cost growth with training rows and hidden width"
+    n = frame["cell"].nunique()
+    if frame["shift"].notna().any():
+        shifts = ", ".join(dict.fromkeys(frame["shift"].dropna()))
+        return f"bnn-bench: uncertainty under dataset shift ({shifts})"
+    if frame["coverage_90"].notna().any():
+        return f"bnn-bench: coverage of the true probabilities over {n} dataset{'s' * (n != 1)}"
+    return f"bnn-bench: sweep of {n} cell{'s' * (n != 1)}"
+
+
 def _notes(frame: pd.DataFrame, slope_frame: pd.DataFrame, cells: dict[str, dict]) -> list[str]:
-    notes = [
-        "Each point is the median over seeds of one method at one grid point; the slope is "
-        "the least-squares line through log10(quantity) against log10(axis): time growing "
-        "as rows^1 has slope 1. The standard error needs three points or more.",
-        "End-to-end time covers compiling, warm-up or optimisation, sampling and the test-set "
-        "predictions; gradient evaluations and gradients per draw are counted by the sampler "
-        "or optimiser, so they do not depend on the machine's load.",
-    ]
+    notes = (
+        []
+        if slope_frame.empty
+        else [
+            "Each point is the median over seeds of one method at one grid point; the slope is "
+            "the least-squares line through log10(quantity) against log10(axis): time growing "
+            "as rows^1 has slope 1. The standard error needs three points or more.",
+            "End-to-end time covers compiling, warm-up or optimisation, sampling and the test-set "
+            "predictions; gradient evaluations and gradients per draw are counted by the sampler "
+            "or optimiser, so they do not depend on the machine's load.",
+        ]
+    )
     failed = [
         f"{f['method']} seed {f['seed']} in {cell} ({f['status']})"
         for cell, doc in cells.items()
@@ -365,10 +421,13 @@ def _notes(frame: pd.DataFrame, slope_frame: pd.DataFrame, cells: dict[str, dict
     ]
     if failed:
         notes.append("Not in the figures (not ok): " + "; ".join(failed) + ".")
-    if frame["truth_rmse"].isna().all():
+    if frame["truth_rmse"].isna().all() and frame["shift"].isna().all():
         notes.append("No true probabilities in these data: quality is not shown (use teacher).")
     if slope_frame.empty:
-        notes.append("The grid varies neither rows nor width along two points: no slopes.")
+        notes.append(
+            "No axis of this sweep (training rows, hidden width) has two points: no growth "
+            "slopes. Times are per cell as measured; compare them within one cell only."
+        )
     return notes
 
 
@@ -388,7 +447,7 @@ def build_scaling(sweep_dir: str | Path, *, figures: bool = True) -> Scaling:
     pts = points(frame)
     slope_frame = slopes(pts)
     rep = Scaling(
-        title="bnn-bench: cost growth with training rows and hidden width",
+        title=_title(frame, slope_frame),
         header=_header(index, cells),
         frame=frame,
         points=pts,
