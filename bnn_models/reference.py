@@ -345,6 +345,7 @@ def _summarise(
         "machine": machine_info(),
         "versions": library_versions(),
         "sampler": result.sampler,
+        "backend": result.backend,
         "dataset": dataset.describe(),
         "data_hash": data_hash(dataset),
         "model": model,

@@ -54,6 +54,7 @@ NOT_METRICS = frozenset(
         "config",
         "config_hash",
         "sampler",
+        "backend",
         "convergence",
         "fit_file",
         "warnings",

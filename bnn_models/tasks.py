@@ -183,6 +183,7 @@ def skipped_entry(method: str, seed: int, settings: Settings, key: str, why: str
         "config": {"method": method, "seed": seed, **settings.as_config()},
         "config_hash": key,
         "sampler": "",
+        "backend": "",
         "convergence": {},
         "fit_file": None,
     }
@@ -202,6 +203,7 @@ def _entry(
         "config": result.config,
         "config_hash": task.key,
         "sampler": result.sampler,
+        "backend": result.backend,
         "convergence": result.convergence,
         "fit_file": fit_file,
     }

@@ -83,6 +83,20 @@ def test_what_each_family_holds(tiny_fits):
     assert tiny_fits["nuts"].sampler.startswith(("nutpie", "pymc.NUTS"))
 
 
+def test_every_fit_records_its_backend(tiny_fits):
+    from bnn_models.inference._result import pytensor_backend
+
+    backends = {name: result.backend for name, result in tiny_fits.items()}
+    assert all(backends.values()), backends
+    if tiny_fits["nuts"].sampler.startswith("nutpie"):
+        assert backends["nuts"] == "numba (nutpie)"
+    # PyMC's own engines run on PyTensor's default mode, read when they ran
+    assert backends["advi"] == backends["fullrank_advi"] == pytensor_backend()
+    for name in ("nuts_numpyro", "nuts_blackjax"):
+        if name in tiny_fits and tiny_fits[name].ok:
+            assert backends[name] == "jax"
+
+
 def test_predictions_track_the_true_probabilities(tiny_fits, teacher_small):
     truth = teacher_small.p_test_true
     for method, result in tiny_fits.items():

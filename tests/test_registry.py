@@ -322,3 +322,17 @@ def test_a_method_whose_engine_is_missing_is_skipped_with_the_reason(tmp_path, c
         assert notes == [f"ghost: skipped ({reason}), not gated"]
     finally:
         unregister("ghost")
+
+
+def test_a_fit_records_the_backend_it_compiled_to(monkeypatch):
+    """The backend is read when the fit runs: PyTensor's default mode, or the engine's."""
+    from bnn_models.inference._result import pytensor_backend
+
+    assert pytensor_backend("NUMBA") == "pytensor numba"
+    assert pytensor_backend("CVM") == "pytensor c"
+    assert pytensor_backend("JAX") == "pytensor jax"
+    assert pytensor_backend("FAST_COMPILE") == "pytensor python"
+    import pytensor
+
+    monkeypatch.setattr(pytensor.config, "mode", "CVM")
+    assert pytensor_backend() == "pytensor c"

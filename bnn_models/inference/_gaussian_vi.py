@@ -18,7 +18,7 @@ from bnn_models.inference._deadline import DEADLINE
 from bnn_models.inference._importance import gaussian_importance
 from bnn_models.inference._method import Settings, require
 from bnn_models.inference._predict import predict_test
-from bnn_models.inference._result import FitResult
+from bnn_models.inference._result import FitResult, pytensor_backend
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
@@ -202,6 +202,7 @@ def fit_gaussian_vi(
         convergence=convergence,
         config=config,
         sampler=f"pymc.{inference_class.__name__} {library_versions()['pymc']}",
+        backend=pytensor_backend(),
         status=status,
         error=error,
         family="vi",

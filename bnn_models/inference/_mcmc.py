@@ -127,6 +127,7 @@ def mcmc_result(
     grad_evals: tuple[int, int] | None,
     config: dict,
     sampler: str,
+    backend: str,
     warnings: tuple[str, ...] = (),
     convergence: dict | None = None,
 ) -> FitResult:
@@ -165,6 +166,7 @@ def mcmc_result(
         convergence=convergence or {},
         config=config,
         sampler=sampler,
+        backend=backend,
         warnings=warnings,
         counts=(
             {}

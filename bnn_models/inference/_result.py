@@ -13,7 +13,39 @@ from bnn_models._io import atomic_path
 from bnn_models.errors import BadInput
 from bnn_models.provenance import library_versions
 
-__all__ = ["FitResult", "load_fit", "save_fit"]
+__all__ = ["FitResult", "load_fit", "pytensor_backend", "save_fit"]
+
+#: PyTensor linker -> the backend its compiled functions run on.
+_LINKERS = {
+    "NumbaLinker": "numba",
+    "JAXLinker": "jax",
+    "PytorchLinker": "pytorch",
+    "MLXLinker": "mlx",
+    "CLinker": "c",
+    "OpWiseCLinker": "c",
+    "PerformLinker": "python",
+}
+
+
+def pytensor_backend(mode: str | None = None) -> str:
+    """The backend of PyTensor functions compiled in ``mode``, e.g. ``pytensor numba``.
+
+    None: PyTensor's default mode, which ``pm.fit``, ``pm.sample`` and PyMC's other
+    compiled functions use unless told otherwise (``PYTENSOR_FLAGS=mode=...`` changes
+    it, so it is read when the fit runs, not assumed).
+
+    Examples
+    --------
+    >>> pytensor_backend("JAX"), pytensor_backend("CVM"), pytensor_backend("FAST_COMPILE")
+    ('pytensor jax', 'pytensor c', 'pytensor python')
+    """
+    from pytensor.compile.mode import get_mode
+
+    linker = get_mode(mode).linker
+    name = type(linker).__name__
+    if name == "VMLinker":  # CVM: C thunks in a C loop; FAST_COMPILE: Python thunks
+        return "pytensor c" if getattr(linker, "c_thunks", False) else "pytensor python"
+    return f"pytensor {_LINKERS.get(name, name)}"
 
 
 @dataclass(frozen=True)
@@ -48,6 +80,10 @@ class FitResult:
         Every setting of the fit, the seed included.
     sampler : str
         What produced the draws, e.g. ``nutpie 0.16.11`` or ``pymc.ADVI 6.4.0``.
+    backend : str
+        What the log density and its gradient were compiled to and ran on, e.g.
+        ``numba (nutpie)``, ``jax`` or ``pytensor numba`` (:func:`pytensor_backend`);
+        empty where no fit ran.
     versions : dict
         Library versions at fit time.
     status : str
@@ -73,6 +109,7 @@ class FitResult:
     convergence: dict
     config: dict
     sampler: str
+    backend: str = ""
     versions: dict = field(default_factory=library_versions)
     status: str = "ok"
     error: str | None = None

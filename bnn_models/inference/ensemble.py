@@ -18,7 +18,7 @@ from bnn_models.inference._mcmc import posterior_dataset
 from bnn_models.inference._method import Method, Settings, require
 from bnn_models.inference._point import PosteriorMode, prior_start
 from bnn_models.inference._predict import predict_test
-from bnn_models.inference._result import FitResult
+from bnn_models.inference._result import FitResult, pytensor_backend
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
@@ -93,6 +93,7 @@ def fit_ensemble(
         convergence={"members": s.members, "unconverged": unconverged},
         config={"seed": seed, **s.as_config()},
         sampler=f"scipy L-BFGS-B {library_versions()['scipy']} x {s.members}",
+        backend=pytensor_backend(),
         warnings=warnings,
     )
 

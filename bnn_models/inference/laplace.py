@@ -31,7 +31,7 @@ from bnn_models.inference._mcmc import posterior_dataset
 from bnn_models.inference._method import Method, Settings, require
 from bnn_models.inference._point import prior_start
 from bnn_models.inference._predict import predict_test
-from bnn_models.inference._result import FitResult
+from bnn_models.inference._result import FitResult, pytensor_backend
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
@@ -127,6 +127,7 @@ def fit_laplace(
         },
         "config": {"seed": seed, **s.as_config()},
         "sampler": f"pymc_extras find_MAP + exact Hessian {library_versions()['pymc-extras']}",
+        "backend": pytensor_backend(),
         "counts": counts,
     }
     if eig.min() <= 0:

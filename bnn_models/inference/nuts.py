@@ -17,7 +17,7 @@ import pymc as pm
 from bnn_models.data import Dataset
 from bnn_models.inference._mcmc import ChainClock, MCMCSettings, mcmc_result
 from bnn_models.inference._method import Method, require
-from bnn_models.inference._result import FitResult
+from bnn_models.inference._result import FitResult, pytensor_backend
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
@@ -156,6 +156,7 @@ def fit_nuts(
         )
         t2 = time.perf_counter()
         label = f"nutpie {library_versions()['nutpie']} ({s.kernel}, {s.adaptation})"
+        backend = "numba (nutpie)"
         compile_s, wall = t1 - t0, t2 - t1
     else:
         t1 = time.perf_counter()  # PyMC compiles inside pm.sample, before the first draw
@@ -177,6 +178,7 @@ def fit_nuts(
         t2 = time.perf_counter()
         first = clock.first(default=t1)
         label = f"pymc.NUTS {library_versions()['pymc']}"
+        backend = pytensor_backend()
         compile_s, wall = first - t0, t2 - first
     warmup_s, sampling_s = clock.split(wall)
     stats = trace["sample_stats"].to_dataset()
@@ -203,6 +205,7 @@ def fit_nuts(
         grad_evals=(n_grad_warmup, n_grad_sampling),
         config=config,
         sampler=label,
+        backend=backend,
     )
 
 

@@ -96,6 +96,7 @@ def fit_nuts_blackjax(
         grad_evals=(int(np.asarray(warm_steps).sum()), int(stats["n_steps"].sum())),
         config={**config, "chain_method": method},
         sampler=f"blackjax {library_versions()['blackjax']} ({method} chains)",
+        backend="jax",
     )
 
 

@@ -88,6 +88,7 @@ def fit_nuts_numpyro(
         grad_evals=(warm_steps, int(stats["n_steps"].sum())),
         config={**config, "chain_method": method},
         sampler=f"numpyro {library_versions()['numpyro']} ({method} chains)",
+        backend="jax",
     )
 
 

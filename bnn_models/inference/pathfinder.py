@@ -17,7 +17,7 @@ from bnn_models.data import Dataset
 from bnn_models.inference._mcmc import posterior_dataset
 from bnn_models.inference._method import Method, Settings, require
 from bnn_models.inference._predict import predict_test
-from bnn_models.inference._result import FitResult
+from bnn_models.inference._result import FitResult, pytensor_backend
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
@@ -119,6 +119,7 @@ def fit_pathfinder(
         },
         config={"seed": seed, **s.as_config()},
         sampler=f"pymc_extras.fit_pathfinder {library_versions()['pymc-extras']}",
+        backend=pytensor_backend(),
         status=status,
         error=error,
         counts={"pareto_k": khat},

@@ -17,7 +17,7 @@ import xarray as xr
 from bnn_models.data import Dataset
 from bnn_models.inference._mcmc import mcmc_result
 from bnn_models.inference._method import Method, Settings, require
-from bnn_models.inference._result import FitResult
+from bnn_models.inference._result import FitResult, pytensor_backend
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
@@ -125,6 +125,7 @@ def fit_smc(
         grad_evals=None,
         config={"seed": seed, **s.as_config()},
         sampler=f"pymc.sample_smc {library_versions()['pymc']} (IMH)",
+        backend=pytensor_backend(),
         convergence={"stages": stages},
     )
 

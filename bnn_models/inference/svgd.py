@@ -15,7 +15,7 @@ from bnn_models.inference._gaussian_vi import OPTIMIZERS
 from bnn_models.inference._mcmc import posterior_dataset
 from bnn_models.inference._method import Method, Settings, require
 from bnn_models.inference._predict import predict_test
-from bnn_models.inference._result import FitResult
+from bnn_models.inference._result import FitResult, pytensor_backend
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
@@ -140,6 +140,7 @@ def fit_svgd(
         convergence={"iterations": s.max_iter},
         config={"seed": seed, **s.as_config()},
         sampler=f"pymc.SVGD {library_versions()['pymc']}",
+        backend=pytensor_backend(),
         status=status,
         error=error,
     )

@@ -177,6 +177,7 @@ def header(doc: dict, methods: dict[str, Method]) -> list[tuple[str, str]]:
     )
     samplers = ", ".join(
         f"{m.label}: {m.shown['sampler']}"
+        + (f" [{m.shown['backend']}]" if m.shown.get("backend") else "")
         for m in methods.values()
         if m.shown and m.shown.get("sampler")
     )
@@ -207,7 +208,7 @@ def header(doc: dict, methods: dict[str, Method]) -> list[tuple[str, str]]:
             f"{mach.get('platform')}",
         ),
         ("Versions", libs),
-        ("Samplers", samplers or "none"),
+        ("Samplers [backend]", samplers or "none"),
         ("Run started", run.get("created") or "not recorded"),
     ]
 
@@ -227,6 +228,7 @@ def details(methods: dict[str, Method]) -> list[tuple[str, list[str], list[list[
     status = [
         ["status"] + [e["status"] for _, e in fits],
         ["sampler"] + [e.get("sampler") or "" for _, e in fits],
+        ["backend"] + [e.get("backend") or "" for _, e in fits],
         ["error"] + [reason(e["error"]) if e.get("error") else "" for _, e in fits],
         ["fit file"] + [e.get("fit_file") or "" for _, e in fits],
         ["config hash"] + [e.get("config_hash") or "" for _, e in fits],
