@@ -27,10 +27,12 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
+from pymc.pytensorf import resolve_backend_compile_kwargs
 from threadpoolctl import threadpool_limits
 
 from bnn_models.data import Dataset, load_rupture, make_teacher
 from bnn_models.inference import METHODS, OPTIMIZERS, resolve_methods
+from bnn_models.inference._gaussian_vi import VI_BACKENDS
 from bnn_models.reference import CACHE_ENV, resolve_reference
 from bnn_models.runner import run_benchmark
 
@@ -46,6 +48,7 @@ __all__ = [
     "METHOD_NAMES",
     "PROFILE",
     "PROFILE_ENV",
+    "BACKENDS",
     "ROWS",
     "SKIP_ENV",
     "TEACHER_SEED",
@@ -100,6 +103,8 @@ VI_METHODS = methods_of("vi")
 #: VI methods built on one of PyMC's variational classes (the ClassVar
 #: ``inference_class`` of their settings): those whose single step can be timed.
 VI_STEP_METHODS = [m for m in VI_METHODS if hasattr(METHODS[m].settings, "inference_class")]
+#: PyTensor backends a PyMC user can compile the model's functions to, and their modes.
+BACKENDS = VI_BACKENDS
 #: The method whose predictive spread the others' is compared with: the first
 #: registered MCMC method (None when there is none).
 MCMC_REFERENCE: str | None = MCMC_METHODS[0] if MCMC_METHODS else None
@@ -231,13 +236,14 @@ def initial_vector(model: object) -> np.ndarray:
     return np.concatenate([np.ravel(point[v.name]) for v in model.continuous_value_vars])  # type: ignore[attr-defined]
 
 
-def vi_step_function(model: pm.Model, method: str) -> object:
+def vi_step_function(model: pm.Model, method: str, backend: str | None = None) -> object:
     """One compiled optimisation step of a method of :data:`VI_STEP_METHODS`.
 
     Built as the method's fit builds it inside ``pm.fit``, from its default settings:
     its PyMC class (``settings.inference_class``), optimizer and learning rate, gradient
     clip and Monte Carlo samples per gradient. The step updates the approximation in
-    place and returns the loss.
+    place and returns the loss. ``backend``: what ``pm.fit(backend=...)`` would compile
+    it to (:data:`BACKENDS`); None: the method's own setting, else PyTensor's default.
     """
     # A GaussianVISettings subclass, but any settings class with these fields will do.
     settings: Any = METHODS[method].settings()
@@ -249,6 +255,7 @@ def vi_step_function(model: pm.Model, method: str) -> object:
             obj_optimizer=optimizer,
             total_grad_norm_constraint=settings.grad_norm_clip,
             score=True,
+            compile_kwargs=resolve_backend_compile_kwargs(backend or settings.backend, None),
         )
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import timeit
 
+import numpy as np
 import pymc as pm
 
 from benchmarks.common import (
+    BACKENDS,
     FIT_SEED,
     VI_STEP_METHODS,
     initial_vector,
@@ -52,6 +54,49 @@ class LogpGrad:
 
     def time_logp_dlogp(self) -> None:
         self.fn(self.x)
+
+
+class LogpGradBackend:
+    """One log density + gradient evaluation compiled to each backend a PyMC user can pick
+    (``model.logp_dlogp_function(mode=...)``; numba is PyTensor's default mode)."""
+
+    params = (list(BACKENDS),)
+    param_names = ["backend"]
+    timer = timeit.default_timer
+    timeout = 300
+
+    def setup(self, backend: str) -> None:
+        self.blas = one_blas_thread()
+        model = _model()
+        self.fn = model.logp_dlogp_function(ravel_inputs=True, mode=BACKENDS[backend])
+        self.x = initial_vector(model)
+        self.fn(self.x)
+
+    def time_logp_dlogp(self, backend: str) -> None:
+        # np.asarray: the JAX backend returns a device array; wait for its values
+        np.asarray(self.fn(self.x)[1])
+
+
+class VIStepBackend:
+    """One optimisation step of each VI method compiled to each backend
+    (``pm.fit(backend=...)``). A backend that cannot compile the step is skipped with
+    PyTensor's reason."""
+
+    params = (VI_STEP_METHODS, list(BACKENDS))
+    param_names = ["method", "backend"]
+    timer = timeit.default_timer
+    timeout = 300
+
+    def setup(self, method: str, backend: str) -> None:
+        self.blas = one_blas_thread()
+        try:
+            self.step = vi_step_function(_model(), method, backend)
+            self.step()
+        except Exception as err:  # asv: NotImplementedError in setup = skipped
+            raise NotImplementedError(f"{method} on {backend}: {type(err).__name__}") from err
+
+    def time_vi_step(self, method: str, backend: str) -> None:
+        self.step()
 
 
 class VIStep:

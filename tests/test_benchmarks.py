@@ -356,3 +356,27 @@ def test_short_timings_run_on_one_blas_thread():
         bench.time_logp_dlogp(400, 12)
     finally:
         bench.blas.restore_original_limits()
+
+
+# A pip-installed PyTensor's C backend finds no BLAS and says so: that is what is timed.
+@pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning")
+def test_the_backend_benchmarks_time_every_backend_or_skip_with_the_reason():
+    """One gradient per backend and one VI step per backend: every backend compiles the
+    gradient to the same numbers; a backend that cannot compile a step is skipped (asv's
+    NotImplementedError in setup), never a crash."""
+    from benchmarks import ops
+
+    assert ops.LogpGradBackend.params == (["numba", "c", "jax"],)
+    values = {}
+    for backend in ops.LogpGradBackend.params[0]:
+        bench = ops.LogpGradBackend()
+        bench.setup(backend)
+        bench.time_logp_dlogp(backend)
+        logp, grad = bench.fn(bench.x)
+        values[backend] = (float(logp), np.asarray(grad))
+    for backend, (logp, grad) in values.items():
+        assert logp == pytest.approx(values["numba"][0], rel=1e-9), backend
+        np.testing.assert_allclose(grad, values["numba"][1], rtol=1e-7, atol=1e-9)
+    bench = ops.VIStepBackend()
+    bench.setup("advi", "numba")
+    assert np.isfinite(bench.step())

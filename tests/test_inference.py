@@ -207,3 +207,19 @@ def test_bad_settings_raise_before_fitting(call, message, teacher_small):
     with pytest.raises(BadInput) as info:
         call(teacher_small)
     assert message in str(info.value)
+
+
+def test_the_compile_backend_is_a_checked_setting_and_recorded(teacher_small):
+    from bnn_models.errors import BadInput
+    from bnn_models.inference import METHODS
+    from bnn_models.inference._gaussian_vi import GaussianVISettings
+    from bnn_models.inference.nuts import NUTSSettings
+
+    with pytest.raises(BadInput, match="backend.*'cuda'"):
+        GaussianVISettings(backend="cuda")
+    with pytest.raises(BadInput, match="backend.*'jax'"):
+        NUTSSettings(sampler="pymc", backend="jax")
+    fit = METHODS["advi"](
+        dataset=teacher_small, seed=1, progressbar=False, max_iter=200, backend="numba"
+    )
+    assert fit.ok and fit.backend == "pytensor numba" and fit.config["backend"] == "numba"

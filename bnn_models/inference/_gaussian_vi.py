@@ -35,6 +35,10 @@ OPTIMIZERS = {
 }
 
 
+#: Backends ``pm.fit`` compiles a step to (``backend=``), and the PyTensor mode of each.
+VI_BACKENDS = {"numba": "NUMBA", "c": "CVM", "jax": "JAX"}
+
+
 @dataclass(frozen=True)
 class GaussianVISettings(Settings):
     """Settings of a Gaussian approximation fitted by maximising the ELBO.
@@ -55,6 +59,9 @@ class GaussianVISettings(Settings):
         Bound on the gradient's total norm.
     obj_n_mc : int
         Monte Carlo samples per gradient of the ELBO.
+    backend : {"numba", "c", "jax"}, optional
+        What ``pm.fit`` compiles the optimisation step to (its ``backend`` argument).
+        Default (None): PyTensor's default mode, as a PyMC user gets it.
     """
 
     max_iter: int = 30_000
@@ -66,6 +73,7 @@ class GaussianVISettings(Settings):
     stop_on_convergence: bool = True
     grad_norm_clip: float | None = None
     obj_n_mc: int = 1
+    backend: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -79,6 +87,12 @@ class GaussianVISettings(Settings):
         )
         require(self.learning_rate > 0, "learning_rate", self.learning_rate, "> 0")
         require(self.tol > 0, "tol", self.tol, "> 0")
+        require(
+            self.backend is None or self.backend in VI_BACKENDS,
+            "backend",
+            self.backend,
+            f"one of {', '.join(VI_BACKENDS)} (or unset: PyTensor's default mode)",
+        )
 
 
 @dataclass
@@ -141,6 +155,7 @@ def fit_gaussian_vi(
             progressbar=progressbar,
             total_grad_norm_constraint=s.grad_norm_clip,
             obj_n_mc=s.obj_n_mc,
+            backend=s.backend,
         )
         t2 = time.perf_counter()
         loss = np.asarray(inference.hist, dtype=float)
@@ -202,7 +217,7 @@ def fit_gaussian_vi(
         convergence=convergence,
         config=config,
         sampler=f"pymc.{inference_class.__name__} {library_versions()['pymc']}",
-        backend=pytensor_backend(),
+        backend=pytensor_backend(None if s.backend is None else VI_BACKENDS[s.backend]),
         status=status,
         error=error,
         family="vi",

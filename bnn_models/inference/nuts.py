@@ -26,6 +26,7 @@ __all__ = ["METHOD", "NUTSSettings", "default_sampler", "fit_nuts"]
 _SAMPLERS = ("nutpie", "pymc")
 _KERNELS = ("nuts", "mclmc")
 _ADAPTATIONS = ("diag", "draw_diag", "low_rank")
+_BACKENDS = ("numba", "jax")
 
 
 def default_sampler() -> str:
@@ -50,6 +51,9 @@ class NUTSSettings(MCMCSettings):
         1/cutoff and cutoff are ignored (nutpie's ``mass_matrix_eigval_cutoff``).
     thin : int
         Keep every ``thin``-th draw: ``draws * thin`` transitions per chain.
+    backend : {"numba", "jax"}
+        What nutpie compiles the log density and its gradient to (nutpie only; PyMC's
+        sampler runs on PyTensor's default mode).
     """
 
     sampler: str | None = None
@@ -57,12 +61,14 @@ class NUTSSettings(MCMCSettings):
     adaptation: str = "diag"
     eigval_cutoff: float = 100.0
     thin: int = 1
+    backend: str = "numba"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         for name, options in (
             ("kernel", _KERNELS),
             ("adaptation", _ADAPTATIONS),
+            ("backend", _BACKENDS),
         ):
             value = getattr(self, name)
             require(value in options, name, value, f"one of {', '.join(options)}")
@@ -82,6 +88,7 @@ class NUTSSettings(MCMCSettings):
                 self.adaptation,
                 "'diag' with sampler='pymc'",
             )
+            require(self.backend == "numba", "backend", self.backend, "unset with sampler='pymc'")
 
 
 def _steps(stats) -> int:
@@ -129,7 +136,8 @@ def fit_nuts(
     if sampler == "nutpie":
         import nutpie
 
-        compiled = nutpie.compile_pymc_model(model, backend="numba", var_names=list(PARAMS))
+        # PyTensor's symbolic gradient either way, compiled by the chosen backend
+        compiled = nutpie.compile_pymc_model(model, backend=s.backend, var_names=list(PARAMS))
         t1 = time.perf_counter()
 
         def progress(chains: list) -> None:
@@ -156,7 +164,7 @@ def fit_nuts(
         )
         t2 = time.perf_counter()
         label = f"nutpie {library_versions()['nutpie']} ({s.kernel}, {s.adaptation})"
-        backend = "numba (nutpie)"
+        backend = f"{s.backend} (nutpie)"
         compile_s, wall = t1 - t0, t2 - t1
     else:
         t1 = time.perf_counter()  # PyMC compiles inside pm.sample, before the first draw

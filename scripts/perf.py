@@ -1,0 +1,184 @@
+"""Where the time goes, per backend: one gradient, one VI step, and inside the fits.
+
+The measurements behind issue 13's table (``results/perf/``), in one process, one after
+the other, so that they are comparable within the run (run it with nothing else on the
+machine):
+
+    python scripts/perf.py --out results/perf
+
+1. One log density + gradient of the BNN on the rupture data (1,600 rows), compiled by
+   ``model.logp_dlogp_function(mode=...)`` to each backend a PyMC user can choose
+   (numba: PyTensor's default mode; c; jax), with BLAS held to one thread: microseconds
+   per call, the best of several repeats (as ``timeit`` advises).
+2. One optimisation step of ADVI and full-rank ADVI, compiled as ``pm.fit(backend=...)``
+   compiles it: microseconds per step, the same way. A backend that cannot compile the
+   step is recorded with PyTensor's error.
+3. Inside the fits: NUTS (nutpie, 2 chains x (500 warm-up + 500 draws), numba and jax
+   backends) through the suite's own ``nuts`` method: microseconds per gradient per
+   chain (sampling seconds x chains / sampling gradients; the chains run in parallel on
+   2 cores), gradients per draw, ESS per second; ADVI and full-rank ADVI for a fixed
+   5,000 steps (the convergence rule recorded, not stopping): microseconds per step.
+
+Writes ``perf.json`` (every number, with commit, machine, versions, data hash) and
+``summary.md`` (``scripts/templates/perf.md.j2``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import timeit
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the asv suite's helpers (benchmarks/) build the VI step
+
+from benchmarks.common import BACKENDS, initial_vector, vi_step_function  # noqa: E402
+from bnn_models.data import load_rupture  # noqa: E402
+from bnn_models.inference import METHODS  # noqa: E402
+from bnn_models.metrics import compute_metrics  # noqa: E402
+from bnn_models.model import build_bnn  # noqa: E402
+
+#: Calls per timing and timings per measurement (the best is kept).
+NUMBER, REPEAT = 200, 7
+#: Settings of the fits inside which the cost is measured.
+NUTS_RUN = {"draws": 500, "tune": 500, "chains": 2}
+VI_RUN = {"max_iter": 5000, "stop_on_convergence": False}
+VI_METHODS = ("advi", "fullrank_advi")
+
+
+def _best_us(call, number: int = NUMBER) -> float:
+    return 1e6 * min(timeit.repeat(call, number=number, repeat=REPEAT)) / number
+
+
+def gradient_costs(dataset) -> list[dict]:
+    """Microseconds per log density + gradient call, per backend (one BLAS thread)."""
+    from threadpoolctl import threadpool_limits
+
+    rows = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for backend, mode in BACKENDS.items():
+            model = build_bnn(dataset.X_train, dataset.y_train)
+            fn = model.logp_dlogp_function(ravel_inputs=True, mode=mode)
+            x = initial_vector(model)
+            fn(x)
+            us = _best_us(lambda fn=fn, x=x: np.asarray(fn(x)[1]))
+            rows.append({"what": "log density + gradient", "backend": backend, "us": us})
+            for method in VI_METHODS:
+                try:
+                    step = vi_step_function(
+                        build_bnn(dataset.X_train, dataset.y_train), method, backend
+                    )
+                    step()
+                    us, error = _best_us(step), None
+                except Exception as err:  # recorded, not raised: the table says why
+                    us, error = float("nan"), f"{type(err).__name__}: {str(err).splitlines()[0]}"
+                rows.append(
+                    {"what": f"{method} step", "backend": backend, "us": us, "error": error}
+                )
+    return rows
+
+
+def fit_costs(dataset) -> list[dict]:
+    """The same costs inside the suite's fits, per backend."""
+    rows = []
+    for backend in ("numba", "jax"):
+        fit = METHODS["nuts"](
+            dataset=dataset, seed=1, progressbar=False, backend=backend, **NUTS_RUN
+        )
+        m = compute_metrics(fit, dataset.y_test, seed=1)["runtime"]
+        chains = NUTS_RUN["chains"]
+        rows.append(
+            {
+                "what": "nuts (nutpie)",
+                "backend": fit.backend,
+                "us_per_grad_per_chain": m["us_per_grad"] * chains,
+                "grad_per_draw": m["grad_per_draw"],
+                "sampling_s": fit.timings["sampling_s"],
+                "fit_s": fit.timings["fit_s"],
+                "compile_s": fit.timings["compile_s"],
+                "ess_bulk_per_s": m["ess_bulk_per_s"],
+            }
+        )
+    for method in VI_METHODS:
+        for backend in ("numba", "c"):
+            fit = METHODS[method](
+                dataset=dataset, seed=1, progressbar=False, backend=backend, **VI_RUN
+            )
+            rows.append(
+                {
+                    "what": method,
+                    "backend": fit.backend,
+                    "us_per_step": 1e6 * fit.timings["fit_s"] / len(fit.loss),
+                    "fit_s": fit.timings["fit_s"],
+                    "compile_s": fit.timings["compile_s"],
+                    "steps": len(fit.loss),
+                }
+            )
+    return rows
+
+
+def _nan_last(value: float) -> float:
+    return value if np.isfinite(value) else float("inf")
+
+
+def _md(frame: pd.DataFrame) -> str:
+    return frame.to_markdown(index=False, floatfmt=".4g")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    from bnn_models._io import write_json, write_text
+    from bnn_models.provenance import git_commit, library_versions, machine_info
+    from bnn_models.reference import data_hash
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="results/perf", help="folder for perf.json and summary.md")
+    args = parser.parse_args(argv)
+    dataset = load_rupture()
+    doc = {
+        "commit": git_commit(),
+        "machine": machine_info(),
+        "versions": library_versions(),
+        "data": {"name": "rupture", "n_train": len(dataset.y_train), "sha256": data_hash(dataset)},
+        "settings": {"number": NUMBER, "repeat": REPEAT, "nuts": NUTS_RUN, "vi": VI_RUN},
+        "calls": gradient_costs(dataset),
+        "fits": fit_costs(dataset),
+    }
+    out = Path(args.out)
+    write_json(out / "perf.json", doc)
+    calls = pd.DataFrame(doc["calls"]).pivot(index="what", columns="backend", values="us")
+    calls = calls[list(BACKENDS)].reset_index()
+    errors = [
+        f"{r['what']} on {r['backend']}: {r['error']}" for r in doc["calls"] if r.get("error")
+    ]
+    fits = pd.DataFrame(doc["fits"])
+    env = Environment(
+        loader=FileSystemLoader(ROOT / "scripts" / "templates"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    fastest = [
+        f"{r['what']}: fastest on {min(BACKENDS, key=lambda b: _nan_last(r[b]))} "
+        f"({min(r[b] for b in BACKENDS if np.isfinite(r[b])):.1f} us; numba {r['numba']:.1f} us)"
+        for r in calls.to_dict("records")
+    ]
+    text = env.get_template("perf.md.j2").render(
+        doc=doc,
+        fastest=fastest,
+        calls=_md(calls),
+        errors=errors,
+        nuts=_md(fits[fits["what"].str.startswith("nuts")].dropna(axis=1, how="all")),
+        vi=_md(fits[~fits["what"].str.startswith("nuts")].dropna(axis=1, how="all")),
+    )
+    write_text(out / "summary.md", text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
