@@ -223,3 +223,39 @@ def test_the_compile_backend_is_a_checked_setting_and_recorded(teacher_small):
         dataset=teacher_small, seed=1, progressbar=False, max_iter=200, backend="numba"
     )
     assert fit.ok and fit.backend == "pytensor numba" and fit.config["backend"] == "numba"
+
+
+def test_a_warm_started_full_rank_fit_starts_at_the_mean_field_solution(teacher_small):
+    """The full-rank approximation starts with the mean-field fit's mean and sds and no
+    correlation; the fit's record counts both stages."""
+    import pymc as pm
+
+    from bnn_models.inference import METHODS
+    from bnn_models.inference._gaussian_vi import _start_from_mean_field
+    from bnn_models.model import build_bnn
+
+    model = build_bnn(teacher_small.X_train, teacher_small.y_train, n_hidden=3)
+    with model:
+        mf = pm.ADVI(random_seed=1)
+        mf.fit(300, progressbar=False)
+        fr = pm.FullRankADVI(random_seed=1)
+    _start_from_mean_field(fr.approx.groups[0], mf.approx.groups[0])
+    g, m = fr.approx.groups[0], mf.approx.groups[0]
+    np.testing.assert_allclose(g.mean.eval(), m.mean.eval())
+    np.testing.assert_allclose(g.std.eval(), m.std.eval(), rtol=1e-12)
+    cov = g.cov.eval()
+    np.testing.assert_allclose(cov - np.diag(np.diag(cov)), 0.0, atol=0)
+    fit = METHODS["fullrank_advi"](
+        dataset=teacher_small,
+        seed=1,
+        progressbar=False,
+        max_iter=300,
+        warm_start=True,
+        warm_max_iter=200,
+        warm_window=50,
+        tol=1e-12,  # neither stage's rule fires: both run their steps
+        draws=50,
+    )
+    warm = fit.convergence["warm_start"]
+    assert fit.ok and warm["iterations"] == 200
+    assert fit.loss.size == fit.n_grad_evals == fit.convergence["iterations"] == 500

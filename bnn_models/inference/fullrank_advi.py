@@ -9,8 +9,9 @@ import pymc as pm
 
 from bnn_models.data import Dataset
 from bnn_models.inference._gaussian_vi import GaussianVISettings, fit_gaussian_vi
-from bnn_models.inference._method import Method
+from bnn_models.inference._method import Method, require
 from bnn_models.inference._result import FitResult
+from bnn_models.inference.advi import ADVISettings
 
 __all__ = ["METHOD", "FullRankADVISettings", "fit_fullrank_advi"]
 
@@ -28,6 +29,30 @@ class FullRankADVISettings(GaussianVISettings):
     inference_class: ClassVar[type] = pm.FullRankADVI
     max_iter: int = 80_000
     learning_rate: float = 5e-4
+    #: Start from a mean-field ADVI fit (same model and seed) instead of PyMC's start
+    #: (zero mean, identity factor); its stage runs ADVI's optimizer and learning rate
+    #: for up to ``warm_max_iter`` steps under the same rule with ``warm_window``.
+    warm_start: bool = False
+    warm_max_iter: int = 30_000
+    warm_window: int = 5000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("warm_max_iter", "warm_window"):
+            require(getattr(self, name) >= 1, name, getattr(self, name), ">= 1")
+
+    def warm_settings(self) -> ADVISettings | None:
+        """The mean-field stage's settings (None without a warm start)."""
+        if not self.warm_start:
+            return None
+        return ADVISettings(
+            max_iter=self.warm_max_iter,
+            window=self.warm_window,
+            tol=self.tol,
+            backend=self.backend,
+            n_hidden=self.n_hidden,
+            prior_sigma=self.prior_sigma,
+        )
 
 
 def fit_fullrank_advi(
@@ -47,6 +72,7 @@ def fit_fullrank_advi(
         settings=settings,
         seed=seed,
         progressbar=progressbar,
+        warm=settings.warm_settings(),
     )
 
 
