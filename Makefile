@@ -71,6 +71,7 @@ results-shift: install
 
 results-coverage: install
 	@git diff --quiet HEAD || { echo "results-coverage: commit your changes first"; exit 1; }
+	for s in 0 1 2 3 4; do $(VENV)/bin/bnn-bench reference --dataset teacher --data-seed $$s --n-train 1600 || exit 1; done
 	$(VENV)/bin/bnn-bench sweep grids/coverage.toml --out results/coverage --scheduler serial --no-progress
 
 results-sbc: install

@@ -55,6 +55,11 @@ def _fit(method: str, family: str, seed: int, n_train: int, width: int, status="
             "truth_coverage_90": 0.9 if family == "mcmc" else 0.6,
             "truth_width_50": 0.2 if family == "mcmc" else 0.1,
             "truth_width_90": 0.4 if family == "mcmc" else 0.2,
+            # the cell's reference posterior: the same in every fit of the cell
+            "truth_coverage_50_ref": 0.45,
+            "truth_coverage_90_ref": 0.85,
+            "truth_width_50_ref": 0.25,
+            "truth_width_90_ref": 0.5,
         },
     }
 
@@ -215,6 +220,9 @@ def test_coverage_of_the_truth_is_pooled_over_every_fit(tmp_path):
     assert table.loc["VI", "Coverage of 50% intervals"] == "30.0% [30.0, 30.0]"
     assert table.loc["VI", "Width of 90% intervals"] == "0.200 [0.200, 0.200]"
     assert table.loc["MC", "Fits"] == "10" and table.loc["MC", "Data sets"] == "5"
+    ref = table.loc["reference posterior"]  # once per dataset, not once per fit
+    assert ref["Coverage of 90% intervals"] == "85.0% [85.0, 85.0]" and ref["Data sets"] == "5"
+    assert ref["Width of 50% intervals"] == "0.250 [0.250, 0.250]" and ref["Fits"] == "-"
     write_scaling_report(tmp_path)
     assert "## Coverage of the true probabilities" in (tmp_path / "scaling.md").read_text()
 

@@ -58,6 +58,11 @@ QUANTITIES: dict[str, tuple[str, str, str]] = {
     "coverage_90": ("fidelity.truth_coverage_90", "90% interval coverage", "teacher data"),
     "width_50": ("fidelity.truth_width_50", "50% interval width", "teacher data"),
     "width_90": ("fidelity.truth_width_90", "90% interval width", "teacher data"),
+    # The same for the cell's reference posterior (one value per cell, in every fit)
+    "coverage_50_ref": ("fidelity.truth_coverage_50_ref", "reference 50% coverage", "reference"),
+    "coverage_90_ref": ("fidelity.truth_coverage_90_ref", "reference 90% coverage", "reference"),
+    "width_50_ref": ("fidelity.truth_width_50_ref", "reference 50% width", "reference"),
+    "width_90_ref": ("fidelity.truth_width_90_ref", "reference 90% width", "reference"),
 }
 
 #: Columns of the coverage table: quantity and header.
@@ -279,16 +284,23 @@ def coverage_table(frame: pd.DataFrame) -> pd.DataFrame | None:
     have = frame.dropna(subset=["coverage_90"])
     if have.empty:
         return None
-    rows = []
-    for (_, label), g in have.groupby(["method", "label"], sort=False):
-        row = {"Method": label, "Fits": str(len(g)), "Data sets": str(g["cell"].nunique())}
+
+    def row(label: str, g: pd.DataFrame, suffix: str = "") -> dict:
+        out = {"Method": label, "Fits": str(len(g)), "Data sets": str(g["cell"].nunique())}
         for q, header in COVERAGE:
-            lo, hi = np.quantile(g[q], [0.05, 0.95])
+            v = g[q + suffix]
+            lo, hi = np.quantile(v, [0.05, 0.95])
             if q.startswith("width"):
-                row[header] = f"{g[q].mean():.3f} [{lo:.3f}, {hi:.3f}]"
+                out[header] = f"{v.mean():.3f} [{lo:.3f}, {hi:.3f}]"
             else:
-                row[header] = f"{100 * g[q].mean():.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
-        rows.append(row)
+                out[header] = f"{100 * v.mean():.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+        return out
+
+    rows = [row(label, g) for (_, label), g in have.groupby(["method", "label"], sort=False)]
+    # The reference posterior of each cell (the same in every fit of the cell): once per cell
+    refs = have.dropna(subset=["coverage_90_ref"]).drop_duplicates("cell")
+    if not refs.empty:
+        rows.append(row("reference posterior", refs, "_ref") | {"Fits": "-"})
     return pd.DataFrame(rows)
 
 
