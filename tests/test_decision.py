@@ -52,6 +52,21 @@ def test_decision_rows_grouped_by_family_with_known_cells():
     assert cells["deep ensemble"]["Predictive sd vs NUTS"] == "50%"
 
 
+def test_a_method_with_a_failed_seed_says_so_in_its_row():
+    doc = _doc(
+        {"advi": 2.0, "nuts": 24.0},
+        {"advi": 0.05, "nuts": 0.1},
+        {"advi": 0.1, "nuts": 0.1},
+        {"advi": 0.9, "nuts": 0.9},
+    )
+    failed = dict(next(f for f in doc["fits"] if f["method"] == "advi"))
+    failed |= {"seed": 7, "status": "failed", "error": "Hessian not positive definite"}
+    doc["fits"].append(failed)
+    d = build_decision(_methods(doc))
+    labels = [label for _, label, _, _ in d.rows]
+    assert "ADVI (mean-field) (1 of 2 seeds)" in labels and "NUTS" in labels
+
+
 def test_engines_side_by_side_with_the_fastest_named():
     doc = _doc(
         {"nuts": 100.0, "hmc": 300.0, "advi": 5.0},

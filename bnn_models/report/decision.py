@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnn_models.report.formats import Stat, reason, sig
-from bnn_models.report.run import Method, baseline, styles
+from bnn_models.report.run import Method, baseline, seed_text, styles
 
 __all__ = ["DECISION_FAMILIES", "Decision", "Engines", "build_decision", "build_engines"]
 
@@ -112,10 +112,12 @@ def build_decision(methods: dict[str, Method]) -> Decision:
                 )
             )
             continue
+        # Some seeds failed: the row is the mean over those that ran, and says so.
+        label = f"{m.label} ({seed_text(m)})" if m.failed else m.label
         rows.append(
             (
                 family,
-                m.label,
+                label,
                 look[m.name].color,
                 [
                     _show(m, "runtime.total_s", "s"),
@@ -130,7 +132,8 @@ def build_decision(methods: dict[str, Method]) -> Decision:
             )
         )
     notes = [
-        "Mean over seeds. Total time: one fit, compile to prediction, wall-clock seconds. "
+        "Mean over seeds (over the seeds that ran, where the label says some failed; the "
+        "details say why). Total time: one fit, compile to prediction, wall-clock seconds. "
         f"Speed-up: {against}'s total time over the method's.",
         "Class agreement: share of test points whose predicted class (mean probability "
         ">= 0.5) is the reference posterior's. Predictive sd vs reference: geometric mean "

@@ -228,11 +228,12 @@ def details(methods: dict[str, Method]) -> list[tuple[str, list[str], list[list[
     status = [
         ["status"] + [e["status"] for _, e in fits],
         ["sampler"] + [e.get("sampler") or "" for _, e in fits],
-        ["backend"] + [e.get("backend") or "" for _, e in fits],
         ["error"] + [reason(e["error"]) if e.get("error") else "" for _, e in fits],
         ["fit file"] + [e.get("fit_file") or "" for _, e in fits],
         ["config hash"] + [e.get("config_hash") or "" for _, e in fits],
     ]
+    if any(e.get("backend") for _, e in fits):  # results written before fits recorded it
+        status.insert(2, ["backend"] + [e.get("backend") or "" for _, e in fits])
     cfg_keys = sorted({k for _, e in fits for k in (e.get("config") or {})})
     config = [
         [k]
