@@ -64,39 +64,48 @@ def _fit(method: str, family: str, seed: int, n_train: int, width: int, status="
     }
 
 
-def _sweep(tmp_path, failed: tuple = ()) -> object:
-    """A sweep folder: a rows axis at width 12 and a width axis at 1600 rows."""
-    cells = sorted({(n, 12) for n in ROWS} | {(1600, w) for w in WIDTHS})
-    for n_train, width in cells:
-        fits = [
-            _fit(m, fam, s, n_train, width, "failed" if (m, s, n_train, width) in failed else "ok")
-            for m, fam in (("mc", "mcmc"), ("vi", "vi"))
-            for s in (0, 2)
-        ]
+def _write_sweep(tmp_path, cells: dict[str, tuple[dict, list[dict]]], quick: bool) -> object:
+    """A sweep folder: ``cells`` maps each folder to its dataset record and fit entries
+    (methods mc and vi, seeds 0 and 2)."""
+    for folder, (dataset, fits) in cells.items():
         doc = {
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
             "run": {
-                "dataset": {"name": "teacher", "n_train": n_train, "n_features": 8},
+                "dataset": {"n_features": 8, **dataset},
                 "methods": ["mc", "vi"],
                 "seeds": [0, 2],
-                "profile": "quick",
+                "profile": "quick" if quick else "default",
                 "machine": {"cpu": "test", "cpu_count": 2},
             },
             "fits": fits,
         }
-        write_json(tmp_path / f"teacher-n{n_train}-h{width}" / "metrics.json", doc)
+        write_json(tmp_path / folder / "metrics.json", doc)
     index = {
         "schema": SWEEP_SCHEMA,
         "schema_version": 1,
         "commit": "abc",
         "created": "2026-11-30T00:00:00+00:00",
         "command": "bnn-bench sweep grid.toml",
-        "grid": {"quick": True},
-        "cells": [{"folder": f"teacher-n{n}-h{w}"} for n, w in cells],
+        "grid": {"quick": quick},
+        "cells": [{"folder": folder} for folder in cells],
     }
     write_json(tmp_path / "sweep.json", index)
     return tmp_path
+
+
+def _sweep(tmp_path, failed: tuple = ()) -> object:
+    """A sweep folder: a rows axis at width 12 and a width axis at 1600 rows."""
+    cells = {}
+    for n_train, width in sorted({(n, 12) for n in ROWS} | {(1600, w) for w in WIDTHS}):
+        fits = [
+            _fit(m, fam, s, n_train, width, "failed" if (m, s, n_train, width) in failed else "ok")
+            for m, fam in (("mc", "mcmc"), ("vi", "vi"))
+            for s in (0, 2)
+        ]
+        dataset = {"name": "teacher", "n_train": n_train}
+        cells[f"teacher-n{n_train}-h{width}"] = (dataset, fits)
+    return _write_sweep(tmp_path, cells, quick=True)
 
 
 def _slope(rep, axis: str, method: str, quantity: str) -> float:
@@ -244,6 +253,7 @@ def test_the_header_names_each_commit_a_cell_was_fitted_at(tmp_path):
 def _shift_sweep(tmp_path) -> object:
     """Two shifts of the same files, one cell each: method 'mc' flags the shifted rows
     (AUROC 0.8 + 0.01 * seed), 'vi' does not (0.5)."""
+    cells = {}
     for shift in ("bump-height", "normal-stress"):
         fits = []
         for m, fam in (("mc", "mcmc"), ("vi", "vi")):
@@ -257,35 +267,9 @@ def _shift_sweep(tmp_path) -> object:
                     "auroc_mutual_info": 0.6,
                 }
                 fits.append(fit)
-        doc = {
-            "schema": SCHEMA,
-            "schema_version": SCHEMA_VERSION,
-            "run": {
-                "dataset": {
-                    "name": "rupture",
-                    "n_train": 1200,
-                    "n_features": 8,
-                    "shift": {"name": shift},
-                },
-                "methods": ["mc", "vi"],
-                "seeds": [0, 2],
-                "profile": "default",
-                "machine": {"cpu": "test", "cpu_count": 2},
-            },
-            "fits": fits,
-        }
-        write_json(tmp_path / f"rupture-{shift}-h12" / "metrics.json", doc)
-    index = {
-        "schema": SWEEP_SCHEMA,
-        "schema_version": 1,
-        "commit": "abc",
-        "created": "2026-11-30T00:00:00+00:00",
-        "command": "bnn-bench sweep shift.toml",
-        "grid": {},
-        "cells": [{"folder": f"rupture-{s}-h12"} for s in ("bump-height", "normal-stress")],
-    }
-    write_json(tmp_path / "sweep.json", index)
-    return tmp_path
+        dataset = {"name": "rupture", "n_train": 1200, "shift": {"name": shift}}
+        cells[f"rupture-{shift}-h12"] = (dataset, fits)
+    return _write_sweep(tmp_path, cells, quick=False)
 
 
 def test_a_shift_sweep_keeps_each_shift_apart_and_is_titled_by_it(tmp_path):
