@@ -425,8 +425,14 @@ def run_sbc(
     return doc
 
 
+#: Tail mass of the PIT shown per side: under the null, this share of simulations falls
+#: below it and this share above 1 minus it.
+TAIL = 0.05
+
+
 def summarise(doc: dict) -> list[dict]:
-    """Per method: simulations ok and failed, and per quantity the uniformity p-value."""
+    """Per method: simulations ok and failed, per quantity the uniformity p-value and the
+    share of PIT values in each :data:`TAIL` (``tails``: quantity -> (low, high))."""
     out = []
     names = doc["quantities"]
     for method in doc["methods"]:
@@ -446,5 +452,10 @@ def summarise(doc: dict) -> list[dict]:
             row["p_min"] = float(min(p))
             # Several quantities tested at once: Bonferroni on the smallest p-value.
             row["p_adjusted"] = float(min(1.0, len(names) * min(p)))
+            pit = pit_values(ranks, doc["n_ranked"], doc["seed"])
+            row["tails"] = {
+                q: (float(np.mean(pit[:, i] < TAIL)), float(np.mean(pit[:, i] >= 1 - TAIL)))
+                for i, q in enumerate(names)
+            }
         out.append(row)
     return out

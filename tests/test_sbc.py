@@ -172,3 +172,34 @@ def test_each_method_is_plotted_with_all_of_its_simulations():
     heights = [imread(io.BytesIO(p), format="png").shape[0] for p in pngs]
     stacked = imread(io.BytesIO(figs.stack_png(pngs)), format="png")
     assert stacked.shape[0] == sum(heights)
+
+
+def test_tail_shares_show_an_over_confident_posterior_in_both_tails():
+    """The tail table from ranks made by hand: the exact posterior puts about 5% of the
+    truths in each 5% tail; one with a third of the sd puts far more in both."""
+    from bnn_models.report.sbc import tail_table
+    from bnn_models.sbc import summarise
+
+    def sims(method: str, ranks: np.ndarray) -> list[dict]:
+        return [
+            {"method": method, "label": method, "status": "ok", "ranks": r.tolist()} for r in ranks
+        ]
+
+    exact, over = _normal_ranks(1.0), _normal_ranks(1 / 3)
+    doc = {
+        "methods": ["exact", "over"],
+        "quantities": ["theta"],
+        "n_ranked": N_RANKED,
+        "seed": 0,
+        "simulations": sims("exact", exact) + sims("over", over),
+    }
+    tails = {r["method"]: r["tails"]["theta"] for r in summarise(doc)}
+    assert all(0.01 <= share <= 0.10 for share in tails["exact"])
+    assert all(share > 0.25 for share in tails["over"])  # truth often beyond every draw
+    # by hand: the share of PIT values below 0.05 is the share of ranks 0..4 (rank 4 + U
+    # reaches 0.05 only at U = 1), and at or above 0.95 that of ranks 95..99
+    assert tails["over"][0] == pytest.approx(np.mean(over[:, 0] <= 4))
+    assert tails["over"][1] == pytest.approx(np.mean(over[:, 0] >= 95))
+    table = tail_table(doc).set_index("Method")
+    low, high = tails["over"]
+    assert table.loc["over", "theta"] == f"{100 * low:.0f}% / {100 * high:.0f}%"

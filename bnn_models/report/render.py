@@ -28,6 +28,7 @@ from bnn_models.report.scaling import (
     slope_table,
 )
 from bnn_models.report.sections import PUBLISHED_HEADER
+from bnn_models.sbc import TAIL
 
 __all__ = [
     "render_html",
@@ -371,9 +372,15 @@ def render_scaling_html(rep: Scaling) -> str:
 
 
 def render_sbc(
-    doc: dict, table: pd.DataFrame, notes: list[str], figure: str | None, inline: str | None
+    doc: dict,
+    tables: tuple[pd.DataFrame, pd.DataFrame],
+    notes: list[str],
+    figure: str | None,
+    inline: str | None,
 ) -> tuple[str, str]:
-    """The SBC report as Markdown (figure linked) and as self-contained HTML."""
+    """The SBC report as Markdown (figure linked) and as self-contained HTML; ``tables``:
+    the uniformity table and the tail table."""
+    table, tails = tables
     env = _env()
     header = [
         ("Command", str(doc.get("command") or "(library call)")),
@@ -390,14 +397,19 @@ def render_sbc(
         ),
         ("Settings", "quick" if doc.get("quick") else "default"),
     ]
-    common = {"doc": doc, "notes": notes}
+    common = {"doc": doc, "notes": notes, "tail": round(100 * TAIL)}
     md = env.get_template("sbc.md.j2").render(
-        header=_md_key_values(header), table=_markdown(table), figure=figure, **common
+        header=_md_key_values(header),
+        table=_markdown(table),
+        tails=_markdown(tails),
+        figure=figure,
+        **common,
     )
     css = env.loader.get_source(env, "report.css")[0] if env.loader is not None else ""
     html = env.get_template("sbc.html.j2").render(
         header=_html_key_values(header, "sbc-header"),
         table=_html(table, "details", index=False),
+        tails=_html(tails, "details", index=False),
         figure=inline,
         css=Markup(css),
         **common,

@@ -61,6 +61,20 @@ def sbc_table(doc: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def tail_table(doc: dict) -> pd.DataFrame:
+    """Per method and quantity: the share of simulations whose truth ranks in the lowest
+    and in the highest :data:`~bnn_models.sbc.TAIL` of the method's draws (nominal: TAIL
+    each). Both high: over-confident; one side: biased."""
+    rows = []
+    for r in summarise(doc):
+        row = {"Method": r["label"]}
+        for q in doc["quantities"]:
+            low, high = r.get("tails", {}).get(q, (None, None))
+            row[q] = "n/a" if low is None else f"{100 * low:.0f}% / {100 * high:.0f}%"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _figure(doc: dict) -> bytes | None:
     pit, labels = {}, {}
     for method in doc["methods"]:
@@ -116,6 +130,8 @@ def write_sbc_report(out_dir: str | Path) -> list[Path]:
             tmp.write_bytes(png)
         written.append(out / "figures" / SBC_FIGURE)
     inline = None if png is None else "data:image/png;base64," + base64.b64encode(png).decode()
-    table = sbc_table(doc)
-    md, html = render_sbc(doc, table, _notes(doc), f"figures/{SBC_FIGURE}" if png else None, inline)
+    tables = (sbc_table(doc), tail_table(doc))
+    md, html = render_sbc(
+        doc, tables, _notes(doc), f"figures/{SBC_FIGURE}" if png else None, inline
+    )
     return [write_text(out / "sbc.html", html), write_text(out / "sbc.md", md), *written]
