@@ -157,11 +157,12 @@ def test_settings_from_strings_defaults_quick_and_overrides():
     assert out.max_iter == 1200 and out.stop_on_convergence is False
     assert out.grad_norm_clip is None and out.draws == advi.quick["draws"]
     assert METHODS["nuts"].configure(overrides={"target_accept": "0.9"}).target_accept == 0.9
-    # a variant changes defaults, not code
+    # a variant changes defaults, not code; full-rank adds only its optional warm start
     assert FullRankADVISettings().max_iter > ADVISettings().max_iter
     assert {f.name for f in dataclasses.fields(FullRankADVISettings)} == {
         f.name for f in dataclasses.fields(ADVISettings)
-    }
+    } | {"warm_start", "warm_max_iter", "warm_window"}
+    assert FullRankADVISettings().warm_start is False
 
 
 @pytest.mark.parametrize(
