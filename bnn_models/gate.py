@@ -292,6 +292,11 @@ def _shift(run: dict) -> str | None:
     return shift["name"] if isinstance(shift, dict) else shift
 
 
+def _defaults(method: str) -> dict:
+    """The registered method's default settings (empty for an unknown method)."""
+    return METHODS[method].settings().as_config() if method in METHODS else {}
+
+
 def _config(fit: dict) -> dict:
     return {k: v for k, v in (fit.get("config") or {}).items() if k != "seed"}
 
@@ -420,10 +425,13 @@ def compare(baseline: dict, fits: list[dict]) -> tuple[pd.DataFrame, list[str]]:
         if not entries:
             continue
         base_cfg, now_cfg = baseline["configs"].get(method, {}), _config(entries[0])
+        # A setting added after the baseline was made, left at its default, is no change.
+        defaults = _defaults(method)
         if diff := [
             f"{k} {base_cfg.get(k)!r} -> {now_cfg.get(k)!r}"
             for k in sorted(set(base_cfg) | set(now_cfg))
             if base_cfg.get(k) != now_cfg.get(k)
+            and not (k not in base_cfg and k in defaults and now_cfg[k] == defaults[k])
         ]:
             notes.append(f"{method}: settings differ from the baseline's: {', '.join(diff)}")
         for name, st in gated.items():

@@ -274,11 +274,15 @@ def test_changed_settings_and_ungated_methods_are_noted(tmp_path: Path, baseline
     run = _run(tmp_path, "cfg", [0])
     doc = json.loads((run / "metrics.json").read_text())
     doc["fits"][1]["config"]["learning_rate"] = 1e-4
+    # settings added to a method after the baseline: at their default, no change; else noted
+    doc["fits"][1]["config"]["backend"] = None
+    doc["fits"][0]["config"]["backend"] = "jax"
     doc["fits"].append(_fit("advi", 0) | {"method": "extra", "label": "extra"})
     write_json(run / "metrics.json", doc)
     result = check(baseline, run)
     assert result.notes == [
         "advi: settings differ from the baseline's: learning_rate 0.01 -> 0.0001",
+        "nuts: settings differ from the baseline's: backend None -> 'jax'",
         "not in the baseline, not gated: extra",
     ]
     assert "note: not in the baseline, not gated: extra" in format_check(result)
