@@ -447,12 +447,12 @@ def summarise(doc: dict) -> list[dict]:
         }
         if len(ok) >= 2:
             ranks = np.array([e["ranks"] for e in ok])
+            pit = pit_values(ranks, doc["n_ranked"], doc["seed"])
             p = uniformity_pvalues(ranks, doc["n_ranked"], doc["seed"])
             row["p_values"] = dict(zip(names, map(float, p), strict=True))
             row["p_min"] = float(min(p))
             # Several quantities tested at once: Bonferroni on the smallest p-value.
             row["p_adjusted"] = float(min(1.0, len(names) * min(p)))
-            pit = pit_values(ranks, doc["n_ranked"], doc["seed"])
             row["tails"] = {
                 q: (float(np.mean(pit[:, i] < TAIL)), float(np.mean(pit[:, i] >= 1 - TAIL)))
                 for i, q in enumerate(names)

@@ -44,10 +44,11 @@ def load_sbc(out_dir: str | Path) -> dict:
     return doc
 
 
-def sbc_table(doc: dict) -> pd.DataFrame:
-    """Per method: simulations, the p-value of each quantity, the adjusted smallest, verdict."""
+def sbc_table(doc: dict, summary: list[dict] | None = None) -> pd.DataFrame:
+    """Per method: simulations, the p-value of each quantity, the adjusted smallest, verdict.
+    ``summary``: :func:`~bnn_models.sbc.summarise` of ``doc``, when already computed."""
     rows = []
-    for r in summarise(doc):
+    for r in summary if summary is not None else summarise(doc):
         row = {"Method": r["label"], "Simulations ok": str(r["ok"]), "Failed": str(r["failed"])}
         for q in doc["quantities"]:
             p = r["p_values"].get(q)
@@ -61,12 +62,12 @@ def sbc_table(doc: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def tail_table(doc: dict) -> pd.DataFrame:
+def tail_table(doc: dict, summary: list[dict] | None = None) -> pd.DataFrame:
     """Per method and quantity: the share of simulations whose truth ranks in the lowest
     and in the highest :data:`~bnn_models.sbc.TAIL` of the method's draws (nominal: TAIL
     each). Both high: over-confident; one side: biased."""
     rows = []
-    for r in summarise(doc):
+    for r in summary if summary is not None else summarise(doc):
         row = {"Method": r["label"]}
         for q in doc["quantities"]:
             low, high = r.get("tails", {}).get(q, (None, None))
@@ -130,7 +131,8 @@ def write_sbc_report(out_dir: str | Path) -> list[Path]:
             tmp.write_bytes(png)
         written.append(out / "figures" / SBC_FIGURE)
     inline = None if png is None else "data:image/png;base64," + base64.b64encode(png).decode()
-    tables = (sbc_table(doc), tail_table(doc))
+    summary = summarise(doc)  # the uniformity tests, once for both tables
+    tables = (sbc_table(doc, summary), tail_table(doc, summary))
     md, html = render_sbc(
         doc, tables, _notes(doc), f"figures/{SBC_FIGURE}" if png else None, inline
     )
