@@ -35,6 +35,26 @@ def _bernoulli_logit(logit: pt.TensorVariable, size: pt.TensorVariable) -> pt.Te
     return pm.Bernoulli.dist(logit_p=logit, size=size)
 
 
+def _fused_bernoulli(logit: pt.TensorVariable, *rest: pt.TensorVariable) -> pt.TensorVariable:
+    # rest: X, W0, b0, W1, b1 (for the fused log density), then the size
+    return _bernoulli_logit(logit, rest[-1])
+
+
+def _fused_logp(
+    value: pt.TensorVariable,
+    logit: pt.TensorVariable,
+    X: pt.TensorVariable,
+    W0: pt.TensorVariable,
+    b0: pt.TensorVariable,
+    W1: pt.TensorVariable,
+    b1: pt.TensorVariable,
+) -> pt.TensorVariable:
+    # logit only for draws: the Op recomputes it, so the log density never builds it
+    from bnn_models.fused import fused_loglik  # numba's dispatcher: ~1 s, only when used
+
+    return fused_loglik(X, value, W0, b0, W1, b1)
+
+
 def build_bnn(
     X: np.ndarray,
     y: np.ndarray,
@@ -42,6 +62,7 @@ def build_bnn(
     n_hidden: int = N_HIDDEN,
     prior_sigma: float = PRIOR_SIGMA,
     feature_names: tuple[str, ...] | None = None,
+    fused: bool = False,
 ) -> pm.Model:
     """Build the ``features``-``n_hidden``-1 ReLU network with Normal priors.
 
@@ -64,6 +85,10 @@ def build_bnn(
         Prior sd of every weight and bias.
     feature_names : tuple of str, optional
         Coordinates of the ``feature`` dim.
+    fused : bool
+        Opt-in, never the default: the likelihood's log-density (and its gradient) is
+        one custom PyTensor Op, :func:`bnn_models.fused.fused_loglik`, instead of
+        PyTensor's graph of the dense layer; the same variables, priors and function.
 
     Returns
     -------
@@ -104,14 +129,29 @@ def build_bnn(
         hidden = pt.maximum(X_data @ W0 + b0, 0.0)
         logit = hidden @ W1 + b1
         pm.Deterministic("p", pm.math.sigmoid(logit), dims="obs")
-        pm.CustomDist(
-            "y_obs",
-            logit,
-            dist=_bernoulli_logit,
-            logp=bernoulli_logit_logp,
-            observed=y_data,
-            dims="obs",
-        )
+        if fused:
+            pm.CustomDist(
+                "y_obs",
+                logit,
+                X_data,
+                W0,
+                b0,
+                W1,
+                b1,
+                dist=_fused_bernoulli,
+                logp=_fused_logp,
+                observed=y_data,
+                dims="obs",
+            )
+        else:
+            pm.CustomDist(
+                "y_obs",
+                logit,
+                dist=_bernoulli_logit,
+                logp=bernoulli_logit_logp,
+                observed=y_data,
+                dims="obs",
+            )
     return model
 
 

@@ -57,10 +57,16 @@ class Settings:
         Hidden units of :func:`bnn_models.model.build_bnn`.
     prior_sigma : float
         Prior sd of every weight and bias.
+    fused : bool
+        Opt-in, never the default: the dense ReLU layer and likelihood as one custom
+        PyTensor Op (:mod:`bnn_models.fused`); the same model and log density, computed
+        by a numba kernel (NumPy outside numba). No JAX implementation: JAX backends
+        refuse it when they compile.
     """
 
     n_hidden: int = N_HIDDEN
     prior_sigma: float = PRIOR_SIGMA
+    fused: bool = False
 
     def __post_init__(self) -> None:
         require(self.n_hidden >= 1, "n_hidden", self.n_hidden, ">= 1")
@@ -83,6 +89,7 @@ class Settings:
             n_hidden=self.n_hidden,
             prior_sigma=self.prior_sigma,
             feature_names=dataset.feature_names,
+            fused=self.fused,
         )
 
 

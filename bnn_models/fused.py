@@ -1,0 +1,337 @@
+"""The dense ReLU layer and the Bernoulli likelihood as custom PyTensor Ops (opt-in).
+
+:func:`fused_loglik` is the (rows,) Bernoulli log-likelihood of the network's logit
+``sum_h W1[h] relu(X[i] @ W0[:, h] + b0[h]) + b1`` as one Op, :class:`BNNLogLik`; its
+gradient with respect to ``W0``, ``b0``, ``W1`` and ``b1`` is a second Op,
+:class:`BNNLogLikGrad`. Where a graph holds both and the output gradient does not
+depend on the log-likelihoods (a log density and its gradient, as NUTS and ADVI
+compile), a rewrite (``specialize``) replaces the pair by :class:`BNNLogLikValueGrad`,
+which computes both in one pass. Each pass walks the rows once, in blocks of 128 rows:
+no (rows, hidden) temporaries, unlike PyTensor's own graph of the same function.
+
+``perform`` is NumPy (C and Python modes); the numba kernel is registered with
+PyTensor's numba dispatcher (the default mode, and nutpie's numba backend) with a cache
+key that changes with this file. ``build_bnn(..., fused=True)`` uses these Ops; the
+default model never does. There is no JAX implementation and no second derivative.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.gradient import disconnected_type, grad_not_implemented
+from pytensor.graph.basic import Apply, Variable
+from pytensor.graph.op import Op
+from pytensor.graph.rewriting.basic import node_rewriter
+from pytensor.graph.traversal import variable_depends_on
+from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_default_op_cache_key
+from pytensor.tensor.rewriting.basic import register_specialize
+from pytensor.tensor.type import TensorType
+
+__all__ = ["BNNLogLik", "BNNLogLikGrad", "BNNLogLikValueGrad", "fused_loglik"]
+
+
+#: Fast-math flags of the kernel: reassociation lets LLVM vectorise the sums over rows;
+#: no approximate functions ("afn"), so exp and log1p are exact.
+_FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
+#: Rows per block: the kernel's buffers are (features + hidden + 2, _BLOCK) doubles.
+_BLOCK = 128
+
+
+@numba.njit(fastmath=_FASTMATH)
+def _kernel(X, y, W0, b0, W1, b1, g, out, gW0, gb0, gW1, value, grad):
+    """One pass over the rows: log-likelihoods into ``out`` (``value``) and/or
+    ``sum_i g[i] d loglik_i / d theta`` added to ``gW0``, ``gb0``, ``gW1`` (``grad``);
+    returns the gradient of ``b1`` (0 without ``grad``).
+
+    Rows go in blocks of :data:`_BLOCK`, feature- and hidden-major, so that every inner
+    loop runs over the rows of a block, contiguous (vectorised). A label equal to 1
+    counts as 1, any other as 0, as in :func:`bnn_models.model.bernoulli_logit_logp`.
+    With ``z = -logit`` (label 1) or ``logit`` (label 0), ``loglik = -softplus(z) =
+    -(max(z, 0) + log1p(exp(-|z|)))`` and ``d loglik / d logit = sigmoid(z)`` (label 1)
+    or ``-sigmoid(z)`` (label 0): finite for every logit.
+    """
+    n_rows, n_features = X.shape
+    n_hidden = W0.shape[1]
+    if (
+        y.shape[0] != n_rows
+        or W0.shape[0] != n_features
+        or b0.shape[0] != n_hidden
+        or W1.shape[0] != n_hidden
+        or (grad and g.shape[0] != n_rows)
+    ):
+        raise ValueError("fused_loglik: the shapes of X, y, W0, b0, W1 and g disagree")
+    XT = np.empty((n_features, _BLOCK))
+    act = np.empty((n_hidden, _BLOCK))  # activations, then d cost / d pre-activation
+    logit = np.empty(_BLOCK)
+    dlogit = np.empty(_BLOCK)
+    bias = b1[()]
+    gb1 = 0.0
+    for start in range(0, n_rows, _BLOCK):
+        m = min(_BLOCK, n_rows - start)
+        for r in range(m):
+            for j in range(n_features):
+                XT[j, r] = X[start + r, j]
+            logit[r] = bias
+        for h in range(n_hidden):
+            a = act[h]
+            for r in range(m):
+                a[r] = b0[h]
+            for j in range(n_features):
+                w, x = W0[j, h], XT[j]
+                for r in range(m):
+                    a[r] += x[r] * w
+            for r in range(m):
+                a[r] = max(a[r], 0.0)
+                logit[r] += W1[h] * a[r]
+        for r in range(m):
+            one = y[start + r] == 1
+            z = -logit[r] if one else logit[r]
+            e = np.exp(-abs(z))
+            if value:
+                out[start + r] = -(max(z, 0.0) + np.log1p(e))
+            if grad:
+                s = 1.0 / (1.0 + e) if z >= 0.0 else e / (1.0 + e)
+                dlogit[r] = g[start + r] * (s if one else -s)
+                gb1 += dlogit[r]
+        if not grad:
+            continue
+        for h in range(n_hidden):
+            a, w1 = act[h], W1[h]
+            sum_w1, sum_b0 = 0.0, 0.0
+            for r in range(m):
+                sum_w1 += dlogit[r] * a[r]
+                a[r] = dlogit[r] * w1 if a[r] > 0.0 else 0.0
+                sum_b0 += a[r]
+            gW1[h] += sum_w1
+            gb0[h] += sum_b0
+            for j in range(n_features):
+                x = XT[j]
+                sum_w0 = 0.0
+                for r in range(m):
+                    sum_w0 += x[r] * a[r]
+                gW0[j, h] += sum_w0
+    return gb1
+
+
+def _numpy_value_grad(X, y, W0, b0, W1, b1, g=None):
+    """The same function in NumPy (``perform``): log-likelihoods, and gradients given g."""
+    n_rows, n_features = X.shape
+    n_hidden = W0.shape[1]
+    if (
+        y.shape != (n_rows,)
+        or W0.shape[0] != n_features
+        or b0.shape != (n_hidden,)
+        or W1.shape != (n_hidden,)
+        or (g is not None and g.shape != (n_rows,))
+    ):
+        raise ValueError("fused_loglik: the shapes of X, y, W0, b0, W1 and g disagree")
+    hidden = np.maximum(X @ W0 + b0, 0.0)
+    logit = hidden @ W1 + b1
+    one = y == 1
+    z = np.where(one, -logit, logit)
+    loglik = -(np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z))))
+    if g is None:
+        return loglik, ()
+    s = np.exp(-np.logaddexp(0.0, -z))  # sigmoid(z)
+    d = g * np.where(one, s, -s)
+    d_hidden = np.outer(d, W1) * (hidden > 0)
+    return loglik, (X.T @ d_hidden, d_hidden.sum(0), hidden.T @ d, np.asarray(d.sum()))
+
+
+def _as_float(x: Any, ndim: int, name: str) -> Variable:
+    var = pt.as_tensor_variable(x)
+    if var.ndim != ndim:
+        raise TypeError(f"fused_loglik: {name} must have {ndim} dims, got {var.ndim}")
+    return var.astype("float64")
+
+
+def _inputs(args: Sequence[Any], cotangent: bool) -> list[Variable]:
+    """``(X, y, W0, b0, W1, b1)`` and, with ``cotangent``, ``g``, as tensors (floats float64)."""
+    names = ("X", "y", "W0", "b0", "W1", "b1", "g")[: 7 if cotangent else 6]
+    if len(args) != len(names):
+        raise TypeError(f"fused_loglik: expected inputs {', '.join(names)}, got {len(args)}")
+    y = pt.as_tensor_variable(args[1])
+    if y.ndim != 1:
+        raise TypeError(f"fused_loglik: y must have 1 dim, got {y.ndim}")
+    dims = {"X": 2, "W0": 2, "b0": 1, "W1": 1, "b1": 0, "g": 1}
+    return [
+        y if name == "y" else _as_float(arg, dims[name], name)
+        for name, arg in zip(names, args, strict=True)
+    ]
+
+
+def _no_second_derivative(op: Op, inputs: Sequence[Variable]) -> list[Variable]:
+    return [
+        grad_not_implemented(op, k, inp, "fused_loglik has no second derivative")
+        for k, inp in enumerate(inputs)
+    ]
+
+
+class BNNLogLik(Op):
+    """(rows,) Bernoulli log-likelihood of the one-hidden-layer ReLU network.
+
+    Inputs ``(X, y, W0, b0, W1, b1)``: ``X`` (rows, features), ``y`` (rows,) labels,
+    ``W0`` (features, hidden), ``b0`` and ``W1`` (hidden,), ``b1`` a scalar; floats are
+    cast to float64. The gradient (:class:`BNNLogLikGrad`) is with respect to the weights
+    and biases only: ``y`` is discrete and disconnected; ``X`` is data, and asking for
+    its gradient raises (``grad_not_implemented``).
+    """
+
+    __props__ = ()
+
+    def make_node(self, *args: Any) -> Apply:
+        inputs = _inputs(args, cotangent=False)
+        out = TensorType("float64", shape=(inputs[0].type.shape[0],))()
+        return Apply(self, inputs, [out])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list) -> None:
+        output_storage[0][0] = _numpy_value_grad(*inputs)[0]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [(input_shapes[0][0],)]
+
+    def connection_pattern(self, node: Apply) -> list[list[bool]]:
+        return [[True], [False], [True], [True], [True], [True]]
+
+    def pullback(self, inputs, outputs, cotangents):
+        grads = BNNLogLikGrad()(*inputs, cotangents[0])
+        x_grad = grad_not_implemented(self, 0, inputs[0], "fused_loglik: X is data")
+        return [x_grad, disconnected_type(), *grads]
+
+
+class BNNLogLikGrad(Op):
+    """Gradient of :class:`BNNLogLik`: ``(X, y, W0, b0, W1, b1, g) -> (gW0, gb0, gW1, gb1)``.
+
+    ``g`` (rows,) is the gradient of the cost with respect to the log-likelihoods; each
+    output is ``sum_i g[i] d loglik_i / d theta``. It has no gradient of its own.
+    """
+
+    __props__ = ()
+
+    def make_node(self, *args: Any) -> Apply:
+        inputs = _inputs(args, cotangent=True)
+        return Apply(self, inputs, [inp.type() for inp in inputs[2:6]])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list) -> None:
+        for storage, value in zip(output_storage, _numpy_value_grad(*inputs)[1], strict=True):
+            storage[0] = value
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return list(input_shapes[2:6])
+
+    def pullback(self, inputs, outputs, cotangents):
+        return _no_second_derivative(self, inputs)
+
+
+class BNNLogLikValueGrad(Op):
+    """:class:`BNNLogLik` and :class:`BNNLogLikGrad` of the same inputs, in one pass.
+
+    ``(X, y, W0, b0, W1, b1, g) -> (loglik, gW0, gb0, gW1, gb1)``; only the
+    ``specialize`` rewrite builds it, where ``g`` does not depend on ``loglik``.
+    """
+
+    __props__ = ()
+
+    def make_node(self, *args: Any) -> Apply:
+        inputs = _inputs(args, cotangent=True)
+        loglik = TensorType("float64", shape=(inputs[0].type.shape[0],))()
+        return Apply(self, inputs, [loglik, *(inp.type() for inp in inputs[2:6])])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list) -> None:
+        loglik, grads = _numpy_value_grad(*inputs)
+        for storage, value in zip(output_storage, (loglik, *grads), strict=True):
+            storage[0] = value
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [(input_shapes[0][0],), *input_shapes[2:6]]
+
+    def pullback(self, inputs, outputs, cotangents):
+        return _no_second_derivative(self, inputs)
+
+
+def fused_loglik(X: Any, y: Any, W0: Any, b0: Any, W1: Any, b1: Any) -> pt.TensorVariable:
+    """(rows,) Bernoulli log-likelihood of the ReLU network, as one Op (:class:`BNNLogLik`).
+
+    Parameters
+    ----------
+    X : tensor-like, shape (rows, features)
+        Inputs (data: no gradient).
+    y : tensor-like, shape (rows,)
+        Labels; 1 counts as 1, anything else as 0.
+    W0, b0, W1, b1 : tensor-like
+        Weights (features, hidden), (hidden,), (hidden,) and the output bias (scalar).
+
+    Returns
+    -------
+    TensorVariable, shape (rows,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X, y = np.zeros((3, 2)), np.array([0, 1, 1])
+    >>> fused_loglik(X, y, np.ones((2, 4)), np.zeros(4), np.ones(4), 0.0).eval().round(4)
+    array([-0.6931, -0.6931, -0.6931])
+    """
+    return BNNLogLik()(X, y, W0, b0, W1, b1)  # type: ignore[return-value]
+
+
+@register_specialize
+@node_rewriter([BNNLogLikGrad])
+def fuse_bnn_loglik_value_grad(fgraph, node):
+    """Replace a :class:`BNNLogLik` and its :class:`BNNLogLikGrad` by one
+    :class:`BNNLogLikValueGrad`, unless the output gradient depends on the value."""
+    *inputs, g = node.inputs
+    for client, _ in fgraph.clients[inputs[0]]:
+        if isinstance(client.op, BNNLogLik) and client.inputs == inputs:
+            (loglik,) = client.outputs
+            if variable_depends_on(g, loglik):
+                return None
+            new = BNNLogLikValueGrad()(*inputs, g)
+            return dict(zip([loglik, *node.outputs], new, strict=True))
+    return None
+
+
+#: Part of the numba cache key: a hash of this file, so that PyTensor's on-disk numba
+#: cache never serves a kernel older than the source.
+_KERNEL_VERSION = int(hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12], 16)
+
+
+@register_funcify_default_op_cache_key(BNNLogLik)
+def _numba_loglik(op, node=None, **kwargs):
+    @numba_njit
+    def bnn_loglik(X, y, W0, b0, W1, b1):
+        out, empty = np.empty(X.shape[0]), np.empty(0)
+        _kernel(X, y, W0, b0, W1, b1, empty, out, np.empty((0, 0)), empty, empty, True, False)
+        return out
+
+    return bnn_loglik, _KERNEL_VERSION
+
+
+@register_funcify_default_op_cache_key(BNNLogLikGrad)
+def _numba_loglik_grad(op, node=None, **kwargs):
+    @numba_njit
+    def bnn_loglik_grad(X, y, W0, b0, W1, b1, g):
+        gW0, gb0, gW1 = np.zeros(W0.shape), np.zeros(b0.shape[0]), np.zeros(W1.shape[0])
+        gb1 = _kernel(X, y, W0, b0, W1, b1, g, np.empty(0), gW0, gb0, gW1, False, True)
+        return gW0, gb0, gW1, np.asarray(gb1)
+
+    return bnn_loglik_grad, _KERNEL_VERSION
+
+
+@register_funcify_default_op_cache_key(BNNLogLikValueGrad)
+def _numba_loglik_value_grad(op, node=None, **kwargs):
+    @numba_njit
+    def bnn_loglik_value_grad(X, y, W0, b0, W1, b1, g):
+        out = np.empty(X.shape[0])
+        gW0, gb0, gW1 = np.zeros(W0.shape), np.zeros(b0.shape[0]), np.zeros(W1.shape[0])
+        gb1 = _kernel(X, y, W0, b0, W1, b1, g, out, gW0, gb0, gW1, True, True)
+        return out, gW0, gb0, gW1, np.asarray(gb1)
+
+    return bnn_loglik_value_grad, _KERNEL_VERSION
