@@ -130,7 +130,14 @@ def test_same_seed_same_draws_other_seed_other_draws(method, teacher_small, tiny
     again = METHODS[method](dataset=teacher_small, seed=1, progressbar=False, **tiny(method))
     # equal to rounding: multithreaded BLAS may sum in another order (Laplace, SVGD)
     np.testing.assert_allclose(again.p_test, tiny_fits[method].p_test, rtol=1e-9, atol=1e-12)
-    other = METHODS[method](dataset=teacher_small, seed=2, progressbar=False, **tiny(method))
+    # Another seed: the first that fits. Laplace may legitimately fail at an optimum
+    # whose Hessian is not positive definite, and which seed lands there depends on the
+    # machine's rounding (seed 2 did on one CPU and not on another).
+    for seed in (2, 3, 4):
+        other = METHODS[method](dataset=teacher_small, seed=seed, progressbar=False, **tiny(method))
+        if other.status == "ok":
+            break
+    assert other.status == "ok", other.error
     assert not np.array_equal(other.p_test, tiny_fits[method].p_test)
 
 
@@ -157,12 +164,17 @@ def test_settings_from_strings_defaults_quick_and_overrides():
     assert out.max_iter == 1200 and out.stop_on_convergence is False
     assert out.grad_norm_clip is None and out.draws == advi.quick["draws"]
     assert METHODS["nuts"].configure(overrides={"target_accept": "0.9"}).target_accept == 0.9
-    # a variant changes defaults, not code; full-rank adds only its optional warm start
-    assert FullRankADVISettings().max_iter > ADVISettings().max_iter
+    # a variant changes defaults, not code; full-rank adds only its warm start (on by
+    # default: fewer, slower steps of its own after mean-field ADVI's)
+    assert FullRankADVISettings().learning_rate < ADVISettings().learning_rate
     assert {f.name for f in dataclasses.fields(FullRankADVISettings)} == {
         f.name for f in dataclasses.fields(ADVISettings)
     } | {"warm_start", "warm_max_iter", "warm_window"}
-    assert FullRankADVISettings().warm_start is False
+    assert FullRankADVISettings().warm_start is True
+    assert FullRankADVISettings(warm_start=False).warm_settings() is None
+    # the mean-field stage fits the same model as the full-rank stage
+    warm = FullRankADVISettings(n_hidden=5, prior_sigma=2.0, fused=True).warm_settings()
+    assert warm is not None and (warm.n_hidden, warm.prior_sigma, warm.fused) == (5, 2.0, True)
 
 
 @pytest.mark.parametrize(
