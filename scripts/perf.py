@@ -22,7 +22,7 @@ machine):
    ADVI started from a mean-field fit (:data:`CONVERGE`), until the rule fires.
 
 Writes ``perf.json`` (every number, with commit, machine, versions, data hash) and
-``summary.md`` (``scripts/templates/perf.md.j2``); ``--render`` rewrites ``summary.md``
+``backends.md`` (``scripts/templates/perf.md.j2``); ``--render`` rewrites ``backends.md``
 from an existing ``perf.json`` without measuring.
 """
 
@@ -185,7 +185,7 @@ def _fastest(row: dict) -> str:
 
 
 def render(doc: dict) -> str:
-    """``summary.md`` from the measurements (``perf.json``): pandas tables in the template."""
+    """``backends.md`` from the measurements (``perf.json``): pandas tables in the template."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     calls = pd.DataFrame(doc["calls"]).pivot(index="what", columns="backend", values="us")
@@ -218,9 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     from bnn_models.reference import data_hash
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="results/perf", help="folder for perf.json and summary.md")
     parser.add_argument(
-        "--render", action="store_true", help="only rewrite summary.md from OUT/perf.json"
+        "--out", default="results/perf", help="folder for perf.json and backends.md"
+    )
+    parser.add_argument(
+        "--render", action="store_true", help="only rewrite backends.md from OUT/perf.json"
     )
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -244,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         write_json(out / "perf.json", doc)
     text = render(doc)
-    write_text(out / "summary.md", text)
+    write_text(out / "backends.md", text)
     print(text)
     return 0
 

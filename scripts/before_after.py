@@ -1,0 +1,209 @@
+"""Before and after, in one run: ``make bench``'s fits at two commits, side by side.
+
+Issue 13's acceptance table. For each side (a commit, and optionally settings a user
+adds), in a git worktree of that commit, the command ``make bench`` runs (``bnn-bench
+run --methods nuts,advi,fullrank_advi``, default settings, seed 0) with this
+interpreter, timed from start to exit; its ``metrics.json`` gives the rest. Then, from
+the after side's ``scripts/svi_compare.py``, ADVI and NumPyro's SVI on the same model
+for the same steps (time to 1% of the final loss, the same definition for both).
+Everything runs one after the other in this one process tree: run it with nothing
+else on the machine.
+
+    python scripts/before_after.py --before 46453d0 --out results/perf
+    python scripts/before_after.py --out results/perf --render
+
+Writes ``before_after.json`` (every number, each side's commit, the machine, versions)
+and ``summary.md`` (``scripts/templates/before_after.md.j2``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+#: What ``make bench`` fits (the Makefile's BENCH_METHODS).
+BENCH_METHODS = "nuts,advi,fullrank_advi"
+#: Sides after the first two: (label, settings added to ``bnn-bench run``), run at the
+#: after commit: opt-in recommendations, never the defaults.
+VARIANTS = {"fused": ("after, nuts.fused=true (opt-in)", ["--set", "nuts.fused=true"])}
+#: ADVI against NumPyro SVI: seed and steps (ADVI's default ``max_iter``).
+SVI_SEED, SVI_STEPS = 0, 30_000
+
+
+def _git(*args: str, cwd: Path = ROOT) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def bench(commit: str, extra: list[str], work: Path) -> dict:
+    """``make bench``'s command at ``commit`` (plus ``extra``), timed; its metrics."""
+    tree = work / f"tree-{commit[:12]}"
+    if not tree.exists():
+        _git("worktree", "add", "--detach", str(tree), commit)
+    out = work / f"run-{commit[:12]}-{len(list(work.glob('run-*')))}"
+    cmd = [sys.executable, "-m", "bnn_models.cli", "run", "--methods", BENCH_METHODS]
+    cmd += ["--out", str(out), "--no-progress", *extra]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, cwd=tree, check=True, env=os.environ.copy())
+    wall = time.perf_counter() - t0
+    doc = json.loads((out / "metrics.json").read_text())
+    keep = ("method", "status", "backend", "sampler", "config", "runtime", "elbo", "calibration")
+    fits = {f["method"]: {k: f.get(k) for k in keep} for f in doc["fits"]}
+    return {"commit": _git("rev-parse", commit), "extra": extra, "wall_s": wall, "fits": fits}
+
+
+def svi_pair(commit: str, work: Path, steps: int) -> list[dict]:
+    """ADVI and NumPyro SVI, ``steps`` steps each, from ``commit``'s svi_compare."""
+    from bnn_models.data import load_rupture
+
+    path = work / f"tree-{commit[:12]}" / "scripts" / "svi_compare.py"
+    spec = importlib.util.spec_from_file_location("svi_compare", path)
+    assert spec is not None and spec.loader is not None
+    svi = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(svi)
+    dataset = load_rupture()
+    runs = [
+        svi.fit_advi(dataset, SVI_SEED, steps, "default"),
+        svi.fit_numpyro(dataset, SVI_SEED, steps),
+    ]
+    return [{k: v for k, v in run.items() if k != "smooth_trace"} for run in runs]
+
+
+def table(sides: list[dict]) -> pd.DataFrame:
+    """One row per measure, one column per side."""
+
+    def fit(side: dict, method: str) -> dict:
+        return side["fits"][method]
+
+    def nuts(side: dict, key: str) -> float | None:
+        return fit(side, "nuts")["runtime"].get(key)
+
+    def vi(side: dict, method: str) -> dict:
+        f = fit(side, method)
+        return {
+            "fit_s": f["runtime"]["fit_s"],
+            "us_step": 1e6 * f["runtime"]["fit_s"] / f["elbo"]["iterations"],
+            "converged": f["elbo"]["converged"],
+            "to_1pct_s": f["elbo"]["iter_to_1pct"]
+            * f["runtime"]["fit_s"]
+            / f["elbo"]["iterations"],
+            "neg_elbo": f["elbo"]["neg_final_elbo"],
+        }
+
+    def chains(side: dict) -> int:
+        return int(fit(side, "nuts")["config"]["chains"])
+
+    rows: dict[str, list] = {}
+    for side in sides:
+        a, fr = vi(side, "advi"), vi(side, "fullrank_advi")
+        us = nuts(side, "us_per_grad")
+        values = {
+            "make bench wall time (s)": side["wall_s"],
+            "NUTS: us per gradient per chain": None if us is None else us * chains(side),
+            "NUTS: gradients per draw": nuts(side, "grad_per_draw"),
+            "NUTS: fit seconds (warm-up + sampling)": nuts(side, "fit_s"),
+            "NUTS: bulk ESS per second (test probabilities)": nuts(side, "ess_bulk_per_s"),
+            "NUTS: backend": fit(side, "nuts").get("backend"),
+            "ADVI: us per step": a["us_step"],
+            "ADVI: fit seconds (to the rule)": a["fit_s"],
+            "ADVI: converged": a["converged"],
+            "ADVI: seconds to 1% of final": a["to_1pct_s"],
+            "full-rank ADVI: fit seconds (to the rule)": fr["fit_s"],
+            "full-rank ADVI: converged": fr["converged"],
+            "full-rank ADVI: final loss (nats)": fr["neg_elbo"],
+            "full-rank ADVI: us per step": fr["us_step"],
+        }
+        for key, value in values.items():
+            rows.setdefault(key, []).append(value)
+    return pd.DataFrame(rows, index=[s["label"] for s in sides]).T.rename_axis("measure")
+
+
+def render(doc: dict) -> str:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(
+        loader=FileSystemLoader(ROOT / "scripts" / "templates"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    svi = pd.DataFrame(doc["svi"])[
+        ["method", "seed", "us_per_step", "final_loss", "to_1pct_step", "to_1pct_s", "compile_s"]
+    ]
+    return env.get_template("before_after.md.j2").render(
+        doc=doc,
+        table=table(doc["sides"]).reset_index().to_markdown(index=False, floatfmt=".4g"),
+        svi=svi.to_markdown(index=False, floatfmt=".4g"),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bnn_models._io import write_json, write_text
+    from bnn_models.provenance import git_commit, library_versions, machine_info
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", help="the commit before (e.g. the issue's start)")
+    parser.add_argument("--after", default="HEAD")
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--out", default="results/perf")
+    parser.add_argument("--render", action="store_true", help="only redraw from the json")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke test: quick settings, 2,000 SVI steps"
+    )
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    if args.render:
+        doc = json.loads((out / "before_after.json").read_text())
+    else:
+        if not args.before:
+            parser.error("--before is needed to measure")
+        after = _git("rev-parse", args.after)
+        with tempfile.TemporaryDirectory(prefix="before-after-") as tmp:
+            work = Path(tmp)
+            try:
+                quick = ["--quick"] if args.quick else []
+                plan = [("before", args.before, quick), ("after", after, quick)]
+                plan += [(VARIANTS[v][0], after, quick + VARIANTS[v][1]) for v in args.variants]
+                sides = []
+                for label, commit, extra in plan:
+                    print(f"{label}: make bench at {commit[:12]} {' '.join(extra)}", flush=True)
+                    sides.append({"label": label, **bench(commit, extra, work)})
+                    print(f"  {sides[-1]['wall_s']:.1f} s", flush=True)
+                svi = svi_pair(after, work, 2000 if args.quick else SVI_STEPS)
+            finally:
+                for tree in work.glob("tree-*"):
+                    _git("worktree", "remove", "--force", str(tree))
+        doc = {
+            "commit": git_commit(),
+            "machine": machine_info(),
+            "versions": library_versions(),
+            "bench_methods": BENCH_METHODS,
+            "svi_seed": SVI_SEED,
+            "svi_steps": 2000 if args.quick else SVI_STEPS,
+            "quick": args.quick,
+            "sides": sides,
+            "svi": svi,
+        }
+        write_json(out / "before_after.json", doc)
+    text = render(doc)
+    write_text(out / "summary.md", text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
