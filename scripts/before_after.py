@@ -82,6 +82,13 @@ def svi_pair(commit: str, work: Path, steps: int) -> list[dict]:
     return [{k: v for k, v in run.items() if k != "smooth_trace"} for run in runs]
 
 
+def _cell(value: object) -> object:
+    """Four significant digits for a number; other values as they are (mixed columns)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return value
+
+
 def table(sides: list[dict]) -> pd.DataFrame:
     """One row per measure, one column per side."""
 
@@ -127,7 +134,7 @@ def table(sides: list[dict]) -> pd.DataFrame:
             "full-rank ADVI: us per step": fr["us_step"],
         }
         for key, value in values.items():
-            rows.setdefault(key, []).append(value)
+            rows.setdefault(key, []).append(_cell(value))
     return pd.DataFrame(rows, index=[s["label"] for s in sides]).T.rename_axis("measure")
 
 
@@ -146,7 +153,7 @@ def render(doc: dict) -> str:
     ]
     return env.get_template("before_after.md.j2").render(
         doc=doc,
-        table=table(doc["sides"]).reset_index().to_markdown(index=False, floatfmt=".4g"),
+        table=table(doc["sides"]).reset_index().to_markdown(index=False),
         svi=svi.to_markdown(index=False, floatfmt=".4g"),
     )
 
