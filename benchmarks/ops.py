@@ -56,6 +56,33 @@ class LogpGrad:
         self.fn(self.x)
 
 
+class LogpGradFused:
+    """One log density + gradient of the plain model against the opt-in fused likelihood
+    (``build_bnn(fused=True)``: one custom Op for the dense ReLU layer and the Bernoulli
+    log-likelihood), on PyTensor's default mode: the headroom left in PyTensor's code."""
+
+    params = (["plain", "fused"],)
+    param_names = ["likelihood"]
+    timer = timeit.default_timer
+    timeout = 120
+
+    def setup(self, likelihood: str) -> None:
+        self.blas = one_blas_thread()
+        data = rupture()
+        model = build_bnn(
+            data.X_train,
+            data.y_train,
+            feature_names=data.feature_names,
+            fused=likelihood == "fused",
+        )
+        self.fn = model.logp_dlogp_function(ravel_inputs=True)
+        self.x = initial_vector(model)
+        self.fn(self.x)
+
+    def time_logp_dlogp(self, likelihood: str) -> None:
+        self.fn(self.x)
+
+
 class LogpGradBackend:
     """One log density + gradient evaluation compiled to each backend a PyMC user can pick
     (``model.logp_dlogp_function(mode=...)``; numba is PyTensor's default mode)."""

@@ -380,3 +380,18 @@ def test_the_backend_benchmarks_time_every_backend_or_skip_with_the_reason():
     bench = ops.VIStepBackend()
     bench.setup("advi", "numba")
     assert np.isfinite(bench.step())
+
+
+def test_the_fused_benchmark_times_the_same_function_both_ways():
+    """asv's plain-against-fused gradient: the same log density and gradient (1e-10)."""
+    from benchmarks import ops
+
+    values = {}
+    for likelihood in ops.LogpGradFused.params[0]:
+        bench = ops.LogpGradFused()
+        bench.setup(likelihood)
+        bench.time_logp_dlogp(likelihood)
+        logp, grad = bench.fn(bench.x)
+        values[likelihood] = (float(logp), np.asarray(grad))
+    assert values["fused"][0] == pytest.approx(values["plain"][0], rel=1e-10)
+    np.testing.assert_allclose(values["fused"][1], values["plain"][1], rtol=1e-10, atol=1e-10)
