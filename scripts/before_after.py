@@ -35,9 +35,12 @@ sys.path.insert(0, str(ROOT))
 
 #: What ``make bench`` fits (the Makefile's BENCH_METHODS).
 BENCH_METHODS = "nuts,advi,fullrank_advi"
-#: Sides after the first two: (label, settings added to ``bnn-bench run``), run at the
-#: after commit: opt-in recommendations, never the defaults.
-VARIANTS = {"fused": ("after, nuts.fused=true (opt-in)", ["--set", "nuts.fused=true"])}
+#: Sides after the first two: (label, settings added to ``bnn-bench run``, environment),
+#: run at the after commit: opt-in choices a user can make, never the defaults.
+VARIANTS = {
+    "fused": ("after, nuts.fused=true (opt-in)", ["--set", "nuts.fused=true"], {}),
+    "float32": ("after, floatX=float32", [], {"PYTENSOR_FLAGS": "floatX=float32"}),
+}
 #: ADVI against NumPyro SVI: seed and steps (ADVI's default ``max_iter``).
 SVI_SEED, SVI_STEPS = 0, 30_000
 
@@ -48,8 +51,9 @@ def _git(*args: str, cwd: Path = ROOT) -> str:
     ).stdout.strip()
 
 
-def bench(commit: str, extra: list[str], work: Path) -> dict:
-    """``make bench``'s command at ``commit`` (plus ``extra``), timed; its metrics."""
+def bench(commit: str, extra: list[str], env: dict, work: Path) -> dict:
+    """``make bench``'s command at ``commit`` (plus ``extra`` and ``env``), timed; its
+    metrics."""
     tree = work / f"tree-{commit[:12]}"
     if not tree.exists():
         _git("worktree", "add", "--detach", str(tree), commit)
@@ -57,12 +61,19 @@ def bench(commit: str, extra: list[str], work: Path) -> dict:
     cmd = [sys.executable, "-m", "bnn_models.cli", "run", "--methods", BENCH_METHODS]
     cmd += ["--out", str(out), "--no-progress", *extra]
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=tree, check=True, env=os.environ.copy())
+    subprocess.run(cmd, cwd=tree, check=True, env={**os.environ, **env})
     wall = time.perf_counter() - t0
     doc = json.loads((out / "metrics.json").read_text())
-    keep = ("method", "status", "backend", "sampler", "config", "runtime", "elbo", "calibration")
+    keep = ("method", "status", "backend", "sampler", "config", "runtime", "elbo")
+    keep += ("calibration", "diagnostics", "fidelity")
     fits = {f["method"]: {k: f.get(k) for k in keep} for f in doc["fits"]}
-    return {"commit": _git("rev-parse", commit), "extra": extra, "wall_s": wall, "fits": fits}
+    return {
+        "commit": _git("rev-parse", commit),
+        "extra": extra,
+        "env": env,
+        "wall_s": wall,
+        "fits": fits,
+    }
 
 
 def svi_pair(commit: str, work: Path, steps: int) -> list[dict]:
@@ -110,6 +121,12 @@ def table(sides: list[dict]) -> pd.DataFrame:
             "neg_elbo": f["elbo"]["neg_final_elbo"],
         }
 
+    def quality(side: dict, method: str, key: str) -> float | None:
+        return (fit(side, method).get("diagnostics") or {}).get(key)
+
+    def fidelity(side: dict, method: str, key: str = "pred_sd_ratio_gmean") -> float | None:
+        return (fit(side, method).get("fidelity") or {}).get(key)
+
     def chains(side: dict) -> int:
         return int(fit(side, "nuts")["config"]["chains"])
 
@@ -124,14 +141,22 @@ def table(sides: list[dict]) -> pd.DataFrame:
             "NUTS: fit seconds (warm-up + sampling)": nuts(side, "fit_s"),
             "NUTS: bulk ESS per second (test probabilities)": nuts(side, "ess_bulk_per_s"),
             "NUTS: backend": fit(side, "nuts").get("backend"),
+            "NUTS: R-hat max (test probabilities)": quality(side, "nuts", "rhat_max_pred"),
+            "NUTS: bulk ESS min (test probabilities)": quality(side, "nuts", "ess_bulk_min_pred"),
+            "NUTS: fidelity, predictive sd ratio (geometric mean)": fidelity(side, "nuts"),
+            "NUTS: fidelity, predictive TV max": fidelity(side, "nuts", "pred_tv_max"),
             "ADVI: us per step": a["us_step"],
             "ADVI: fit seconds (to the rule)": a["fit_s"],
             "ADVI: converged": a["converged"],
             "ADVI: seconds to 1% of final": a["to_1pct_s"],
+            "ADVI: fidelity, predictive sd ratio (geometric mean)": fidelity(side, "advi"),
             "full-rank ADVI: fit seconds (to the rule)": fr["fit_s"],
             "full-rank ADVI: converged": fr["converged"],
             "full-rank ADVI: final loss (nats)": fr["neg_elbo"],
             "full-rank ADVI: us per step": fr["us_step"],
+            "full-rank ADVI: fidelity, predictive sd ratio (geometric mean)": fidelity(
+                side, "fullrank_advi"
+            ),
         }
         for key, value in values.items():
             rows.setdefault(key, []).append(_cell(value))
@@ -183,12 +208,14 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(tmp)
             try:
                 quick = ["--quick"] if args.quick else []
-                plan = [("before", args.before, quick), ("after", after, quick)]
-                plan += [(VARIANTS[v][0], after, quick + VARIANTS[v][1]) for v in args.variants]
+                plan = [("before", args.before, quick, {}), ("after", after, quick, {})]
+                for v in args.variants:
+                    label, extra, env = VARIANTS[v]
+                    plan.append((label, after, quick + extra, env))
                 sides = []
-                for label, commit, extra in plan:
-                    print(f"{label}: make bench at {commit[:12]} {' '.join(extra)}", flush=True)
-                    sides.append({"label": label, **bench(commit, extra, work)})
+                for label, commit, extra, env in plan:
+                    print(f"{label}: make bench at {commit[:12]} {extra} {env}", flush=True)
+                    sides.append({"label": label, **bench(commit, extra, env, work)})
                     print(f"  {sides[-1]['wall_s']:.1f} s", flush=True)
                 svi = svi_pair(after, work, 2000 if args.quick else SVI_STEPS)
             finally:
