@@ -61,19 +61,16 @@ def bench(commit: str, extra: list[str], env: dict, work: Path) -> dict:
     cmd = [sys.executable, "-m", "bnn_models.cli", "run", "--methods", BENCH_METHODS]
     cmd += ["--out", str(out), "--no-progress", *extra]
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=tree, check=True, env={**os.environ, **env})
+    done = subprocess.run(cmd, cwd=tree, env={**os.environ, **env})
     wall = time.perf_counter() - t0
+    side = {"commit": _git("rev-parse", commit), "extra": extra, "env": env, "wall_s": wall}
+    if done.returncode:  # recorded, and the other sides still run
+        return {**side, "error": f"exit status {done.returncode}", "fits": {}}
     doc = json.loads((out / "metrics.json").read_text())
     keep = ("method", "status", "backend", "sampler", "config", "runtime", "elbo")
     keep += ("calibration", "diagnostics", "fidelity")
     fits = {f["method"]: {k: f.get(k) for k in keep} for f in doc["fits"]}
-    return {
-        "commit": _git("rev-parse", commit),
-        "extra": extra,
-        "env": env,
-        "wall_s": wall,
-        "fits": fits,
-    }
+    return {**side, "fits": fits}
 
 
 def svi_pair(commit: str, work: Path, steps: int) -> list[dict]:
@@ -130,6 +127,7 @@ def table(sides: list[dict]) -> pd.DataFrame:
     def chains(side: dict) -> int:
         return int(fit(side, "nuts")["config"]["chains"])
 
+    sides = [side for side in sides if not side.get("error")]
     rows: dict[str, list] = {}
     for side in sides:
         a, fr = vi(side, "advi"), vi(side, "fullrank_advi")
