@@ -32,6 +32,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts._shared import provenance, render_template  # noqa: E402
 
 #: What ``make bench`` fits (the Makefile's BENCH_METHODS).
 BENCH_METHODS = "nuts,advi,fullrank_advi"
@@ -162,19 +163,11 @@ def table(sides: list[dict]) -> pd.DataFrame:
 
 
 def render(doc: dict) -> str:
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-    env = Environment(
-        loader=FileSystemLoader(ROOT / "scripts" / "templates"),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
     svi = pd.DataFrame(doc["svi"])[
         ["method", "seed", "us_per_step", "final_loss", "to_1pct_step", "to_1pct_s", "compile_s"]
     ]
-    return env.get_template("before_after.md.j2").render(
+    return render_template(
+        "before_after.md.j2",
         doc=doc,
         table=table(doc["sides"]).reset_index().to_markdown(index=False),
         svi=svi.to_markdown(index=False, floatfmt=".4g"),
@@ -183,7 +176,6 @@ def render(doc: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from bnn_models._io import write_json, write_text
-    from bnn_models.provenance import git_commit, library_versions, machine_info
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", help="the commit before (e.g. the issue's start)")
@@ -220,9 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                 for tree in work.glob("tree-*"):
                     _git("worktree", "remove", "--force", str(tree))
         doc = {
-            "commit": git_commit(),
-            "machine": machine_info(),
-            "versions": library_versions(),
+            **provenance(),
             "bench_methods": BENCH_METHODS,
             "svi_seed": SVI_SEED,
             "svi_steps": 2000 if args.quick else SVI_STEPS,

@@ -49,6 +49,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the asv suite's helpers (benchmarks/) build the VI step
+from scripts._shared import provenance, render_template  # noqa: E402
 
 #: (rows, hidden) cells: the rows at 12 hidden, then the widths at 6,400 rows.
 GRID = ((1600, 12), (6400, 12), (25600, 12), (6400, 24), (6400, 48))
@@ -334,8 +335,6 @@ def _gains(calls: list[dict]) -> list[str]:
 
 def render(doc: dict) -> str:
     """``cliff.md`` from the measurements (``cliff.json``): pandas tables in the template."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
     ratios = pd.DataFrame(doc["growth"])
     repro = pd.DataFrame(doc["repro"])
     repro = pd.concat(
@@ -373,14 +372,8 @@ def render(doc: dict) -> str:
                 f"{m['what']} {m['step']} {m['ratio']:.2f}x" for m in missed.to_dict("records")
             )
         )
-    env = Environment(
-        loader=FileSystemLoader(ROOT / "scripts" / "templates"),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env.get_template("cliff.md.j2").render(
+    return render_template(
+        "cliff.md.j2",
         doc=doc,
         variants=VARIANTS,
         grad=_table(doc["calls"], "grad"),
@@ -426,7 +419,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--rounds must be >= 1, got {args.rounds}")
 
     from bnn_models._io import write_json, write_text
-    from bnn_models.provenance import git_commit, library_versions, machine_info
 
     out = Path(args.out)
     if args.render:
@@ -436,9 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         calls = measure(grid, rounds)
         libc, libc_version = platform.libc_ver()
         doc = {
-            "commit": git_commit(),
-            "machine": {**machine_info(), "libc": f"{libc} {libc_version}"},
-            "versions": library_versions(("threadpoolctl",)),
+            **provenance(extra=("threadpoolctl",)),
             "settings": {
                 "grid": [list(c) for c in grid],
                 "rounds": rounds,
@@ -453,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
             "repro": reproduction(rounds),
             "repro_gemm": gemm_reproduction(rounds),
         }
+        doc["machine"]["libc"] = f"{libc} {libc_version}"
         write_json(out / "cliff.json", doc)
     text = render(doc)
     write_text(out / "cliff.md", text)

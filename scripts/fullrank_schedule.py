@@ -30,6 +30,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts._shared import provenance, render_template  # noqa: E402
 
 #: Schedules compared, each full-rank ADVI's settings in full (the fields that differ).
 SCHEDULES: dict[str, dict] = {
@@ -117,8 +118,6 @@ def figure(fits: list[dict], path: Path) -> None:
 
 def render(doc: dict) -> str:
     """``summary.md`` from ``schedule.json``: pandas tables in the template."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
     fits = pd.DataFrame(doc["fits"]).drop(columns=["loss"])
     per_fit = fits[
         ["schedule", "seed", "fit_s", "steps", "warm_steps", "fired_at", "converged"]
@@ -141,15 +140,9 @@ def render(doc: dict) -> str:
     summary["every seed within goal"] = [
         bool(g["converged"].all() and (g["fit_s"] <= doc["goal_s"]).all()) for _, g in by
     ]
-    env = Environment(
-        loader=FileSystemLoader(ROOT / "scripts" / "templates"),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
     settings = pd.DataFrame(doc["schedules"]).T.rename_axis("schedule").reset_index()
-    return env.get_template("fullrank_schedule.md.j2").render(
+    return render_template(
+        "fullrank_schedule.md.j2",
         doc=doc,
         settings=settings.to_markdown(index=False),
         summary=summary.to_markdown(index=False, floatfmt=".4g"),
@@ -161,8 +154,6 @@ def render(doc: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     from bnn_models._io import write_json, write_text
     from bnn_models.data import load_rupture
-    from bnn_models.provenance import git_commit, library_versions, machine_info
-    from bnn_models.reference import data_hash
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/fullrank_schedule")
@@ -186,14 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
         doc = {
-            "commit": git_commit(),
-            "machine": machine_info(),
-            "versions": library_versions(),
-            "data": {
-                "name": "rupture",
-                "n_train": len(dataset.y_train),
-                "sha256": data_hash(dataset),
-            },
+            **provenance(dataset),
             "schedules": {name: SCHEDULES[name] for name in args.schedules},
             "final_steps": FINAL,
             "thin": THIN,

@@ -39,12 +39,12 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the asv suite's helpers (benchmarks/) build the VI step
-
 from benchmarks.common import BACKENDS, initial_vector, vi_step_function  # noqa: E402
 from bnn_models.data import load_rupture  # noqa: E402
 from bnn_models.inference import METHODS  # noqa: E402
 from bnn_models.metrics import compute_metrics  # noqa: E402
 from bnn_models.model import build_bnn  # noqa: E402
+from scripts._shared import provenance, render_template  # noqa: E402
 
 #: Calls per timing and timings per measurement (the best is kept).
 NUMBER, REPEAT = 200, 7
@@ -186,22 +186,14 @@ def _fastest(row: dict) -> str:
 
 def render(doc: dict) -> str:
     """``backends.md`` from the measurements (``perf.json``): pandas tables in the template."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
     calls = pd.DataFrame(doc["calls"]).pivot(index="what", columns="backend", values="us")
     calls = calls[list(BACKENDS)].reset_index()
     errors = [
         f"{r['what']} on {r['backend']}: {r['error']}" for r in doc["calls"] if r.get("error")
     ]
     fits = pd.DataFrame(doc["fits"])
-    env = Environment(
-        loader=FileSystemLoader(ROOT / "scripts" / "templates"),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env.get_template("perf.md.j2").render(
+    return render_template(
+        "perf.md.j2",
         doc=doc,
         fastest=[_fastest(r) for r in calls.to_dict("records")],
         calls=_md(calls),
@@ -214,8 +206,6 @@ def render(doc: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from bnn_models._io import write_json, write_text
-    from bnn_models.provenance import git_commit, library_versions, machine_info
-    from bnn_models.reference import data_hash
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -231,14 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         dataset = load_rupture()
         doc = {
-            "commit": git_commit(),
-            "machine": machine_info(),
-            "versions": library_versions(),
-            "data": {
-                "name": "rupture",
-                "n_train": len(dataset.y_train),
-                "sha256": data_hash(dataset),
-            },
+            **provenance(dataset),
             "settings": {"number": NUMBER, "repeat": REPEAT, "nuts": NUTS_RUN, "vi": VI_RUN},
             "calls": gradient_costs(dataset),
             "fits": fit_costs(dataset),

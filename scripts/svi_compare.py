@@ -59,11 +59,11 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the asv suite's helpers (benchmarks/) build the VI step
-
 from benchmarks.common import BACKENDS, initial_vector, vi_step_function  # noqa: E402
 from bnn_models.inference import METHODS, OPTIMIZERS, ELBOConvergence  # noqa: E402
 from bnn_models.inference._deadline import DEADLINE  # noqa: E402
 from bnn_models.model import build_bnn  # noqa: E402
+from scripts._shared import provenance, render_template  # noqa: E402
 
 #: Seeds and steps of the default run.
 SEEDS = (1, 2, 3, 4, 5)
@@ -638,8 +638,6 @@ def _profile_part(prof: dict, name: str) -> dict | None:
 
 def render(doc: dict) -> str:
     """``svi_compare.md`` from the measurements: pandas tables in the template."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
     runs = pd.DataFrame(doc["runs"])
     summary = summarise(doc["runs"])
     anatomy = None
@@ -667,14 +665,8 @@ def render(doc: dict) -> str:
                 r["method"]: r["us_per_step"] for r in summary if r["method"].startswith("advi")
             },
         }
-    env = Environment(
-        loader=FileSystemLoader(ROOT / "scripts" / "templates"),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env.get_template("svi_compare.md.j2").render(
+    return render_template(
+        "svi_compare.md.j2",
         doc=doc,
         verdict=verdict(summary),
         summary=_md(pd.DataFrame(summary)[list(SUMMARY_COLUMNS)]),
@@ -686,8 +678,6 @@ def render(doc: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     from bnn_models._io import write_json, write_text
     from bnn_models.data import load_rupture
-    from bnn_models.provenance import git_commit, library_versions, machine_info
-    from bnn_models.reference import data_hash
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/svi_compare", help="folder for the outputs")
@@ -719,14 +709,7 @@ def main(argv: list[str] | None = None) -> int:
         dataset = load_rupture()
         window, tol = _rule_settings()
         doc = {
-            "commit": git_commit(),
-            "machine": machine_info(),
-            "versions": library_versions(("numpyro", "jax", "jaxlib")),
-            "data": {
-                "name": "rupture",
-                "n_train": len(dataset.y_train),
-                "sha256": data_hash(dataset),
-            },
+            **provenance(dataset, ("numpyro", "jax", "jaxlib")),
             "settings": {
                 "seeds": seeds,
                 "steps": args.steps,
