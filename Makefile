@@ -110,7 +110,9 @@ asv-publish: install
 # The regression gate: `make baseline` measures the seed spread of the quick profile and
 # writes results/baseline_quick.json: every installed method on BASELINE_SEEDS, and the
 # methods CI gates (CI_METHODS) on EXTRA_SEEDS too, so their tolerances come from 10 seeds.
-# `make check` gates a fresh run on it.
+# `make check` gates a fresh run on it. A fit that fails (Laplace at an indefinite Hessian)
+# is recorded in the baseline as an expected failure, so its run's exit status (1) must not
+# stop the target: hence the '-' before each run.
 BASELINE ?= results/baseline_quick.json
 BASELINE_SEEDS ?= 0,1,2
 EXTRA_SEEDS ?= 3,4,5,6,7,8,9
@@ -127,12 +129,12 @@ UNCERTAINTY_METHODS ?= nuts,advi,fullrank_advi
 UNCERTAINTY_SEEDS ?= 10
 RUN_BASELINE = $(VENV)/bin/bnn-bench run --quick --reference none --no-report --no-progress
 baseline: install
-	$(RUN_BASELINE) --methods all --seeds $(BASELINE_SEEDS) --out .bnn_cache/baseline-quick
-	$(RUN_BASELINE) --methods $(CI_METHODS) --seeds $(EXTRA_SEEDS) --out .bnn_cache/baseline-quick-ci
+	-$(RUN_BASELINE) --methods all --seeds $(BASELINE_SEEDS) --out .bnn_cache/baseline-quick
+	-$(RUN_BASELINE) --methods $(CI_METHODS) --seeds $(EXTRA_SEEDS) --out .bnn_cache/baseline-quick-ci
 	$(VENV)/bin/bnn-bench check --write-baseline --baseline $(BASELINE) --run .bnn_cache/baseline-quick --run .bnn_cache/baseline-quick-ci
-	$(RUN_BASELINE) --shift bump-height --methods $(UNCERTAINTY_METHODS) --seeds $(UNCERTAINTY_SEEDS) --out .bnn_cache/baseline-shift
+	-$(RUN_BASELINE) --shift bump-height --methods $(UNCERTAINTY_METHODS) --seeds $(UNCERTAINTY_SEEDS) --out .bnn_cache/baseline-shift
 	$(VENV)/bin/bnn-bench check --write-baseline --baseline results/baseline_shift_quick.json --run .bnn_cache/baseline-shift
-	$(RUN_BASELINE) --dataset teacher --methods $(UNCERTAINTY_METHODS) --seeds $(UNCERTAINTY_SEEDS) --out .bnn_cache/baseline-teacher
+	-$(RUN_BASELINE) --dataset teacher --methods $(UNCERTAINTY_METHODS) --seeds $(UNCERTAINTY_SEEDS) --out .bnn_cache/baseline-teacher
 	$(VENV)/bin/bnn-bench check --write-baseline --baseline results/baseline_teacher_quick.json --run .bnn_cache/baseline-teacher
 
 ci-methods:
