@@ -18,6 +18,7 @@ import io
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -115,6 +116,20 @@ def best_us(calls: dict, theta: np.ndarray, repeat: int = 7, number: int = 200) 
     return {name: t * 1e6 for name, t in best.items()}
 
 
+def git_commit() -> str | None:
+    """The checkout's commit (``-dirty`` with uncommitted changes); None outside git."""
+    here = Path(__file__).resolve().parent
+    try:
+        run = [["git", "rev-parse", "HEAD"], ["git", "status", "--porcelain"]]
+        head, dirty = (
+            subprocess.run(c, cwd=here, capture_output=True, text=True, check=True).stdout.strip()
+            for c in run
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
 def one_blas_thread():
     try:
         from threadpoolctl import threadpool_limits
@@ -173,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     start = text.find("Class\n")
     profile = text[start : text.find("Here are tips")].strip() if start >= 0 else text
     versions = {
+        "commit": git_commit(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "numba": numba.__version__,
@@ -185,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             f"# Fused kernel vs PyTensor: logp+gradient, {ROWS} rows x {FEATURES} features, "
             f"{HIDDEN} hidden ReLU, Bernoulli likelihood",
             "",
+            f"Made by `python scripts/fused_repro.py` at commit `{versions['commit']}`. "
             "Best of 7 x 200 calls (interleaved), one BLAS thread.",
             "",
             *table,
