@@ -64,9 +64,8 @@ def bench(commit: str, extra: list[str], env: dict, work: Path) -> dict:
     # As in a fresh clone: no cached reference posterior (the committed compact summary
     # serves), whatever this machine's cache holds; PyTensor's compile cache stays.
     cache = work / f"cache-{out.name}"
-    env = {**env, "BNN_BENCH_CACHE": str(cache)}
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, cwd=tree, env={**os.environ, **env})
+    done = subprocess.run(cmd, cwd=tree, env={**os.environ, **env, "BNN_BENCH_CACHE": str(cache)})
     wall = time.perf_counter() - t0
     side = {"commit": _git("rev-parse", commit), "extra": extra, "env": env, "wall_s": wall}
     if done.returncode:  # recorded, and the other sides still run
