@@ -271,4 +271,6 @@ def test_a_warm_started_full_rank_fit_starts_at_the_mean_field_solution(teacher_
     )
     warm = fit.convergence["warm_start"]
     assert fit.ok and warm["iterations"] == 200
+    # its seconds are a time, kept with the timings (runs compare convergence exactly)
+    assert "fit_s" not in warm and 0 < fit.timings["warm_start_s"] < fit.timings["fit_s"]
     assert fit.loss.size == fit.n_grad_evals == fit.convergence["iterations"] == 500
