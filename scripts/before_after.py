@@ -44,6 +44,8 @@ VARIANTS = {
 }
 #: ADVI against NumPyro SVI: seed and steps (ADVI's default ``max_iter``).
 SVI_SEED, SVI_STEPS = 0, 30_000
+#: ``--quick`` (a smoke test): SVI steps.
+QUICK_SVI_STEPS = 2000
 
 
 def _git(*args: str, cwd: Path = ROOT) -> str:
@@ -197,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.before:
             parser.error("--before is needed to measure")
         after = _git("rev-parse", args.after)
+        steps = QUICK_SVI_STEPS if args.quick else SVI_STEPS
         with tempfile.TemporaryDirectory(prefix="before-after-") as tmp:
             work = Path(tmp)
             try:
@@ -210,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{label}: make bench at {commit[:12]} {extra} {env}", flush=True)
                     sides.append({"label": label, **bench(commit, extra, env, work)})
                     print(f"  {sides[-1]['wall_s']:.1f} s", flush=True)
-                svi = svi_pair(after, work, 2000 if args.quick else SVI_STEPS)
+                svi = svi_pair(after, work, steps)
             finally:
                 for tree in work.glob("tree-*"):
                     _git("worktree", "remove", "--force", str(tree))
@@ -218,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             **provenance(),
             "bench_methods": BENCH_METHODS,
             "svi_seed": SVI_SEED,
-            "svi_steps": 2000 if args.quick else SVI_STEPS,
+            "svi_steps": steps,
             "quick": args.quick,
             "sides": sides,
             "svi": svi,
