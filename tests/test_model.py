@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pymc as pm
+import pytensor
+import pytensor.tensor as pt
 import pytest
 from scipy import stats
 
 from bnn_models.errors import BadInput
-from bnn_models.model import N_HIDDEN, PARAMS, PRIOR_SIGMA, build_bnn, set_inputs
+from bnn_models.model import (
+    N_HIDDEN,
+    PARAMS,
+    PRIOR_SIGMA,
+    bernoulli_logit_logp,
+    build_bnn,
+    set_inputs,
+)
 
 
 def _forward(X, W0, b0, W1, b1):
@@ -67,6 +76,32 @@ def test_the_gradient_is_finite_and_right_at_extreme_logits():
         pm.Bernoulli("y", logit_p=z, observed=np.array([0, 1]))
         pymc_grad = pm.modelcontext(None).compile_dlogp()({"z": np.array([60.0, 2.0])})
     assert np.isnan(pymc_grad[0]) and np.isfinite(pymc_grad[1])
+
+
+@pytest.mark.parametrize("mode", ["NUMBA", "FAST_COMPILE"])
+def test_the_sign_form_is_the_two_branch_switch_to_the_last_bit(mode):
+    """One softplus on ``-s logit`` (``s = +1`` for a 1 label, ``-1`` otherwise) gives
+    the value and gradient of ``switch(y == 1, -softplus(-logit), -softplus(logit))``
+    bit for bit, from logits of 1e-3 to 800 on both sides, on 0 and 1 labels."""
+    magnitudes = np.array(
+        [0.0, 1e-3, 0.5, 1.0, 5.0, 17.9, 18.1, 33.2, 33.4, 36.9, 37.1, 60.0, 800.0]
+    )
+    logits = np.concatenate([magnitudes, -magnitudes])
+    logit_in = np.repeat(logits, 2)
+    labels = np.tile(np.array([0, 1]), logits.size)
+    value, logit = pt.lvector("value"), pt.dvector("logit")
+    switch = pt.switch(pt.eq(value, 1), -pt.softplus(-logit), -pt.softplus(logit))
+    outputs = {}
+    for name, lp in {"sign": bernoulli_logit_logp(value, logit), "switch": switch}.items():
+        weights = pt.dvector("weights")  # a weighted sum, so each row's gradient shows
+        total = (lp * weights).sum()
+        fn = pytensor.function([value, logit, weights], [lp, pt.grad(total, logit)], mode=mode)
+        outputs[name] = fn(labels, logit_in, np.linspace(0.5, 2.0, labels.size))
+    for got, want in zip(outputs["sign"], outputs["switch"], strict=True):
+        assert np.array_equal(got, want)
+    # and both are the log-probability: log sigmoid(logit) for a 1, log sigmoid(-logit) for a 0
+    expected = -np.logaddexp(0.0, np.where(labels == 1, -logit_in, logit_in))
+    np.testing.assert_allclose(outputs["sign"][0], expected, rtol=1e-15, atol=0)
 
 
 def test_set_inputs_predicts_new_rows(rng):
