@@ -130,17 +130,24 @@ def table(sides: list[dict]) -> pd.DataFrame:
     def fidelity(side: dict, method: str, key: str = "pred_sd_ratio_gmean") -> float | None:
         return (fit(side, method).get("fidelity") or {}).get(key)
 
-    def chains(side: dict) -> int:
-        return int(fit(side, "nuts")["config"]["chains"])
+    def per_core(side: dict) -> float | None:
+        """Wall us per gradient per core: warm-up and sampling seconds x the cores in use
+        over every chain's gradients (``us_per_grad`` x chains would count each gradient
+        twice where 4 chains share 2 cores)."""
+        f = fit(side, "nuts")
+        grads, fit_s = f["runtime"].get("grad_evals"), f["runtime"].get("fit_s")
+        if not grads or fit_s is None:
+            return None
+        cores = min(int(f["config"]["chains"]), int(f["config"]["cores"]))
+        return 1e6 * fit_s * cores / grads
 
     sides = [side for side in sides if not side.get("error")]
     rows: dict[str, list] = {}
     for side in sides:
         a, fr = vi(side, "advi"), vi(side, "fullrank_advi")
-        us = nuts(side, "us_per_grad")
         values = {
             "make bench wall time (s)": side["wall_s"],
-            "NUTS: us per gradient per chain": None if us is None else us * chains(side),
+            "NUTS: wall us per gradient per core": per_core(side),
             "NUTS: gradients per draw": nuts(side, "grad_per_draw"),
             "NUTS: fit seconds (warm-up + sampling)": nuts(side, "fit_s"),
             "NUTS: bulk ESS per second (test probabilities)": nuts(side, "ess_bulk_per_s"),
