@@ -40,8 +40,9 @@ def test_readme_example_runs(tmp_path, monkeypatch, capsys):
     # (results/perf/nutpie_cost.md); one CI run met it on seed 0.
     failed = table.loc[table["status"] != "ok"]
     assert len(failed) <= 1, table
-    for error in failed["error"]:
-        assert "Hessian of -log p at the optimiser's end point is not positive definite" in error
+    if len(failed):  # the table has an error column only when a fit failed
+        why = "Hessian of -log p at the optimiser's end point is not positive definite"
+        assert failed["error"].str.contains(why, regex=False).all(), table
     ok = table.loc[table["status"] == "ok"]
     # the teacher's labels are learnable: every method beats the 0.8 its truth allows
     assert set(ok["method"]) == set(resolve_methods("vi")), table
