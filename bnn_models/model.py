@@ -32,8 +32,9 @@ def bernoulli_logit_logp(value: pt.TensorVariable, logit: pt.TensorVariable) -> 
     costs one softplus and, in the gradient, one sigmoid. Written as a switch between
     ``-softplus(-logit)`` and ``-softplus(logit)`` (this function until issue 13), the
     gradient evaluates both branches' softplus and sigmoid on every row: the same
-    values to the last bit (negating a float is exact; tested), 12% more time per log
-    density and gradient of the rupture model (``results/perf/nutpie_cost.md``).
+    values to the last bit (negating a float is exact; tested), and 18-29% more time per
+    log density and gradient of the rupture model (``results/perf/fused_repro.md``,
+    ``nutpie_cost.md`` and ``summary.md``).
 
     Examples
     --------
