@@ -243,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.rounds < 1:
         parser.error(f"--rounds must be >= 1, got {args.rounds}")
+    from bnn_models._io import write_json, write_text
+
     out = Path(args.out)
     path = out / "nutpie_cost.json"
     if args.render:
@@ -257,15 +259,8 @@ def main(argv: list[str] | None = None) -> int:
             "settings": {"rounds": rounds, "tune_draws": steps, "seed": SEED, "n_points": N_POINTS},
             **measure(rounds, steps),
         }
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-        tmp.replace(path)
-    md = out / "nutpie_cost.md"
-    tmp = md.with_suffix(".md.tmp")
-    tmp.write_text(render(doc))
-    tmp.replace(md)
-    print(md)
+        write_json(path, doc)
+    print(write_text(out / "nutpie_cost.md", render(doc)))
     return 0
 
 
