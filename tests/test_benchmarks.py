@@ -366,7 +366,7 @@ def test_the_backend_benchmarks_time_every_backend_or_skip_with_the_reason():
     NotImplementedError in setup), never a crash."""
     from benchmarks import ops
 
-    assert ops.LogpGradBackend.params == (["numba", "c", "jax"],)
+    assert ops.LogpGradBackend.params == (["numba", "c", "jax", "numba_positional"],)
     values = {}
     for backend in ops.LogpGradBackend.params[0]:
         bench = ops.LogpGradBackend()

@@ -18,6 +18,7 @@ __all__ = ["FitResult", "load_fit", "pytensor_backend", "save_fit"]
 #: PyTensor linker -> the backend its compiled functions run on.
 _LINKERS = {
     "NumbaLinker": "numba",
+    "PositionalNumbaLinker": "numba-positional",
     "JAXLinker": "jax",
     "PytorchLinker": "pytorch",
     "MLXLinker": "mlx",
