@@ -11,7 +11,8 @@ data, measured side by side in one script". Run it with nothing else on the mach
    - ADVI as the suite fits it: ``METHODS["advi"]`` with ``max_iter=steps`` and
      ``stop_on_convergence=False`` (the convergence rule is recorded, not obeyed), once
      per ``--advi-backends`` entry (``default``: PyTensor's default mode, what the suite
-     and a PyMC user get; ``c``: ``pm.fit(backend="c")``).
+     and a PyMC user get; ``c``: ``pm.fit(backend="c")``; ``numba_positional``: the
+     suite's opt-in numba entry point, :mod:`bnn_models.inference._numba_positional`).
    - NumPyro's SVI on the same model: PyMC's JAX log density of ``build_bnn`` (the route
      of the suite's ``nuts_numpyro``, so the network is written once) as a
      ``numpyro.factor`` over flat sites, an ``AutoNormal`` guide, ``Trace_ELBO`` with one
@@ -34,7 +35,8 @@ data, measured side by side in one script". Run it with nothing else on the mach
    (``model.logp_dlogp_function``), the compiled step alone (``vi_step_function`` of the
    asv suite, through ``pytensor.Function``, and its compiled graph without the wrapper),
    ``pm.fit``'s loop per step without callbacks and with the suite's callbacks
-   (``ELBOConvergence`` and ``DEADLINE.check``), and PyTensor's profile of the step
+   (``ELBOConvergence`` and ``DEADLINE.check``), full-rank ADVI's step the same way (goal
+   2's second half: within 1.3x of ADVI's), and PyTensor's profile of the step
    compiled with the C backend (the one whose profile names every Op): the Ops that take
    the time. NumPyro's jitted ``SVI.update``, called from Python, is timed beside it.
 
@@ -69,7 +71,7 @@ from scripts._shared import provenance, render_template  # noqa: E402
 SEEDS = (1, 2, 3, 4, 5)
 STEPS = 30_000
 #: ADVI's backends: ``default`` is PyTensor's default mode (the suite's ``backend=None``).
-ADVI_BACKENDS = ("default", "c")
+ADVI_BACKENDS = ("default", "c", "numba_positional")
 #: Steps of the rolling mean, steps of the final loss, and the band around it.
 SMOOTH, FINAL, WITHIN = 500, 1000, 0.01
 #: NumPyro steps per compiled chunk (``--steps`` must be a multiple of it, or below it).
@@ -318,16 +320,26 @@ def _mode(backend: str) -> str | None:
     return None if backend == "default" else BACKENDS[backend]
 
 
-def fit_loop_us(dataset, backend: str, *, suite_callbacks: bool, steps: int = LOOP_STEPS) -> float:
-    """Microseconds per step of ``pm.fit``'s loop (ADVI's settings), from the end of the
-    first step (compilation excluded) to the end of the fit, the best of
-    :data:`LOOP_REPEAT` fits. Without the suite's callbacks the only callback is the
-    clock's (one Python call a step)."""
-    return min(_fit_loop_us(dataset, backend, suite_callbacks, steps) for _ in range(LOOP_REPEAT))
+def fit_loop_us(
+    dataset,
+    backend: str,
+    *,
+    suite_callbacks: bool,
+    steps: int = LOOP_STEPS,
+    method: str = "advi",
+) -> float:
+    """Microseconds per step of ``pm.fit``'s loop (``method``'s settings and inference
+    class, its own start: the timing does not depend on it), from the end of the first
+    step (compilation excluded) to the end of the fit, the best of :data:`LOOP_REPEAT`
+    fits. Without the suite's callbacks the only callback is the clock's (one Python call
+    a step)."""
+    return min(
+        _fit_loop_us(dataset, backend, suite_callbacks, steps, method) for _ in range(LOOP_REPEAT)
+    )
 
 
-def _fit_loop_us(dataset, backend: str, suite_callbacks: bool, steps: int) -> float:
-    s = METHODS["advi"].settings()
+def _fit_loop_us(dataset, backend: str, suite_callbacks: bool, steps: int, method: str) -> float:
+    s = METHODS[method].settings()
     first: list[float] = []
 
     def clock(approx, losses, i) -> None:
@@ -369,6 +381,9 @@ def step_costs(dataset, backends, log=print) -> list[dict]:
             "step: pytensor.Function call": _best_us(step),
             "pm.fit per step, no callbacks": fit_loop_us(dataset, backend, suite_callbacks=False),
             "pm.fit per step, suite callbacks": fit_loop_us(dataset, backend, suite_callbacks=True),
+            FULLRANK_STEP: fit_loop_us(
+                dataset, backend, suite_callbacks=True, method="fullrank_advi"
+            ),
         }
         for what, us in parts.items():
             rows.append({"what": what, "backend": backend, "us": us})
@@ -423,8 +438,11 @@ PARTS = (
     ("pm.fit's loop (progress bookkeeping, NaN check, history)", "pm.fit's loop alone", None),
     ("the suite's callbacks (ELBOConvergence, DEADLINE.check)", "suite callbacks alone", None),
 )
-#: The step as ``pm.fit`` runs it, with the suite's callbacks.
+#: The step as ``pm.fit`` runs it, with the suite's callbacks (ADVI; full-rank ADVI).
 FIT_STEP = "pm.fit per step, suite callbacks"
+FULLRANK_STEP = "full-rank ADVI: pm.fit per step, suite callbacks"
+#: Goal 2 of issue 13: ADVI's step inside the fit, and full-rank's against it.
+STEP_GOAL_US, FULLRANK_GOAL_RATIO = 100.0, 1.3
 
 
 def breakdown(costs: list[dict], backend: str) -> list[dict]:
@@ -583,6 +601,33 @@ def verdict(summary: list[dict]) -> list[str]:
     return lines
 
 
+def step_verdict(costs: list[dict], backends: list[str]) -> list[str]:
+    """The step goals, per backend: ADVI's step inside ``pm.fit`` (with the suite's
+    callbacks) against :data:`STEP_GOAL_US` and against the log density + gradient of the
+    same run (the goal was set on a machine where that took 84 us); full-rank ADVI's step
+    against :data:`FULLRANK_GOAL_RATIO` times ADVI's on the same backend."""
+    us = {(r["what"], r["backend"]): r["us"] for r in costs}
+    lines = []
+    for b in backends:
+        step, grad = us.get((FIT_STEP, b)), us.get(("log density + gradient", b))
+        if step is None or grad is None:
+            continue
+        met = "met" if step <= STEP_GOAL_US else "not met"
+        line = (
+            f"`{b}`: ADVI {step:.1f} us per step inside `pm.fit` ({step / grad:.2f}x the "
+            f"{grad:.1f} us log density + gradient): <= {STEP_GOAL_US:.0f} us {met}"
+        )
+        full = us.get((FULLRANK_STEP, b))
+        if full is not None:
+            ok = "met" if full <= FULLRANK_GOAL_RATIO * step else "not met"
+            line += (
+                f"; full-rank ADVI {full:.1f} us, {full / step:.2f}x ADVI's: "
+                f"<= {FULLRANK_GOAL_RATIO}x {ok}"
+            )
+        lines.append(line)
+    return lines
+
+
 def _md(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False, floatfmt=".4g")
 
@@ -648,6 +693,7 @@ def render(doc: dict) -> str:
         prof = doc["anatomy"]["profile"]
         lookup = {(r["what"], r["backend"]): r["us"] for r in doc["anatomy"]["costs"]}
         anatomy = {
+            "verdict": step_verdict(doc["anatomy"]["costs"], doc["settings"]["advi_backends"]),
             "calls": _md(calls),
             "parts": {
                 b: _md(pd.DataFrame(breakdown(doc["anatomy"]["costs"], b)))
@@ -688,7 +734,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--advi-backends",
         default=",".join(ADVI_BACKENDS),
-        help="ADVI's backends: default (PyTensor's default mode), c, numba (comma-separated)",
+        help="ADVI's backends: default (PyTensor's default mode) or any of "
+        + ", ".join(BACKENDS)
+        + " (comma-separated)",
     )
     parser.add_argument("--no-anatomy", action="store_true", help="skip the step's anatomy")
     parser.add_argument(

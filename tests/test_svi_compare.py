@@ -124,6 +124,24 @@ def test_breakdown_adds_up_to_the_step():
     assert total["us"] == 400.0 and parts[0]["share"] == pytest.approx(0.25)
 
 
+def test_step_verdict_against_the_goal_and_the_gradient():
+    """ADVI's step inside pm.fit against 100 us and the same run's gradient; full-rank's
+    against 1.3x ADVI's on the same backend; a backend without the rows says nothing."""
+    costs = _costs("c") + [
+        {"what": "full-rank ADVI: pm.fit per step, suite callbacks", "backend": "c", "us": 600.0}
+    ]
+    fast = [
+        {"what": "log density + gradient", "backend": "pos", "us": 80.0},
+        {"what": "pm.fit per step, suite callbacks", "backend": "pos", "us": 96.0},
+        {"what": "full-rank ADVI: pm.fit per step, suite callbacks", "backend": "pos", "us": 120.0},
+    ]
+    slow, quick = svi_compare.step_verdict(costs + fast, ["c", "pos", "jax"])
+    assert "400.0 us" in slow and "4.00x" in slow and "<= 100 us not met" in slow
+    assert "1.50x ADVI's: <= 1.3x not met" in slow
+    assert "1.20x the 80.0 us" in quick and "<= 100 us met" in quick
+    assert "1.25x ADVI's: <= 1.3x met" in quick
+
+
 def _doc(anatomy: bool) -> dict:
     doc = {
         "commit": "abc",
@@ -168,3 +186,4 @@ def test_render_fills_the_template(anatomy):
     assert ("Anatomy of one ADVI step" in text) is anatomy
     if anatomy:
         assert "normal_rv" in text and "pm.fit's loop" in text
+        assert "`c`: ADVI 400.0 us per step" in text
