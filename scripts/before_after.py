@@ -41,6 +41,16 @@ BENCH_METHODS = "nuts,advi,fullrank_advi"
 VARIANTS = {
     "fused": ("after, nuts.fused=true (opt-in)", ["--set", "nuts.fused=true"], {}),
     "float32": ("after, floatX=float32", [], {"PYTENSOR_FLAGS": "floatX=float32"}),
+    "vi_positional": (
+        "after, VI backend=numba_positional (opt-in)",
+        [
+            "--set",
+            "advi.backend=numba_positional",
+            "--set",
+            "fullrank_advi.backend=numba_positional",
+        ],
+        {},
+    ),
 }
 #: ADVI against NumPyro SVI: seed and steps (ADVI's default ``max_iter``).
 SVI_SEED, SVI_STEPS = 0, 30_000
