@@ -13,7 +13,14 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["LIBRARIES", "git_commit", "library_versions", "machine_info"]
+__all__ = [
+    "LIBRARIES",
+    "NUMERICS",
+    "git_commit",
+    "library_versions",
+    "machine_info",
+    "pytensor_numerics",
+]
 
 #: Libraries whose versions every result records (None where not installed).
 LIBRARIES = (
@@ -52,6 +59,30 @@ def library_versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             out[lib] = None
     return out
+
+
+#: PyTensor settings that decide a compiled function's numbers, not only its speed.
+NUMERICS = ("floatX", "mode", "linker", "numba__fastmath", "numba__cache")
+
+
+def pytensor_numerics() -> dict | None:
+    """PyTensor's settings of this process that decide the numbers of a compiled
+    function (None without PyTensor): the precision, the default mode and linker, and
+    numba's fastmath and disk cache. Under fastmath, the function numba compiles on a
+    cold cache and the one PyTensor loads from its cache later can round differently in
+    the last bits, so the same seed follows another path on a fresh machine
+    (``results/perf/fastmath_cache_repro.md``): a result says which settings it ran with.
+
+    Examples
+    --------
+    >>> sorted(pytensor_numerics()) == sorted(NUMERICS)
+    True
+    """
+    try:
+        from pytensor import config
+    except ImportError:
+        return None
+    return {name: getattr(config, name) for name in NUMERICS}
 
 
 def machine_info() -> dict:

@@ -30,7 +30,12 @@ from bnn_models.errors import BadInput
 from bnn_models.executor import Executor, SerialExecutor
 from bnn_models.inference import FitResult, Settings, get_method, load_fit, resolve_methods
 from bnn_models.inference._deadline import DEADLINE, FitTimeout
-from bnn_models.provenance import git_commit, library_versions, machine_info
+from bnn_models.provenance import (
+    git_commit,
+    library_versions,
+    machine_info,
+    pytensor_numerics,
+)
 from bnn_models.reference import Reference
 from bnn_models.schema import SCHEMA, SCHEMA_VERSION, load_metrics, summarise_seeds
 from bnn_models.tasks import Task, raise_is_lost, skipped_entry
@@ -205,6 +210,7 @@ def plan_run(
             "command": command,
             "machine": machine_info(),
             "versions": library_versions(),
+            "numerics": pytensor_numerics(),
             "dataset": dataset.describe(),
             "methods": methods,
             "seeds": seeds,

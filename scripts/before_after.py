@@ -217,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--before is needed to measure")
         after = _git("rev-parse", args.after)
         steps = QUICK_SVI_STEPS if args.quick else SVI_STEPS
+        # This checkout's state when the run starts (edits made while it runs are not
+        # what ran: the sides run in worktrees of their commits).
+        prov = provenance()
         with tempfile.TemporaryDirectory(prefix="before-after-") as tmp:
             work = Path(tmp)
             try:
@@ -235,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                 for tree in work.glob("tree-*"):
                     _git("worktree", "remove", "--force", str(tree))
         doc = {
-            **provenance(),
+            **prov,
             "bench_methods": BENCH_METHODS,
             "svi_seed": SVI_SEED,
             "svi_steps": steps,

@@ -425,10 +425,11 @@ def main(argv: list[str] | None = None) -> int:
         doc = json.loads((out / "cliff.json").read_text())
     else:
         grid, rounds = (QUICK_GRID, 1) if args.quick else (GRID, args.rounds)
+        prov = provenance(extra=("threadpoolctl",))  # the checkout as the run starts
         calls = measure(grid, rounds)
         libc, libc_version = platform.libc_ver()
         doc = {
-            **provenance(extra=("threadpoolctl",)),
+            **prov,
             "settings": {
                 "grid": [list(c) for c in grid],
                 "rounds": rounds,

@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = json.loads((out / "schedule.json").read_text())
     else:
         dataset = load_rupture()
+        prov = provenance(dataset)  # the checkout as the run starts
         fits = []
         for name in args.schedules:
             for seed in args.seeds:
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
         doc = {
-            **provenance(dataset),
+            **prov,
             "schedules": {name: SCHEDULES[name] for name in args.schedules},
             "final_steps": FINAL,
             "thin": THIN,

@@ -130,6 +130,8 @@ def test_writes_html_md_and_every_figure(reported_run):
         run["versions"]["arviz"],
         run["machine"]["hostname"],
         *run["dataset"]["sha256"].values(),
+        f"floatX {run['numerics']['floatX']}",
+        "numba fastmath " + ("on" if run["numerics"]["numba__fastmath"] else "off"),
     ):
         assert text in html and text in md
     assert (run["commit"] or "not recorded") in html

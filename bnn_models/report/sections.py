@@ -153,6 +153,28 @@ def asv_link(out: Path) -> tuple[str, str] | None:
 # --------------------------------------------------------------------------- header, details
 
 
+def _numerics(numerics: dict | None) -> str:
+    """PyTensor's settings that decide the numbers (recorded since the run records them).
+
+    Examples
+    --------
+    >>> _numerics({"floatX": "float64", "mode": "Mode", "linker": "auto",
+    ...            "numba__fastmath": True, "numba__cache": True})
+    'floatX float64, mode Mode, linker auto, numba fastmath on, numba cache on'
+    >>> _numerics(None)
+    'not recorded'
+    """
+    if not numerics:
+        return "not recorded"
+    on = {True: "on", False: "off"}
+    return ", ".join(
+        f"numba {key.removeprefix('numba__')} {on.get(value, value)}"
+        if key.startswith("numba__")
+        else f"{key} {value}"
+        for key, value in numerics.items()
+    )
+
+
 def header(doc: dict, methods: dict[str, Method]) -> list[tuple[str, str]]:
     """(key, text) pairs: what was run, on what data, by which code, on which machine, when."""
     run = doc["run"]
@@ -208,6 +230,7 @@ def header(doc: dict, methods: dict[str, Method]) -> list[tuple[str, str]]:
             f"{mach.get('platform')}",
         ),
         ("Versions", libs),
+        ("PyTensor numerics", _numerics(run.get("numerics"))),
         ("Samplers [backend]", samplers or "none"),
         ("Run started", run.get("created") or "not recorded"),
     ]
