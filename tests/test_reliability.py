@@ -71,6 +71,10 @@ def test_a_failing_fit_is_recorded_and_the_others_still_run(tmp_path, capsys):
     assert "FAILED" in capsys.readouterr().out
 
 
+# As below: the alarm can land in a finalizer (a WeakValueDictionary's callback, seen once in
+# a fresh-clone CI run); the swallowed FitTimeout is printed as unraisable and the retry a
+# second later ends the fit, which this test checks.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_time_limit_marks_the_fit_failed(tmp_path):
     code = main(
         [
