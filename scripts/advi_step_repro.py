@@ -14,6 +14,11 @@ The cause: with ``numba__cache`` on (the default) PyTensor wraps the whole graph
 dispatcher cannot fingerprint (a ``numpy.random.Generator``: any graph with a random draw)
 it types the *whole tuple* in Python on every call, ~7 us per input.
 
+With positional arguments the Generator alone stays: numba types it in Python and unboxes
+it through its ``ctypes`` interface (``numba/core/boxing.py``,
+``unbox_numpy_random_bitgenerator``: attribute lookups and ``ctypes.cast`` of its function
+pointers) on every call. :func:`generator_costs` times that in numba alone, for numba.
+
 Usage: ``python scripts/advi_step_repro.py [--out DIR] [--repeats N]``
 """
 
@@ -111,6 +116,21 @@ def best_us(f, args, n: int, repeats: int) -> float:
     return min(times) * 1e6
 
 
+def generator_costs(repeats: int) -> dict[str, float]:
+    """Best us per call of empty jitted functions: what passing a Generator costs in numba."""
+    rng, x = np.random.default_rng(0), np.zeros(P)
+    array_only = numba.njit(lambda x: 0)
+    with_generator = numba.njit(lambda g, x: 0)
+    cases = {
+        "njit call, one array argument": (array_only, (x,)),
+        "njit call, a Generator and an array": (with_generator, (rng, x)),
+        "numba typeof(Generator), in Python": (lambda g: typeof(g, Purpose.argument), (rng,)),
+    }
+    for f, args in cases.values():
+        f(*args)  # compile
+    return {name: round(best_us(f, args, 2000, repeats), 2) for name, (f, args) in cases.items()}
+
+
 def git_commit() -> str | None:
     """The checkout's commit (``-dirty`` with uncommitted changes); None outside git."""
     here = Path(__file__).resolve().parent
@@ -149,6 +169,7 @@ def main() -> None:
             for key, (f, args) in fns.items():
                 times[key].append(best_us(f, args, 200, 3))
         typeof_us = best_us(lambda: typeof(step_args, Purpose.argument), (), 200, 3)
+        generator = generator_costs(opts.repeats * 3)
     table = {name: {b: round(min(times[name, b]), 1) for b in BACKENDS} for name, *_ in fns}
     versions = {
         "commit": git_commit(),
@@ -178,11 +199,22 @@ def main() -> None:
         f"\nnumba typeof() of the ADVI step's {len(step_args)}-input tuple, paid by the *args "
         f"wrapper on every call: {typeof_us:.1f} us"
     )
+    lines += [
+        "",
+        "What passing a `numpy.random.Generator` costs numba on every call, positional"
+        " arguments or not (empty jitted functions; the rest of the second row over the third"
+        " is numba's unboxing of the Generator through its ctypes interface):",
+        "",
+        "| numba alone (best us per call) | us |",
+        "|---|---|",
+        *(f"| {name} | {us:.2f} |" for name, us in generator.items()),
+    ]
     text = "\n".join(lines)
     print(text)
     if opts.out:
         opts.out.mkdir(parents=True, exist_ok=True)
         doc = {"us_per_call": table, "typeof_args_us": round(typeof_us, 1), "n": N, "hidden": H}
+        doc["generator_us_per_call"] = generator
         doc["versions"] = versions
         for fname, body in (
             ("advi_step_repro.md", text + "\n"),
