@@ -38,7 +38,7 @@ from bnn_models.provenance import (
 )
 from bnn_models.reference import Reference
 from bnn_models.schema import SCHEMA, SCHEMA_VERSION, load_metrics, summarise_seeds
-from bnn_models.tasks import Task, raise_is_lost, skipped_entry
+from bnn_models.tasks import Task, raise_is_lost, retried_raises_unprinted, skipped_entry
 
 __all__ = [
     "FitTimeout",
@@ -128,7 +128,8 @@ def signals_raise() -> Iterator[None]:
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        with retried_raises_unprinted(Interrupted):
+            yield
     finally:
         received.clear()
         for s, h in old.items():
