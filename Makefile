@@ -11,6 +11,11 @@ export BNN_BENCH_DATA_DIR ?= $(if $(wildcard ../shared/data/rupture/rupturemodel
 BASE ?= HEAD~1
 # The 20 slowest tests are listed after each run: where the suite's time goes, in every CI log.
 PYTEST_ARGS ?= --durations=20
+# `make test` runs the tests in one process per core (pytest-xdist, at most 4: each holds
+# ~3.5 GB of compiled functions); tests that share a fixture stay in one process
+# (tests/conftest.py). TEST_WORKERS=0: one process, in order.
+TEST_WORKERS ?= logical
+PYTEST_PARALLEL = --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist loadgroup
 
 .PHONY: install test test-slow bench bench-quick results-rupture results-rupture-methods results-scaling results-shift results-coverage results-sbc lint asv asv-compare asv-publish baseline ci-methods check clean
 
@@ -28,7 +33,7 @@ install: $(STAMP)
 # The README's test command, and CI's: every fast test (the browser test skips itself
 # when chromium is absent; .ci/run installs it).
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 test-slow: install
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)

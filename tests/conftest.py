@@ -8,7 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bnn_models.data import DATA_DIR_ENV, make_teacher
+# Tests check this project's seeding, not numba's last bits. With PyTensor's default
+# fastmath flags, a function numba compiles rounds otherwise than the same function loaded
+# from PyTensor's cache; two processes sharing a cold cache (make test's workers) then give
+# one seed two NUTS paths, even inside one process (README, "Same seed, same numbers").
+# Set before PyTensor is imported; the CLI processes the tests start inherit it.
+# A PYTENSOR_FLAGS that sets numba__fastmath itself is left as it is.
+_FLAGS = os.environ.get("PYTENSOR_FLAGS", "")
+if "numba__fastmath" not in _FLAGS:
+    os.environ["PYTENSOR_FLAGS"] = ",".join(filter(None, [_FLAGS, "numba__fastmath=False"]))
+    import pytensor
+
+    pytensor.config.numba__fastmath = False  # in case a plugin imported PyTensor first
+
+from bnn_models.data import DATA_DIR_ENV, make_teacher  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "rupture"
 if not os.environ.get(DATA_DIR_ENV) and SHARED_DATA.is_dir():
@@ -52,6 +65,20 @@ def tiny_set(*methods: str) -> list[str]:
 def rupture_available() -> bool:
     """Whether the rupture files can be read without a network."""
     return bool(os.environ.get(DATA_DIR_ENV)) and Path(os.environ[DATA_DIR_ENV]).is_dir()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test``: ``--dist loadgroup``), keep the tests that share
+    an expensive fixture in one worker, so that no fixture is built twice: every test of
+    ``tiny_fits`` (all methods fitted once) together, every other test with its module
+    (module- and session-scoped fixtures of one file)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        shares_fits = "tiny_fits" in getattr(item, "fixturenames", ())
+        group = "tiny_fits" if shares_fits else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture
