@@ -13,7 +13,8 @@ BASE ?= HEAD~1
 PYTEST_ARGS ?= --durations=20
 # `make test` runs the tests in one process per core (pytest-xdist, at most 4: each holds
 # ~3.5 GB of compiled functions); tests that share a fixture stay in one process
-# (tests/conftest.py). TEST_WORKERS=0: one process, in order.
+# (tests/conftest.py). TEST_WORKERS=0: one process, in order. pytest stays at 9.1.1 until
+# pytest-xdist fixes #1386 (under pytest 9.2, --dist loadgroup silently groups nothing).
 TEST_WORKERS ?= logical
 PYTEST_PARALLEL = --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist loadgroup
 
