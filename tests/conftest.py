@@ -81,6 +81,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.xdist_group(group))
 
 
+def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
+    """Fail loudly if ``--dist loadgroup`` grouped nothing: under pytest 9.2, xdist 3.8's
+    grouping silently has no effect (pytest-xdist#1386) and ``tiny_fits`` would be built
+    in every worker. Runs in the controlling process, on each worker's collected ids."""
+    if node.config.getvalue("dist") == "loadgroup" and ids and not any("@" in i for i in ids):
+        raise pytest.UsageError(
+            "--dist loadgroup grouped no test (pytest-xdist#1386 under pytest 9.2): keep "
+            "pytest at the version requirements.txt pins, or run with TEST_WORKERS=0"
+        )
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261125)
