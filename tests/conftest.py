@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -67,18 +68,77 @@ def rupture_available() -> bool:
     return bool(os.environ.get(DATA_DIR_ENV)) and Path(os.environ[DATA_DIR_ENV]).is_dir()
 
 
+#: Seconds each xdist group took in a recorded run (``--store-group-durations``).
+GROUP_DURATIONS = Path(__file__).with_name("group_durations.json")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store-group-durations",
+        action="store_true",
+        help=f"under --dist loadgroup: write each group's seconds to {GROUP_DURATIONS.name}, "
+        "the order in which the next runs hand the groups to the workers",
+    )
+
+
+def _group(item: pytest.Item) -> str:
+    shares_fits = "tiny_fits" in getattr(item, "fixturenames", ())
+    return "tiny_fits" if shares_fits else item.nodeid.split("::", 1)[0]
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``make test``: ``--dist loadgroup``), keep the tests that share
     an expensive fixture in one worker, so that no fixture is built twice: every test of
     ``tiny_fits`` (all methods fitted once) together, every other test with its module
-    (module- and session-scoped fixtures of one file)."""
-    if not config.pluginmanager.hasplugin("xdist"):
+    (module- and session-scoped fixtures of one file).
+
+    The groups go to the workers longest first, by the seconds of a recorded run
+    (:data:`GROUP_DURATIONS`; a group not in it counts as the median): a long group
+    handed out last keeps one worker busy while the other idles (``make test`` passes
+    ``--no-loadscope-reorder``, else xdist orders the groups by their number of tests).
+    Every worker sorts the same collection the same way, as xdist requires."""
+    if not config.pluginmanager.hasplugin("xdist") or config.getvalue("dist") == "no":
         return
+    groups = {item.nodeid: _group(item) for item in items}
     for item in items:
-        shares_fits = "tiny_fits" in getattr(item, "fixturenames", ())
-        group = "tiny_fits" if shares_fits else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+    seconds = _recorded_durations()
+    if not seconds:
+        return
+    median = float(np.median(list(seconds.values())))
+    items.sort(key=lambda it: (-seconds.get(groups[it.nodeid], median), groups[it.nodeid]))
+
+
+def _recorded_durations() -> dict[str, float]:
+    if not GROUP_DURATIONS.is_file():
+        return {}
+    return {str(k): float(v) for k, v in json.loads(GROUP_DURATIONS.read_text()).items()}
+
+
+_RUN_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """In the controlling process: add each phase's seconds to its group's (under
+    loadgroup, xdist appends ``@group`` to the node ids of the workers' reports)."""
+    if "@" in report.nodeid:
+        group = report.nodeid.rsplit("@", 1)[1]
+        _RUN_SECONDS[group] = _RUN_SECONDS.get(group, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if (
+        not config.getoption("store_group_durations")
+        or hasattr(config, "workerinput")  # a worker: the controlling process writes
+        or not _RUN_SECONDS
+    ):
+        return
+    text = json.dumps({g: round(s, 1) for g, s in sorted(_RUN_SECONDS.items())}, indent=1)
+    tmp = GROUP_DURATIONS.with_suffix(".tmp")
+    tmp.write_text(text + "\n")
+    tmp.replace(GROUP_DURATIONS)
 
 
 def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
