@@ -98,13 +98,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     handed out last keeps one worker busy while the other idles (``make test`` passes
     ``--no-loadscope-reorder``, else xdist orders the groups by their number of tests).
     Every worker sorts the same collection the same way, as xdist requires."""
-    if not config.pluginmanager.hasplugin("xdist") or config.getvalue("dist") == "no":
+    if not config.pluginmanager.hasplugin("xdist"):
         return
     groups = {item.nodeid: _group(item) for item in items}
     for item in items:
         item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
     seconds = _recorded_durations()
-    if not seconds:
+    if not seconds or not hasattr(config, "workerinput"):  # one process: in order
         return
     median = float(np.median(list(seconds.values())))
     items.sort(key=lambda it: (-seconds.get(groups[it.nodeid], median), groups[it.nodeid]))
