@@ -45,6 +45,8 @@ from pytensor.link.numba.linker import NumbaLinker
 N, D, H = 1600, 8, 12
 P = D * H + H + H + 1  # 121 parameters
 BACKENDS = ("NUMBA", "NUMBA+pos", "CVM")
+#: Steps per round of the pm.fit comparison (:func:`fit_loop_costs`).
+FIT_STEPS = 3000
 
 
 def positional_numba_entry() -> None:
@@ -131,6 +133,53 @@ def generator_costs(repeats: int) -> dict[str, float]:
     return {name: round(best_us(f, args, 2000, repeats), 2) for name, (f, args) in cases.items()}
 
 
+def fit_loop_costs(repeats: int, n: int = FIT_STEPS) -> dict[str, float]:
+    """Best us per step of PyMC's own ADVI step (``pm.ADVI`` on a PyMC model of the same
+    network and shapes, NUMBA+pos): the compiled step called in a Python loop, against
+    the same step inside ``pm.fit`` (timed from its first step's callback to its return,
+    so compilation stays out), without and with the progress bar (which ``bnn-bench run``
+    shows unless ``--no-progress``; here drawn to a pipe or file, as in CI)."""
+    rng = np.random.default_rng(0)
+    with pm.Model() as model:
+        X = pm.Data("X", rng.normal(size=(N, D)))
+        y = pm.Data("y", rng.integers(0, 2, N))
+        W0 = pm.Normal("W0", 0.0, 1.0, shape=(D, H))
+        b0 = pm.Normal("b0", 0.0, 1.0, shape=H)
+        W1 = pm.Normal("W1", 0.0, 1.0, shape=H)
+        b1 = pm.Normal("b1", 0.0, 1.0)
+        pm.Bernoulli("obs", logit_p=pt.maximum(X @ W0 + b0, 0.0) @ W1 + b1, observed=y)
+    mode = {"mode": get_mode("NUMBA")}  # positional: called after positional_numba_entry
+
+    def in_fit(progressbar: bool) -> float:
+        first: list[float] = []
+        with model:
+            pm.ADVI(random_seed=1).fit(
+                n,
+                obj_optimizer=pm.adam(learning_rate=1e-2),
+                progressbar=progressbar,
+                compile_kwargs=mode,
+                callbacks=[lambda *_: first or first.append(time.perf_counter())],
+            )
+        return (time.perf_counter() - first[0]) / (n - 1) * 1e6
+
+    with model:
+        step = pm.ADVI(random_seed=1).objective.step_function(
+            score=True, obj_optimizer=pm.adam(learning_rate=1e-2), compile_kwargs=mode
+        )
+    step()
+    cases: dict[str, list[float]] = {
+        "the compiled step, called in a Python loop": [],
+        "inside pm.fit, progressbar=False": [],
+        "inside pm.fit, progressbar=True": [],
+    }
+    for _ in range(repeats):  # interleaved, best kept
+        loop, quiet, bar = cases.values()
+        loop.append(best_us(step, (), n, 1))
+        quiet.append(in_fit(False))
+        bar.append(in_fit(True))
+    return {name: round(min(v), 1) for name, v in cases.items()}
+
+
 def git_commit() -> str | None:
     """The checkout's commit (``-dirty`` with uncommitted changes); None outside git."""
     here = Path(__file__).resolve().parent
@@ -170,6 +219,7 @@ def main() -> None:
                 times[key].append(best_us(f, args, 200, 3))
         typeof_us = best_us(lambda: typeof(step_args, Purpose.argument), (), 200, 3)
         generator = generator_costs(opts.repeats * 3)
+        fit_loop = fit_loop_costs(opts.repeats)
     table = {name: {b: round(min(times[name, b]), 1) for b in BACKENDS} for name, *_ in fns}
     versions = {
         "commit": git_commit(),
@@ -208,6 +258,15 @@ def main() -> None:
         "| numba alone (best us per call) | us |",
         "|---|---|",
         *(f"| {name} | {us:.2f} |" for name, us in generator.items()),
+        "",
+        f"PyMC's own ADVI step (`pm.ADVI` on a PyMC model of the same network, NUMBA+pos,"
+        f" {FIT_STEPS} steps a round), called by hand and inside `pm.fit` (from the first step's"
+        " callback to the fit's return: compilation apart); the progress bar drawn to a"
+        " pipe or file, as in CI:",
+        "",
+        "| the step (best us per step) | us |",
+        "|---|---|",
+        *(f"| {name} | {us:.1f} |" for name, us in fit_loop.items()),
     ]
     text = "\n".join(lines)
     print(text)
@@ -215,6 +274,7 @@ def main() -> None:
         opts.out.mkdir(parents=True, exist_ok=True)
         doc = {"us_per_call": table, "typeof_args_us": round(typeof_us, 1), "n": N, "hidden": H}
         doc["generator_us_per_call"] = generator
+        doc["pymc_step_us"] = fit_loop
         doc["versions"] = versions
         for fname, body in (
             ("advi_step_repro.md", text + "\n"),
