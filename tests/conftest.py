@@ -149,10 +149,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         or not _RUN_SECONDS
     ):
         return
+    from bnn_models._io import write_text
+
     text = json.dumps({g: round(s, 1) for g, s in sorted(_RUN_SECONDS.items())}, indent=1)
-    tmp = GROUP_DURATIONS.with_suffix(".tmp")
-    tmp.write_text(text + "\n")
-    tmp.replace(GROUP_DURATIONS)
+    write_text(GROUP_DURATIONS, text + "\n")
 
 
 def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
