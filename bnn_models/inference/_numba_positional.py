@@ -4,7 +4,7 @@ With ``numba__cache`` on (PyTensor's default) the numba linker wraps a compiled 
 ``def fn(*args): return graph(*args)``. numba receives one tuple; its C dispatcher cannot
 fingerprint a ``numpy.random.Generator``, so for a graph with a random draw (every VI
 step: the ELBO's Monte Carlo sample) it types the *whole tuple* in Python on every call
-(``results/perf/advi_step_repro.md``: 124 of a 343 us ADVI step). The linker here
+(``results/perf/advi_step_repro.md``: 124 of a 337 us ADVI step). The linker here
 compiles the same graph behind ``def fn(i0, i1, ...)`` instead: the Generator alone is
 typed in Python, every array in C. The graph, its rewrites, its numba code and its
 numbers are PyTensor's own (the same draws to the last bit: ``tests/test_vi_backend.py``);
