@@ -381,7 +381,8 @@ def runtime_figure(
         ax.set_xlim(0, longest * 1.5)
         ax.set_xlabel("wall-clock time (s)")
         ax.set_title("Total, stacked by stage")
-        ax.legend(
+        # Below the panels: inside the axes it covered the speed-up text of a bar.
+        fig.legend(
             handles=[
                 Patch(
                     facecolor="0.35",
@@ -393,8 +394,9 @@ def runtime_figure(
                 )
                 for _, lab, a, h in _STAGES
             ],
-            loc="lower right",
-            framealpha=0.95,
+            loc="outside lower left",
+            ncols=len(_STAGES),
+            frameon=False,
             title="stage",
         )
         # Each stage on a log axis; a stage of 0 s (an MCMC fit draws nothing afterwards) is
