@@ -1,5 +1,6 @@
 """The opt-in ``numba_positional`` VI backend: PyTensor's numba code behind a positional
-entry point, the same steps as the plain numba backend (bnn_models.inference._numba_positional)."""
+entry point, its normal draws made in NumPy, the same steps as the plain numba backend
+(bnn_models.inference._numba_positional)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,63 @@ def test_the_positional_entry_computes_what_numba_does_and_advances_the_generato
     assert values == plain_values
     assert len(set(values)) == 3  # a new draw every call
     assert rng.get_value().bit_generator.state == plain_rng.get_value().bit_generator.state
+
+
+def _signature_types(fn) -> list[str]:
+    """The numba types of the compiled entry point's arguments (after a call)."""
+    (signature,) = fn.vm.jit_fn.signatures
+    return [str(t) for t in signature]
+
+
+def test_the_draw_is_made_in_numpy_and_the_generator_stays_out_of_numba():
+    """A VI step's kind of draw (in place, constant size and parameters) is found, made
+    before the call, and the compiled graph takes its draws instead of the Generator."""
+    from bnn_models.inference._numba_positional import host_draws
+
+    fn, _ = _compiled("NUMBA_POSITIONAL")
+    plain, _ = _compiled("NUMBA")
+    assert len(host_draws(fn.maker.fgraph)) == 1
+    fn(np.zeros(3)), plain(np.zeros(3))
+    assert not any("Generator" in t for t in _signature_types(fn))
+    assert any("Generator" in t for t in _signature_types(plain))
+
+
+def _other_draws(mode: str):
+    """Draws :func:`host_draws` leaves to numba, beside one it takes: a mean that is an
+    input, and a Generator without an update (not drawn in place); the taken draw's
+    values are an output themselves."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    x = pt.vector("x")
+    rng_mean = pytensor.shared(np.random.default_rng(1))
+    rng_copy = pytensor.shared(np.random.default_rng(2))
+    rng_host = pytensor.shared(np.random.default_rng(3))
+    next_mean, by_mean = pt.random.normal(x, 1.0, rng=rng_mean).owner.outputs
+    by_copy = pt.random.normal(size=3, rng=rng_copy)
+    next_host, by_host = pt.random.normal(2.0, 0.5, size=(2, 3), rng=rng_host).owner.outputs
+    fn = pytensor.function(
+        [x],
+        [by_mean + by_copy, by_host],
+        updates={rng_mean: next_mean, rng_host: next_host},
+        mode=mode,
+    )
+    return fn, (rng_mean, rng_copy, rng_host)
+
+
+def test_draws_it_does_not_take_stay_in_numba_and_every_value_is_numbas():
+    from bnn_models.inference._numba_positional import host_draws
+
+    fn, rngs = _other_draws("NUMBA_POSITIONAL")
+    plain, plain_rngs = _other_draws("NUMBA")
+    [taken] = host_draws(fn.maker.fgraph)
+    assert taken.outputs[1].type.shape == (2, 3)
+    x = np.array([0.5, -1.0, 3.0])
+    for _ in range(3):
+        for got, want in zip(fn(x), plain(x), strict=True):
+            np.testing.assert_array_equal(got, want)
+    for rng, plain_rng in zip(rngs, plain_rngs, strict=True):
+        assert rng.get_value().bit_generator.state == plain_rng.get_value().bit_generator.state
 
 
 @pytest.mark.parametrize("method", ["advi", "fullrank_advi"])
