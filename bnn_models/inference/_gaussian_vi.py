@@ -37,8 +37,9 @@ OPTIMIZERS = {
 
 
 #: Backends ``pm.fit`` compiles a step to (``backend=``), and the PyTensor mode of each.
-#: ``numba_positional``: numba behind a positional entry point (this project's opt-in
-#: workaround, :mod:`bnn_models.inference._numba_positional`; the same numbers).
+#: ``numba_positional``: numba behind a positional entry point, the step's normal draw made
+#: in NumPy (this project's opt-in workaround,
+#: :mod:`bnn_models.inference._numba_positional`; the same numbers).
 VI_BACKENDS = {"numba": "NUMBA", "c": "CVM", "jax": "JAX", "numba_positional": NUMBA_POSITIONAL}
 
 
@@ -65,9 +66,9 @@ class GaussianVISettings(Settings):
     backend : {"numba", "c", "jax", "numba_positional"}, optional
         What ``pm.fit`` compiles the optimisation step to (its ``backend`` argument).
         Default (None): PyTensor's default mode, as a PyMC user gets it.
-        ``numba_positional``: PyTensor's numba code behind a positional entry point, the
-        same steps to the last bit at about half the cost per step (opt-in; see
-        :mod:`bnn_models.inference._numba_positional`).
+        ``numba_positional``: PyTensor's numba code behind a positional entry point, with
+        the step's normal draw made in NumPy, the same steps to the last bit at under half
+        the cost per step (opt-in; see :mod:`bnn_models.inference._numba_positional`).
     """
 
     max_iter: int = 30_000
