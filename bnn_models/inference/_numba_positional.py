@@ -14,9 +14,10 @@ neither is in the graph's numbers:
   ``ctypes.cast`` per function pointer). Where a graph's only use of a Generator input is
   one in-place normal draw with constant size and parameters (PyMC's ADVI and full-rank
   ADVI steps), the linker here makes that draw with NumPy before the call
-  (``RandomVariable.rng_fn``, the op's own Python implementation, on the same Generator)
-  and passes the draws to the compiled graph in its place: the Generator never enters
-  numba. NumPy's normal and numba's are the same algorithm on the same bit generator:
+  (``RandomVariable.rng_fn``, the op's own Python implementation, on the same Generator;
+  a one-element mean or sd as a Python float, NumPy's fast path: 2 us against 7 with
+  (1, 1) arrays) and passes the draws to the compiled graph in its place: the Generator
+  never enters numba (8.5 us per call there against 0.2 for an array, at ea877e4). NumPy's normal and numba's are the same algorithm on the same bit generator:
   the same draws to the last bit and the same Generator state afterwards
   (``tests/test_vi_backend.py``).
 
@@ -106,7 +107,7 @@ class PositionalNumbaLinker(NumbaLinker):
                 (
                     storage_map[rng],
                     rv_node.op.rng_fn,
-                    [p.data for p in params],
+                    [p.data.item() if p.data.size == 1 else p.data for p in params],
                     tuple(int(s) for s in size.data),
                 )
             )
