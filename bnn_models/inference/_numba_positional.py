@@ -77,6 +77,10 @@ class PositionalNumbaLinker(NumbaLinker):
     """PyTensor's :class:`NumbaLinker`, whose outer function takes one argument per input,
     and whose Generators stay out of numba where :func:`host_draws` finds their draws."""
 
+    #: Make the draws :func:`host_draws` finds in NumPy (False: in numba, PyTensor's way;
+    #: a subclass sets it, as PyTensor re-creates a linker from its class alone).
+    host_draw = True
+
     def jit_compile(self, fn_and_cache: Any) -> Any:
         """``fn_and_cache``: what :meth:`fgraph_convert` made, the jitted graph and its
         cache key (None: not cached, no wrapper)."""
@@ -88,7 +92,7 @@ class PositionalNumbaLinker(NumbaLinker):
         """PyTensor's thunk where no draw qualifies; else one that draws in NumPy, then
         calls the graph with the draws in place of the draw's node (see the module)."""
         fgraph = self.fgraph
-        nodes = host_draws(fgraph) if fgraph is not None else []
+        nodes = host_draws(fgraph) if fgraph is not None and self.host_draw else []
         if not nodes:
             return super().create_jitable_thunk(
                 compute_map, order, input_storage, output_storage, storage_map
