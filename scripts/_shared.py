@@ -6,6 +6,8 @@ renders its markdown from ``scripts/templates/`` with :func:`render_template`.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +47,20 @@ def render_template(template: str, **context: Any) -> str:
         lstrip_blocks=True,
     )
     return env.get_template(template).render(**context)
+
+
+def write_report(
+    out: Path, stem: str, render: Callable[[dict], str], measure: Callable[[], dict] | None
+) -> Path:
+    """``out/<stem>.json`` from ``measure()`` (None: read back as it is, only redraw the
+    markdown), then ``out/<stem>.md`` rendered from it; both written atomically. Returns
+    the markdown's path."""
+    from bnn_models._io import write_json, write_text
+
+    path = out / f"{stem}.json"
+    if measure is None:
+        doc = json.loads(path.read_text())
+    else:
+        doc = measure()
+        write_json(path, doc)
+    return write_text(out / f"{stem}.md", render(doc))

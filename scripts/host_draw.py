@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the asv suite's helpers (benchmarks/) build the VI step
 from benchmarks.common import one_blas_thread, rupture, vi_step_function  # noqa: E402
-from scripts._shared import provenance, render_template  # noqa: E402
+from scripts._shared import provenance, render_template, write_report  # noqa: E402
 
 #: The three compilations, in the order they are timed within each round.
 CASES = ("numba (default)", "numba_positional, draw in numba", "numba_positional")
@@ -115,8 +115,6 @@ def render(doc: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import json
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/perf", help="folder for host_draw.*")
     parser.add_argument("--check-steps", type=int, default=300, help="steps of the trace check")
@@ -127,16 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("check_steps", "rounds", "number"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    from bnn_models._io import write_json, write_text
-
-    out = Path(args.out)
-    path = out / "host_draw.json"
-    if args.render:
-        doc = json.loads(path.read_text())
-    else:
-        doc = measure(args.check_steps, args.rounds, args.number)
-        write_json(path, doc)
-    print(write_text(out / "host_draw.md", render(doc)))
+    settings = (args.check_steps, args.rounds, args.number)
+    measured = None if args.render else lambda: measure(*settings)
+    print(write_report(Path(args.out), "host_draw", render, measured))
     return 0
 
 

@@ -52,7 +52,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from scripts._shared import provenance, render_template  # noqa: E402
+from scripts._shared import provenance, render_template, write_report  # noqa: E402
 
 #: Part 1: (chains, cores).
 LAYOUTS = ((1, 1), (2, 1), (2, 2), (4, 2))
@@ -243,24 +243,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.rounds < 1:
         parser.error(f"--rounds must be >= 1, got {args.rounds}")
-    from bnn_models._io import write_json, write_text
 
-    out = Path(args.out)
-    path = out / "nutpie_cost.json"
-    if args.render:
-        doc = json.loads(path.read_text())
-    else:
+    def measured() -> dict:
         from bnn_models.data import load_rupture
 
         steps = QUICK_TUNE_DRAWS if args.quick else TUNE_DRAWS
         rounds = 1 if args.quick else args.rounds
-        doc = {
+        return {
             **provenance(load_rupture(), extra=("nutpie",)),
             "settings": {"rounds": rounds, "tune_draws": steps, "seed": SEED, "n_points": N_POINTS},
             **measure(rounds, steps),
         }
-        write_json(path, doc)
-    print(write_text(out / "nutpie_cost.md", render(doc)))
+
+    print(write_report(Path(args.out), "nutpie_cost", render, None if args.render else measured))
     return 0
 
 

@@ -16,8 +16,7 @@ import pytest
 CONFTEST = Path(__file__).with_name("conftest.py")
 
 #: Each test appends its name to $ORDER_FILE; ``tiny_fits`` is overridden (no fits).
-TEST_FILES = {
-    "test_long.py": """
+HEADER = """
 import os, time
 import pytest
 
@@ -28,7 +27,10 @@ def tiny_fits():
 def _log(name):
     with open(os.environ["ORDER_FILE"], "a") as f:
         f.write(name + "\\n")
-
+"""
+TEST_FILES = {
+    "test_long.py": HEADER
+    + """
 def test_long_sleeps():
     _log("long")
     time.sleep(0.6)
@@ -37,18 +39,8 @@ def test_long_shares_the_fits(tiny_fits):
     _log("long-fits")
     time.sleep(0.2)
 """,
-    "test_short.py": """
-import os
-import pytest
-
-@pytest.fixture
-def tiny_fits():
-    return {}
-
-def _log(name):
-    with open(os.environ["ORDER_FILE"], "a") as f:
-        f.write(name + "\\n")
-
+    "test_short.py": HEADER
+    + """
 def test_short_one():
     _log("short")
 
