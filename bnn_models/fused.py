@@ -11,14 +11,19 @@ no (rows, hidden) temporaries, unlike PyTensor's own graph of the same function.
 
 ``perform`` is NumPy (C and Python modes); the numba kernel is registered with
 PyTensor's numba dispatcher (the default mode, and nutpie's numba backend) with a cache
-key that changes with this file. ``build_bnn(..., fused=True)`` uses these Ops; the
+key that changes with this file. Where the graph knows the weights' shape (PyMC's
+model does: ``W0`` is (features, hidden)), the kernel is compiled for that shape
+(:func:`_shape_kernel`): the counts are constants of its code, so that LLVM unrolls the
+loops over the features, each pre-activation is summed in a register and each hidden
+unit's backward pass is one pass over the rows (``results/perf/fused_repro.md``). ``build_bnn(..., fused=True)`` uses these Ops; the
 default model never does. There is no JAX implementation and no second derivative.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -303,35 +308,128 @@ def fuse_bnn_loglik_value_grad(fgraph, node):
 _KERNEL_VERSION = int(hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12], 16)
 
 
-@register_funcify_default_op_cache_key(BNNLogLik)
-def _numba_loglik(op, node=None, **kwargs):
-    @numba_njit
-    def bnn_loglik(X, y, W0, b0, W1, b1):
-        out, empty = np.empty(X.shape[0]), np.empty(0)
-        _kernel(X, y, W0, b0, W1, b1, empty, out, np.empty((0, 0)), empty, empty, True, False)
-        return out
+def _shape_kernel_source(n_features: int, n_hidden: int) -> str:
+    """Source of :func:`_kernel` for one shape: the same contract and arithmetic, the
+    counts written in as constants, one named accumulator per feature (numba keeps
+    scalars, not arrays, in registers)."""
+    feats = range(n_features)
+    pre = " + ".join(["bh", *(f"XT[{j}, r] * w0_{j}" for j in feats)])
+    return "\n".join(
+        [
+            "def bnn_kernel(X, y, W0, b0, W1, b1, g, out, gW0, gb0, gW1, value, grad):",
+            "    n_rows = X.shape[0]",
+            f"    if (X.shape[1] != {n_features} or y.shape[0] != n_rows"
+            f" or W0.shape[0] != {n_features} or W0.shape[1] != {n_hidden}"
+            f" or b0.shape[0] != {n_hidden} or W1.shape[0] != {n_hidden}"
+            " or (grad and g.shape[0] != n_rows)):",
+            '        raise ValueError("fused_loglik: the shapes of X, y, W0, b0, W1 and g disagree")',
+            f"    XT = np.empty(({n_features}, BLOCK))",
+            f"    act = np.empty(({n_hidden}, BLOCK))",
+            "    logit = np.empty(BLOCK)",
+            "    dlogit = np.empty(BLOCK)",
+            "    bias = b1[()]",
+            "    gb1 = 0.0",
+            "    for start in range(0, n_rows, BLOCK):",
+            "        m = min(BLOCK, n_rows - start)",
+            "        for r in range(m):",
+            f"            for j in range({n_features}):",
+            "                XT[j, r] = X[start + r, j]",
+            "            logit[r] = bias",
+            f"        for h in range({n_hidden}):",
+            "            a = act[h]",
+            "            bh = b0[h]",
+            "            w1 = W1[h]",
+            *(f"            w0_{j} = W0[{j}, h]" for j in feats),
+            "            for r in range(m):",
+            f"                a[r] = max({pre}, 0.0)",
+            "                logit[r] += w1 * a[r]",
+            "        for r in range(m):",
+            "            one = y[start + r] == 1",
+            "            z = -logit[r] if one else logit[r]",
+            "            e = np.exp(-abs(z))",
+            "            if value:",
+            "                out[start + r] = -(max(z, 0.0) + np.log1p(e))",
+            "            if grad:",
+            "                s = 1.0 / (1.0 + e) if z >= 0.0 else e / (1.0 + e)",
+            "                dlogit[r] = g[start + r] * (s if one else -s)",
+            "                gb1 += dlogit[r]",
+            "        if not grad:",
+            "            continue",
+            f"        for h in range({n_hidden}):",
+            "            a = act[h]",
+            "            w1 = W1[h]",
+            "            sum_w1 = 0.0",
+            "            sum_b0 = 0.0",
+            *(f"            sum_w0_{j} = 0.0" for j in feats),
+            "            for r in range(m):",
+            "                sum_w1 += dlogit[r] * a[r]",
+            "                d = dlogit[r] * w1 if a[r] > 0.0 else 0.0",
+            "                sum_b0 += d",
+            *(f"                sum_w0_{j} += XT[{j}, r] * d" for j in feats),
+            "            gW1[h] += sum_w1",
+            "            gb0[h] += sum_b0",
+            *(f"            gW0[{j}, h] += sum_w0_{j}" for j in feats),
+            "    return gb1",
+        ]
+    )
 
-    return bnn_loglik, _KERNEL_VERSION
+
+@functools.cache
+def _shape_kernel(n_features: int, n_hidden: int) -> Callable:
+    """:func:`_kernel` compiled for ``n_features`` x ``n_hidden`` weights, in PyTensor's
+    numba cache under a key of this file's version and the shape."""
+    from pytensor.link.numba.cache import compile_numba_function_src
+
+    fn = compile_numba_function_src(
+        _shape_kernel_source(n_features, n_hidden),
+        function_name="bnn_kernel",
+        global_env={"np": np, "BLOCK": _BLOCK},
+        cache_key=f"bnn_fused_kernel_{_KERNEL_VERSION}_{n_features}x{n_hidden}",
+    )
+    return numba.njit(fastmath=_FASTMATH, cache=True)(fn)
 
 
-@register_funcify_default_op_cache_key(BNNLogLikGrad)
-def _numba_loglik_grad(op, node=None, **kwargs):
-    @numba_njit
-    def bnn_loglik_grad(X, y, W0, b0, W1, b1, g):
-        gW0, gb0, gW1 = np.zeros(W0.shape), np.zeros(b0.shape[0]), np.zeros(W1.shape[0])
-        gb1 = _kernel(X, y, W0, b0, W1, b1, g, np.empty(0), gW0, gb0, gW1, False, True)
-        return gW0, gb0, gW1, np.asarray(gb1)
+def _kernel_for(node: Apply | None) -> tuple[Callable, int]:
+    """The kernel of a node, :func:`_shape_kernel` where the weights' shape is static
+    (else :func:`_kernel`), and the integer PyTensor adds to the Op's cache key: the
+    file's version, and the shape."""
+    shape = None if node is None else node.inputs[2].type.shape
+    if shape is None or None in shape:
+        return _kernel, _KERNEL_VERSION
+    n_features, n_hidden = (int(d) for d in shape)
+    salt = int(
+        hashlib.sha256(f"{_KERNEL_VERSION}-{n_features}x{n_hidden}".encode()).hexdigest()[:12], 16
+    )
+    return _shape_kernel(n_features, n_hidden), salt
 
-    return bnn_loglik_grad, _KERNEL_VERSION
+
+#: The entry points of the three Ops: ``kernel`` is the node's (:func:`_kernel_for`).
+_ENTRIES = {
+    BNNLogLik: """def bnn_loglik(X, y, W0, b0, W1, b1):
+    out, empty = np.empty(X.shape[0]), np.empty(0)
+    kernel(X, y, W0, b0, W1, b1, empty, out, np.empty((0, 0)), empty, empty, True, False)
+    return out""",
+    BNNLogLikGrad: """def bnn_loglik_grad(X, y, W0, b0, W1, b1, g):
+    gW0, gb0, gW1 = np.zeros(W0.shape), np.zeros(b0.shape[0]), np.zeros(W1.shape[0])
+    gb1 = kernel(X, y, W0, b0, W1, b1, g, np.empty(0), gW0, gb0, gW1, False, True)
+    return gW0, gb0, gW1, np.asarray(gb1)""",
+    BNNLogLikValueGrad: """def bnn_loglik_value_grad(X, y, W0, b0, W1, b1, g):
+    out = np.empty(X.shape[0])
+    gW0, gb0, gW1 = np.zeros(W0.shape), np.zeros(b0.shape[0]), np.zeros(W1.shape[0])
+    gb1 = kernel(X, y, W0, b0, W1, b1, g, out, gW0, gb0, gW1, True, True)
+    return out, gW0, gb0, gW1, np.asarray(gb1)""",
+}
 
 
-@register_funcify_default_op_cache_key(BNNLogLikValueGrad)
-def _numba_loglik_value_grad(op, node=None, **kwargs):
-    @numba_njit
-    def bnn_loglik_value_grad(X, y, W0, b0, W1, b1, g):
-        out = np.empty(X.shape[0])
-        gW0, gb0, gW1 = np.zeros(W0.shape), np.zeros(b0.shape[0]), np.zeros(W1.shape[0])
-        gb1 = _kernel(X, y, W0, b0, W1, b1, g, out, gW0, gb0, gW1, True, True)
-        return out, gW0, gb0, gW1, np.asarray(gb1)
+def _numba_entry(op: Op, node: Apply | None = None, **kwargs: Any) -> tuple[Callable, int]:
+    from pytensor.link.numba.cache import compile_numba_function_src
 
-    return bnn_loglik_value_grad, _KERNEL_VERSION
+    kernel, salt = _kernel_for(node)
+    source = _ENTRIES[type(op)]
+    name = source.split("(", 1)[0].removeprefix("def ")
+    fn = compile_numba_function_src(source, name, global_env={"np": np, "kernel": kernel})
+    return numba_njit(fn), salt
+
+
+for _op_type in _ENTRIES:
+    register_funcify_default_op_cache_key(_op_type)(_numba_entry)

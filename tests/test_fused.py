@@ -181,3 +181,54 @@ def test_tiny_nutpie_fit_with_the_fused_model(teacher_small):
     assert result.config["fused"] is True
     p = result.idata["predictions"]["p"]
     assert p.sizes["obs"] == len(teacher_small.y_test) and np.all((p >= 0) & (p <= 1))
+
+
+@pytest.mark.parametrize(("value", "grad"), [(True, True), (True, False), (False, True)])
+def test_the_kernel_compiled_for_a_shape_computes_what_the_generic_one_does(value, grad):
+    """The shape's kernel (constants, unrolled features) against the generic kernel on
+    300 rows (two full blocks and a partial one), 8 features x 12 hidden units, a
+    cotangent that is not all ones, logits up to ~40: the same values and gradients."""
+    from bnn_models.fused import _kernel, _shape_kernel
+
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(300, 8)), rng.integers(0, 2, 300)
+    W0, b0, W1 = 2 * rng.normal(size=(8, 12)), rng.normal(size=12), 2 * rng.normal(size=12)
+    b1, g = np.array(0.3), rng.uniform(0.5, 2.0, 300)
+    results = []
+    for kernel in (_kernel, _shape_kernel(8, 12)):
+        out, grads = np.zeros(300), (np.zeros((8, 12)), np.zeros(12), np.zeros(12))
+        gb1 = kernel(X, y, W0, b0, W1, b1, g, out, *grads, value, grad)
+        results.append((out, *grads, gb1))
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    if value:
+        assert np.all(results[0][0] < 0)
+    if grad:
+        assert np.abs(results[0][1]).max() > 1.0  # the gradient was computed
+
+
+def test_the_model_gets_the_kernel_of_its_shape_and_a_wrong_shape_is_refused(models):
+    from bnn_models.fused import _kernel, _kernel_for, _shape_kernel
+
+    fn = models[True].logp_dlogp_function(ravel_inputs=True)._pytensor_function
+    [node] = [n for n in fn.maker.fgraph.apply_nodes if isinstance(n.op, BNNLogLikValueGrad)]
+    kernel, salt = _kernel_for(node)
+    assert kernel is _shape_kernel(N_FEATURES, N_HIDDEN) and kernel is not _kernel
+    assert salt != _kernel_for(None)[1]
+    empty = np.empty(0)
+    with pytest.raises(ValueError, match="shapes of X, y, W0"):
+        kernel(
+            np.zeros((5, N_FEATURES + 1)),
+            np.zeros(5),
+            np.zeros((N_FEATURES + 1, N_HIDDEN)),
+            np.zeros(N_HIDDEN),
+            np.zeros(N_HIDDEN),
+            np.array(0.0),
+            empty,
+            np.zeros(5),
+            np.zeros((N_FEATURES + 1, N_HIDDEN)),
+            np.zeros(N_HIDDEN),
+            np.zeros(N_HIDDEN),
+            True,
+            False,
+        )
