@@ -380,10 +380,11 @@ def _shape_kernel(n_features: int, n_hidden: int) -> Callable:
     numba cache under a key of this file's version and the shape."""
     from pytensor.link.numba.cache import compile_numba_function_src
 
+    # ``__name__``: numba rebuilds a cached function's environment by importing its module
     fn = compile_numba_function_src(
         _shape_kernel_source(n_features, n_hidden),
         function_name="bnn_kernel",
-        global_env={"np": np, "BLOCK": _BLOCK},
+        global_env={"__name__": __name__, "np": np, "BLOCK": _BLOCK},
         cache_key=f"bnn_fused_kernel_{_KERNEL_VERSION}_{n_features}x{n_hidden}",
     )
     return numba.njit(fastmath=_FASTMATH, cache=True)(fn)
@@ -427,7 +428,9 @@ def _numba_entry(op: Op, node: Apply | None = None, **kwargs: Any) -> tuple[Call
     kernel, salt = _kernel_for(node)
     source = _ENTRIES[type(op)]
     name = source.split("(", 1)[0].removeprefix("def ")
-    fn = compile_numba_function_src(source, name, global_env={"np": np, "kernel": kernel})
+    fn = compile_numba_function_src(
+        source, name, global_env={"__name__": __name__, "np": np, "kernel": kernel}
+    )
     return numba_njit(fn), salt
 
 

@@ -232,3 +232,57 @@ def test_the_model_gets_the_kernel_of_its_shape_and_a_wrong_shape_is_refused(mod
             True,
             False,
         )
+
+
+_CACHED_RUN = """
+import sys
+import numpy as np
+from bnn_models.fused import _shape_kernel
+from bnn_models.model import build_bnn
+rng = np.random.default_rng(13)
+X, y = rng.normal(size=(50, 3)), rng.integers(0, 2, 50)
+if sys.argv[1] == "kernel":  # called from Python: compiled, then cached
+    W0, b0, W1, b1, g = np.ones((3, 4)), np.zeros(4), np.ones(4), np.array(0.0), np.ones(50)
+    grads = np.zeros((3, 4)), np.zeros(4), np.zeros(4)
+    print(_shape_kernel(3, 4)(X, y, W0, b0, W1, b1, g, np.zeros(50), *grads, True, True))
+else:  # a graph's entry compiled anew: numba loads the cached kernel
+    values = [
+        build_bnn(X, y, n_hidden=4, fused=fused).logp_dlogp_function(ravel_inputs=True)(
+            np.full(21, 0.2)
+        )[0]
+        for fused in (True, False)
+    ]
+    print(repr(float(values[0])), repr(float(values[1])))
+"""
+
+
+def test_a_second_process_loads_the_shape_kernel_from_the_cache(tmp_path):
+    """The first process compiles the shape's kernel into a new PyTensor cache (called
+    from Python), the second compiles a graph whose entry calls it, so numba loads the
+    kernel from the cache: no error, and the fused log density is the plain model's.
+    (A process that loaded such a kernel once failed in numba's rebuilding of its
+    module environment, ``import_module(None)``, while the generated source had no
+    ``__name__``; not reproduced here, the source has one now.)"""
+    import os
+    import subprocess
+    import sys
+
+    flags = ",".join(
+        filter(None, [os.environ.get("PYTENSOR_FLAGS"), f"base_compiledir={tmp_path}"])
+    )
+    env = {**os.environ, "PYTENSOR_FLAGS": flags}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _CACHED_RUN, part],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        for part in ("kernel", "graph")
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-3000:]
+    fused, plain = (float(v) for v in runs[1].stdout.split())
+    assert fused == pytest.approx(plain, rel=1e-10)
+    assert any(tmp_path.rglob("*.nbi"))  # numba's cache index: the kernel was cached
