@@ -170,8 +170,13 @@ def runtime(result: FitResult, diag: dict | None = None) -> dict:
     sampling alone, where warm-up was timed apart), the same over the weights, and
     ``ess_bulk_per_grad`` (per gradient evaluation, warm-up included). Where the
     method counts its gradients by phase: ``grad_per_draw`` (sampling gradients per
-    kept draw) and ``us_per_grad`` (microseconds of sampling per gradient). Where it
-    holds a loss trace: ``iter_per_s``. ``grad_evals``: gradient evaluations of the log
+    kept draw), ``us_per_grad`` (wall microseconds of sampling per gradient, all chains
+    together) and, where the config says how many chains ran on how many cores,
+    ``us_per_grad_core`` (the same times the cores in use, ``min(chains, cores)``: what
+    one gradient costs the core that computes it, comparable across chain counts).
+    Where it holds a loss trace: ``iter_per_s`` and ``us_per_iter`` (wall microseconds
+    of fitting per optimisation step of the method itself: a warm start's steps and
+    seconds, where the result records them, left out). ``grad_evals``: gradient evaluations of the log
     density. ``diag``: the result's :func:`diagnostics`, when already computed.
     """
     t = dict(result.timings)
@@ -192,8 +197,18 @@ def runtime(result: FitResult, diag: dict | None = None) -> dict:
         out["grad_per_draw"] = sampling_grads / n_draws
         if t.get("sampling_s"):
             out["us_per_grad"] = 1e6 * t["sampling_s"] / sampling_grads
-    if result.loss is not None and t["fit_s"] > 0:
+            chains, cores = result.config.get("chains"), result.config.get("cores")
+            if chains and cores:
+                out["us_per_grad_core"] = out["us_per_grad"] * min(int(chains), int(cores))
+    if result.loss is not None and len(result.loss) and t["fit_s"] > 0:
         out["iter_per_s"] = len(result.loss) / t["fit_s"]
+        # The method's own steps: a warm start's steps and seconds (its own optimiser,
+        # e.g. mean-field steps before full-rank ones) are not among them.
+        warm = result.convergence.get("warm_start") or {}
+        steps = len(result.loss) - int(warm.get("iterations", 0))
+        own_s = t["fit_s"] - t.get("warm_start_s", 0.0)
+        if steps > 0 and own_s > 0:
+            out["us_per_iter"] = 1e6 * own_s / steps
     out["grad_evals"] = result.n_grad_evals
     return out
 

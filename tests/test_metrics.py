@@ -13,7 +13,7 @@ from bnn_models.cli import main
 from bnn_models.data import make_teacher
 from bnn_models.errors import BadInput
 from bnn_models.inference import ELBOConvergence, FitResult
-from bnn_models.metrics import calibration, ece, elbo, reliability
+from bnn_models.metrics import calibration, ece, elbo, reliability, runtime
 from tests.conftest import TINY
 
 
@@ -212,3 +212,46 @@ def test_a_one_class_test_split_runs_and_says_what_is_missing(tmp_path, capsys):
     assert fit["status"] == "ok" and cal["roc_auc"] is None
     assert "one class only" in cal["not_available"]["roc_auc"]
     assert cal["ece_bins"] == 2 and 0 <= cal["accuracy"] <= 1
+
+
+def _timed(timings: dict, **fields) -> FitResult:
+    """A one-chain fit with hand-made timings, counts, config, loss and convergence."""
+    idata = xr.DataTree.from_dict(
+        {"posterior": xr.Dataset({"w": (("chain", "draw"), np.zeros((1, 10)))})}
+    )
+    base = {"loss": None, "n_grad_evals": None, "convergence": {}, "config": {}}
+    return FitResult(
+        method="hand", idata=idata, timings=timings, sampler="hand-made", **(base | fields)
+    )
+
+
+def test_runtime_microseconds_per_gradient_and_per_step_by_hand():
+    # 4 chains on 2 cores: 2.0 s of sampling for 50,000 gradients is 40 us of wall time
+    # per gradient, 80 us of one core's; warm-up time does not count.
+    nuts = _timed(
+        {"fit_s": 5.0, "warmup_s": 3.0, "sampling_s": 2.0},
+        counts={"grad_evals_warmup": 70_000, "grad_evals_sampling": 50_000},
+        config={"chains": 4, "cores": 2},
+    )
+    out = runtime(nuts)
+    assert out["us_per_grad"] == pytest.approx(40.0)
+    assert out["us_per_grad_core"] == pytest.approx(80.0)
+    assert out["grad_per_draw"] == pytest.approx(5_000.0)  # 50,000 over 10 kept draws
+    assert "us_per_iter" not in out
+    # 1 chain on 2 cores: one core's time is the wall time
+    one = _timed(nuts.timings, counts=nuts.counts, config={"chains": 1, "cores": 2})
+    assert runtime(one)["us_per_grad_core"] == pytest.approx(40.0)
+    # 3,000 mean-field steps in 0.5 s, then 2,000 steps of the method in 0.3 s: 150 us
+    # per step of its own (0.8 s / 5,000 = 160 us over both stages)
+    vi = _timed(
+        {"fit_s": 0.8, "warm_start_s": 0.5},
+        loss=np.ones(5000),
+        convergence={"iterations": 5000, "warm_start": {"iterations": 3000}},
+    )
+    out = runtime(vi)
+    assert out["us_per_iter"] == pytest.approx(150.0)
+    assert out["iter_per_s"] == pytest.approx(5000 / 0.8)
+    assert "us_per_grad" not in out and "us_per_grad_core" not in out
+    # without a warm start every step is the method's own
+    plain = _timed({"fit_s": 0.8}, loss=np.ones(5000))
+    assert runtime(plain)["us_per_iter"] == pytest.approx(160.0)

@@ -179,6 +179,20 @@ def test_summary_cells_are_the_run_numbers(reported_run):
         assert cells["ECE"] == f"{fit['calibration']['ece']:.3f}"
         assert cells["Log loss"] == f"{fit['calibration']['log_loss']:.3f} nats"
         assert cells["Total time (s)"] == _seconds(fit["runtime"]["total_s"])
+        rt = fit["runtime"]
+        if "us_per_grad" in rt:  # NUTS: 2 chains of the test config on 1 core
+            per_core = rt["us_per_grad"] * min(fit["config"]["chains"], fit["config"]["cores"])
+            assert cells["Per gradient, per core (µs)"] == f"{per_core:.3g} µs"
+        else:
+            assert cells["Per gradient, per core (µs)"] == "n/a"
+        if fit["elbo"]:
+            # the method's own steps: a mean-field warm start's steps and time left out
+            warm = fit["convergence"].get("warm_start") or {"iterations": 0}
+            steps = fit["convergence"]["iterations"] - warm["iterations"]
+            per_step = 1e6 * (rt["fit_s"] - rt.get("warm_start_s", 0.0)) / steps
+            assert cells["Per VI step (µs)"] == f"{per_step:.3g} µs"
+        else:
+            assert cells["Per VI step (µs)"] == "n/a"
         if fit is ref:
             assert cells[speedup] == cells[sd_vs] == "reference"
             assert cells["Divergences"] == f"{fit['diagnostics']['divergences']:,}"

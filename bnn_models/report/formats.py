@@ -41,6 +41,7 @@ FORMATS: dict[str, tuple[Callable[[float], str], str]] = {
     "rhat": (lambda x: f"{x:.3f}", ""),
     "ratio": (lambda x: f"{x:.2f}", ""),
     "per_s": (sig, " /s"),
+    "us": (sig, " µs"),
     "num": (sig, ""),
 }
 
