@@ -489,7 +489,9 @@ def build_report(out_dir: str | Path, doc: dict | None = None, *, figures: bool 
         title=f"bnn-bench: {_and([m.label for m in methods.values()])} on {ds.get('name', 'data')}",
         header=sections.header(doc, methods),
         groups=group_widths([g for g, *_ in columns]),
-        columns=[f"{h} ({_HEADER_UNITS[u]})" if u in _HEADER_UNITS else h for _, h, u, _ in columns],
+        columns=[
+            f"{h} ({_HEADER_UNITS[u]})" if u in _HEADER_UNITS else h for _, h, u, _ in columns
+        ],
         rows=rows,
         notes=notes,
         verdicts=verdicts(methods),
