@@ -196,10 +196,11 @@ def runtime(result: FitResult, diag: dict | None = None) -> dict:
     if sampling_grads:
         out["grad_per_draw"] = sampling_grads / n_draws
         if t.get("sampling_s"):
-            out["us_per_grad"] = 1e6 * t["sampling_s"] / sampling_grads
+            us = 1e6 * t["sampling_s"] / sampling_grads
+            out["us_per_grad"] = us
             chains, cores = result.config.get("chains"), result.config.get("cores")
             if chains and cores:
-                out["us_per_grad_core"] = out["us_per_grad"] * min(int(chains), int(cores))
+                out["us_per_grad_core"] = us * min(int(chains), int(cores))
     if result.loss is not None and len(result.loss) and t["fit_s"] > 0:
         out["iter_per_s"] = len(result.loss) / t["fit_s"]
         # The method's own steps: a warm start's steps and seconds (its own optimiser,
