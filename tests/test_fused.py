@@ -54,6 +54,11 @@ def _ops(fn) -> set[type]:  # type: ignore[no-untyped-def]
     return {type(node.op) for node in fn.maker.fgraph.apply_nodes}
 
 
+def _op_set(fn) -> list:  # type: ignore[no-untyped-def]
+    """The function's Ops (a list: PyTensor's Ops need not be hashable)."""
+    return [node.op for node in fn.maker.fgraph.apply_nodes]
+
+
 def test_large_logits_are_covered(models):
     logits = _logits(models[False], _points(models[False])[-1])
     assert np.mean(np.abs(logits) > 40) > 0.5
@@ -69,8 +74,11 @@ def test_logp_and_gradient_equal_the_plain_model(models, mode):
     assert BNNLogLik not in _ops(fns[False]._pytensor_function)
     if mode == "FAST_COMPILE":
         assert {BNNLogLik, BNNLogLikGrad} <= fused_ops
-    else:  # the specialize rewrite: value and gradient in one pass
+    else:  # the specialize rewrites: value and gradient in one pass, of the summed rows
         assert BNNLogLikValueGrad in fused_ops and BNNLogLik not in fused_ops
+        assert BNNLogLikValueGrad(summed=True) in _op_set(fns[True]._pytensor_function)
+        assert BNNLogLik(summed=True) in _op_set(logp[True].f)
+        assert BNNLogLikGrad(summed=True) in _op_set(dlogp[True].f)
     assert BNNLogLikGrad in _ops(dlogp[True].f) and BNNLogLik in _ops(logp[True].f)
     # the Op replaces the dense layer: no matrix product left in the fused log density
     assert not any("Dot" in op.__name__ or "Gemm" in op.__name__ for op in fused_ops)
@@ -93,7 +101,8 @@ def test_pointwise_log_likelihood_equals_the_plain_model(models, mode):
     }
     for point in _points(models[False]):
         plain, fused = fns[False](point), fns[True](point)
-        assert plain.shape == (N_ROWS,)
+        assert plain.shape == (N_ROWS,)  # rows that are not summed: the per-row Op
+        assert BNNLogLik(summed=True) not in _op_set(fns[True].f)
         np.testing.assert_allclose(fused, plain, rtol=1e-10, atol=1e-12)
 
 
@@ -183,28 +192,57 @@ def test_tiny_nutpie_fit_with_the_fused_model(teacher_small):
     assert p.sizes["obs"] == len(teacher_small.y_test) and np.all((p >= 0) & (p <= 1))
 
 
-@pytest.mark.parametrize(("value", "grad"), [(True, True), (True, False), (False, True)])
-def test_the_kernel_compiled_for_a_shape_computes_what_the_generic_one_does(value, grad):
-    """The shape's kernel (constants, unrolled features) against the generic kernel on
-    300 rows (two full blocks and a partial one), 8 features x 12 hidden units, a
-    cotangent that is not all ones, logits up to ~40: the same values and gradients."""
-    from bnn_models.fused import _kernel, _shape_kernel
-
+def _kernel_inputs() -> tuple:
+    """300 rows (two full blocks and a partial one), 8 features x 12 hidden units, logits
+    up to ~40, and a cotangent that is not all ones."""
     rng = np.random.default_rng(3)
     X, y = rng.normal(size=(300, 8)), rng.integers(0, 2, 300)
     W0, b0, W1 = 2 * rng.normal(size=(8, 12)), rng.normal(size=12), 2 * rng.normal(size=12)
-    b1, g = np.array(0.3), rng.uniform(0.5, 2.0, 300)
-    results = []
-    for kernel in (_kernel, _shape_kernel(8, 12)):
-        out, grads = np.zeros(300), (np.zeros((8, 12)), np.zeros(12), np.zeros(12))
-        gb1 = kernel(X, y, W0, b0, W1, b1, g, out, *grads, value, grad)
-        results.append((out, *grads, gb1))
+    return X, y, W0, b0, W1, np.array(0.3), rng.uniform(0.5, 2.0, 300)
+
+
+def _call(kernel, inputs: tuple, g: np.ndarray, value: bool, grad: bool, summed: bool) -> list:
+    """The kernel's log-likelihood buffer and gradients (gW0, gb0, gW1, gb1)."""
+    out = np.zeros(1 if summed else inputs[0].shape[0])
+    grads = (np.zeros((8, 12)), np.zeros(12), np.zeros(12))
+    gb1 = kernel(*inputs[:6], g, out, *grads, value, grad, summed)
+    return [out, *grads, gb1]
+
+
+@pytest.mark.parametrize(("value", "grad"), [(True, True), (True, False), (False, True)])
+def test_the_kernel_compiled_for_a_shape_computes_what_the_generic_one_does(value, grad):
+    """The shape's kernel (constants, unrolled features) against the generic kernel:
+    the same values and gradients."""
+    from bnn_models.fused import _kernel, _shape_kernel
+
+    inputs = _kernel_inputs()
+    results = [
+        _call(k, inputs, inputs[6], value, grad, False) for k in (_kernel, _shape_kernel(8, 12))
+    ]
     for got, want in zip(*results, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     if value:
         assert np.all(results[0][0] < 0)
     if grad:
         assert np.abs(results[0][1]).max() > 1.0  # the gradient was computed
+
+
+@pytest.mark.parametrize(("value", "grad"), [(True, True), (True, False), (False, True)])
+def test_summed_kernels_give_the_sum_and_the_gradient_of_one_cotangent(value, grad):
+    """``summed``: both kernels give the sum of the rows' log-likelihoods (the shape's
+    kernel by one log per block) and, for a cotangent of 0.7 on every row, the per-row
+    kernel's gradients with that cotangent."""
+    from bnn_models.fused import _kernel, _shape_kernel
+
+    inputs = _kernel_inputs()
+    want = _call(_kernel, inputs, np.full(300, 0.7), value, grad, False)
+    want[0] = want[0].sum(keepdims=True)
+    for kernel in (_kernel, _shape_kernel(8, 12)):
+        got = _call(kernel, inputs, np.array([0.7]), value, grad, True)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    if value:
+        assert want[0][0] < -10.0  # 300 rows of log-likelihood, not one
 
 
 def test_the_model_gets_the_kernel_of_its_shape_and_a_wrong_shape_is_refused(models):
@@ -231,6 +269,7 @@ def test_the_model_gets_the_kernel_of_its_shape_and_a_wrong_shape_is_refused(mod
             np.zeros(N_HIDDEN),
             True,
             False,
+            False,
         )
 
 
@@ -244,7 +283,7 @@ X, y = rng.normal(size=(50, 3)), rng.integers(0, 2, 50)
 if sys.argv[1] == "kernel":  # called from Python: compiled, then cached
     W0, b0, W1, b1, g = np.ones((3, 4)), np.zeros(4), np.ones(4), np.array(0.0), np.ones(50)
     grads = np.zeros((3, 4)), np.zeros(4), np.zeros(4)
-    print(_shape_kernel(3, 4)(X, y, W0, b0, W1, b1, g, np.zeros(50), *grads, True, True))
+    print(_shape_kernel(3, 4)(X, y, W0, b0, W1, b1, g, np.zeros(50), *grads, True, True, False))
 else:  # a graph's entry compiled anew: numba loads the cached kernel
     values = [
         build_bnn(X, y, n_hidden=4, fused=fused).logp_dlogp_function(ravel_inputs=True)(
@@ -286,3 +325,44 @@ def test_a_second_process_loads_the_shape_kernel_from_the_cache(tmp_path):
     fused, plain = (float(v) for v in runs[1].stdout.split())
     assert fused == pytest.approx(plain, rel=1e-10)
     assert any(tmp_path.rglob("*.nbi"))  # numba's cache index: the kernel was cached
+
+
+def test_rows_are_summed_in_the_op_only_where_the_graph_sums_them():
+    """The sum rewrite: a full sum whose gradient is one number for every row gets the
+    summed Ops; rows that are weighted, or also an output, keep the per-row Ops; the
+    values and gradients are the NumPy formula's in every case."""
+    from bnn_models.fused import _numpy_value_grad
+
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(200, 3)), rng.integers(0, 2, 200)
+    values = [rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=4), np.array(0.1)]
+    weights = rng.uniform(0.5, 2.0, 200)
+    W0, b0, W1 = (
+        pytensor.tensor.matrix("W0"),
+        pytensor.tensor.vector("b0"),
+        pytensor.tensor.vector("W1"),
+    )
+    b1 = pytensor.tensor.scalar("b1")
+    params = [W0, b0, W1, b1]
+    rows = fused_loglik(X, y, *params)
+    cases = {  # name -> (outputs, whether summed Ops are expected)
+        "sum": ([3.0 * rows.sum()], True),
+        "weighted": ([(weights * rows).sum()], False),
+        "rows too": ([rows.sum(), rows], False),
+    }
+    loglik, _ = _numpy_value_grad(X, y, *values)
+    for name, (outputs, summed) in cases.items():
+        cost = outputs[0]
+        fn = pytensor.function(params, [*outputs, *pytensor.grad(cost, params)])
+        ops = _op_set(fn)
+        assert (BNNLogLikValueGrad(summed=True) in ops) == summed, name
+        assert (BNNLogLikValueGrad(summed=False) in ops) == (not summed), name
+        got = fn(*values)
+        g = {"sum": np.full(200, 3.0), "weighted": weights, "rows too": np.ones(200)}[name]
+        want_cost = float(g @ loglik)
+        _, want_grads = _numpy_value_grad(X, y, *values, g)
+        np.testing.assert_allclose(got[0], want_cost, rtol=1e-12)
+        if name == "rows too":
+            np.testing.assert_allclose(got[1], loglik, rtol=1e-12)
+        for have, want in zip(got[len(outputs) :], want_grads, strict=True):
+            np.testing.assert_allclose(have, want, rtol=1e-10, atol=1e-12)
