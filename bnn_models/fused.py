@@ -11,8 +11,8 @@ cotangent is one number for every row (a log density: PyMC sums each term), a se
 rewrite (:func:`sum_bnn_loglik`) makes these Ops ``summed``: the value is the sum, and
 the shape's kernel takes one ``log`` per block of rows, ``log(prod(1 + exp(-|z|)))``,
 instead of a ``log1p`` per row (``results/perf/nutpie_cost.md``: the Op inside nutpie).
-Each pass walks the rows once, in blocks of 128
-rows: no (rows, hidden) temporaries, unlike PyTensor's own graph of the same function.
+Each pass walks the rows once, in blocks of 128 rows: no (rows, hidden) temporaries,
+unlike PyTensor's own graph of the same function.
 
 ``perform`` is NumPy (C and Python modes); the numba kernel is registered with
 PyTensor's numba dispatcher (the default mode, and nutpie's numba backend) with a cache
