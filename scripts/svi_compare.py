@@ -12,7 +12,9 @@ data, measured side by side in one script". Run it with nothing else on the mach
      ``stop_on_convergence=False`` (the convergence rule is recorded, not obeyed), once
      per ``--advi-backends`` entry (``default``: PyTensor's default mode, what the suite
      and a PyMC user get; ``c``: ``pm.fit(backend="c")``; ``numba_positional``: the
-     suite's opt-in numba entry point, :mod:`bnn_models.inference._numba_positional`).
+     suite's opt-in numba entry point, :mod:`bnn_models.inference._numba_positional`;
+     a backend with ``+fused``: the same with the model's opt-in fused likelihood,
+     ``fused=True``, :mod:`bnn_models.fused`: the same loss to ~1e-11 nats).
    - NumPyro's SVI on the same model: PyMC's JAX log density of ``build_bnn`` (the route
      of the suite's ``nuts_numpyro``, so the network is written once) as a
      ``numpyro.factor`` over flat sites, an ``AutoNormal`` guide, ``Trace_ELBO`` with one
@@ -70,8 +72,27 @@ from scripts._shared import provenance, render_template  # noqa: E402
 #: Seeds and steps of the default run.
 SEEDS = (1, 2, 3, 4, 5)
 STEPS = 30_000
-#: ADVI's backends: ``default`` is PyTensor's default mode (the suite's ``backend=None``).
-ADVI_BACKENDS = ("default", "c", "numba_positional")
+#: ADVI's backends: ``default`` is PyTensor's default mode (the suite's ``backend=None``);
+#: ``+fused`` after a backend: the model with the opt-in fused likelihood (``fused=True``).
+ADVI_BACKENDS = ("default", "c", "numba_positional", "numba_positional+fused")
+FUSED = "+fused"
+
+
+def backend_spec(backend: str) -> tuple[str | None, bool]:
+    """``(pm.fit's backend, fused likelihood)`` of an entry of :data:`ADVI_BACKENDS`.
+
+    Examples
+    --------
+    >>> backend_spec("numba_positional+fused")
+    ('numba_positional', True)
+    >>> backend_spec("default")
+    (None, False)
+    """
+    fused = backend.endswith(FUSED)
+    base = backend.removesuffix(FUSED)
+    return (None if base == "default" else base), fused
+
+
 #: Steps of the rolling mean, steps of the final loss, and the band around it.
 SMOOTH, FINAL, WITHIN = 500, 1000, 0.01
 #: NumPyro steps per compiled chunk (``--steps`` must be a multiple of it, or below it).
@@ -179,6 +200,7 @@ def _rule_settings() -> tuple[int, float]:
 def fit_advi(dataset, seed: int, steps: int, backend: str) -> dict:
     """ADVI as the suite fits it, ``steps`` steps without stopping (``backend``: an entry
     of :data:`ADVI_BACKENDS`)."""
+    base, fused = backend_spec(backend)
     fit = METHODS["advi"](
         dataset=dataset,
         seed=seed,
@@ -186,14 +208,15 @@ def fit_advi(dataset, seed: int, steps: int, backend: str) -> dict:
         max_iter=steps,
         stop_on_convergence=False,
         draws=DRAWS,
-        backend=None if backend == "default" else backend,
+        backend=base,
+        fused=fused,
     )
     loss = np.asarray(fit.loss, dtype=float)
     window, tol = _rule_settings()
     # As scripts/perf.py: fitting seconds (from the end of the first step) over steps.
     s_per_step = fit.timings["fit_s"] / loss.size
     return {
-        "method": f"advi ({fit.backend})",
+        "method": f"advi ({fit.backend}{', fused likelihood' if fused else ''})",
         "engine": "pymc",
         "backend": fit.backend,
         "seed": seed,
@@ -317,7 +340,8 @@ def _best_us(call, number: int = NUMBER) -> float:
 
 
 def _mode(backend: str) -> str | None:
-    return None if backend == "default" else BACKENDS[backend]
+    base, _ = backend_spec(backend)
+    return None if base is None else BACKENDS[base]
 
 
 #: The step as ``pm.fit`` runs it, with the suite's callbacks (ADVI; full-rank ADVI).
@@ -356,7 +380,8 @@ def _fit_loop_us(dataset, backend: str, suite_callbacks: bool, steps: int, metho
             first.append(time.perf_counter())
 
     extra = [ELBOConvergence(window=s.window, tol=s.tol, stop=False), DEADLINE.check]
-    with build_bnn(dataset.X_train, dataset.y_train):
+    base, fused = backend_spec(backend)
+    with build_bnn(dataset.X_train, dataset.y_train, fused=fused):
         inference = s.inference_class(random_seed=1)
         inference.fit(
             steps,
@@ -365,7 +390,7 @@ def _fit_loop_us(dataset, backend: str, suite_callbacks: bool, steps: int, metho
             progressbar=False,
             total_grad_norm_constraint=s.grad_norm_clip,
             obj_n_mc=s.obj_n_mc,
-            backend=None if backend == "default" else backend,
+            backend=base,
         )
     return 1e6 * (time.perf_counter() - first[0]) / (steps - 1)
 
@@ -374,14 +399,13 @@ def step_costs(dataset, backends, log=print) -> list[dict]:
     """Microseconds per call of each part, per backend, and of NumPyro's step."""
     rows = []
     for backend in backends:
-        model = build_bnn(dataset.X_train, dataset.y_train)
+        base, fused = backend_spec(backend)
+        model = build_bnn(dataset.X_train, dataset.y_train, fused=fused)
         grad = model.logp_dlogp_function(ravel_inputs=True, mode=_mode(backend))
         x = initial_vector(model)
         grad(x)
         step = vi_step_function(
-            build_bnn(dataset.X_train, dataset.y_train),
-            "advi",
-            None if backend == "default" else backend,
+            build_bnn(dataset.X_train, dataset.y_train, fused=fused), "advi", base
         )
         step()
         parts = {
@@ -738,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(ADVI_BACKENDS),
         help="ADVI's backends: default (PyTensor's default mode) or any of "
         + ", ".join(BACKENDS)
-        + " (comma-separated)",
+        + f", each with {FUSED} for the opt-in fused likelihood (comma-separated)",
     )
     parser.add_argument("--no-anatomy", action="store_true", help="skip the step's anatomy")
     parser.add_argument(
@@ -752,8 +776,12 @@ def main(argv: list[str] | None = None) -> int:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
         backends = [b.strip() for b in args.advi_backends.split(",") if b.strip()]
         for b in backends:
-            if b != "default" and b not in BACKENDS:
-                parser.error(f"--advi-backends: {b!r} is none of default, {', '.join(BACKENDS)}")
+            base = b.removesuffix(FUSED)
+            if base != "default" and base not in BACKENDS:
+                parser.error(
+                    f"--advi-backends: {b!r} is none of default, {', '.join(BACKENDS)} "
+                    f"(with or without {FUSED})"
+                )
         if args.steps < SMOOTH or (args.steps > CHUNK and args.steps % CHUNK):
             parser.error(f"--steps must be >= {SMOOTH} and, above {CHUNK}, a multiple of it")
         dataset = load_rupture()

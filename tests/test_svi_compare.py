@@ -187,3 +187,23 @@ def test_render_fills_the_template(anatomy):
     if anatomy:
         assert "normal_rv" in text and "pm.fit's loop" in text
         assert "`c`: ADVI 400.0 us per step" in text
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("default", (None, False)),
+        ("c", ("c", False)),
+        ("numba_positional", ("numba_positional", False)),
+        ("numba_positional+fused", ("numba_positional", True)),
+        ("default+fused", (None, True)),
+    ],
+)
+def test_backend_spec_splits_the_backend_from_the_fused_likelihood(spec, expected):
+    assert svi_compare.backend_spec(spec) == expected
+
+
+def test_an_unknown_backend_is_refused_with_its_name(capsys):
+    with pytest.raises(SystemExit):
+        svi_compare.main(["--advi-backends", "numba_positional+fast", "--out", "/nonexistent"])
+    assert "'numba_positional+fast' is none of default" in capsys.readouterr().err
