@@ -51,6 +51,17 @@ VARIANTS = {
         ],
         {},
     ),
+    # The two opt-ins together: the fused likelihood in every method's model, VI steps on
+    # the positional numba entry point (issue 13's step goal for ADVI, measured in a fit).
+    "all_opt_in": (
+        "after, fused everywhere + VI numba_positional (opt-in)",
+        [
+            *("--set", "nuts.fused=true", "--set", "advi.fused=true"),
+            *("--set", "fullrank_advi.fused=true", "--set", "advi.backend=numba_positional"),
+            *("--set", "fullrank_advi.backend=numba_positional"),
+        ],
+        {},
+    ),
 }
 #: ADVI against NumPyro SVI: seed and steps (ADVI's default ``max_iter``).
 SVI_SEED, SVI_STEPS = 0, 30_000
