@@ -7,6 +7,7 @@ elsewhere are the published study's, each with its source (:data:`PUBLISHED`).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -115,18 +116,24 @@ def published(doc: dict, methods: dict[str, Method]) -> tuple[list[list[str]], l
 # --------------------------------------------------------------------------- asv
 
 
+def _project_root(out: Path) -> Path | None:
+    """The project folder holding ``out``: the nearest one up with an ``asv.conf.json``."""
+    for root in [out.resolve(), *out.resolve().parents]:
+        if (root / "asv.conf.json").is_file():
+            return root
+    return None
+
+
 def asv_link(out: Path) -> tuple[str, str] | None:
     """(href, text) of the asv dashboard when the project holding ``out`` has asv results.
 
     asv reads its configuration (JSON with ``//`` comments); without asv installed (it is
     a development dependency) there is no link.
     """
-    for root in [out.resolve(), *out.resolve().parents]:
-        conf_path = root / "asv.conf.json"
-        if conf_path.is_file():
-            break
-    else:
+    root = _project_root(out)
+    if root is None:
         return None
+    conf_path = root / "asv.conf.json"
     try:
         from asv.util import UserError, load_json
     except ImportError:
@@ -275,3 +282,119 @@ def details(methods: dict[str, Method]) -> list[tuple[str, list[str], list[list[
             metrics,
         ),
     ]
+
+
+# --------------------------------------------------------------------------- faster, opt-in
+
+#: The project's committed before/after run (``scripts/before_after.py``): the measured
+#: gain of each opt-in choice, shown with its source.
+SPEED_EVIDENCE = Path("results") / "perf" / "before_after.json"
+SPEED_HEADER = [
+    "Choice (opt-in)",
+    "make bench time vs default",
+    "NUTS us per gradient per core",
+    "ADVI us per step",
+    "full-rank ADVI s to the rule",
+    "NUTS R-hat / fidelity sd ratio",
+]
+
+
+@dataclass(frozen=True)
+class SpeedChoices:
+    """Opt-in ways to make the fits faster, each with its gain measured in one run.
+
+    Attributes
+    ----------
+    header : list of str
+    rows : list of list of str
+        One per choice: its label and settings, then each measure as "choice (default)".
+    source : str
+        The run the numbers come from: file, commit, machine.
+    """
+
+    header: list[str]
+    rows: list[list[str]]
+    source: str
+
+
+def _side_numbers(side: dict) -> dict[str, float | None]:
+    fits = side.get("fits") or {}
+
+    def runtime(method: str, key: str) -> float | None:
+        value = ((fits.get(method) or {}).get("runtime") or {}).get(key)
+        return float(value) if isinstance(value, int | float) else None
+
+    nuts = fits.get("nuts") or {}
+    config = nuts.get("config") or {}
+    cores = min(int(config.get("chains", 1)), int(config.get("cores", 1)))
+    fit_s, grads = runtime("nuts", "fit_s"), runtime("nuts", "grad_evals")
+    return {
+        "wall": side.get("wall_s"),
+        "nuts_us": 1e6 * fit_s * cores / grads if fit_s and grads else None,
+        "advi_us": runtime("advi", "us_per_iter"),
+        "fullrank_s": runtime("fullrank_advi", "fit_s"),
+        "rhat": (nuts.get("diagnostics") or {}).get("rhat_max_pred"),
+        "sd_ratio": (nuts.get("fidelity") or {}).get("pred_sd_ratio_gmean"),
+    }
+
+
+def _pair(a: float | None, b: float | None, form: str, digits: int = 3) -> str:
+    """Two numbers in ``form`` to ``digits`` significant digits; "n/a" if either is missing.
+
+    Examples
+    --------
+    >>> _pair(40.0, 80.0, "{} ({})"), _pair(None, 80.0, "{} ({})")
+    ('40 (80)', 'n/a')
+    """
+    if not a or not b:
+        return "n/a"
+    return form.format(sig(a, digits), sig(b, digits))
+
+
+def speed_choices(out: Path) -> SpeedChoices | None:
+    """The opt-in choices of the project's committed before/after run, each against the
+    default ("after") side of the same run; None without that file or without the sides.
+
+    The numbers are not this report's run: the source line names theirs (commit,
+    machine), as the published study's row names its paper.
+    """
+    root = _project_root(out)
+    path = None if root is None else root / SPEED_EVIDENCE
+    if path is None or not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+        sides = [s for s in doc["sides"] if not s.get("error")]
+        default = next(s for s in sides if s["label"] == "after")
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        return None
+    base = _side_numbers(default)
+    rows = []
+    for side in sides:
+        if side["label"] in ("before", "after"):
+            continue
+        n = _side_numbers(side)
+        settings = " ".join([*side.get("extra", []), *(f"{k}={v}" for k, v in side["env"].items())])
+        wall, base_wall = n["wall"], base["wall"]
+        rows.append(
+            [
+                f"{side['label'].removeprefix('after, ')}: {settings}",
+                f"{wall / base_wall:.2f}x" if wall and base_wall else "n/a",
+                *(_pair(n[k], base[k], "{} ({})") for k in ("nuts_us", "advi_us", "fullrank_s")),
+                _pair(n["rhat"], n["sd_ratio"], "{} / {}", 4),
+            ]
+        )
+    if not rows:
+        return None
+    machine = doc.get("machine") or {}
+    source = (
+        f"From {SPEED_EVIDENCE.as_posix()} (`scripts/before_after.py`: `make bench`'s three "
+        f"fits, seed 0, one run) at commit {str(doc.get('commit'))[:12]} on "
+        f"{machine.get('cpu', 'unknown')} ({machine.get('cpu_count', '?')} cores), not this "
+        "report's run. Each cell: the choice (the default, PyMC as shipped, in the same run). "
+        "NUTS us per gradient per core: fitting seconds x cores over every chain's "
+        "gradients; ADVI us per step: its fitting seconds over its steps; R-hat of the "
+        "test-set probabilities and predictive sd against the reference posterior's "
+        "(1: the same spread): the draws' quality with the choice."
+    )
+    return SpeedChoices(header=SPEED_HEADER, rows=rows, source=source)
