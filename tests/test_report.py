@@ -803,10 +803,12 @@ def test_speed_choices_against_the_default_side_of_one_run(saved_run, tmp_path):
     speed = build_report(out, figures=False).speed
     assert speed is not None and len(speed.rows) == 1
     row = dict(zip(speed.header, speed.rows[0], strict=True))
+    nuts, advi = METHODS["nuts"].label, METHODS["advi"].label
     assert row["Choice (opt-in)"] == "fast (opt-in): --set nuts.fused=true"
     assert row["make bench time vs default"] == "0.50x"
-    assert row["NUTS us per gradient per core"] == "40 (80)"
-    assert row["ADVI us per step"] == "75 (300)"
+    assert row[f"{nuts}: us per gradient per core"] == "40 (80)"
+    assert row[f"{advi}: us per step"] == "75 (300)"
+    assert row[f"{nuts}: R-hat / fidelity sd ratio"] == "1.004 / 0.998"
     assert "0123456789ab" in speed.source and "CPU X" in speed.source
     assert "Faster, opt-in" in render_markdown(build_report(out, figures=False))
     evidence.write_text(json.dumps({**doc, "sides": sides[:2]}))  # no opt-in side

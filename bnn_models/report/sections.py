@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bnn_models.data import RUPTURE_FILES
+from bnn_models.inference import METHODS
 from bnn_models.report.formats import reason, sig
 from bnn_models.report.run import Method
 from bnn_models.schema import flatten_metrics
@@ -289,14 +290,6 @@ def details(methods: dict[str, Method]) -> list[tuple[str, list[str], list[list[
 #: The project's committed before/after run (``scripts/before_after.py``): the measured
 #: gain of each opt-in choice, shown with its source.
 SPEED_EVIDENCE = Path("results") / "perf" / "before_after.json"
-SPEED_HEADER = [
-    "Choice (opt-in)",
-    "make bench time vs default",
-    "NUTS us per gradient per core",
-    "ADVI us per step",
-    "full-rank ADVI s to the rule",
-    "NUTS R-hat / fidelity sd ratio",
-]
 
 
 @dataclass(frozen=True)
@@ -317,25 +310,26 @@ class SpeedChoices:
     source: str
 
 
-def _side_numbers(side: dict) -> dict[str, float | None]:
-    fits = side.get("fits") or {}
-
-    def runtime(method: str, key: str) -> float | None:
-        value = ((fits.get(method) or {}).get("runtime") or {}).get(key)
-        return float(value) if isinstance(value, int | float) else None
-
-    nuts = fits.get("nuts") or {}
-    config = nuts.get("config") or {}
-    cores = min(int(config.get("chains", 1)), int(config.get("cores", 1)))
-    fit_s, grads = runtime("nuts", "fit_s"), runtime("nuts", "grad_evals")
-    return {
-        "wall": side.get("wall_s"),
-        "nuts_us": 1e6 * fit_s * cores / grads if fit_s and grads else None,
-        "advi_us": runtime("advi", "us_per_iter"),
-        "fullrank_s": runtime("fullrank_advi", "fit_s"),
-        "rhat": (nuts.get("diagnostics") or {}).get("rhat_max_pred"),
-        "sd_ratio": (nuts.get("fidelity") or {}).get("pred_sd_ratio_gmean"),
-    }
+def _costs(side: dict) -> dict[str, float | None]:
+    """A side's measures, named by what each fit holds (never by its method): per fit with
+    sampler gradients, wall us per gradient per core (fitting seconds x the cores in use
+    over every chain's gradients); per fit with optimisation steps, us per step; and the
+    R-hat and predictive sd ratio of fits with a function-space R-hat."""
+    costs: dict[str, float | None] = {"make bench time vs default": side.get("wall_s")}
+    for key, fit in (side.get("fits") or {}).items():
+        label = METHODS[key].label if key in METHODS else key
+        runtime, config = fit.get("runtime") or {}, fit.get("config") or {}
+        grads, fit_s = runtime.get("grad_evals"), runtime.get("fit_s")
+        if "chains" in config and grads and fit_s:
+            cores = min(int(config["chains"]), int(config.get("cores", 1)))
+            costs[f"{label}: us per gradient per core"] = 1e6 * fit_s * cores / grads
+        elif runtime.get("us_per_iter"):
+            costs[f"{label}: us per step"] = float(runtime["us_per_iter"])
+        rhat = (fit.get("diagnostics") or {}).get("rhat_max_pred")
+        if rhat:
+            costs[f"{label}: R-hat"] = float(rhat)
+            costs[f"{label}: sd ratio"] = (fit.get("fidelity") or {}).get("pred_sd_ratio_gmean")
+    return costs
 
 
 def _pair(a: float | None, b: float | None, form: str, digits: int = 3) -> str:
@@ -368,20 +362,26 @@ def speed_choices(out: Path) -> SpeedChoices | None:
         default = next(s for s in sides if s["label"] == "after")
     except (OSError, ValueError, KeyError, TypeError, StopIteration):
         return None
-    base = _side_numbers(default)
+    base = _costs(default)
+    measures = [k for k in base if not k.endswith((": R-hat", ": sd ratio"))]
+    checks = [k.removesuffix(": R-hat") for k in base if k.endswith(": R-hat")]
+    header = ["Choice (opt-in)", *measures, *(f"{k}: R-hat / fidelity sd ratio" for k in checks)]
     rows = []
     for side in sides:
         if side["label"] in ("before", "after"):
             continue
-        n = _side_numbers(side)
+        n = _costs(side)
         settings = " ".join([*side.get("extra", []), *(f"{k}={v}" for k, v in side["env"].items())])
-        wall, base_wall = n["wall"], base["wall"]
+        wall, base_wall = n.get(measures[0]), base[measures[0]]
         rows.append(
             [
                 f"{side['label'].removeprefix('after, ')}: {settings}",
                 f"{wall / base_wall:.2f}x" if wall and base_wall else "n/a",
-                *(_pair(n[k], base[k], "{} ({})") for k in ("nuts_us", "advi_us", "fullrank_s")),
-                _pair(n["rhat"], n["sd_ratio"], "{} / {}", 4),
+                *(_pair(n.get(k), base[k], "{} ({})") for k in measures[1:]),
+                *(
+                    _pair(n.get(f"{k}: R-hat"), n.get(f"{k}: sd ratio"), "{} / {}", 4)
+                    for k in checks
+                ),
             ]
         )
     if not rows:
@@ -392,9 +392,9 @@ def speed_choices(out: Path) -> SpeedChoices | None:
         f"fits, seed 0, one run) at commit {str(doc.get('commit'))[:12]} on "
         f"{machine.get('cpu', 'unknown')} ({machine.get('cpu_count', '?')} cores), not this "
         "report's run. Each cell: the choice (the default, PyMC as shipped, in the same run). "
-        "NUTS us per gradient per core: fitting seconds x cores over every chain's "
-        "gradients; ADVI us per step: its fitting seconds over its steps; R-hat of the "
+        "us per gradient per core: fitting seconds x cores over every chain's "
+        "gradients; us per step: fitting seconds over steps; R-hat of the "
         "test-set probabilities and predictive sd against the reference posterior's "
         "(1: the same spread): the draws' quality with the choice."
     )
-    return SpeedChoices(header=SPEED_HEADER, rows=rows, source=source)
+    return SpeedChoices(header=header, rows=rows, source=source)
