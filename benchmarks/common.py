@@ -53,6 +53,7 @@ __all__ = [
     "SKIP_ENV",
     "TEACHER_SEED",
     "VI_METHODS",
+    "PACKED_FACTOR_METHODS",
     "VI_STEP_METHODS",
     "fit_all",
     "fit_entry",
@@ -103,6 +104,10 @@ VI_METHODS = methods_of("vi")
 #: VI methods built on one of PyMC's variational classes (the ClassVar
 #: ``inference_class`` of their settings): those whose single step can be timed.
 VI_STEP_METHODS = [m for m in VI_METHODS if hasattr(METHODS[m].settings, "inference_class")]
+#: Those with the opt-in packed Cholesky factor (a ``packed_factor`` setting).
+PACKED_FACTOR_METHODS = [
+    m for m in VI_STEP_METHODS if "packed_factor" in METHODS[m].settings.__dataclass_fields__
+]
 #: PyTensor backends a PyMC user can compile the model's functions to, and their modes.
 BACKENDS = VI_BACKENDS
 #: The method whose predictive spread the others' is compared with: the first
@@ -236,7 +241,9 @@ def initial_vector(model: object) -> np.ndarray:
     return np.concatenate([np.ravel(point[v.name]) for v in model.continuous_value_vars])  # type: ignore[attr-defined]
 
 
-def vi_step_function(model: pm.Model, method: str, backend: str | None = None) -> object:
+def vi_step_function(
+    model: pm.Model, method: str, backend: str | None = None, **overrides: Any
+) -> object:
     """One compiled optimisation step of a method of :data:`VI_STEP_METHODS`.
 
     Built as the method's fit builds it inside ``pm.fit``, from its default settings:
@@ -244,18 +251,21 @@ def vi_step_function(model: pm.Model, method: str, backend: str | None = None) -
     clip and Monte Carlo samples per gradient. The step updates the approximation in
     place and returns the loss. ``backend``: what ``pm.fit(backend=...)`` would compile
     it to (:data:`BACKENDS`); None: the method's own setting, else PyTensor's default.
+    ``overrides``: settings other than the defaults (``packed_factor=True``).
     """
     # A GaussianVISettings subclass, but any settings class with these fields will do.
-    settings: Any = METHODS[method].settings()
+    if backend is not None:  # the settings' own check: a backend the method refuses
+        overrides = {**overrides, "backend": backend}
+    settings: Any = METHODS[method].settings(**overrides)
     optimizer = OPTIMIZERS[settings.optimizer](learning_rate=settings.learning_rate)
     with model:
-        inference = settings.inference_class(random_seed=FIT_SEED)
+        inference = settings.vi_class()(random_seed=FIT_SEED)
         return inference.objective.step_function(
             obj_n_mc=settings.obj_n_mc,
             obj_optimizer=optimizer,
             total_grad_norm_constraint=settings.grad_norm_clip,
             score=True,
-            compile_kwargs=resolve_backend_compile_kwargs(backend or settings.backend, None),
+            compile_kwargs=resolve_backend_compile_kwargs(settings.backend, None),
         )
 
 

@@ -10,6 +10,7 @@ import pymc as pm
 from benchmarks.common import (
     BACKENDS,
     FIT_SEED,
+    PACKED_FACTOR_METHODS,
     VI_STEP_METHODS,
     initial_vector,
     one_blas_thread,
@@ -123,6 +124,28 @@ class VIStepBackend:
             raise NotImplementedError(f"{method} on {backend}: {type(err).__name__}") from err
 
     def time_vi_step(self, method: str, backend: str) -> None:
+        self.step()
+
+
+class VIStepPackedFactor:
+    """Full-rank ADVI's step as PyMC builds it (``packed=False``) and with the opt-in
+    packed factor (``packed=True``, :mod:`bnn_models.inference._packed_factor`), on the
+    backends that compile it (JAX: skipped, no JAX implementation)."""
+
+    params = (PACKED_FACTOR_METHODS, [False, True], list(BACKENDS))
+    param_names = ["method", "packed", "backend"]
+    timer = timeit.default_timer
+    timeout = 300
+
+    def setup(self, method: str, packed: bool, backend: str) -> None:
+        self.blas = one_blas_thread()
+        try:
+            self.step = vi_step_function(_model(), method, backend, packed_factor=packed)
+            self.step()
+        except Exception as err:  # asv: NotImplementedError in setup = skipped
+            raise NotImplementedError(f"{method} on {backend}: {type(err).__name__}") from err
+
+    def time_vi_step(self, method: str, packed: bool, backend: str) -> None:
         self.step()
 
 

@@ -51,14 +51,16 @@ VARIANTS = {
         ],
         {},
     ),
-    # The two opt-ins together: the fused likelihood in every method's model, VI steps on
-    # the positional numba entry point (issue 13's step goal for ADVI, measured in a fit).
+    # Every opt-in together: the fused likelihood in every method's model, VI steps on
+    # the positional numba entry point (issue 13's step goal for ADVI, measured in a fit),
+    # full-rank ADVI's packed factor.
     "all_opt_in": (
-        "after, fused everywhere + VI numba_positional (opt-in)",
+        "after, fused everywhere + VI numba_positional + packed factor (opt-in)",
         [
             *("--set", "nuts.fused=true", "--set", "advi.fused=true"),
             *("--set", "fullrank_advi.fused=true", "--set", "advi.backend=numba_positional"),
             *("--set", "fullrank_advi.backend=numba_positional"),
+            *("--set", "fullrank_advi.packed_factor=true"),
         ],
         {},
     ),

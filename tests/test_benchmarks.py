@@ -395,3 +395,20 @@ def test_the_fused_benchmark_times_the_same_function_both_ways():
         values[likelihood] = (float(logp), np.asarray(grad))
     assert values["fused"][0] == pytest.approx(values["plain"][0], rel=1e-10)
     np.testing.assert_allclose(values["fused"][1], values["plain"][1], rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.skipif(not rupture_available(), reason="rupture files not available offline")
+def test_the_packed_factor_benchmark_times_the_same_step_both_ways():
+    """asv's full-rank step with and without the packed factor: the same losses; JAX
+    (no implementation of the packed Ops) skipped with the reason."""
+    from benchmarks import ops
+
+    assert ops.VIStepPackedFactor.params[0] == common.PACKED_FACTOR_METHODS != []
+    losses = {}
+    for packed in (False, True):
+        bench = ops.VIStepPackedFactor()
+        bench.setup(common.PACKED_FACTOR_METHODS[0], packed, "numba_positional")
+        losses[packed] = [float(bench.step()) for _ in range(5)]
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-10)
+    with pytest.raises(NotImplementedError, match="on jax: BadInput"):
+        ops.VIStepPackedFactor().setup(common.PACKED_FACTOR_METHODS[0], True, "jax")

@@ -133,13 +133,15 @@ def test_step_verdict_against_the_goal_and_the_gradient():
     fast = [
         {"what": "log density + gradient", "backend": "pos", "us": 80.0},
         {"what": "pm.fit per step, suite callbacks", "backend": "pos", "us": 96.0},
-        {"what": "full-rank ADVI: pm.fit per step, suite callbacks", "backend": "pos", "us": 120.0},
+        {"what": "full-rank ADVI: pm.fit per step, suite callbacks", "backend": "pos", "us": 144.0},
+        {"what": svi_compare.PACKED_STEP, "backend": "pos", "us": 105.6},
     ]
     slow, quick = svi_compare.step_verdict(costs + fast, ["c", "pos", "jax"])
     assert "400.0 us" in slow and "4.00x" in slow and "<= 100 us not met" in slow
-    assert "1.50x ADVI's: <= 1.3x not met" in slow
+    assert "1.50x ADVI's: <= 1.3x not met" in slow and "packed" not in slow
     assert "1.20x the 80.0 us" in quick and "<= 100 us met" in quick
-    assert "1.25x ADVI's: <= 1.3x met" in quick
+    assert "full-rank ADVI 144.0 us, 1.50x ADVI's: <= 1.3x not met" in quick
+    assert "with its packed factor 105.6 us, 1.10x ADVI's: <= 1.3x met" in quick
 
 
 def _doc(anatomy: bool) -> dict:

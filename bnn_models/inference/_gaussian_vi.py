@@ -101,6 +101,11 @@ class GaussianVISettings(Settings):
             f"one of {', '.join(VI_BACKENDS)} (or unset: PyTensor's default mode)",
         )
 
+    def vi_class(self) -> type:
+        """The inference class these settings fit (PyMC's ``inference_class``; a
+        subclass may choose another by its settings)."""
+        return self.inference_class  # type: ignore[attr-defined, no-any-return]
+
 
 @dataclass
 class ELBOConvergence:
@@ -192,6 +197,14 @@ def _start_from_mean_field(group: object, mean_field: object) -> None:
     tril[rows == cols] = rho
     group.params_dict["mu"].set_value(mu)  # type: ignore[attr-defined]
     group.params_dict["L_tril"].set_value(tril)  # type: ignore[attr-defined]
+
+
+def _sampler(inference_class: type) -> str:
+    """``pymc.ADVI 6.3.2``; a class of this project's: its name, on which PyMC."""
+    name, pymc_version = inference_class.__name__, library_versions()["pymc"]
+    if inference_class.__module__.split(".")[0] == "pymc":
+        return f"pymc.{name} {pymc_version}"
+    return f"{inference_class.__module__}.{name} (on pymc {pymc_version})"
 
 
 def fit_gaussian_vi(
@@ -294,7 +307,7 @@ def fit_gaussian_vi(
         n_grad_evals=n_grad,
         convergence=convergence,
         config=config,
-        sampler=f"pymc.{inference_class.__name__} {library_versions()['pymc']}",
+        sampler=_sampler(inference_class),
         backend=pytensor_backend(None if s.backend is None else VI_BACKENDS[s.backend]),
         status=status,
         error=error,

@@ -56,7 +56,7 @@ def fit_advi(
         With the loss trace, and ``vi_importance`` (log p and log q per draw).
     """
     return fit_gaussian_vi(
-        settings.inference_class,
+        settings.vi_class(),
         dataset=dataset,
         settings=settings,
         seed=seed,
