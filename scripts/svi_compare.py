@@ -105,8 +105,9 @@ DRAWS = 100
 #: Calls per timing and timings per measurement of the anatomy (the best is kept).
 NUMBER, REPEAT = 200, 5
 #: Steps of each ``pm.fit`` loop timed in the anatomy (the best of LOOP_REPEAT fits is
-#: kept, each compiled anew), calls of the profiled step.
-LOOP_STEPS, LOOP_REPEAT, PROFILE_CALLS = 3000, 3, 2000
+#: kept, each compiled anew: one fit to the next moved 75-100 us on this machine);
+#: calls of the profiled step.
+LOOP_STEPS, LOOP_REPEAT, PROFILE_CALLS = 3000, 5, 2000
 #: Ops of the profile listed.
 TOP_OPS = 12
 #: Every THIN-th value of the smoothed loss traces is kept in the json (for the figure).
