@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from bnn_models.data import Dataset, load_rupture, make_teacher
 from bnn_models.inference import METHODS, OPTIMIZERS, resolve_methods
-from bnn_models.inference._gaussian_vi import VI_BACKENDS
+from bnn_models.inference._gaussian_vi import VI_BACKENDS, start_at_mean_field
 from bnn_models.reference import CACHE_ENV, resolve_reference
 from bnn_models.runner import run_benchmark
 
@@ -242,7 +242,11 @@ def initial_vector(model: object) -> np.ndarray:
 
 
 def vi_step_function(
-    model: pm.Model, method: str, backend: str | None = None, **overrides: Any
+    model: pm.Model,
+    method: str,
+    backend: str | None = None,
+    start: dict[str, np.ndarray] | None = None,
+    **overrides: Any,
 ) -> object:
     """One compiled optimisation step of a method of :data:`VI_STEP_METHODS`.
 
@@ -251,7 +255,9 @@ def vi_step_function(
     clip and Monte Carlo samples per gradient. The step updates the approximation in
     place and returns the loss. ``backend``: what ``pm.fit(backend=...)`` would compile
     it to (:data:`BACKENDS`); None: the method's own setting, else PyTensor's default.
-    ``overrides``: settings other than the defaults (``packed_factor=True``).
+    ``overrides``: settings other than the defaults (``packed_factor=True``). ``start``:
+    ``{"mu": ..., "rho": ...}``, a mean-field solution the approximation starts from
+    (:func:`~bnn_models.inference._gaussian_vi.start_at_mean_field`; default: its own start).
     """
     # A GaussianVISettings subclass, but any settings class with these fields will do.
     if backend is not None:  # the settings' own check: a backend the method refuses
@@ -260,6 +266,8 @@ def vi_step_function(
     optimizer = OPTIMIZERS[settings.optimizer](learning_rate=settings.learning_rate)
     with model:
         inference = settings.vi_class()(random_seed=FIT_SEED)
+        if start is not None:
+            start_at_mean_field(inference.approx.groups[0], **start)
         return inference.objective.step_function(
             obj_n_mc=settings.obj_n_mc,
             obj_optimizer=optimizer,

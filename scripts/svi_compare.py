@@ -68,6 +68,7 @@ sys.path.insert(0, str(ROOT))  # the asv suite's helpers (benchmarks/) build the
 from benchmarks.common import BACKENDS, initial_vector, vi_step_function  # noqa: E402
 from bnn_models.inference import METHODS, OPTIMIZERS, ELBOConvergence  # noqa: E402
 from bnn_models.inference._deadline import DEADLINE  # noqa: E402
+from bnn_models.inference._gaussian_vi import start_at_mean_field  # noqa: E402
 from bnn_models.model import build_bnn  # noqa: E402
 from scripts._shared import provenance, render_template  # noqa: E402
 
@@ -107,7 +108,9 @@ NUMBER, REPEAT = 200, 5
 #: Steps of each ``pm.fit`` loop timed in the anatomy (the best of LOOP_REPEAT fits is
 #: kept, each compiled anew: one fit to the next moved 75-100 us on this machine);
 #: calls of the profiled step.
-LOOP_STEPS, LOOP_REPEAT, PROFILE_CALLS = 3000, 5, 2000
+LOOP_STEPS, LOOP_REPEAT, PROFILE_CALLS = 3000, 7, 2000
+#: Steps of the ADVI fit whose solution every timed step starts from (:func:`warm_start`).
+WARM_STEPS = 15_000
 #: Ops of the profile listed.
 TOP_OPS = 12
 #: Every THIN-th value of the smoothed loss traces is kept in the json (for the figure).
@@ -347,6 +350,10 @@ def _mode(backend: str) -> str | None:
     return None if base is None else BACKENDS[base]
 
 
+#: One log density + gradient at draws of the warm approximation (what the steps see),
+#: and at the model's initial point (every weight 0: no branch of the ReLU mispredicted).
+GRAD = "log density + gradient"
+GRAD_AT_INITIAL = "log density + gradient at the initial point (all 0)"
 #: The step as ``pm.fit`` runs it, with the suite's callbacks (ADVI; full-rank ADVI).
 FIT_STEP = "pm.fit per step, suite callbacks"
 FULLRANK_STEP = "full-rank ADVI: pm.fit per step, suite callbacks"
@@ -361,24 +368,60 @@ FIT_LOOPS: dict[str, tuple[bool, str, dict[str, Any]]] = {
 }
 
 
-def fit_loop_us(dataset, backend: str, steps: int = LOOP_STEPS) -> dict[str, float]:
+def warm_start(dataset, steps: int = WARM_STEPS) -> dict[str, np.ndarray]:
+    """The mean-field solution every timed step starts from: ADVI's default settings,
+    seed 1, ``steps`` steps (its rule fires at 15,000 in most seeds), on the fastest
+    backend (every backend takes the same steps). One gradient's cost depends on the
+    point (the ReLU's and the labels' branches: the two log density + gradient rows of
+    the anatomy), so ADVI's and full-rank ADVI's steps are timed from the same
+    approximation, where the suite's full-rank ADVI starts (its warm start)."""
+    s = METHODS["advi"].settings()
+    with build_bnn(dataset.X_train, dataset.y_train, fused=True):
+        advi = s.vi_class()(random_seed=1)
+        advi.fit(
+            steps,
+            obj_optimizer=OPTIMIZERS[s.optimizer](learning_rate=s.learning_rate),
+            progressbar=False,
+            obj_n_mc=s.obj_n_mc,
+            backend="numba_positional",
+        )
+    params = advi.approx.groups[0].params_dict
+    return {"mu": params["mu"].get_value(), "rho": params["rho"].get_value()}
+
+
+def warm_draws(start: dict[str, np.ndarray], n: int = 50) -> list[np.ndarray]:
+    """``n`` draws of the approximation at ``start`` (seeded): the points its steps see."""
+    rng = np.random.default_rng(1)
+    sd = np.logaddexp(0.0, start["rho"])
+    return [start["mu"] + sd * rng.standard_normal(sd.size) for _ in range(n)]
+
+
+def fit_loop_us(
+    dataset, backend: str, start: dict[str, np.ndarray], steps: int = LOOP_STEPS
+) -> dict[str, float]:
     """Microseconds per step of ``pm.fit``'s loop for each row of :data:`FIT_LOOPS`
-    (the method's settings and inference class, its own start: the timing does not
-    depend on it), from the end of the first step (compilation excluded) to the end of
-    the fit: the best of :data:`LOOP_REPEAT` fits, the rows' fits taken in turn, so that
-    a change of the machine's speed reaches every row alike (ADVI's and full-rank's
-    steps are compared). Without the suite's callbacks the only callback is the clock's
-    (one Python call a step)."""
+    (the method's settings and inference class, from ``start``: :func:`warm_start`),
+    from the end of the first step (compilation excluded) to the end of the fit: the best
+    of :data:`LOOP_REPEAT` fits, the rows' fits taken in turn, so that a change of the
+    machine's speed reaches every row alike (ADVI's and full-rank's steps are compared).
+    Without the suite's callbacks the only callback is the clock's (one Python call a
+    step)."""
     best = dict.fromkeys(FIT_LOOPS, float("inf"))
     for _ in range(LOOP_REPEAT):
         for row, (suite_callbacks, method, overrides) in FIT_LOOPS.items():
-            us = _fit_loop_us(dataset, backend, suite_callbacks, steps, method, overrides)
+            us = _fit_loop_us(dataset, backend, suite_callbacks, steps, method, overrides, start)
             best[row] = min(best[row], us)
     return best
 
 
 def _fit_loop_us(
-    dataset, backend: str, suite_callbacks: bool, steps: int, method: str, overrides: dict
+    dataset,
+    backend: str,
+    suite_callbacks: bool,
+    steps: int,
+    method: str,
+    overrides: dict,
+    start: dict[str, np.ndarray],
 ) -> float:
     s = METHODS[method].settings(**overrides)
     first: list[float] = []
@@ -391,6 +434,7 @@ def _fit_loop_us(
     base, fused = backend_spec(backend)
     with build_bnn(dataset.X_train, dataset.y_train, fused=fused):
         inference = s.vi_class()(random_seed=1)
+        start_at_mean_field(inference.approx.groups[0], **start)
         inference.fit(
             steps,
             obj_optimizer=OPTIMIZERS[s.optimizer](learning_rate=s.learning_rate),
@@ -404,23 +448,32 @@ def _fit_loop_us(
 
 
 def step_costs(dataset, backends, log=print) -> list[dict]:
-    """Microseconds per call of each part, per backend, and of NumPyro's step."""
+    """Microseconds per call of each part, per backend, and of NumPyro's step; the steps
+    and the log density + gradient at the approximation of :func:`warm_start`."""
     rows = []
+    start = warm_start(dataset)
+    points = warm_draws(start)
     for backend in backends:
         base, fused = backend_spec(backend)
         model = build_bnn(dataset.X_train, dataset.y_train, fused=fused)
         grad = model.logp_dlogp_function(ravel_inputs=True, mode=_mode(backend))
         x = initial_vector(model)
         grad(x)
+
+        def at_draws(grad=grad) -> None:
+            for point in points:
+                grad(point)
+
         step = vi_step_function(
-            build_bnn(dataset.X_train, dataset.y_train, fused=fused), "advi", base
+            build_bnn(dataset.X_train, dataset.y_train, fused=fused), "advi", base, start
         )
         step()
         parts = {
-            "log density + gradient": _best_us(lambda grad=grad, x=x: grad(x)),
+            GRAD: _best_us(at_draws, number=max(1, NUMBER // len(points))) / len(points),
+            GRAD_AT_INITIAL: _best_us(lambda grad=grad, x=x: grad(x)),
             "step: compiled graph alone (Function.vm)": _best_us(step.vm),
             "step: pytensor.Function call": _best_us(step),
-            **fit_loop_us(dataset, backend),
+            **fit_loop_us(dataset, backend, start),
         }
         for what, us in parts.items():
             rows.append({"what": what, "backend": backend, "us": us})
@@ -817,6 +870,7 @@ def main(argv: list[str] | None = None) -> int:
                     "loop_steps": LOOP_STEPS,
                     "loop_repeat": LOOP_REPEAT,
                     "loop_interleaved": True,
+                    "warm_steps": WARM_STEPS,
                 },
                 "profile_calls": PROFILE_CALLS,
             },

@@ -193,3 +193,21 @@ def test_a_fit_with_the_packed_factor_is_the_plain_fit(teacher_small):
     assert packed.config["packed_factor"] is True
     assert packed.sampler.startswith("bnn_models.inference._packed_factor.PackedFullRankADVI")
     assert plain.sampler.startswith("pymc.FullRankADVI")
+
+
+def test_every_gaussian_group_starts_at_a_mean_field_solution(small_model):
+    """start_at_mean_field: the same mean and sds whatever the group holds (rho, or a
+    packed factor with rho on its diagonal), no correlation."""
+    from bnn_models.inference._gaussian_vi import start_at_mean_field
+
+    rng = np.random.default_rng(8)
+    with small_model:
+        groups = [cls().approx.groups[0] for cls in (pm.ADVI, pm.FullRankADVI, PackedFullRankADVI)]
+    d = groups[0].ddim
+    mu, rho = rng.normal(size=d), rng.normal(size=d)
+    for group in groups:
+        start_at_mean_field(group, mu, rho)
+        np.testing.assert_allclose(group.mean.eval(), mu, rtol=1e-15)
+        np.testing.assert_allclose(group.std.eval(), np.log1p(np.exp(rho)), rtol=1e-12)
+    cov = groups[1].cov.eval()
+    np.testing.assert_array_equal(cov - np.diag(np.diag(cov)), 0.0)

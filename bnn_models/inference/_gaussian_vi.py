@@ -23,7 +23,13 @@ from bnn_models.inference._result import FitResult, pytensor_backend
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
-__all__ = ["OPTIMIZERS", "ELBOConvergence", "GaussianVISettings", "fit_gaussian_vi"]
+__all__ = [
+    "OPTIMIZERS",
+    "ELBOConvergence",
+    "GaussianVISettings",
+    "fit_gaussian_vi",
+    "start_at_mean_field",
+]
 
 #: Optimizers a user may name; each takes ``learning_rate``.
 OPTIMIZERS = {
@@ -187,16 +193,26 @@ def _optimise(
 
 
 def _start_from_mean_field(group: object, mean_field: object) -> None:
-    """Set a full-rank group to a fitted mean-field one: same mean, Cholesky factor
-    diagonal with the same sds (both groups map the diagonal through the same softplus),
-    no correlation. Both groups order the model's variables the same way."""
-    mu = mean_field.params_dict["mu"].get_value()  # type: ignore[attr-defined]
-    rho = mean_field.params_dict["rho"].get_value()  # type: ignore[attr-defined]
-    rows, cols = np.tril_indices(mu.size)
-    tril = np.zeros(rows.size, dtype=mu.dtype)
-    tril[rows == cols] = rho
-    group.params_dict["mu"].set_value(mu)  # type: ignore[attr-defined]
-    group.params_dict["L_tril"].set_value(tril)  # type: ignore[attr-defined]
+    """Set a full-rank group to a fitted mean-field one (:func:`start_at_mean_field`)."""
+    params = mean_field.params_dict  # type: ignore[attr-defined]
+    start_at_mean_field(group, params["mu"].get_value(), params["rho"].get_value())
+
+
+def start_at_mean_field(group: object, mu: np.ndarray, rho: np.ndarray) -> None:
+    """Set a Gaussian group to a mean-field solution: mean ``mu``, sds ``softplus(rho)``,
+    no correlation. By what the group holds: a Cholesky factor (PyMC's full-rank
+    ``L_tril``: both groups map the diagonal through the same softplus) gets ``rho`` on
+    its diagonal, a mean-field group its ``rho``; both order the model's variables the
+    same way."""
+    params = group.params_dict  # type: ignore[attr-defined]
+    params["mu"].set_value(np.asarray(mu))
+    if "L_tril" in params:
+        rows, cols = np.tril_indices(np.size(mu))
+        tril = np.zeros(rows.size, dtype=np.asarray(mu).dtype)
+        tril[rows == cols] = rho
+        params["L_tril"].set_value(tril)
+    else:
+        params["rho"].set_value(np.asarray(rho))
 
 
 def _sampler(inference_class: type) -> str:
