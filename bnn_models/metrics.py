@@ -160,6 +160,20 @@ def reliability(result: FitResult, y: np.ndarray, *, seed: int = 0, ci_prob: flo
     return {"ci_prob": ci_prob, **rows}
 
 
+def us_per_gradient_per_core(seconds: float, gradients: int, *, chains: int, cores: int) -> float:
+    """Wall microseconds per gradient per core: ``seconds`` times the cores in use
+    (``min(chains, cores)``) over every chain's ``gradients``: what one gradient costs the
+    core that computes it, comparable across chain counts (the seconds over the gradients
+    alone would count each gradient twice where 4 chains share 2 cores).
+
+    Examples
+    --------
+    >>> us_per_gradient_per_core(2.0, 100_000, chains=4, cores=2)
+    40.0
+    """
+    return 1e6 * seconds * min(chains, cores) / gradients
+
+
 def runtime(result: FitResult, diag: dict | None = None) -> dict:
     """Seconds per stage and throughput.
 
@@ -196,11 +210,12 @@ def runtime(result: FitResult, diag: dict | None = None) -> dict:
     if sampling_grads:
         out["grad_per_draw"] = sampling_grads / n_draws
         if t.get("sampling_s"):
-            us = 1e6 * t["sampling_s"] / sampling_grads
-            out["us_per_grad"] = us
+            out["us_per_grad"] = 1e6 * t["sampling_s"] / sampling_grads
             chains, cores = result.config.get("chains"), result.config.get("cores")
             if chains and cores:
-                out["us_per_grad_core"] = us * min(int(chains), int(cores))
+                out["us_per_grad_core"] = us_per_gradient_per_core(
+                    t["sampling_s"], sampling_grads, chains=int(chains), cores=int(cores)
+                )
     if result.loss is not None and len(result.loss) and t["fit_s"] > 0:
         out["iter_per_s"] = len(result.loss) / t["fit_s"]
         # The method's own steps: a warm start's steps and seconds (its own optimiser,

@@ -32,6 +32,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bnn_models.metrics import us_per_gradient_per_core  # noqa: E402
 from scripts._shared import provenance, render_template  # noqa: E402
 
 #: What ``make bench`` fits (the Makefile's BENCH_METHODS).
@@ -154,15 +155,16 @@ def table(sides: list[dict]) -> pd.DataFrame:
         return (fit(side, method).get("fidelity") or {}).get(key)
 
     def per_core(side: dict) -> float | None:
-        """Wall us per gradient per core: warm-up and sampling seconds x the cores in use
-        over every chain's gradients (``us_per_grad`` x chains would count each gradient
-        twice where 4 chains share 2 cores)."""
+        """Wall us per gradient per core over warm-up and sampling (``metrics.runtime``'s
+        column is over sampling alone)."""
         f = fit(side, "nuts")
         grads, fit_s = f["runtime"].get("grad_evals"), f["runtime"].get("fit_s")
         if not grads or fit_s is None:
             return None
-        cores = min(int(f["config"]["chains"]), int(f["config"]["cores"]))
-        return 1e6 * fit_s * cores / grads
+        config = f["config"]
+        return us_per_gradient_per_core(
+            fit_s, grads, chains=int(config["chains"]), cores=int(config["cores"])
+        )
 
     sides = [side for side in sides if not side.get("error")]
     rows: dict[str, list] = {}

@@ -804,7 +804,8 @@ def test_speed_choices_against_the_default_side_of_one_run(saved_run, tmp_path):
     assert speed is not None and len(speed.rows) == 1
     row = dict(zip(speed.header, speed.rows[0], strict=True))
     nuts, advi = METHODS["nuts"].label, METHODS["advi"].label
-    assert row["Choice (opt-in)"] == "fast (opt-in): --set nuts.fused=true"
+    assert row["Choice (opt-in)"] == "fast (opt-in)"
+    assert speed.settings == ["fast (opt-in): --set nuts.fused=true"]
     assert row["make bench time vs default"] == "0.50x"
     assert row[f"{nuts}: us per gradient per core"] == "40 (80)"
     assert row[f"{advi}: us per step"] == "75 (300)"
@@ -813,6 +814,15 @@ def test_speed_choices_against_the_default_side_of_one_run(saved_run, tmp_path):
     assert "Faster, opt-in" in render_markdown(build_report(out, figures=False))
     evidence.write_text(json.dumps({**doc, "sides": sides[:2]}))  # no opt-in side
     assert build_report(out, figures=False).speed is None
+    # A file that cannot be read: no section, and a warning naming the file and field.
+    for text, field in [
+        ("{not json", "cannot be read as JSON"),
+        (json.dumps({**doc, "sides": "none"}), "field 'sides' must be a list of objects"),
+        (json.dumps({**doc, "sides": sides[2:]}), "no side labelled 'after' that ran"),
+    ]:
+        evidence.write_text(text)
+        with pytest.warns(UserWarning, match=f"before_after.json: {field}"):
+            assert build_report(out, figures=False).speed is None
 
 
 # --------------------------------------------------------------------------- figures

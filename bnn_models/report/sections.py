@@ -7,12 +7,15 @@ elsewhere are the published study's, each with its source (:data:`PUBLISHED`).
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bnn_models.data import RUPTURE_FILES
+from bnn_models.errors import BadInput
 from bnn_models.inference import METHODS
+from bnn_models.metrics import us_per_gradient_per_core
 from bnn_models.report.formats import reason, sig
 from bnn_models.report.run import Method
 from bnn_models.schema import flatten_metrics
@@ -300,13 +303,16 @@ class SpeedChoices:
     ----------
     header : list of str
     rows : list of list of str
-        One per choice: its label and settings, then each measure as "choice (default)".
+        One per choice: its label, then each measure as "choice (default)".
+    settings : list of str
+        One per row: the choice's label and what sets it (``--set`` options, environment).
     source : str
         The run the numbers come from: file, commit, machine.
     """
 
     header: list[str]
     rows: list[list[str]]
+    settings: list[str]
     source: str
 
 
@@ -321,8 +327,9 @@ def _costs(side: dict) -> dict[str, float | None]:
         runtime, config = fit.get("runtime") or {}, fit.get("config") or {}
         grads, fit_s = runtime.get("grad_evals"), runtime.get("fit_s")
         if "chains" in config and grads and fit_s:
-            cores = min(int(config["chains"]), int(config.get("cores", 1)))
-            costs[f"{label}: us per gradient per core"] = 1e6 * fit_s * cores / grads
+            costs[f"{label}: us per gradient per core"] = us_per_gradient_per_core(
+                fit_s, grads, chains=int(config["chains"]), cores=int(config.get("cores", 1))
+            )
         elif runtime.get("us_per_iter"):
             costs[f"{label}: us per step"] = float(runtime["us_per_iter"])
         rhat = (fit.get("diagnostics") or {}).get("rhat_max_pred")
@@ -345,9 +352,35 @@ def _pair(a: float | None, b: float | None, form: str, digits: int = 3) -> str:
     return form.format(sig(a, digits), sig(b, digits))
 
 
+def _speed_sides(path: Path) -> tuple[dict, list[dict], dict]:
+    """The before/after file's document, its sides that ran, and its default side.
+
+    Raises
+    ------
+    BadInput
+        Not JSON, or without the field or the side needed, naming the file and the field.
+    """
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise BadInput(f"{path}: cannot be read as JSON ({err})") from err
+    sides = doc.get("sides") if isinstance(doc, dict) else None
+    if not isinstance(sides, list) or not all(isinstance(s, dict) for s in sides):
+        raise BadInput(f"{path}: field 'sides' must be a list of objects, got {sides!r:.60}")
+    ran = [s for s in sides if not s.get("error")]
+    for side in ran:
+        if not isinstance(side.get("label"), str):
+            raise BadInput(f"{path}: a side's field 'label' must be a string, got {side!r:.60}")
+    default = next((s for s in ran if s["label"] == "after"), None)
+    if default is None:
+        raise BadInput(f"{path}: field 'sides' has no side labelled 'after' that ran")
+    return doc, ran, default
+
+
 def speed_choices(out: Path) -> SpeedChoices | None:
     """The opt-in choices of the project's committed before/after run, each against the
-    default ("after") side of the same run; None without that file or without the sides.
+    default ("after") side of the same run; None without that file or without opt-in
+    sides, and with a warning naming the file and the field when it cannot be read.
 
     The numbers are not this report's run: the source line names theirs (commit,
     machine), as the published study's row names its paper.
@@ -357,25 +390,30 @@ def speed_choices(out: Path) -> SpeedChoices | None:
     if path is None or not path.is_file():
         return None
     try:
-        doc = json.loads(path.read_text())
-        sides = [s for s in doc["sides"] if not s.get("error")]
-        default = next(s for s in sides if s["label"] == "after")
-    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        doc, sides, default = _speed_sides(path)
+    except BadInput as err:
+        warnings.warn(
+            f"report {out}: {err}; the 'Faster, opt-in' section is left out",
+            UserWarning,
+            stacklevel=2,
+        )
         return None
     base = _costs(default)
     measures = [k for k in base if not k.endswith((": R-hat", ": sd ratio"))]
     checks = [k.removesuffix(": R-hat") for k in base if k.endswith(": R-hat")]
     header = ["Choice (opt-in)", *measures, *(f"{k}: R-hat / fidelity sd ratio" for k in checks)]
-    rows = []
+    rows, settings = [], []
     for side in sides:
         if side["label"] in ("before", "after"):
             continue
         n = _costs(side)
-        settings = " ".join([*side.get("extra", []), *(f"{k}={v}" for k, v in side["env"].items())])
+        label = side["label"].removeprefix("after, ")
+        flags = [*side.get("extra", []), *(f"{k}={v}" for k, v in (side.get("env") or {}).items())]
+        settings.append(f"{label}: {' '.join(flags)}")
         wall, base_wall = n.get(measures[0]), base[measures[0]]
         rows.append(
             [
-                f"{side['label'].removeprefix('after, ')}: {settings}",
+                label,
                 f"{wall / base_wall:.2f}x" if wall and base_wall else "n/a",
                 *(_pair(n.get(k), base[k], "{} ({})") for k in measures[1:]),
                 *(
@@ -397,4 +435,4 @@ def speed_choices(out: Path) -> SpeedChoices | None:
         "test-set probabilities and predictive sd against the reference posterior's "
         "(1: the same spread): the draws' quality with the choice."
     )
-    return SpeedChoices(header=header, rows=rows, source=source)
+    return SpeedChoices(header=header, rows=rows, settings=settings, source=source)
