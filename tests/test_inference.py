@@ -168,12 +168,14 @@ def test_settings_from_strings_defaults_quick_and_overrides():
     assert out.grad_norm_clip is None and out.draws == advi.quick["draws"]
     assert METHODS["nuts"].configure(overrides={"target_accept": "0.9"}).target_accept == 0.9
     # a variant changes defaults, not code; full-rank adds only its warm start (on by
-    # default: fewer, slower steps of its own after mean-field ADVI's)
+    # default: fewer, slower steps of its own after mean-field ADVI's) and the opt-in
+    # packed factor (off by default: PyMC's own FullRankADVI)
     assert FullRankADVISettings().learning_rate < ADVISettings().learning_rate
     assert {f.name for f in dataclasses.fields(FullRankADVISettings)} == {
         f.name for f in dataclasses.fields(ADVISettings)
-    } | {"warm_start", "warm_max_iter", "warm_window"}
+    } | {"warm_start", "warm_max_iter", "warm_window", "packed_factor"}
     assert FullRankADVISettings().warm_start is True
+    assert FullRankADVISettings().packed_factor is False
     assert FullRankADVISettings(warm_start=False).warm_settings() is None
     # the mean-field stage fits the same model as the full-rank stage
     warm = FullRankADVISettings(n_hidden=5, prior_sigma=2.0, fused=True).warm_settings()

@@ -818,7 +818,7 @@ def test_speed_choices_against_the_default_side_of_one_run(saved_run, tmp_path):
     for text, field in [
         ("{not json", "cannot be read as JSON"),
         (json.dumps({**doc, "sides": "none"}), "field 'sides' must be a list of objects"),
-        (json.dumps({**doc, "sides": sides[2:]}), "no side labelled 'after' that ran"),
+        (json.dumps({**doc, "sides": sides[2:]}), "field 'sides' has no side labelled 'after'"),
     ]:
         evidence.write_text(text)
         with pytest.warns(UserWarning, match=f"before_after.json: {field}"):

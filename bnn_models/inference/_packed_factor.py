@@ -234,50 +234,45 @@ class PackedTril(Op):
         return [PackedTrilGradL()(tril, eps, gz, glogdet), PackedTrilGradEps()(tril, eps, gz)]
 
 
-def _no_second_derivative(op: Op, inputs: Sequence[Variable]) -> list[Variable]:
-    return [
-        grad_not_implemented(op, k, inp, "packed_tril has no second derivative")
-        for k, inp in enumerate(inputs)
-    ]
+class _PackedTrilGrad(Op):
+    """One of :class:`PackedTril`'s two gradients: ``label`` and the inputs' dims for
+    make_node's checks, ``like`` the input whose type and shape the output has,
+    ``numpy_fn`` the NumPy ``perform``. No second derivative."""
+
+    __props__ = ()
+    label: str
+    dims: tuple[int, ...]
+    like: int
+    numpy_fn: Callable[..., np.ndarray]
+
+    def make_node(self, *args: Any) -> Apply:
+        inputs = _inputs(self.label, args, self.dims)
+        return Apply(self, inputs, [inputs[self.like].type()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list) -> None:
+        output_storage[0][0] = type(self).numpy_fn(*inputs)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [input_shapes[self.like]]
+
+    def pullback(self, inputs, outputs, cotangents):
+        return [
+            grad_not_implemented(self, k, inp, "packed_tril has no second derivative")
+            for k, inp in enumerate(inputs)
+        ]
 
 
-class PackedTrilGradL(Op):
+class PackedTrilGradL(_PackedTrilGrad):
     """Gradient of :class:`PackedTril` with respect to ``L_tril``:
     ``(L_tril, eps, g_z, g_logdet) -> sum_i g_z[i] d z_i / d L_tril + g_logdet d logdet / d L_tril``."""
 
-    __props__ = ()
-
-    def make_node(self, *args: Any) -> Apply:
-        inputs = _inputs("packed_tril_grad_l", args, (1, 2, 2, 0))
-        return Apply(self, inputs, [inputs[0].type()])
-
-    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list) -> None:
-        output_storage[0][0] = _numpy_grad_tril(*inputs)
-
-    def infer_shape(self, fgraph, node, input_shapes):
-        return [input_shapes[0]]
-
-    def pullback(self, inputs, outputs, cotangents):
-        return _no_second_derivative(self, inputs)
+    label, dims, like, numpy_fn = "packed_tril_grad_l", (1, 2, 2, 0), 0, _numpy_grad_tril
 
 
-class PackedTrilGradEps(Op):
+class PackedTrilGradEps(_PackedTrilGrad):
     """Gradient of :class:`PackedTril` with respect to ``eps``: ``(L_tril, eps, g_z) -> g_z @ L``."""
 
-    __props__ = ()
-
-    def make_node(self, *args: Any) -> Apply:
-        inputs = _inputs("packed_tril_grad_eps", args, (1, 2, 2))
-        return Apply(self, inputs, [inputs[1].type()])
-
-    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list) -> None:
-        output_storage[0][0] = _numpy_grad_eps(*inputs)
-
-    def infer_shape(self, fgraph, node, input_shapes):
-        return [input_shapes[1]]
-
-    def pullback(self, inputs, outputs, cotangents):
-        return _no_second_derivative(self, inputs)
+    label, dims, like, numpy_fn = "packed_tril_grad_eps", (1, 2, 2), 1, _numpy_grad_eps
 
 
 def packed_tril(tril: Any, eps: Any) -> tuple[Variable, Variable]:
