@@ -1,0 +1,103 @@
+"""Full-rank ADVI's step inside the suite's own fit, against ADVI's: plain and packed.
+
+``svi_compare.py`` times one step of each method from one warm approximation (the best
+of several 3,000-step fits). This script checks its ratios where `make bench` sees them:
+the suite's own ``fit_advi`` and ``fit_fullrank_advi`` (seed 0, every stage as the suite
+runs it: ADVI to its rule; full-rank's mean-field warm stage, then its full-rank stage to
+the rule), for each configuration, ``--rounds`` rounds of the three fits in turn, so that
+a change of the machine's speed reaches every fit of a round alike. Per round and fit:
+microseconds per step of ADVI, of full-rank's full-rank stage (its warm stage apart) and
+their ratio.
+
+    python scripts/fullrank_in_suite.py [--out results/perf] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from scripts._shared import provenance, render_template, write_report  # noqa: E402
+
+#: The configurations (settings given to both methods), in the order they run.
+CONFIGS: dict[str, dict] = {
+    "default": {},
+    "numba_positional": {"backend": "numba_positional"},
+    "numba_positional+fused": {"backend": "numba_positional", "fused": True},
+}
+#: The three fits of a round, in turn: (row label, method, its own settings).
+FITS = (
+    ("ADVI", "advi", {}),
+    ("full-rank ADVI", "fullrank_advi", {}),
+    ("full-rank ADVI, packed factor", "fullrank_advi", {"packed_factor": True}),
+)
+
+
+def _us_per_step(fit) -> tuple[float, int]:
+    """Microseconds per step of the fit's last stage (full-rank's warm stage left out,
+    as the report's ``us_per_iter``), and its steps."""
+    warm = fit.convergence.get("warm_start")
+    steps = fit.loss.size - (warm["iterations"] if warm else 0)
+    seconds = fit.timings["fit_s"] - fit.timings.get("warm_start_s", 0.0)
+    return 1e6 * seconds / steps, int(steps)
+
+
+def measure(rounds: int) -> dict:
+    from bnn_models.data import load_rupture
+    from bnn_models.inference import METHODS
+
+    dataset = load_rupture()
+    rows = []
+    for config, settings in CONFIGS.items():
+        for r in range(rounds):
+            for label, method, own in FITS:
+                s = METHODS[method].settings(**settings, **own)
+                fit = METHODS[method].fit(dataset=dataset, settings=s, seed=0, progressbar=False)
+                us, steps = _us_per_step(fit)
+                rows.append(
+                    {"config": config, "round": r, "fit": label, "us_per_step": us, "steps": steps}
+                )
+                print(f"{config} round {r} {label}: {us:.1f} us per step ({steps})", flush=True)
+    return {**provenance(dataset), "settings": {"rounds": rounds, "seed": 0}, "rows": rows}
+
+
+def render(doc: dict) -> str:
+    import pandas as pd
+
+    frame = pd.DataFrame(doc["rows"])
+    wide = frame.pivot_table(index=["config", "round"], columns="fit", values="us_per_step")
+    advi = wide["ADVI"]
+    ratios = pd.DataFrame(
+        {label: wide[label] / advi for label, _, _ in FITS[1:]}, index=wide.index
+    ).round(2)
+    per_round = wide[[label for label, _, _ in FITS]].round(1).join(ratios.add_suffix(" / ADVI"))
+    summary = ratios.groupby(level="config", sort=False).agg(["median", "min", "max"])
+    summary.columns = [f"{fit}: {stat}" for fit, stat in summary.columns]
+    order = [c for c in CONFIGS if c in summary.index]
+    return render_template(
+        "fullrank_in_suite.md.j2",
+        doc=doc,
+        summary=summary.loc[order].reset_index().to_markdown(index=False, floatfmt=".2f"),
+        per_round=per_round.reset_index().to_markdown(index=False),
+        steps=frame.groupby("fit", sort=False)["steps"].agg(["min", "max"]).to_dict("index"),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="results/perf", help="folder for fullrank_in_suite.*")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the three fits")
+    parser.add_argument("--render", action="store_true", help="only rewrite the markdown")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f"--rounds must be >= 1, got {args.rounds}")
+    measured = None if args.render else lambda: measure(args.rounds)
+    print(write_report(Path(args.out), "fullrank_in_suite", render, measured))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
