@@ -37,12 +37,12 @@ FITS = (
 
 
 def _us_per_step(fit) -> tuple[float, int]:
-    """Microseconds per step of the fit's last stage (full-rank's warm stage left out,
-    as the report's ``us_per_iter``), and its steps."""
-    warm = fit.convergence.get("warm_start")
-    steps = fit.loss.size - (warm["iterations"] if warm else 0)
-    seconds = fit.timings["fit_s"] - fit.timings.get("warm_start_s", 0.0)
-    return 1e6 * seconds / steps, int(steps)
+    """The report's ``us_per_iter`` (:func:`bnn_models.metrics.runtime`: the method's own
+    steps, full-rank's warm stage left out) and those steps."""
+    from bnn_models.metrics import runtime
+
+    warm = fit.convergence.get("warm_start") or {}
+    return float(runtime(fit)["us_per_iter"]), int(fit.loss.size - warm.get("iterations", 0))
 
 
 def measure(rounds: int) -> dict:
