@@ -129,7 +129,7 @@ class VIStepBackend:
 
 class VIStepPackedFactor:
     """Full-rank ADVI's step as PyMC builds it (``packed=False``) and with the opt-in
-    packed factor (``packed=True``, :mod:`bnn_models.inference._packed_factor`), on the
+    packed factor (``packed=True``, :mod:`bnn_models.accel.packed_factor`), on the
     backends that compile it (JAX: skipped, no JAX implementation)."""
 
     params = (PACKED_FACTOR_METHODS, [False, True], list(BACKENDS))

@@ -66,7 +66,7 @@ def _fused_logp(
     b1: pt.TensorVariable,
 ) -> pt.TensorVariable:
     # logit only for draws: the Op recomputes it, so the log density never builds it
-    from bnn_models.fused import fused_loglik  # numba's dispatcher: ~1 s, only when used
+    from bnn_models.accel.fused import fused_loglik  # numba's dispatcher: ~1 s, only when used
 
     return fused_loglik(X, value, W0, b0, W1, b1)
 
@@ -103,7 +103,7 @@ def build_bnn(
         Coordinates of the ``feature`` dim.
     fused : bool
         Opt-in, never the default: the likelihood's log-density (and its gradient) is
-        one custom PyTensor Op, :func:`bnn_models.fused.fused_loglik`, instead of
+        one custom PyTensor Op, :func:`bnn_models.accel.fused.fused_loglik`, instead of
         PyTensor's graph of the dense layer; the same variables, priors and function.
 
     Returns

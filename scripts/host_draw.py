@@ -1,6 +1,6 @@
 """What making a VI step's normal draw in NumPy saves: numba_positional with and without it.
 
-The opt-in VI backend ``numba_positional`` (:mod:`bnn_models.inference._numba_positional`)
+The opt-in VI backend ``numba_positional`` (:mod:`bnn_models.accel.numba_positional`)
 calls PyTensor's numba code with positional arguments and makes the step's normal draw
 in NumPy before the call, so that numba never unboxes the ``numpy.random.Generator``.
 This script measures the second part alone: the ADVI and full-rank ADVI steps of the
@@ -36,7 +36,7 @@ def _draw_in_numba_mode() -> str:
     """``numba_positional`` with ``host_draw = False``, registered as a PyTensor mode."""
     from pytensor.compile.mode import Mode, get_mode, predefined_modes, register_mode
 
-    from bnn_models.inference._numba_positional import PositionalNumbaLinker
+    from bnn_models.accel.numba_positional import PositionalNumbaLinker
 
     class DrawInNumba(PositionalNumbaLinker):
         host_draw = False

@@ -12,9 +12,9 @@ data, measured side by side in one script". Run it with nothing else on the mach
      ``stop_on_convergence=False`` (the convergence rule is recorded, not obeyed), once
      per ``--advi-backends`` entry (``default``: PyTensor's default mode, what the suite
      and a PyMC user get; ``c``: ``pm.fit(backend="c")``; ``numba_positional``: the
-     suite's opt-in numba entry point, :mod:`bnn_models.inference._numba_positional`;
+     suite's opt-in numba entry point, :mod:`bnn_models.accel.numba_positional`;
      a backend with ``+fused``: the same with the model's opt-in fused likelihood,
-     ``fused=True``, :mod:`bnn_models.fused`: the same loss to ~1e-11 nats).
+     ``fused=True``, :mod:`bnn_models.accel.fused`: the same loss to ~1e-11 nats).
    - NumPyro's SVI on the same model: PyMC's JAX log density of ``build_bnn`` (the route
      of the suite's ``nuts_numpyro``, so the network is written once) as a
      ``numpyro.factor`` over flat sites, an ``AutoNormal`` guide, ``Trace_ELBO`` with one
@@ -40,7 +40,7 @@ data, measured side by side in one script". Run it with nothing else on the mach
    (``ELBOConvergence`` and ``DEADLINE.check``), full-rank ADVI's step the same way (goal
    2's second half: within 1.3x of ADVI's), as PyMC builds it and with the suite's
    opt-in packed factor (``packed_factor=True``,
-   :mod:`bnn_models.inference._packed_factor`), and PyTensor's profile of the step
+   :mod:`bnn_models.accel.packed_factor`), and PyTensor's profile of the step
    compiled with the C backend (the one whose profile names every Op): the Ops that take
    the time. NumPyro's jitted ``SVI.update``, called from Python, is timed beside it.
 

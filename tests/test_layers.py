@@ -26,7 +26,7 @@ RANKS: dict[str, int] = {
     "schema": 0,
     "data": 1,
     "model": 2,
-    "fused": 2,
+    "accel": 2,
     "inference": 3,
     "posterior": 3,
     "reference": 4,

@@ -1,4 +1,4 @@
-"""Full-rank ADVI on the packed factor (bnn_models.inference._packed_factor): PyMC's numbers."""
+"""Full-rank ADVI on the packed factor (bnn_models.accel.packed_factor): PyMC's numbers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pytensor.gradient import NullTypeGradError
 
 from bnn_models.errors import BadInput
 from bnn_models.inference import METHODS
-from bnn_models.inference._packed_factor import (
+from bnn_models.accel.packed_factor import (
     PackedFullRankADVI,
     PackedTril,
     PackedTrilGradEps,
@@ -191,7 +191,7 @@ def test_a_fit_with_the_packed_factor_is_the_plain_fit(teacher_small):
             atol=1e-9,
         )
     assert packed.config["packed_factor"] is True
-    assert packed.sampler.startswith("bnn_models.inference._packed_factor.PackedFullRankADVI")
+    assert packed.sampler.startswith("bnn_models.accel.packed_factor.PackedFullRankADVI")
     assert plain.sampler.startswith("pymc.FullRankADVI")
 
 

@@ -1,6 +1,6 @@
 """The opt-in ``numba_positional`` VI backend: PyTensor's numba code behind a positional
 entry point, its normal draws made in NumPy, the same steps as the plain numba backend
-(bnn_models.inference._numba_positional)."""
+(bnn_models.accel.numba_positional)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _compiled(mode: str):
 def test_the_mode_is_registered_and_compiles_a_positional_entry():
     """The mode compiles behind ``def fn(i0, i1, ...)``; PyTensor's own NUMBA mode behind
     ``def fn(*args)`` (if PyTensor stops wrapping, this says the workaround is moot)."""
-    from bnn_models.inference._numba_positional import positional_entry
+    from bnn_models.accel.numba_positional import positional_entry
 
     fn, _ = _compiled("NUMBA_POSITIONAL")
     plain, _ = _compiled("NUMBA")
@@ -53,7 +53,7 @@ def _signature_types(fn) -> list[str]:
 def test_the_draw_is_made_in_numpy_and_the_generator_stays_out_of_numba():
     """A VI step's kind of draw (in place, constant size and parameters) is found, made
     before the call, and the compiled graph takes its draws instead of the Generator."""
-    from bnn_models.inference._numba_positional import host_draws
+    from bnn_models.accel.numba_positional import host_draws
 
     fn, _ = _compiled("NUMBA_POSITIONAL")
     plain, _ = _compiled("NUMBA")
@@ -87,7 +87,7 @@ def _other_draws(mode: str):
 
 
 def test_draws_it_does_not_take_stay_in_numba_and_every_value_is_numbas():
-    from bnn_models.inference._numba_positional import host_draws
+    from bnn_models.accel.numba_positional import host_draws
 
     fn, rngs = _other_draws("NUMBA_POSITIONAL")
     plain, plain_rngs = _other_draws("NUMBA")

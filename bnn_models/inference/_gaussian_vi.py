@@ -17,7 +17,7 @@ from bnn_models.data import Dataset
 from bnn_models.inference._deadline import DEADLINE
 from bnn_models.inference._importance import gaussian_importance
 from bnn_models.inference._method import Settings, require
-from bnn_models.inference._numba_positional import MODE_NAME as NUMBA_POSITIONAL
+from bnn_models.accel.numba_positional import MODE_NAME as NUMBA_POSITIONAL
 from bnn_models.inference._predict import predict_test
 from bnn_models.inference._result import FitResult, pytensor_backend
 from bnn_models.model import PARAMS
@@ -45,7 +45,7 @@ OPTIMIZERS = {
 #: Backends ``pm.fit`` compiles a step to (``backend=``), and the PyTensor mode of each.
 #: ``numba_positional``: numba behind a positional entry point, the step's normal draw made
 #: in NumPy (this project's opt-in workaround,
-#: :mod:`bnn_models.inference._numba_positional`; the same numbers).
+#: :mod:`bnn_models.accel.numba_positional`; the same numbers).
 VI_BACKENDS = {"numba": "NUMBA", "c": "CVM", "jax": "JAX", "numba_positional": NUMBA_POSITIONAL}
 
 
@@ -74,7 +74,7 @@ class GaussianVISettings(Settings):
         Default (None): PyTensor's default mode, as a PyMC user gets it.
         ``numba_positional``: PyTensor's numba code behind a positional entry point, with
         the step's normal draw made in NumPy, the same steps to the last bit at under half
-        the cost per step (opt-in; see :mod:`bnn_models.inference._numba_positional`).
+        the cost per step (opt-in; see :mod:`bnn_models.accel.numba_positional`).
     """
 
     max_iter: int = 30_000

@@ -59,7 +59,7 @@ class Settings:
         Prior sd of every weight and bias.
     fused : bool
         Opt-in, never the default: the dense ReLU layer and likelihood as one custom
-        PyTensor Op (:mod:`bnn_models.fused`); the same model and log density, computed
+        PyTensor Op (:mod:`bnn_models.accel.fused`); the same model and log density, computed
         by a numba kernel (NumPy outside numba). No JAX implementation: JAX backends
         refuse it when they compile.
     """

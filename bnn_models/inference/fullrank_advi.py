@@ -10,7 +10,7 @@ import pymc as pm
 from bnn_models.data import Dataset
 from bnn_models.inference._gaussian_vi import GaussianVISettings, fit_gaussian_vi
 from bnn_models.inference._method import Method, require
-from bnn_models.inference._packed_factor import PackedFullRankADVI
+from bnn_models.accel.packed_factor import PackedFullRankADVI
 from bnn_models.inference._result import FitResult
 from bnn_models.inference.advi import ADVISettings
 
@@ -43,7 +43,7 @@ class FullRankADVISettings(GaussianVISettings):
     warm_window: int = 2000
     #: Opt-in, never the default: the draw ``z = mu + L eps`` and ``log det L`` as one
     #: custom Op on the packed factor, no dense 121 x 121 factor built by advanced
-    #: indexing (:mod:`bnn_models.inference._packed_factor`): the same steps (to ~1e-11),
+    #: indexing (:mod:`bnn_models.accel.packed_factor`): the same steps (to ~1e-11),
     #: fewer microseconds per step. No JAX implementation.
     packed_factor: bool = False
 
