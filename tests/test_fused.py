@@ -8,8 +8,8 @@ import pytensor
 import pytest
 from pytensor.gradient import DisconnectedInputError
 
-from bnn_models.errors import BadInput
 from bnn_models.accel.fused import BNNLogLik, BNNLogLikGrad, BNNLogLikValueGrad, fused_loglik
+from bnn_models.errors import BadInput
 from bnn_models.inference import METHODS
 from bnn_models.model import build_bnn
 from tests.conftest import tiny

@@ -10,8 +10,6 @@ import pytest
 from pymc.pytensorf import resolve_backend_compile_kwargs
 from pytensor.gradient import NullTypeGradError
 
-from bnn_models.errors import BadInput
-from bnn_models.inference import METHODS
 from bnn_models.accel.packed_factor import (
     PackedFullRankADVI,
     PackedTril,
@@ -19,6 +17,8 @@ from bnn_models.accel.packed_factor import (
     PackedTrilGradL,
     packed_tril,
 )
+from bnn_models.errors import BadInput
+from bnn_models.inference import METHODS
 from bnn_models.model import build_bnn
 from tests.conftest import tiny
 

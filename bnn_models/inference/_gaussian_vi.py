@@ -13,11 +13,11 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from bnn_models.accel.numba_positional import MODE_NAME as NUMBA_POSITIONAL
 from bnn_models.data import Dataset
 from bnn_models.inference._deadline import DEADLINE
 from bnn_models.inference._importance import gaussian_importance
 from bnn_models.inference._method import Settings, require
-from bnn_models.accel.numba_positional import MODE_NAME as NUMBA_POSITIONAL
 from bnn_models.inference._predict import predict_test
 from bnn_models.inference._result import FitResult, pytensor_backend
 from bnn_models.model import PARAMS

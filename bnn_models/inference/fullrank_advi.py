@@ -7,10 +7,10 @@ from typing import ClassVar
 
 import pymc as pm
 
+from bnn_models.accel.packed_factor import PackedFullRankADVI
 from bnn_models.data import Dataset
 from bnn_models.inference._gaussian_vi import GaussianVISettings, fit_gaussian_vi
 from bnn_models.inference._method import Method, require
-from bnn_models.accel.packed_factor import PackedFullRankADVI
 from bnn_models.inference._result import FitResult
 from bnn_models.inference.advi import ADVISettings
 
