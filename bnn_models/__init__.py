@@ -2,7 +2,7 @@
 
 Layers import one way: ``data -> model -> inference -> (posterior, reference) ->
 metrics/fidelity -> runner -> report/gate -> api -> cli``; ``errors``, ``provenance``,
-``schema`` and ``_io`` are leaves that all may import. The notebook entry points,
+``schema`` and ``io`` are leaves that all may import. The notebook entry points,
 :func:`compare` and :func:`load_dataset`, are imported on first use.
 """
 

@@ -40,10 +40,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bnn_models._io import write_json
 from bnn_models.data import load_dataset
 from bnn_models.errors import BadInput, ResultsError
 from bnn_models.inference import METHODS
+from bnn_models.io import write_json
 from bnn_models.runner import run_benchmark
 from bnn_models.schema import load_metrics
 

@@ -33,11 +33,11 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
-from bnn_models._io import write_json
 from bnn_models.data import Dataset
 from bnn_models.errors import BadInput
 from bnn_models.inference import FitResult, load_fit, save_fit
 from bnn_models.inference.nuts import NUTSSettings, fit_nuts
+from bnn_models.io import write_json
 from bnn_models.model import N_HIDDEN, PRIOR_SIGMA, build_bnn
 from bnn_models.posterior import (
     ALIGNMENTS,

@@ -24,12 +24,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bnn_models._io import atomic_path, write_json
 from bnn_models.data import Dataset
 from bnn_models.errors import BadInput
 from bnn_models.executor import Executor, SerialExecutor
 from bnn_models.inference import FitResult, Settings, get_method, load_fit, resolve_methods
 from bnn_models.inference._deadline import DEADLINE, FitTimeout
+from bnn_models.io import atomic_path, write_json
 from bnn_models.provenance import (
     git_commit,
     library_versions,

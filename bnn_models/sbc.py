@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from bnn_models._io import write_json
 from bnn_models.data import Dataset
 from bnn_models.errors import BadInput
 from bnn_models.executor import Executor
 from bnn_models.inference import FitResult, Settings, get_method
+from bnn_models.io import write_json
 from bnn_models.model import PARAMS, PRIOR_SIGMA
 from bnn_models.provenance import git_commit, library_versions, machine_info
 from bnn_models.runner import signals_raise

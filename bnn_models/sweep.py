@@ -35,10 +35,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bnn_models._io import write_json
 from bnn_models.data import SHIFTS, Dataset, load_dataset
 from bnn_models.errors import BadInput
 from bnn_models.executor import Executor
+from bnn_models.io import write_json
 from bnn_models.model import N_HIDDEN
 from bnn_models.provenance import git_commit
 from bnn_models.reference import resolve_reference

@@ -32,8 +32,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from studies._common import provenance, render_template  # noqa: E402
+
 from bnn_models.metrics import us_per_gradient_per_core  # noqa: E402
-from scripts._shared import provenance, render_template  # noqa: E402
 
 #: What ``make bench`` fits (the Makefile's BENCH_METHODS).
 BENCH_METHODS = "nuts,advi,fullrank_advi"
@@ -212,7 +213,7 @@ def render(doc: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bnn_models._io import write_json, write_text
+    from bnn_models.io import write_json, write_text
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", help="the commit before (e.g. the issue's start)")

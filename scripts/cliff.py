@@ -49,7 +49,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the asv suite's helpers (benchmarks/) build the VI step
-from scripts._shared import provenance, render_template  # noqa: E402
+from studies._common import provenance, render_template  # noqa: E402
 
 #: (rows, hidden) cells: the rows at 12 hidden, then the widths at 6,400 rows.
 GRID = ((1600, 12), (6400, 12), (25600, 12), (6400, 24), (6400, 48))
@@ -418,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 1:
         parser.error(f"--rounds must be >= 1, got {args.rounds}")
 
-    from bnn_models._io import write_json, write_text
+    from bnn_models.io import write_json, write_text
 
     out = Path(args.out)
     if args.render:

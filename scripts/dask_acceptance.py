@@ -39,7 +39,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bnn_models._io import write_json, write_text  # noqa: E402 - after REPO is on the path
+from bnn_models.io import write_json, write_text  # noqa: E402 - after REPO is on the path
 from bnn_models.schema import flatten_metrics, load_metrics  # noqa: E402
 
 GRID = """

@@ -25,8 +25,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bnn_models._io import write_json, write_text  # noqa: E402
-from scripts._shared import provenance, render_template  # noqa: E402
+from studies._common import provenance, render_template  # noqa: E402
+
+from bnn_models.io import write_json, write_text  # noqa: E402
 
 #: Settings compared: PYTENSOR_FLAGS beyond base_compiledir.
 SETTINGS = {"numba__fastmath=True (default)": "", "numba__fastmath=False": "numba__fastmath=False"}

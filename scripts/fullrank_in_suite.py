@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from scripts._shared import provenance, render_template, write_report  # noqa: E402
+from studies._common import provenance, render_template, write_report  # noqa: E402
 
 #: The configurations (settings given to both methods), in the order they run.
 CONFIGS: dict[str, dict] = {

@@ -30,7 +30,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from scripts._shared import provenance, render_template  # noqa: E402
+from studies._common import provenance, render_template  # noqa: E402
 
 #: Schedules compared, each full-rank ADVI's settings in full (the fields that differ).
 SCHEDULES: dict[str, dict] = {
@@ -152,8 +152,8 @@ def render(doc: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bnn_models._io import write_json, write_text
     from bnn_models.data import load_rupture
+    from bnn_models.io import write_json, write_text
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/fullrank_schedule")

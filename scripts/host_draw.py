@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the asv suite's helpers (benchmarks/) build the VI step
 from benchmarks.common import one_blas_thread, rupture, vi_step_function  # noqa: E402
-from scripts._shared import provenance, render_template, write_report  # noqa: E402
+from studies._common import provenance, render_template, write_report  # noqa: E402
 
 #: The three compilations, in the order they are timed within each round.
 CASES = ("numba (default)", "numba_positional, draw in numba", "numba_positional")

@@ -52,7 +52,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from scripts._shared import provenance, render_template, write_report  # noqa: E402
+from studies._common import provenance, render_template, write_report  # noqa: E402
 
 #: Part 1: (chains, cores).
 LAYOUTS = ((1, 1), (2, 1), (2, 2), (4, 2))

@@ -39,12 +39,13 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the asv suite's helpers (benchmarks/) build the VI step
+from studies._common import provenance, render_template  # noqa: E402
+
 from benchmarks.common import BACKENDS, initial_vector, vi_step_function  # noqa: E402
 from bnn_models.data import load_rupture  # noqa: E402
 from bnn_models.inference import METHODS  # noqa: E402
 from bnn_models.metrics import compute_metrics  # noqa: E402
 from bnn_models.model import build_bnn  # noqa: E402
-from scripts._shared import provenance, render_template  # noqa: E402
 
 #: Calls per timing and timings per measurement (the best is kept).
 NUMBER, REPEAT = 200, 7
@@ -205,7 +206,7 @@ def render(doc: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bnn_models._io import write_json, write_text
+    from bnn_models.io import write_json, write_text
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(

@@ -65,12 +65,13 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the asv suite's helpers (benchmarks/) build the VI step
+from studies._common import provenance, render_template  # noqa: E402
+
 from benchmarks.common import BACKENDS, initial_vector, vi_step_function  # noqa: E402
 from bnn_models.inference import METHODS, OPTIMIZERS, ELBOConvergence  # noqa: E402
 from bnn_models.inference._deadline import DEADLINE  # noqa: E402
 from bnn_models.inference._gaussian_vi import start_at_mean_field  # noqa: E402
 from bnn_models.model import build_bnn  # noqa: E402
-from scripts._shared import provenance, render_template  # noqa: E402
 
 #: Seeds and steps of the default run.
 SEEDS = (1, 2, 3, 4, 5)
@@ -731,7 +732,7 @@ def figure(doc: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bnn_models._io import atomic_path
+    from bnn_models.io import atomic_path
 
     runs = doc["runs"]
     # 1 nat below the lowest point of any smoothed trace: every gap is >= 1 on the log axis.
@@ -813,8 +814,8 @@ def render(doc: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bnn_models._io import write_json, write_text
     from bnn_models.data import load_rupture
+    from bnn_models.io import write_json, write_text
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/svi_compare", help="folder for the outputs")

@@ -78,7 +78,7 @@ def summarise(files: list[str], out: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bnn_models._io import write_text
+    from bnn_models.io import write_text
 
     rows = []
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)

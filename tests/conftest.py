@@ -149,7 +149,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         or not _RUN_SECONDS
     ):
         return
-    from bnn_models._io import write_text
+    from bnn_models.io import write_text
 
     text = json.dumps({g: round(s, 1) for g, s in sorted(_RUN_SECONDS.items())}, indent=1)
     write_text(GROUP_DURATIONS, text + "\n")

@@ -11,7 +11,6 @@ import pytest
 from scipy import stats
 
 from bnn_models import gate
-from bnn_models._io import write_json
 from bnn_models.errors import BadInput, ResultsError
 from bnn_models.gate import (
     BASELINE_SCHEMA_VERSION,
@@ -22,6 +21,7 @@ from bnn_models.gate import (
     tolerance,
     write_baseline,
 )
+from bnn_models.io import write_json
 from bnn_models.report.check import format_baseline, format_check
 from bnn_models.schema import SCHEMA, SCHEMA_VERSION
 

@@ -21,7 +21,7 @@ PACKAGE = ROOT / "bnn_models"
 RANKS: dict[str, int] = {
     "errors": 0,
     "provenance": 0,
-    "_io": 0,
+    "io": 0,
     "_worker": 0,
     "schema": 0,
     "data": 1,

@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from bnn_models._io import write_json
 from bnn_models.cli import main
 from bnn_models.errors import ResultsError
+from bnn_models.io import write_json
 from bnn_models.report import build_scaling, write_scaling_report
 from bnn_models.report.scaling import coverage_table, point_table, slope_table
 from bnn_models.schema import SCHEMA, SCHEMA_VERSION

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from bnn_models._io import atomic_path
 from bnn_models.errors import BadInput
+from bnn_models.io import atomic_path
 from bnn_models.provenance import library_versions
 
 __all__ = ["FitResult", "load_fit", "pytensor_backend", "save_fit"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bnn_models._io import atomic_path, write_text
+from bnn_models.io import atomic_path, write_text
 from bnn_models.report.content import Report, build_report, summary_rows, summary_table, verdicts
 from bnn_models.report.fidelity import Fidelity
 from bnn_models.report.figures import FIGURE_FILES, RETIRED_FIGURE_FILES

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from bnn_models import figures as figs
-from bnn_models._io import atomic_path, write_text
 from bnn_models.errors import ResultsError
+from bnn_models.io import atomic_path, write_text
 from bnn_models.sbc import SBC_SCHEMA, pit_values, summarise
 
 __all__ = ["SBC_FIGURE", "load_sbc", "sbc_table", "write_sbc_report"]

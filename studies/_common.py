@@ -1,7 +1,8 @@
-"""What the measuring scripts in ``scripts/`` share: a run's provenance and their templates.
+"""What the studies share: a run's provenance, their templates and atomic result files.
 
-Each script measures, writes its numbers with :func:`provenance` to a JSON file, and
-renders its markdown from ``scripts/templates/`` with :func:`render_template`.
+Each study (``studies/<name>/``) measures, writes its numbers with :func:`provenance` to a
+JSON file beside it, and renders its markdown from its own template with
+:func:`render_template`. Studies use only the package's public API.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+STUDIES = Path(__file__).resolve().parent
 
 
 def provenance(dataset: Any = None, extra: tuple[str, ...] = ()) -> dict:
@@ -35,18 +37,24 @@ def provenance(dataset: Any = None, extra: tuple[str, ...] = ()) -> dict:
     return doc
 
 
-def render_template(template: str, **context: Any) -> str:
-    """``scripts/templates/<template>`` rendered with ``context`` (undefined names fail)."""
+def render_template(template: str | Path, **context: Any) -> str:
+    """``template`` (a path, or a name under ``studies/``: ``"svi_compare/template.md.j2"``)
+    rendered with ``context`` (undefined names fail)."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     env = Environment(
-        loader=FileSystemLoader(ROOT / "scripts" / "templates"),
+        loader=FileSystemLoader(STUDIES),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env.get_template(template).render(**context)
+    name = (
+        Path(template).resolve().relative_to(STUDIES)
+        if Path(template).is_absolute()
+        else Path(template)
+    )
+    return env.get_template(name.as_posix()).render(**context)
 
 
 def write_report(
@@ -55,7 +63,7 @@ def write_report(
     """``out/<stem>.json`` from ``measure()`` (None: read back as it is, only redraw the
     markdown), then ``out/<stem>.md`` rendered from it; both written atomically. Returns
     the markdown's path."""
-    from bnn_models._io import write_json, write_text
+    from bnn_models.io import write_json, write_text
 
     path = out / f"{stem}.json"
     if measure is None:
