@@ -27,6 +27,7 @@ __all__ = [
     "diagnostics",
     "ece",
     "elbo",
+    "iterations_to_within",
     "reliability",
     "runtime",
     "spread",
@@ -238,6 +239,39 @@ def _smoothed(loss: np.ndarray, window: int) -> np.ndarray:
     return pd.Series(loss).rolling(window, min_periods=1).mean().to_numpy()
 
 
+def iterations_to_within(loss: np.ndarray, *, window: int, rel: float = 0.01) -> int:
+    """The suite's one definition of "to 1% of the final loss".
+
+    The first iteration (1-based) from which the loss, smoothed by a trailing mean over
+    ``window`` iterations, stays within ``rel`` (relative) of its final smoothed value.
+    Every report and study that quotes a time or a step count "to 1%" uses this.
+
+    Parameters
+    ----------
+    loss : array_like
+        The loss per iteration (PyMC's ``pm.fit`` history: minus the ELBO, in nats).
+    window : int
+        Iterations of the trailing mean (the convergence rule's window).
+    rel : float
+        Relative distance to the final smoothed loss.
+
+    Returns
+    -------
+    int
+        1 when the smoothed loss never leaves the band.
+
+    Examples
+    --------
+    >>> iterations_to_within(np.r_[np.full(10, 200.0), np.full(30, 100.0)], window=4)
+    14
+    """
+    loss = np.asarray(loss, dtype=float)
+    smooth = _smoothed(loss, max(1, min(int(window), loss.size)))
+    final = smooth[-1]
+    outside = np.flatnonzero(np.abs(smooth - final) > rel * abs(final))
+    return int(outside[-1] + 2) if outside.size else 1
+
+
 def elbo(result: FitResult, *, rel: float = 0.01) -> dict | None:
     """ELBO convergence of a fit that holds a loss trace (None without one).
 
@@ -252,10 +286,7 @@ def elbo(result: FitResult, *, rel: float = 0.01) -> dict | None:
     loss = np.asarray(result.loss, dtype=float)
     window = int(result.convergence.get("window") or loss.size)
     tail = loss[-window:]
-    smooth = _smoothed(loss, window)
-    final = smooth[-1]
-    outside = np.flatnonzero(np.abs(smooth - final) > rel * abs(final))
-    first_within = int(outside[-1] + 2) if outside.size else 1
+    first_within = iterations_to_within(loss, window=window, rel=rel)
     return {
         "final_elbo": float(-tail.mean()),
         "final_elbo_sd": float(tail.std()),
