@@ -12,13 +12,12 @@ BASE ?= HEAD~1
 # The 20 slowest tests are listed after each run: where the suite's time goes, in every CI log.
 PYTEST_ARGS ?= --durations=20
 # `make test` runs the tests in one process per core (pytest-xdist, at most 4: each holds
-# ~3.5 GB of compiled functions); tests that share a fixture stay in one process
-# (tests/conftest.py), and the groups go out longest first by tests/group_durations.json
-# (rewrite it: make test PYTEST_ARGS=--store-group-durations, cold caches as in CI).
-# TEST_WORKERS=0: one process, in order. pytest stays at 9.1.1 until
-# pytest-xdist fixes #1386 (under pytest 9.2, --dist loadgroup silently groups nothing).
+# ~3.5 GB of compiled functions), each idle worker taking tests from the others (worksteal).
+# What several tests share and is slow to make (each method's tiny fit, the report's saved
+# run) is made once by whichever worker asks first and loaded by the others
+# (tests/conftest.py: build_once). TEST_WORKERS=0: one process, in order.
 TEST_WORKERS ?= logical
-PYTEST_PARALLEL = --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist loadgroup --no-loadscope-reorder
+PYTEST_PARALLEL = --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist worksteal
 
 .PHONY: install test test-slow bench bench-quick results-rupture results-rupture-methods results-scaling results-shift results-coverage results-sbc lint asv asv-compare asv-publish baseline ci-methods check clean
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 import pytest
+from filelock import FileLock
 
 # Tests check this project's seeding, not numba's last bits. With PyTensor's default
 # fastmath flags, a function numba compiles rounds otherwise than the same function loaded
@@ -35,6 +36,15 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="bnn-bench-tests-jax-")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], True)
+
+# What one process builds for the whole session and the others load (the tiny fits, the
+# report's saved run): make test's workers share one folder, made by the controlling
+# process, inherited by the workers and removed when it exits (the pattern pytest-xdist's
+# docs give for session fixtures that must run once: a file lock, then a file).
+SHARED_ENV = "BNN_BENCH_TEST_SHARED"
+if SHARED_ENV not in os.environ:
+    os.environ[SHARED_ENV] = tempfile.mkdtemp(prefix="bnn-bench-tests-shared-")
+    atexit.register(shutil.rmtree, os.environ[SHARED_ENV], True)
 
 from bnn_models.data import DATA_DIR_ENV, make_teacher  # noqa: E402
 
@@ -82,90 +92,6 @@ def rupture_available() -> bool:
     return bool(os.environ.get(DATA_DIR_ENV)) and Path(os.environ[DATA_DIR_ENV]).is_dir()
 
 
-#: Seconds each xdist group took in a recorded run (``--store-group-durations``).
-GROUP_DURATIONS = Path(__file__).with_name("group_durations.json")
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--store-group-durations",
-        action="store_true",
-        help=f"under --dist loadgroup: write each group's seconds to {GROUP_DURATIONS.name}, "
-        "the order in which the next runs hand the groups to the workers",
-    )
-
-
-def _group(item: pytest.Item) -> str:
-    shares_fits = "tiny_fits" in getattr(item, "fixturenames", ())
-    return "tiny_fits" if shares_fits else item.nodeid.split("::", 1)[0]
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test``: ``--dist loadgroup``), keep the tests that share
-    an expensive fixture in one worker, so that no fixture is built twice: every test of
-    ``tiny_fits`` (all methods fitted once) together, every other test with its module
-    (module- and session-scoped fixtures of one file).
-
-    The groups go to the workers longest first, by the seconds of a recorded run
-    (:data:`GROUP_DURATIONS`; a group not in it counts as the median): a long group
-    handed out last keeps one worker busy while the other idles (``make test`` passes
-    ``--no-loadscope-reorder``, else xdist orders the groups by their number of tests).
-    Every worker sorts the same collection the same way, as xdist requires."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    groups = {item.nodeid: _group(item) for item in items}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
-    seconds = _recorded_durations()
-    if not seconds or not hasattr(config, "workerinput"):  # one process: in order
-        return
-    median = float(np.median(list(seconds.values())))
-    items.sort(key=lambda it: (-seconds.get(groups[it.nodeid], median), groups[it.nodeid]))
-
-
-def _recorded_durations() -> dict[str, float]:
-    if not GROUP_DURATIONS.is_file():
-        return {}
-    return {str(k): float(v) for k, v in json.loads(GROUP_DURATIONS.read_text()).items()}
-
-
-_RUN_SECONDS: dict[str, float] = {}
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """In the controlling process: add each phase's seconds to its group's (under
-    loadgroup, xdist appends ``@group`` to the node ids of the workers' reports)."""
-    if "@" in report.nodeid:
-        group = report.nodeid.rsplit("@", 1)[1]
-        _RUN_SECONDS[group] = _RUN_SECONDS.get(group, 0.0) + report.duration
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    if (
-        not config.getoption("store_group_durations")
-        or hasattr(config, "workerinput")  # a worker: the controlling process writes
-        or not _RUN_SECONDS
-    ):
-        return
-    from bnn_models.io import write_text
-
-    text = json.dumps({g: round(s, 1) for g, s in sorted(_RUN_SECONDS.items())}, indent=1)
-    write_text(GROUP_DURATIONS, text + "\n")
-
-
-def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
-    """Fail loudly if ``--dist loadgroup`` grouped nothing: under pytest 9.2, xdist 3.8's
-    grouping silently has no effect (pytest-xdist#1386) and ``tiny_fits`` would be built
-    in every worker. Runs in the controlling process, on each worker's collected ids."""
-    if node.config.getvalue("dist") == "loadgroup" and ids and not any("@" in i for i in ids):
-        raise pytest.UsageError(
-            "--dist loadgroup grouped no test (pytest-xdist#1386 under pytest 9.2): keep "
-            "pytest at the version requirements.txt pins, or run with TEST_WORKERS=0"
-        )
-
-
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261125)
@@ -177,12 +103,62 @@ def teacher_small():
     return make_teacher(200, 100, n_features=4, n_hidden=3, seed=3)
 
 
-@pytest.fixture(scope="session")
-def tiny_fits(teacher_small):
-    """One tiny fit of every method on ``teacher_small`` (seed 1)."""
-    from bnn_models.inference import METHODS
+def build_once(name: str, build: Callable[[Path], None]) -> Path:
+    """The folder ``name`` of the session's shared space, ``build(folder)`` run once.
 
-    return {
-        name: method(dataset=teacher_small, seed=1, progressbar=False, **tiny(name))
-        for name, method in METHODS.items()
-    }
+    The first process (of make test's workers) to ask builds it under a file lock; the
+    others wait for the lock and find it built. A build that raised leaves no folder, so
+    the next process to ask tries again (and fails the same way, in its own test).
+    """
+    root = Path(os.environ[SHARED_ENV])
+    folder, built = root / name, root / f"{name}.built"
+    with FileLock(root / f"{name}.lock"):
+        if not built.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
+            built.touch()
+    return folder
+
+
+class TinyFits(Mapping):
+    """One tiny fit of every registered method on ``teacher_small`` (seed 1), made the
+    first time a test asks for that method, by whichever worker asks first (saved with
+    :func:`~bnn_models.inference.save_fit`; the others load it): each method is fitted
+    once per session however the tests are spread over the workers."""
+
+    def __init__(self, dataset) -> None:
+        self._dataset = dataset
+        self._fits: dict = {}
+
+    def __getitem__(self, name: str):
+        from bnn_models.inference import METHODS, load_fit, save_fit
+
+        if name not in METHODS:
+            raise KeyError(name)
+        if name not in self._fits:
+
+            def fit(folder: Path) -> None:
+                result = METHODS[name](
+                    dataset=self._dataset, seed=1, progressbar=False, **tiny(name)
+                )
+                save_fit(result, folder / "fit.nc")
+
+            self._fits[name] = load_fit(build_once(f"tiny_fit-{name}", fit) / "fit.nc")
+        return self._fits[name]
+
+    def __iter__(self) -> Iterator[str]:
+        from bnn_models.inference import METHODS
+
+        return iter(list(METHODS))
+
+    def __len__(self) -> int:
+        from bnn_models.inference import METHODS
+
+        return len(METHODS)
+
+
+@pytest.fixture(scope="session")
+def tiny_fits(teacher_small) -> TinyFits:
+    """Each method's tiny fit on ``teacher_small`` (seed 1), fitted on first use."""
+    return TinyFits(teacher_small)

@@ -36,7 +36,7 @@ from bnn_models.report import (
 from bnn_models.report.run import load_methods
 from bnn_models.runner import run_benchmark
 from bnn_models.schema import load_metrics
-from tests.conftest import TINY
+from tests.conftest import TINY, build_once
 
 _REPO = Path(__file__).resolve().parents[1]
 #: Figures of a one-seed run without a named shift: every one but the comparison across
@@ -50,20 +50,25 @@ _ONE_SEED = [
 def saved_run(tmp_path_factory, teacher_small) -> Path:
     """A finished three-method run on the tiny teacher data against a small reference
     (a separate NUTS run given as external draws), without its report."""
-    settings = NUTSSettings(draws=150, tune=150, chains=2, n_hidden=4)
-    nuts = fit_nuts(dataset=teacher_small, settings=settings, seed=99, progressbar=False)
-    ref = Reference.from_draws(nuts.idata, teacher_small, n_hidden=4, prior_sigma=1.0, key="tiny")
-    out = tmp_path_factory.mktemp("saved_run")
-    run_benchmark(
-        teacher_small,
-        out,
-        methods=list(TINY),
-        overrides=TINY,
-        progressbar=False,
-        log=lambda s: None,
-        reference=ref,
-    )
-    return out
+
+    def build(out: Path) -> None:
+        settings = NUTSSettings(draws=150, tune=150, chains=2, n_hidden=4)
+        nuts = fit_nuts(dataset=teacher_small, settings=settings, seed=99, progressbar=False)
+        ref = Reference.from_draws(
+            nuts.idata, teacher_small, n_hidden=4, prior_sigma=1.0, key="tiny"
+        )
+        run_benchmark(
+            teacher_small,
+            out,
+            methods=list(TINY),
+            overrides=TINY,
+            progressbar=False,
+            log=lambda s: None,
+            reference=ref,
+        )
+
+    # made once for all of make test's workers; tests copy it before they change anything
+    return build_once("report_saved_run", build)
 
 
 @pytest.fixture(scope="session")
