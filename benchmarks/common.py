@@ -20,8 +20,10 @@ is benchmarked with no change here.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from threadpoolctl import threadpool_limits
 from bnn_models.data import Dataset, load_rupture, make_teacher
 from bnn_models.inference import METHODS, OPTIMIZERS, resolve_methods
 from bnn_models.inference._gaussian_vi import VI_BACKENDS, start_at_mean_field
+from bnn_models.metrics import METRICS, Metric
 from bnn_models.reference import CACHE_ENV, resolve_reference
 from bnn_models.runner import run_benchmark
 
@@ -59,10 +62,13 @@ __all__ = [
     "fit_entry",
     "get_profile",
     "initial_vector",
+    "metric_tracks",
     "methods_of",
     "one_blas_thread",
     "rupture",
     "teacher",
+    "track_value",
+    "tracked_names",
     "vi_step_function",
 ]
 
@@ -275,6 +281,59 @@ def vi_step_function(
             score=True,
             compile_kwargs=resolve_backend_compile_kwargs(settings.backend, None),
         )
+
+
+def _direction_text(direction: str) -> str:
+    return {
+        "lower": "Direction: lower is better.",
+        "higher": 'Direction: HIGHER is better; asv\'s "worse" on an increase is an improvement.',
+        "none": "Direction: none. A move either way is a change in behaviour; asv's "
+        '"worse" on an increase means nothing here.',
+    }[direction]
+
+
+def track_value(entry: dict, metric: Metric) -> float:
+    """What asv tracks of ``metric`` in a fit entry: its value through the track's
+    ``value``; NaN (asv's n/a) where the fit has no such number (no ELBO for MCMC, no
+    reference, no density q)."""
+    track = metric.track
+    value = metric.value(entry)
+    if value is None or track is None:
+        return math.nan
+    return float(track.value(value) if track.value is not None else value)
+
+
+def _track_function(metric: Metric) -> Callable[..., float]:
+    track = metric.track
+    assert track is not None  # only tracked metrics get a function
+
+    def track_metric(self: object, cache: dict, profile: str, method: str) -> float:
+        return track_value(fit_entry(cache, profile, method), metric)
+
+    track_metric.__name__ = track_metric.__qualname__ = f"track_{track.name}"
+    note = f" {track.note}" if track.note else ""
+    track_metric.__doc__ = (
+        f"{metric.description}{note}\n\n``{metric.path}`` of metrics.json "
+        f"(metric {metric.name!r}). {_direction_text(track.direction or metric.direction)}"
+    )
+    track_metric.unit = track.unit  # type: ignore[attr-defined]
+    return track_metric
+
+
+def metric_tracks(cls: type) -> type:
+    """Give the asv class ``cls`` one ``track_<name>`` per metric of the metric table
+    (:data:`bnn_models.metrics.METRICS`) whose track names this class as its suite, each
+    with its ``.unit`` and a docstring that states its direction."""
+    for metric in METRICS.values():
+        track = metric.track
+        if track is not None and track.suite == cls.__name__:
+            setattr(cls, f"track_{track.name}", _track_function(metric))
+    return cls
+
+
+def tracked_names() -> list[str]:
+    """The ``track_`` benchmarks the metric table asks for, in table order."""
+    return [f"track_{m.track.name}" for m in METRICS.values() if m.track is not None]
 
 
 def one_blas_thread() -> object:
