@@ -33,6 +33,7 @@ from pymc.pytensorf import resolve_backend_compile_kwargs
 from threadpoolctl import threadpool_limits
 
 from bnn_models.data import Dataset, load_rupture, make_teacher
+from bnn_models.errors import BadInput
 from bnn_models.inference import METHODS, OPTIMIZERS, resolve_methods
 from bnn_models.inference._gaussian_vi import VI_BACKENDS, start_at_mean_field
 from bnn_models.metrics import METRICS, Metric
@@ -53,7 +54,6 @@ __all__ = [
     "PROFILE_ENV",
     "BACKENDS",
     "ROWS",
-    "SKIP_ENV",
     "TEACHER_SEED",
     "VI_METHODS",
     "PACKED_FACTOR_METHODS",
@@ -61,6 +61,7 @@ __all__ = [
     "fit_all",
     "fit_entry",
     "get_profile",
+    "chosen_methods",
     "initial_vector",
     "metric_tracks",
     "methods_of",
@@ -88,21 +89,32 @@ def methods_of(family: str) -> list[str]:
 
 
 #: Environment variable choosing the methods of the suite, as ``bnn-bench run --methods``
-#: takes them (names, families, ``all``; comma-separated). Unset: every installed method.
-#: CI benchmarks the methods it gates (``CI_METHODS`` in the Makefile, which says why).
+#: takes them (names, families, sets such as ``ci`` or ``design``, ``all``;
+#: comma-separated). Unset: every installed method. CI benchmarks the ``ci`` set
+#: (:data:`bnn_models.inference.METHOD_SETS` says why).
 METHODS_ENV = "BNN_BENCH_METHODS"
-#: Environment variable naming methods to leave out of the suite (comma-separated).
-SKIP_ENV = "BNN_BENCH_SKIP_METHODS"
-_CHOSEN = set(resolve_methods(os.environ.get(METHODS_ENV) or "all"))
-_SKIP = {m.strip() for m in os.environ.get(SKIP_ENV, "").split(",") if m.strip()}
+
+
+def chosen_methods() -> list[str]:
+    """The methods ``$BNN_BENCH_METHODS`` names (every registered one when unset).
+
+    Raises
+    ------
+    BadInput
+        A name that is no method, family or set; the message names the variable and value.
+    """
+    value = os.environ.get(METHODS_ENV, "").strip() or "all"
+    try:
+        return resolve_methods(value)
+    except BadInput as err:
+        raise BadInput(f"${METHODS_ENV}={value!r}: {err}") from None
+
+
+_CHOSEN = set(chosen_methods())
 
 #: The chosen registered methods whose engine is installed, in registry order: a method
 #: that cannot run here is no parameter of the suite (``bnn-bench run`` reports it skipped).
-METHOD_NAMES = [
-    name
-    for name, method in METHODS.items()
-    if method.installed and name in _CHOSEN and name not in _SKIP
-]
+METHOD_NAMES = [name for name, method in METHODS.items() if method.installed and name in _CHOSEN]
 #: Methods that run chains: tracked for R-hat and ESS.
 MCMC_METHODS = methods_of("mcmc")
 #: Methods that maximise an ELBO: tracked for its value and its convergence.
@@ -161,9 +173,9 @@ def teacher(rows: int) -> Dataset:
     return make_teacher(n_train=rows, n_test=400, seed=TEACHER_SEED)
 
 
-#: The methods of the uncertainty benchmarks (fits on other data, so kept few): the MCMC
-#: reference and the VI methods built on PyMC's variational classes.
-UNCERTAINTY_METHODS = ([MCMC_REFERENCE] if MCMC_REFERENCE else []) + VI_STEP_METHODS
+#: The methods of the uncertainty benchmarks (fits on other data, so kept few): those of
+#: the design card's set (:data:`bnn_models.inference.METHOD_SETS`) that the suite runs.
+UNCERTAINTY_METHODS = [m for m in resolve_methods("design") if m in METHOD_NAMES]
 
 
 def fit_all(

@@ -3,8 +3,8 @@
 Two fit caches of their own (other data than the rupture split): the ``bump-height`` shift
 of the rupture data (trained inside the central 80% of bump heights, tested inside and
 outside), and the teacher data (1,600 rows, true probabilities known). Both fit
-:data:`~benchmarks.common.UNCERTAINTY_METHODS` only (the MCMC reference and the VI
-methods built on PyMC's variational classes), so that the suite stays within CI's time.
+:data:`~benchmarks.common.UNCERTAINTY_METHODS` only (the design card's set of
+:data:`bnn_models.inference.METHOD_SETS`), so that the suite stays within CI's time.
 Their ``track_`` benchmarks are generated from the metric table (the metrics whose ``asv``
 track names ``ShiftUncertainty`` or ``TruthCoverage``).
 """

@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 
 from bnn_models.errors import BadInput
-from bnn_models.inference import METHODS, ADVISettings, Method, register, unregister
+from bnn_models.inference import (
+    METHOD_SETS,
+    METHODS,
+    ADVISettings,
+    Method,
+    register,
+    unregister,
+)
 from bnn_models.metrics import METRICS
 from tests.conftest import rupture_available
 
@@ -95,7 +102,15 @@ def test_method_parameters_follow_the_registry_by_family():
     # Today's registry: NUTS is the MCMC reference, both ADVIs get the VI tracks, and the
     # uncertainty suite fits the design card's three methods.
     assert common.MCMC_REFERENCE == "nuts"
-    assert common.UNCERTAINTY_METHODS == ["nuts", "advi", "fullrank_advi"]
+    assert (
+        common.UNCERTAINTY_METHODS
+        == list(METHOD_SETS["design"])
+        == [
+            "nuts",
+            "advi",
+            "fullrank_advi",
+        ]
+    )
     assert {"advi", "fullrank_advi"} <= set(fits.VIConvergence.params[1])
     assert {"advi", "fullrank_advi"} <= set(ops.VIStep.params[0])
 
@@ -132,8 +147,13 @@ def test_the_suite_benchmarks_the_methods_the_environment_chooses(monkeypatch):
             importlib.reload(module)
         assert fits.FitQuality.params[1] == memory.PeakMemFit.params[1] == [*mcmc, "advi"]
         assert fits.VIConvergence.params[1] == ["advi"]
+        monkeypatch.setenv(common.METHODS_ENV, "ci")  # a set, as --methods takes it
+        importlib.reload(common)
+        assert common.METHOD_NAMES == [
+            m for m in METHODS if m in METHOD_SETS["ci"] and METHODS[m].installed
+        ]
         monkeypatch.setenv(common.METHODS_ENV, "nuts,no_such_method")
-        with pytest.raises(BadInput, match="no_such_method"):
+        with pytest.raises(BadInput, match=r"^\$BNN_BENCH_METHODS='nuts,no_such_method': .*"):
             importlib.reload(common)
     finally:
         monkeypatch.delenv(common.METHODS_ENV)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bnn_models.metrics import METRICS
+from bnn_models.metrics import METRICS, Metric
 from bnn_models.report import sections
 from bnn_models.report.decision import Decision, Engines, build_decision, build_engines
 from bnn_models.report.fidelity import Fidelity, build_fidelity
@@ -223,8 +223,9 @@ def summary_rows(doc: dict, methods: dict[str, Method] | None = None) -> list[Ro
 
 
 def summary_table(doc: dict) -> pd.DataFrame:
-    """One row per fit: method, seed, status, every metric of the metric table (by name),
-    and ``converged_at`` (the convergence rule's iteration, "no" where it never fired).
+    """One row per fit: method, seed, status, the metrics of the metric table that the
+    report shows or the gate checks (by name; those no fit has are left out), and
+    ``converged_at`` (the convergence rule's iteration, "no" where it never fired).
 
     Examples
     --------
@@ -236,13 +237,19 @@ def summary_table(doc: dict) -> pd.DataFrame:
     for fit in doc["fits"]:
         row = {"method": fit["method"], "seed": fit["seed"], "status": fit["status"]}
         if fit["status"] == "ok":
-            row.update({name: m.value(fit) for name, m in METRICS.items()})
+            row.update({name: m.value(fit) for name, m in METRICS.items() if _shown(m)})
             el = fit.get("elbo")
             row["converged_at"] = (el["rule_fired_at"] or "no") if el else None
         else:
             row["error"] = fit.get("error")
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    metrics = [c for c in table.columns if c in METRICS]
+    return table.drop(columns=[c for c in metrics if table[c].isna().all()])
+
+
+def _shown(m: Metric) -> bool:
+    return m.column_format is not None or m.gate is not None
 
 
 # --------------------------------------------------------------------------- verdicts
