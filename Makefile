@@ -17,9 +17,11 @@ PYTEST_ARGS ?= --durations=20
 # run) is made once by whichever worker asks first and loaded by the others
 # (tests/conftest.py: build_once). TEST_WORKERS=0: one process, in order.
 TEST_WORKERS ?= logical
+# A step of `make ci` that prints its own seconds: $(call step,COMMAND) (no commas).
+step = t0=$$SECONDS && $(1) && echo "[ci] $(1) took $$((SECONDS - t0)) s"
 PYTEST_PARALLEL = --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist worksteal
 
-.PHONY: install test test-slow bench bench-quick results-rupture results-rupture-methods results-scaling results-shift results-coverage results-sbc lint asv asv-compare asv-publish baseline ci-methods check clean
+.PHONY: install test test-slow bench bench-quick results-rupture results-rupture-methods results-scaling results-shift results-coverage results-sbc lint asv asv-compare asv-publish baseline check ci ci-checks ci-asv clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,8 +43,9 @@ test-slow: install
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 # Your runs: into runs/ (git-ignored), never over the committed reports.
-# The design card's three methods, one seed (minutes); `bnn-bench run` alone fits every method.
-BENCH_METHODS ?= nuts,advi,fullrank_advi
+# The design card's three methods (the `design` set of bnn_models.inference.METHOD_SETS),
+# one seed (minutes); `bnn-bench run` alone fits every method.
+BENCH_METHODS ?= design
 bench: install
 	$(VENV)/bin/bnn-bench run --methods $(BENCH_METHODS) --out runs/rupture
 
@@ -56,7 +59,7 @@ RESULTS_SEEDS ?= 5
 results-rupture: install
 	@git diff --quiet HEAD || { echo "results-rupture: commit your changes first (the run records the commit)"; exit 1; }
 	$(VENV)/bin/bnn-bench reference --dataset rupture
-	$(VENV)/bin/bnn-bench run --methods nuts,advi,fullrank_advi --seeds $(RESULTS_SEEDS) --out results/rupture --no-progress
+	$(VENV)/bin/bnn-bench run --methods design --seeds $(RESULTS_SEEDS) --out results/rupture --no-progress
 
 # The committed comparison of every registered method: 3 seeds each (~1.5 h on 2 cores).
 results-rupture-methods: install
@@ -123,16 +126,13 @@ asv-publish: install
 BASELINE ?= results/baseline_quick.json
 BASELINE_SEEDS ?= 0,1,2
 EXTRA_SEEDS ?= 3,4,5,6,7,8,9
-# The methods CI benchmarks and gates (.ci/run reads them from `make -s ci-methods`): all
-# but the four alternative NUTS engines (PyMC's, NumPyro, BlackJAX, nutpie low-rank), which
-# sample the same posterior as nutpie's NUTS and whose quick fits take 1-3 minutes each
-# (JAX compilation, PyMC's Python loop, more steps) against seconds for the others.
-# `make test` still fits every method (tests/test_methods.py), so an engine that breaks
-# fails CI there.
-CI_METHODS ?= nuts,mclmc,smc,advi,fullrank_advi,pathfinder,laplace,svgd,ensemble
-# The uncertainty baselines gate the design card's methods under the bump-height shift
-# (shift AUROC, shifted log loss) and on the teacher data (interval coverage), 10 seeds.
-UNCERTAINTY_METHODS ?= nuts,advi,fullrank_advi
+# The methods CI benchmarks and gates: the `ci` set of bnn_models.inference.METHOD_SETS
+# (which says why it leaves the alternative NUTS engines out).
+CI_METHODS ?= ci
+# The uncertainty baselines gate the design card's methods (the `design` set) under the
+# bump-height shift (shift AUROC, shifted log loss) and on the teacher data (interval
+# coverage), 10 seeds.
+UNCERTAINTY_METHODS ?= design
 UNCERTAINTY_SEEDS ?= 10
 RUN_BASELINE = $(VENV)/bin/bnn-bench run --quick --reference none --no-report --no-progress
 baseline: install
@@ -144,11 +144,35 @@ baseline: install
 	-$(RUN_BASELINE) --dataset teacher --methods $(UNCERTAINTY_METHODS) --seeds $(UNCERTAINTY_SEEDS) --out .bnn_cache/baseline-teacher
 	$(VENV)/bin/bnn-bench check --write-baseline --baseline results/baseline_teacher_quick.json --run .bnn_cache/baseline-teacher
 
-ci-methods:
-	@echo $(CI_METHODS)
-
+# The quality gate, as CI runs it: fresh quick runs checked against the committed quick
+# baselines: the CI methods on the rupture data, and the design card's methods under the
+# bump-height shift and on the teacher data. Nothing timed is gated.
+# (`bnn-bench check --baseline $(BASELINE)` alone gates every method of the baseline.)
 check: install
-	$(VENV)/bin/bnn-bench check --baseline $(BASELINE)
+	@$(call step,$(VENV)/bin/bnn-bench check --baseline $(BASELINE) --methods $(CI_METHODS))
+	@$(call step,$(VENV)/bin/bnn-bench check --baseline results/baseline_shift_quick.json)
+	@$(call step,$(VENV)/bin/bnn-bench check --baseline results/baseline_teacher_quick.json)
+
+# What CI runs (.ci/run installs, then runs this): every fast test, then two streams side
+# by side, each mostly one process on one of the two cores: (1) lint and types, the slow
+# tests (a real run killed three times and resumed, dask clusters), the quality gate
+# (`make check`); (2) `asv check` and every asv benchmark of the CI methods (quick
+# profile, current environment). Each stream's output is printed whole when it ends
+# (--output-sync); CI fails if either failed. Every step prints its own seconds.
+ci: install
+	@+$(call step,$(MAKE) test)
+	@t0=$$SECONDS; rc=0; $(MAKE) -j2 --output-sync=recurse ci-checks ci-asv || rc=$$?; \
+	  echo "[ci] the two streams took $$((SECONDS - t0)) s"; exit $$rc
+
+ci-checks: install
+	@+$(call step,$(MAKE) lint)
+	@+$(call step,$(MAKE) test-slow)
+	@+$(call step,$(MAKE) check)
+
+ci-asv: install
+	@$(ASV) machine --yes > /dev/null
+	@$(call step,$(ASV) check --python=same)
+	@$(call step,BNN_BENCH_METHODS=$(CI_METHODS) $(ASV) run --python=same --quick --show-stderr)
 
 clean:
 	rm -rf $(VENV) .asv .pytest_cache

@@ -20,8 +20,10 @@ is benchmarked with no change here.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,10 @@ from pymc.pytensorf import resolve_backend_compile_kwargs
 from threadpoolctl import threadpool_limits
 
 from bnn_models.data import Dataset, load_rupture, make_teacher
+from bnn_models.errors import BadInput
 from bnn_models.inference import METHODS, OPTIMIZERS, resolve_methods
 from bnn_models.inference._gaussian_vi import VI_BACKENDS, start_at_mean_field
+from bnn_models.metrics import METRICS, Metric
 from bnn_models.reference import CACHE_ENV, resolve_reference
 from bnn_models.runner import run_benchmark
 
@@ -50,7 +54,6 @@ __all__ = [
     "PROFILE_ENV",
     "BACKENDS",
     "ROWS",
-    "SKIP_ENV",
     "TEACHER_SEED",
     "VI_METHODS",
     "PACKED_FACTOR_METHODS",
@@ -58,11 +61,15 @@ __all__ = [
     "fit_all",
     "fit_entry",
     "get_profile",
+    "chosen_methods",
     "initial_vector",
+    "metric_tracks",
     "methods_of",
     "one_blas_thread",
     "rupture",
     "teacher",
+    "track_value",
+    "tracked_names",
     "vi_step_function",
 ]
 
@@ -82,21 +89,32 @@ def methods_of(family: str) -> list[str]:
 
 
 #: Environment variable choosing the methods of the suite, as ``bnn-bench run --methods``
-#: takes them (names, families, ``all``; comma-separated). Unset: every installed method.
-#: CI benchmarks the methods it gates (``CI_METHODS`` in the Makefile, which says why).
+#: takes them (names, families, sets such as ``ci`` or ``design``, ``all``;
+#: comma-separated). Unset: every installed method. CI benchmarks the ``ci`` set
+#: (:data:`bnn_models.inference.METHOD_SETS` says why).
 METHODS_ENV = "BNN_BENCH_METHODS"
-#: Environment variable naming methods to leave out of the suite (comma-separated).
-SKIP_ENV = "BNN_BENCH_SKIP_METHODS"
-_CHOSEN = set(resolve_methods(os.environ.get(METHODS_ENV) or "all"))
-_SKIP = {m.strip() for m in os.environ.get(SKIP_ENV, "").split(",") if m.strip()}
+
+
+def chosen_methods() -> list[str]:
+    """The methods ``$BNN_BENCH_METHODS`` names (every registered one when unset).
+
+    Raises
+    ------
+    BadInput
+        A name that is no method, family or set; the message names the variable and value.
+    """
+    value = os.environ.get(METHODS_ENV, "").strip() or "all"
+    try:
+        return resolve_methods(value)
+    except BadInput as err:
+        raise BadInput(f"${METHODS_ENV}={value!r}: {err}") from None
+
+
+_CHOSEN = set(chosen_methods())
 
 #: The chosen registered methods whose engine is installed, in registry order: a method
 #: that cannot run here is no parameter of the suite (``bnn-bench run`` reports it skipped).
-METHOD_NAMES = [
-    name
-    for name, method in METHODS.items()
-    if method.installed and name in _CHOSEN and name not in _SKIP
-]
+METHOD_NAMES = [name for name, method in METHODS.items() if method.installed and name in _CHOSEN]
 #: Methods that run chains: tracked for R-hat and ESS.
 MCMC_METHODS = methods_of("mcmc")
 #: Methods that maximise an ELBO: tracked for its value and its convergence.
@@ -155,9 +173,9 @@ def teacher(rows: int) -> Dataset:
     return make_teacher(n_train=rows, n_test=400, seed=TEACHER_SEED)
 
 
-#: The methods of the uncertainty benchmarks (fits on other data, so kept few): the MCMC
-#: reference and the VI methods built on PyMC's variational classes.
-UNCERTAINTY_METHODS = ([MCMC_REFERENCE] if MCMC_REFERENCE else []) + VI_STEP_METHODS
+#: The methods of the uncertainty benchmarks (fits on other data, so kept few): those of
+#: the design card's set (:data:`bnn_models.inference.METHOD_SETS`) that the suite runs.
+UNCERTAINTY_METHODS = [m for m in resolve_methods("design") if m in METHOD_NAMES]
 
 
 def fit_all(
@@ -275,6 +293,59 @@ def vi_step_function(
             score=True,
             compile_kwargs=resolve_backend_compile_kwargs(settings.backend, None),
         )
+
+
+def _direction_text(direction: str) -> str:
+    return {
+        "lower": "Direction: lower is better.",
+        "higher": 'Direction: HIGHER is better; asv\'s "worse" on an increase is an improvement.',
+        "none": "Direction: none. A move either way is a change in behaviour; asv's "
+        '"worse" on an increase means nothing here.',
+    }[direction]
+
+
+def track_value(entry: dict, metric: Metric) -> float:
+    """What asv tracks of ``metric`` in a fit entry: its value through the track's
+    ``value``; NaN (asv's n/a) where the fit has no such number (no ELBO for MCMC, no
+    reference, no density q)."""
+    track = metric.track
+    value = metric.value(entry)
+    if value is None or track is None:
+        return math.nan
+    return float(track.value(value) if track.value is not None else value)
+
+
+def _track_function(metric: Metric) -> Callable[..., float]:
+    track = metric.track
+    assert track is not None  # only tracked metrics get a function
+
+    def track_metric(self: object, cache: dict, profile: str, method: str) -> float:
+        return track_value(fit_entry(cache, profile, method), metric)
+
+    track_metric.__name__ = track_metric.__qualname__ = f"track_{track.name}"
+    note = f" {track.note}" if track.note else ""
+    track_metric.__doc__ = (
+        f"{metric.description}{note}\n\n``{metric.path}`` of metrics.json "
+        f"(metric {metric.name!r}). {_direction_text(track.direction or metric.direction)}"
+    )
+    track_metric.unit = track.unit  # type: ignore[attr-defined]
+    return track_metric
+
+
+def metric_tracks(cls: type) -> type:
+    """Give the asv class ``cls`` one ``track_<name>`` per metric of the metric table
+    (:data:`bnn_models.metrics.METRICS`) whose track names this class as its suite, each
+    with its ``.unit`` and a docstring that states its direction."""
+    for metric in METRICS.values():
+        track = metric.track
+        if track is not None and track.suite == cls.__name__:
+            setattr(cls, f"track_{track.name}", _track_function(metric))
+    return cls
+
+
+def tracked_names() -> list[str]:
+    """The ``track_`` benchmarks the metric table asks for, in table order."""
+    return [f"track_{m.track.name}" for m in METRICS.values() if m.track is not None]
 
 
 def one_blas_thread() -> object:

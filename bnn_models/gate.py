@@ -29,7 +29,7 @@ import json
 import math
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +44,7 @@ from bnn_models.data import load_dataset
 from bnn_models.errors import BadInput, ResultsError
 from bnn_models.inference import METHODS
 from bnn_models.io import write_json
+from bnn_models.metrics import METRICS, TableView
 from bnn_models.runner import run_benchmark
 from bnn_models.schema import load_metrics
 
@@ -73,37 +74,30 @@ REL_FLOOR = 0.01
 MIN_BASELINE_SEEDS = 3
 
 #: Gated metrics of ``metrics.json`` (``section.key``) -> the better direction: ``lower``,
-#: ``higher``, or ``none`` (a move either way regresses). A method is gated on those its
+#: ``higher``, or ``none`` (a move either way regresses): the metrics of
+#: :data:`bnn_models.metrics.METRICS` with a ``gate``. A method is gated on those its
 #: fits have (an MCMC fit has no ELBO, a VI fit no R-hat: the entry's value is None).
-GATED: dict[str, str] = {
-    "elbo.neg_final_elbo": "lower",
-    "calibration.ece": "lower",
-    "calibration.brier": "lower",
-    "calibration.log_loss": "lower",
-    "calibration.error_rate": "lower",
-    "calibration.one_minus_f1_weighted": "lower",
-    "calibration.roc_auc": "higher",
-    "spread.pred_sd_mean": "none",
-    "diagnostics.rhat_max_pred": "lower",
-    "diagnostics.ess_bulk_min_pred": "higher",
-    # Runs on a named shift (bnn-bench run --shift): does uncertainty flag shifted rows?
-    "shift.auroc_sd": "higher",
-    "shift.shifted_log_loss": "lower",
-    # Runs on the teacher data: interval coverage of the true probabilities.
-    "fidelity.truth_coverage_50": "none",
-    "fidelity.truth_coverage_90": "none",
-}
-
-#: Metrics counted in test rows: their tolerance is at least one row's worth.
-_PER_ROW = ("calibration.error_rate", "calibration.one_minus_f1_weighted")
-
-_RULE = (
-    "tol = max(t(1 - alpha, k - 1) * sd * sqrt(1/k + 1/n), rel_floor * |mean|, abs_floor): "
-    "one-sided Student-t prediction bound for the mean of n new seeds given k baseline "
-    "seeds (two-sided, t(1 - alpha/2), for direction 'none'); abs_floor is one test row "
-    "(1/n_test) for error_rate and one_minus_f1_weighted, else 0. A metric regresses when "
-    "the run's mean is worse than the baseline mean by more than tol."
+GATED: Mapping[str, str] = TableView(
+    lambda: {m.path: m.direction for m in METRICS.values() if m.gate is not None}
 )
+
+
+def _per_row(path: str) -> bool:
+    """Whether a gated metric is counted in test rows: its tolerance is at least one row's."""
+    return any(m.path == path and m.gate == "t_per_row" for m in METRICS.values())
+
+
+def _rule() -> str:
+    """The tolerance rule in words, as a baseline records it."""
+    per_row = [m.key for m in METRICS.values() if m.gate == "t_per_row"]
+    return (
+        "tol = max(t(1 - alpha, k - 1) * sd * sqrt(1/k + 1/n), rel_floor * |mean|, abs_floor): "
+        "one-sided Student-t prediction bound for the mean of n new seeds given k baseline "
+        "seeds (two-sided, t(1 - alpha/2), for direction 'none'); abs_floor is one test row "
+        f"(1/n_test) for {' and '.join(per_row) or 'no metric'}, else 0. A metric regresses "
+        "when the run's mean is worse than the baseline mean by more than tol."
+    )
+
 
 #: Columns of :func:`compare`'s table, in order.
 _COLUMNS = "method metric better baseline sd k now n tolerance limit excess verdict detail".split()
@@ -358,14 +352,14 @@ def make_baseline(
             mean, sd, k = float(arr.mean()), float(arr.std(ddof=1)), int(arr.size)
             st = {"direction": direction, "mean": mean, "sd": sd, "k": k}
             st |= {"min": float(arr.min()), "max": float(arr.max())}
-            st["abs_floor"] = 1 / n_test if name in _PER_ROW else 0.0
+            st["abs_floor"] = 1 / n_test if _per_row(name) else 0.0
             st["tolerance"] = _tol(st, 1, alpha, rel_floor)
             metrics[method][name] = st
     return {
         "schema": BASELINE_SCHEMA,
         "schema_version": BASELINE_SCHEMA_VERSION,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "rule": _RULE,
+        "rule": _rule(),
         "alpha": alpha,
         "rel_floor": rel_floor,
         "note": "'tolerance' is for a 1-seed run; bnn-bench check recomputes it for n seeds.",

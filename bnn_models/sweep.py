@@ -14,8 +14,8 @@ Grid keys::
     quick = true                          # the methods' quick settings
     reference = "auto"                    # fidelity reference: auto or none
     [[datasets]]                          # one table per dataset
-    name = "teacher"                      # rupture | teacher (or data = "file.csv")
-    n_train = [400, 1600]                 # teacher only; a number or a list
+    name = "teacher"                      # a name of bnn_models.data.DATASETS (or data = "file.csv")
+    n_train = [400, 1600]                 # datasets that take it (teacher); a number or a list
     n_test = 400
     seed = [0, 1, 2]                      # data seeds (teacher, splits): a cell each
     hidden = [4, 96]                      # this dataset's widths, over the top-level ones
@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bnn_models.data import SHIFTS, Dataset, load_dataset
+from bnn_models.data import DATASETS, SHIFTS, Dataset, load_dataset
 from bnn_models.errors import BadInput
 from bnn_models.executor import Executor
 from bnn_models.io import write_json
@@ -106,22 +106,26 @@ def _cells(where: str, entries: object, widths: list[int]) -> list[Cell]:
                 f"{at}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_DATASET))})"
             )
         name = entry.get("name", "table" if "data" in entry else None)
-        if not isinstance(name, str) or (
-            "data" not in entry and name not in ("rupture", "teacher")
-        ):
-            raise _bad(at, "name", name, "'rupture' or 'teacher' (or data = FILE)")
+        if not isinstance(name, str) or ("data" not in entry and name not in DATASETS):
+            names = " or ".join(map(repr, DATASETS))
+            raise _bad(at, "name", name, f"{names} (or data = FILE)")
+        takes = DATASETS[name].options if "data" not in entry else ()
+        for key in ("n_train", "n_test", "shift"):  # a dataset's own options
+            if key in entry and key not in takes:
+                takers = [n for n, spec in DATASETS.items() if key in spec.options]
+                raise BadInput(
+                    f"{at}: key {key!r} is for the {' and '.join(takers)} data only, not {name!r}"
+                )
         sizes: list[int | None] = [None]
         if "n_train" in entry:
-            if name != "teacher":
-                raise BadInput(f"{at}: key 'n_train' is for the teacher data only, not {name!r}")
             sizes = list(_ints(at, "n_train", entry["n_train"], least=10))
         data_seeds: list[int | None] = [None]
         if isinstance(entry.get("seed"), list):  # one cell per data seed (teacher, splits)
             data_seeds = list(_ints(at, "seed", entry["seed"], least=0))
         stem = Path(entry["data"]).stem if "data" in entry else name
         if "shift" in entry:
-            if name != "rupture" or entry["shift"] not in SHIFTS:
-                raise _bad(at, "shift", entry["shift"], f"one of {', '.join(SHIFTS)} (rupture)")
+            if entry["shift"] not in SHIFTS:
+                raise _bad(at, "shift", entry["shift"], f"one of {', '.join(SHIFTS)}")
             stem += f"-{entry['shift']}"
         own_widths = _ints(at, "hidden", entry["hidden"], least=1) if "hidden" in entry else widths
         for n_train in sizes:

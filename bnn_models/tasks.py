@@ -25,12 +25,10 @@ import xarray as xr
 
 from bnn_models.data import Dataset
 from bnn_models.errors import BadInput
-from bnn_models.fidelity import compute_fidelity
 from bnn_models.inference import FitResult, Settings, get_method, save_fit
 from bnn_models.inference._deadline import DEADLINE, FitTimeout
-from bnn_models.metrics import compute_metrics
+from bnn_models.metrics import compute_sections
 from bnn_models.reference import Reference
-from bnn_models.uncertainty import shift_metrics
 
 __all__ = [
     "Outcome",
@@ -241,12 +239,8 @@ def _entry(
         "fit_file": fit_file,
     }
     if result.ok:
-        entry.update(compute_metrics(result, task.dataset.y_test, seed=task.seed))
-        entry["fidelity"] = compute_fidelity(result, task.dataset, reference)
-        shifted = task.dataset.test_shifted
-        entry["shift"] = (
-            None if shifted is None else shift_metrics(result.p_test, task.dataset.y_test, shifted)
-        )
+        # every section of metrics.json, and the metric table's own metrics
+        entry.update(compute_sections(result, task.dataset, seed=task.seed, reference=reference))
         if result.warnings:
             entry["warnings"] = list(result.warnings)
     return entry

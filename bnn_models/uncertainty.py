@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from bnn_models.metrics import calibration
+from bnn_models.scores import calibration
 
 __all__ = [
     "COVERAGE_LEVELS",

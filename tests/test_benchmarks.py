@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 
 from bnn_models.errors import BadInput
-from bnn_models.inference import METHODS, ADVISettings, Method, register, unregister
+from bnn_models.inference import (
+    METHOD_SETS,
+    METHODS,
+    ADVISettings,
+    Method,
+    register,
+    unregister,
+)
+from bnn_models.metrics import METRICS
 from tests.conftest import rupture_available
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +102,15 @@ def test_method_parameters_follow_the_registry_by_family():
     # Today's registry: NUTS is the MCMC reference, both ADVIs get the VI tracks, and the
     # uncertainty suite fits the design card's three methods.
     assert common.MCMC_REFERENCE == "nuts"
-    assert common.UNCERTAINTY_METHODS == ["nuts", "advi", "fullrank_advi"]
+    assert (
+        common.UNCERTAINTY_METHODS
+        == list(METHOD_SETS["design"])
+        == [
+            "nuts",
+            "advi",
+            "fullrank_advi",
+        ]
+    )
     assert {"advi", "fullrank_advi"} <= set(fits.VIConvergence.params[1])
     assert {"advi", "fullrank_advi"} <= set(ops.VIStep.params[0])
 
@@ -131,8 +147,13 @@ def test_the_suite_benchmarks_the_methods_the_environment_chooses(monkeypatch):
             importlib.reload(module)
         assert fits.FitQuality.params[1] == memory.PeakMemFit.params[1] == [*mcmc, "advi"]
         assert fits.VIConvergence.params[1] == ["advi"]
+        monkeypatch.setenv(common.METHODS_ENV, "ci")  # a set, as --methods takes it
+        importlib.reload(common)
+        assert common.METHOD_NAMES == [
+            m for m in METHODS if m in METHOD_SETS["ci"] and METHODS[m].installed
+        ]
         monkeypatch.setenv(common.METHODS_ENV, "nuts,no_such_method")
-        with pytest.raises(BadInput, match="no_such_method"):
+        with pytest.raises(BadInput, match=r"^\$BNN_BENCH_METHODS='nuts,no_such_method': .*"):
             importlib.reload(common)
     finally:
         monkeypatch.delenv(common.METHODS_ENV)
@@ -148,30 +169,23 @@ def test_benchmarks_never_name_a_method():
             assert f'"{name}"' not in code and f"'{name}'" not in code, f"{path.name}: {name}"
 
 
-def test_listed_metrics_are_all_tracked():
-    names = {name for _, name, _ in _benchmarks("track_")}
-    for metric in (
-        "fit_seconds",
-        "compile_seconds",
-        "neg_final_elbo",
-        "iterations_to_converge",
-        "ece",
-        "brier",
-        "log_loss",
-        "error_rate",
-        "one_minus_f1_weighted",
-        "pred_sd_mean",
-        "pred_sd_ratio_to_mcmc",
-        "abs_log_pred_sd_ratio_to_mcmc",
-        "max_rhat",
-        "min_ess_bulk",
-        "ess_bulk_per_second",
-        "shift_auroc_sd_shortfall",
-        "shifted_log_loss",
-        "coverage_90_gap",
-        "coverage_50_gap",
-    ):
-        assert f"track_{metric}" in names
+def test_every_metric_of_the_table_is_tracked_where_it_says():
+    # the metric table names the tracks; the classes generate them (a metric registered
+    # later gets its track on the class's next import: tests/test_metric_table.py)
+    tracks = {(cls.__name__, name): fn for cls, name, fn in _benchmarks("track_")}
+    wanted = {
+        (m.track.suite, f"track_{m.track.name}"): m for m in METRICS.values() if m.track is not None
+    }
+    assert len(wanted) >= 19
+    for (suite, name), metric in wanted.items():
+        assert (suite, name) in tracks, f"{metric.name}: no {suite}.{name}"
+        assert tracks[suite, name].unit == metric.track.unit
+    assert [n for _, n in wanted] == common.tracked_names()
+    # the tracks that compare two methods' fits, written by hand
+    names = {name for _, name in tracks}
+    assert {"track_pred_sd_ratio_to_mcmc", "track_abs_log_pred_sd_ratio_to_mcmc"} <= names
+    # asv's history is keyed by the track names: today's stay
+    assert {"track_fit_seconds", "track_ece", "track_max_rhat", "track_coverage_90_gap"} <= names
     times = {name for _, name, _ in _benchmarks("time_")}
     assert {"time_build_bnn", "time_logp_dlogp", "time_advi_step", "time_predict_test"} <= times
     assert {name for _, name, _ in _benchmarks("peakmem_")} == {"peakmem_fit"}

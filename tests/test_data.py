@@ -14,6 +14,7 @@ from bnn_models.data import (
     RUPTURE_FEATURES,
     RUPTURE_FILES,
     fetch_rupture,
+    load_dataset,
     load_rupture,
     load_table,
     make_teacher,
@@ -167,3 +168,49 @@ def test_duplicated_rows_are_kept_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match=r"dups\.txt: 1 duplicated rows"):
         X, y, _ = read_table(path)
     assert X.shape == (3, 2)
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def _half_teacher(n_train: int, seed: int) -> object:
+    """A dataset of one's own: teacher data with half the training rows."""
+    return make_teacher(n_train // 2, 50, seed=seed)
+
+
+def test_a_registered_dataset_is_loaded_by_name_with_the_options_it_takes():
+    from bnn_models.cli import build_parser
+    from bnn_models.data import DATASETS, DatasetSpec, register_dataset, unregister_dataset
+    from bnn_models.sweep import parse_grid
+
+    spec = DatasetSpec("half", "teacher data, half the rows", _half_teacher, ("n_train", "seed"))
+    register_dataset(spec)
+    try:
+        # only the options it takes reach the loader: data_dir and rebalance do not
+        ds = load_dataset("half", n_train=200, seed=4, data_dir="/nowhere", rebalance=True)
+        assert len(ds.y_train) == 100 and len(ds.y_test) == 50
+        assert ds.array_hash() == make_teacher(100, 50, seed=4).array_hash()
+        grid = parse_grid({"methods": ["advi"], "datasets": [{"name": "half", "n_train": 80}]})
+        assert [c.folder for c in grid.cells] == ["half-n80-h12"]
+        args = build_parser().parse_args(["run", "--dataset", "half"])
+        assert args.dataset == "half"
+        with pytest.raises(ValueError, match="already registered"):
+            register_dataset(spec)
+    finally:
+        unregister_dataset("half")
+    assert "half" not in DATASETS
+
+
+def test_an_unknown_dataset_or_a_shift_without_shifts_names_the_registered_ones():
+    with pytest.raises(
+        BadInput, match="unknown name 'mnist'; expected one of 'rupture', 'teacher'"
+    ):
+        load_dataset("mnist")
+    with pytest.raises(
+        BadInput, match="'teacher' has no named shifts .datasets with shifts: rupture"
+    ):
+        load_dataset("teacher", shift="bump-height")
+    from bnn_models.data import DatasetSpec
+
+    with pytest.raises(ValueError, match="unknown option 'rows'"):
+        DatasetSpec("x", "x", _half_teacher, ("rows",))

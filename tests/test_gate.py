@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -439,7 +441,7 @@ _RESULTS = Path(__file__).resolve().parents[1] / "results"
     ],
 )
 def test_committed_quick_baselines_are_valid(name, shift, data):
-    from bnn_models.inference import METHODS
+    from bnn_models.inference import METHOD_SETS, METHODS
 
     doc = load_baseline(_RESULTS / name)
     assert doc["profile"] == "quick"
@@ -447,7 +449,7 @@ def test_committed_quick_baselines_are_valid(name, shift, data):
     if name == "baseline_quick.json":  # the gate covers every installed method
         assert set(doc["metrics"]) == {m for m, method in METHODS.items() if method.installed}
     else:
-        assert set(doc["metrics"]) == {"nuts", "advi", "fullrank_advi"}
+        assert set(doc["metrics"]) == set(METHOD_SETS["design"])  # the design card's
     assert min(st["k"] for m in doc["metrics"].values() for st in m.values()) >= 3
     gated = {"shift.auroc_sd", "shift.shifted_log_loss"} if shift else set()
     gated |= {"fidelity.truth_coverage_90"} if data == "teacher" else set()
@@ -498,3 +500,28 @@ def test_shift_metrics_are_gated_and_a_shift_is_compared_with_its_own_baseline(t
     assert not worse.passed and set(failed["metric"]) == {"shift.auroc_sd"}
     with pytest.raises(ResultsError, match="'run.dataset.shift' is None"):
         check(path, _shift_run(tmp_path, "plain", [9], 0.8, None))
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make on this machine")
+def test_make_check_and_make_ci_run_the_same_gate():
+    """The CI gate is written once: `make ci` runs `make check`, which gates the CI set of
+    methods and the design card's under shift and on the teacher data."""
+    root = Path(__file__).resolve().parents[1]
+
+    def dry(target: str) -> str:
+        done = subprocess.run(
+            ["make", "-n", "--no-print-directory", target],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    gates = [ln for ln in dry("check").splitlines() if "bnn-bench check" in ln]
+    assert len(gates) == 3
+    assert "--baseline results/baseline_quick.json --methods ci" in gates[0]
+    assert "baseline_shift_quick.json" in gates[1] and "baseline_teacher_quick.json" in gates[2]
+    ci = dry("ci-checks")
+    assert all(g in ci for g in gates)  # the same commands, through make check
+    assert "BNN_BENCH_METHODS=ci" in dry("ci-asv")

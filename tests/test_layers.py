@@ -29,6 +29,7 @@ RANKS: dict[str, int] = {
     "accel": 2,
     "inference": 3,
     "posterior": 3,
+    "scores": 3,
     "reference": 4,
     "refsummary": 4,
     "metrics": 5,

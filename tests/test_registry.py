@@ -336,3 +336,20 @@ def test_a_fit_records_the_backend_it_compiled_to(monkeypatch):
 
     monkeypatch.setattr(pytensor.config, "mode", "CVM")
     assert pytensor_backend() == "pytensor c"
+
+
+def test_a_method_set_resolves_like_a_family():
+    from bnn_models.inference import METHOD_SETS
+
+    assert resolve_methods("design") == ["nuts", "advi", "fullrank_advi"]
+    assert resolve_methods("design,vi") == [
+        "nuts",
+        "advi",
+        "fullrank_advi",
+        *[m for m in resolve_methods("vi") if m not in METHOD_SETS["design"]],
+    ]
+    assert set(resolve_methods("ci")) < set(METHODS)  # CI leaves the other NUTS engines out
+    for name, members in METHOD_SETS.items():
+        assert name not in METHODS and set(members) <= set(METHODS), name
+    with pytest.raises(BadInput, match=r"unknown method 'desgin'.*a set \(design, ci\)"):
+        resolve_methods("desgin")

@@ -20,6 +20,7 @@ import pytest
 from bnn_models import figures as figs
 from bnn_models.data import RUPTURE_FILES
 from bnn_models.inference import METHODS, NUTSSettings, fit_nuts
+from bnn_models.metrics import METRICS
 from bnn_models.reference import Reference
 from bnn_models.report import (
     FIGURE_FILES,
@@ -395,16 +396,12 @@ def test_summary_table_one_row_per_fit():
     assert table["total_s"].tolist()[:2] == [14.0, 1.0]
     assert table.loc[1, "converged_at"] == 200 and pd.isna(table.loc[0, "converged_at"])
     assert table.loc[2, "error"] == "FitTimeout: 5 s" and pd.isna(table.loc[2, "ece"])
-    assert {
-        "elbo",
-        "pred_sd",
-        "ece",
-        "brier",
-        "log_loss",
-        "auc",
-        "rhat_pred",
-        "divergences",
-    } <= set(table.columns)
+    # a column per metric of the metric table that the report shows or the gate checks,
+    # by its name, where some fit has it
+    shown = {n for n, m in METRICS.items() if m.column or m.gate}
+    assert {"final_elbo", "pred_sd_mean", "ece", "roc_auc", "divergences"} <= set(table.columns)
+    assert set(table.columns) & set(METRICS) <= shown
+    assert table.loc[0, "ece"] == doc["fits"][0]["calibration"]["ece"]
 
 
 def test_html_escapes_what_the_run_provides(tmp_path):

@@ -66,7 +66,7 @@ def test_a_grid_file_is_cut_into_cells(tmp_path):
         ({"methods": ["advi"], "datasets": [{"name": "teacher"}], "quick": "yes"}, "key 'quick'"),
         (
             {"methods": ["advi"], "datasets": [{"name": "teacher", "shift": "bump-height"}]},
-            "datasets[0]: key 'shift' is 'bump-height'",
+            "datasets[0]: key 'shift' is for the rupture data only, not 'teacher'",
         ),
         (
             {"methods": ["advi"], "datasets": [{"name": "rupture", "shift": "tilt"}]},

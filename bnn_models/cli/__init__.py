@@ -35,7 +35,7 @@ from bnn_models.cli._common import (
     _override,
     _seeds,
 )
-from bnn_models.data import SHIFTS
+from bnn_models.data import DATASETS, SHIFTS
 from bnn_models.errors import BadInput
 from bnn_models.model import N_HIDDEN
 
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def data_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--dataset", choices=["rupture", "teacher"], default="rupture")
+        p.add_argument("--dataset", choices=list(DATASETS), default="rupture")
         p.add_argument("--data", metavar="FILE", help="your own CSV/whitespace table instead")
         p.add_argument(
             "--label", default="-1", help="label column of --data: name or index (default: last)"
@@ -237,9 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     swp.add_argument("grid", nargs="?", metavar="GRID.toml", help="the grid (keys: README)")
     swp.add_argument("--out", required=True, metavar="DIR", help="one folder per cell in DIR")
-    swp.add_argument(
-        "--dataset", choices=["rupture", "teacher"], help="without GRID: the one dataset"
-    )
+    swp.add_argument("--dataset", choices=list(DATASETS), help="without GRID: the one dataset")
     swp.add_argument("--n-train", metavar="N[,N...]", help="without GRID: teacher sizes")
     swp.add_argument("--hidden", metavar="H[,H...]", help="without GRID: hidden widths")
     swp.add_argument("--methods", metavar="M[,M...]", help="without GRID: names or families")

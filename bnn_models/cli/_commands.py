@@ -177,6 +177,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from bnn_models.gate import check, write_baseline
+    from bnn_models.inference import resolve_methods
     from bnn_models.report.check import format_baseline, format_check
 
     runs = [Path(r) for r in args.run or []]
@@ -188,7 +189,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         Path(args.baseline),
         runs or None,
         seeds=args.seeds,
-        methods=args.methods.split(",") if args.methods else None,
+        # names, families or sets (--methods ci), as bnn-bench run takes them
+        methods=resolve_methods(args.methods) if args.methods else None,
         log=lambda s: print(s, flush=True),
     )
     print("\n".join(format_check(result, show_all=args.all)))

@@ -33,6 +33,7 @@ from bnn_models.inference.nuts import NUTSSettings, default_sampler, fit_nuts
 __all__ = [
     "FAMILIES",
     "METHODS",
+    "METHOD_SETS",
     "OPTIMIZERS",
     "ADVISettings",
     "ELBOConvergence",
@@ -75,6 +76,32 @@ METHODS: dict[str, Method] = {
 }
 
 
+#: Named sets of methods, accepted wherever methods are named (``--methods design``, a
+#: grid's ``methods``, ``$BNN_BENCH_METHODS``), like a family:
+#:
+#: - ``design``: the design card's three, NUTS against mean-field and full-rank ADVI (the
+#:   committed report, ``make bench``, the uncertainty baselines and benchmarks).
+#: - ``ci``: what CI benchmarks and gates: all but the four alternative NUTS engines
+#:   (PyMC's, NumPyro, BlackJAX, nutpie low-rank), which sample the same posterior as
+#:   nutpie's NUTS and whose quick fits take 1-3 minutes each (JAX compilation, PyMC's
+#:   Python loop, more steps) against seconds for the others. ``make test`` still fits
+#:   every method (tests/test_methods.py), so an engine that breaks fails CI there.
+METHOD_SETS: dict[str, tuple[str, ...]] = {
+    "design": ("nuts", "advi", "fullrank_advi"),
+    "ci": (
+        "nuts",
+        "mclmc",
+        "smc",
+        "advi",
+        "fullrank_advi",
+        "pathfinder",
+        "laplace",
+        "svgd",
+        "ensemble",
+    ),
+}
+
+
 def register(method: Method) -> Method:
     """Add ``method`` to :data:`METHODS` (e.g. a method of your own, from a notebook).
 
@@ -106,26 +133,29 @@ def get_method(name: str) -> Method:
         return METHODS[name]
     except KeyError:
         raise BadInput(
-            f"--methods: unknown method {name!r}; expected some of {','.join(METHODS)} "
-            f"or a family ({', '.join(FAMILIES)}, all)"
+            f"--methods: unknown method {name!r}; expected some of {','.join(METHODS)}, "
+            f"a family ({', '.join(FAMILIES)}, all) or a set ({', '.join(METHOD_SETS)})"
         ) from None
 
 
 def resolve_methods(spec: str | list[str] | None) -> list[str]:
-    """Method names from names, families (``mcmc``, ``vi``, ...) and ``all``.
+    """Method names from names, families (``mcmc``, ``vi``, ...), sets and ``all``.
 
     ``"all"`` and None give every registered method; a family gives its methods in
-    registry order; duplicates are dropped.
+    registry order; a set (:data:`METHOD_SETS`) its methods in its order; duplicates are
+    dropped.
 
     Raises
     ------
     BadInput
-        An empty list, or a name that is neither a method, a family nor ``all``.
+        An empty list, or a name that is neither a method, a family, a set nor ``all``.
 
     Examples
     --------
     >>> resolve_methods("vi")
     ['advi', 'fullrank_advi', 'pathfinder', 'laplace']
+    >>> resolve_methods("design")
+    ['nuts', 'advi', 'fullrank_advi']
     """
     if spec is None:
         return list(METHODS)
@@ -140,6 +170,8 @@ def resolve_methods(spec: str | list[str] | None) -> list[str]:
             # a family (the deep ensemble's name is also its family's: the family
             # holds it)
             names += [m.name for m in METHODS.values() if m.family == part]
+        elif part in METHOD_SETS:
+            names += [get_method(name).name for name in METHOD_SETS[part]]
         else:
             names.append(get_method(part).name)
     if not names:

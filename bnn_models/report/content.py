@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bnn_models.metrics import METRICS, Metric
 from bnn_models.report import sections
 from bnn_models.report.decision import Decision, Engines, build_decision, build_engines
 from bnn_models.report.fidelity import Fidelity, build_fidelity
@@ -95,33 +96,41 @@ def _rhats(m: Method, ref: Method | None) -> str | None:
 _HEADER_UNITS = {"s": "s", "nats": "nats", "us": "µs"}
 
 
+def _derived(against: str) -> dict[tuple[str, str], list[tuple[str, str, str, _Getter]]]:
+    """Columns that compare methods or join two metrics (no one metric of the table), by
+    the table metric (``path``) they follow or precede."""
+    return {
+        ("after", "runtime.predict_s"): [("Runtime", f"Speed-up vs {against}", "x", _speedup)],
+        ("after", "elbo.iter_to_1pct"): [("ELBO", "Rule fired at iteration", "", _rule)],
+        ("after", "spread.pred_sd_mean"): [
+            ("Spread", f"Predictive sd vs {against}", "pct0", _sd_ratio)
+        ],
+        ("before", "diagnostics.ess_bulk_min_pred"): [
+            ("Diagnostics", "Max R-hat: predictions / weights", "", _rhats)
+        ],
+    }
+
+
 def _columns(against: str) -> list[tuple[str, str, str, _Getter]]:
-    """(group, header, unit kind, getter) of the summary table; ``against``: the baseline."""
-    return [
-        ("Runtime", "Total time", "s", _key("runtime.total_s")),
-        ("Runtime", "Compile", "s", _key("runtime.compile_s")),
-        ("Runtime", "Fit", "s", _key("runtime.fit_s")),
-        ("Runtime", "Draw", "s", _key("runtime.draw_s")),
-        ("Runtime", "Predict", "s", _key("runtime.predict_s")),
-        ("Runtime", f"Speed-up vs {against}", "x", _speedup),
-        ("Runtime", "Per gradient, per core", "us", _key("runtime.us_per_grad_core")),
-        ("Runtime", "Per VI step", "us", _key("runtime.us_per_iter")),
-        ("ELBO", "Final ELBO", "nats", _key("elbo.final_elbo")),
-        ("ELBO", "Within 1% of final from iteration", "int", _key("elbo.iter_to_1pct")),
-        ("ELBO", "Rule fired at iteration", "", _rule),
-        ("Spread", "Mean predictive sd", "prob", _key("spread.pred_sd_mean")),
-        ("Spread", f"Predictive sd vs {against}", "pct0", _sd_ratio),
-        ("Test set", "ECE", "prob", _key("calibration.ece")),
-        ("Test set", "Brier", "prob", _key("calibration.brier")),
-        ("Test set", "Log loss", "nats3", _key("calibration.log_loss")),
-        ("Test set", "Accuracy", "pct", _key("calibration.accuracy")),
-        ("Test set", "Weighted F1", "prob", _key("calibration.f1_weighted")),
-        ("Test set", "ROC AUC", "prob", _key("calibration.roc_auc")),
-        ("Diagnostics", "Max R-hat: predictions / weights", "", _rhats),
-        ("Diagnostics", "Min bulk ESS, predictions", "int", _key("diagnostics.ess_bulk_min_pred")),
-        ("Diagnostics", "Bulk ESS per second", "per_s", _key("runtime.ess_bulk_per_s")),
-        ("Diagnostics", "Divergences", "int", _key("diagnostics.divergences")),
-    ]
+    """(group, header, unit kind, getter) of the summary table; ``against``: the baseline.
+
+    One column per metric of the metric table with a ``column`` format
+    (:data:`bnn_models.metrics.METRICS`, its ``label`` the header), grouped by
+    ``column_group`` in the order the groups first appear, and the comparison columns
+    (:func:`_derived`) beside the metric they belong with.
+    """
+    shown = [m for m in METRICS.values() if m.column_format is not None]
+    order = list(dict.fromkeys(m.column_group for m in shown))
+    shown.sort(key=lambda m: order.index(m.column_group))  # stable: table order within a group
+    derived = _derived(against)
+    out: list[tuple[str, str, str, _Getter]] = []
+    for m in shown:
+        out += derived.pop(("before", m.path), [])
+        out.append((m.column_group, m.label, str(m.column_format), _key(m.path)))
+        out += derived.pop(("after", m.path), [])
+    for extra in derived.values():  # beside a metric no longer in the table: at the end
+        out += extra
+    return out
 
 
 def _against(methods: dict[str, Method]) -> str:
@@ -214,7 +223,9 @@ def summary_rows(doc: dict, methods: dict[str, Method] | None = None) -> list[Ro
 
 
 def summary_table(doc: dict) -> pd.DataFrame:
-    """One row per fit: status, times, ELBO, predictive sd, calibration, diagnostics.
+    """One row per fit: method, seed, status, the metrics of the metric table that the
+    report shows or the gate checks (by name; those no fit has are left out), and
+    ``converged_at`` (the convergence rule's iteration, "no" where it never fired).
 
     Examples
     --------
@@ -226,33 +237,19 @@ def summary_table(doc: dict) -> pd.DataFrame:
     for fit in doc["fits"]:
         row = {"method": fit["method"], "seed": fit["seed"], "status": fit["status"]}
         if fit["status"] == "ok":
-            rt, cal, el, sp = fit["runtime"], fit["calibration"], fit["elbo"], fit["spread"]
-            dg = fit.get("diagnostics") or {}
-            row.update(
-                {
-                    "total_s": rt["total_s"],
-                    "fit_s": rt["fit_s"],
-                    "compile_s": rt["compile_s"],
-                    "us_per_grad_core": rt.get("us_per_grad_core"),
-                    "us_per_iter": rt.get("us_per_iter"),
-                    "elbo": el["final_elbo"] if el else None,
-                    "converged_at": (el["rule_fired_at"] or "no") if el else None,
-                    "pred_sd": sp["pred_sd_mean"],
-                    "accuracy": cal["accuracy"],
-                    "f1_weighted": cal["f1_weighted"],
-                    "ece": cal["ece"],
-                    "brier": cal["brier"],
-                    "log_loss": cal["log_loss"],
-                    "auc": cal["roc_auc"],
-                    "rhat_pred": dg.get("rhat_max_pred"),
-                    "ess_pred": dg.get("ess_bulk_min_pred"),
-                    "divergences": dg.get("divergences"),
-                }
-            )
+            row.update({name: m.value(fit) for name, m in METRICS.items() if _shown(m)})
+            el = fit.get("elbo")
+            row["converged_at"] = (el["rule_fired_at"] or "no") if el else None
         else:
             row["error"] = fit.get("error")
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    metrics = [c for c in table.columns if c in METRICS]
+    return table.drop(columns=[c for c in metrics if table[c].isna().all()])
+
+
+def _shown(m: Metric) -> bool:
+    return m.column_format is not None or m.gate is not None
 
 
 # --------------------------------------------------------------------------- verdicts
