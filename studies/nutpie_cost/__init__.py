@@ -1,0 +1,1 @@
+"""Study: nutpie_cost."""

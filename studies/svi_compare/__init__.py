@@ -1,0 +1,1 @@
+"""Study: svi_compare."""
