@@ -1,1 +1,1 @@
-"""Study: cliff."""
+"""Study: where the scaling cliff of one gradient comes from, and what removes it (README.md)."""
