@@ -37,7 +37,7 @@ def test_readme_example_runs(tmp_path, monkeypatch, capsys):
     # optimiser may stop where the Hessian is not positive definite (no Gaussian there).
     # Where it does depends on the last bits of the arithmetic, and those depend on the
     # machine's compile caches (numba's fastmath code compiled anew rounds otherwise than
-    # the cached code: results/perf/nutpie_cost.md). A fresh-clone CI run met it on
+    # the cached code: studies/nutpie_cost/results/nutpie_cost.md). A fresh-clone CI run met it on
     # seed 0, which the same commit passes on a machine whose caches are warm.
     failed = table.loc[table["status"] != "ok"]
     assert len(failed) <= 1, table

@@ -768,65 +768,6 @@ def test_no_asv_link_without_asv(saved_run, tmp_path, monkeypatch):
     assert build_report(out, figures=False).asv is None
 
 
-def _bench_side(label: str, wall: float, nuts_fit_s: float, advi_us: float, **extra) -> dict:
-    """One side of a before/after run: 4 chains on 2 cores, 1e6 gradients."""
-    nuts = {
-        "config": {"chains": 4, "cores": 2},
-        "runtime": {"fit_s": nuts_fit_s, "grad_evals": 1_000_000},
-        "diagnostics": {"rhat_max_pred": 1.004},
-        "fidelity": {"pred_sd_ratio_gmean": 0.998},
-    }
-    fits = {
-        "nuts": nuts,
-        "advi": {"runtime": {"us_per_iter": advi_us}},
-        "fullrank_advi": {"runtime": {"fit_s": 5.0}},
-    }
-    return {"label": label, "wall_s": wall, "fits": fits, "extra": [], "env": {}, **extra}
-
-
-def test_speed_choices_against_the_default_side_of_one_run(saved_run, tmp_path):
-    """Each opt-in side against the "after" side of the same run, by hand: wall 90 / 180 s
-    is 0.50x; NUTS 20 s x 2 cores / 1e6 gradients is 40 us per gradient per core against
-    80; the source names the file, its commit and machine; a side that failed is left out."""
-    project = tmp_path / "project"
-    out = _copy(saved_run, project / "results" / "run")
-    (project / "asv.conf.json").write_text('{"version": 1}\n')
-    assert build_report(out, figures=False).speed is None  # no before/after run: no section
-    sides = [
-        _bench_side("before", 300.0, 60.0, 400.0),
-        _bench_side("after", 180.0, 40.0, 300.0),
-        _bench_side("after, fast (opt-in)", 90.0, 20.0, 75.0, extra=["--set", "nuts.fused=true"]),
-        {"label": "after, broken", "error": "exit status 1", "fits": {}},
-    ]
-    doc = {"commit": "0123456789abcdef", "machine": {"cpu": "CPU X", "cpu_count": 2}}
-    evidence = project / "results" / "perf" / "before_after.json"
-    evidence.parent.mkdir(parents=True)
-    evidence.write_text(json.dumps({**doc, "sides": sides}))
-    speed = build_report(out, figures=False).speed
-    assert speed is not None and len(speed.rows) == 1
-    row = dict(zip(speed.header, speed.rows[0], strict=True))
-    nuts, advi = METHODS["nuts"].label, METHODS["advi"].label
-    assert row["Choice (opt-in)"] == "fast (opt-in)"
-    assert speed.settings == ["fast (opt-in): --set nuts.fused=true"]
-    assert row["make bench time vs default"] == "0.50x"
-    assert row[f"{nuts}: us per gradient per core"] == "40 (80)"
-    assert row[f"{advi}: us per step"] == "75 (300)"
-    assert row[f"{nuts}: R-hat / fidelity sd ratio"] == "1.004 / 0.998"
-    assert "0123456789ab" in speed.source and "CPU X" in speed.source
-    assert "Faster, opt-in" in render_markdown(build_report(out, figures=False))
-    evidence.write_text(json.dumps({**doc, "sides": sides[:2]}))  # no opt-in side
-    assert build_report(out, figures=False).speed is None
-    # A file that cannot be read: no section, and a warning naming the file and field.
-    for text, field in [
-        ("{not json", "cannot be read as JSON"),
-        (json.dumps({**doc, "sides": "none"}), "field 'sides' must be a list of objects"),
-        (json.dumps({**doc, "sides": sides[2:]}), "field 'sides' has no side labelled 'after'"),
-    ]:
-        evidence.write_text(text)
-        with pytest.warns(UserWarning, match=f"before_after.json: {field}"):
-            assert build_report(out, figures=False).speed is None
-
-
 # --------------------------------------------------------------------------- figures
 
 

@@ -10,7 +10,7 @@ which computes both in one pass. Where the graph only sums the log-likelihoods a
 cotangent is one number for every row (a log density: PyMC sums each term), a second
 rewrite (:func:`sum_bnn_loglik`) makes these Ops ``summed``: the value is the sum, and
 the shape's kernel takes one ``log`` per block of rows, ``log(prod(1 + exp(-|z|)))``,
-instead of a ``log1p`` per row (``results/perf/nutpie_cost.md``: the Op inside nutpie).
+instead of a ``log1p`` per row (``studies/nutpie_cost/results/nutpie_cost.md``: the Op inside nutpie).
 Each pass walks the rows once, in blocks of 128 rows: no (rows, hidden) temporaries,
 unlike PyTensor's own graph of the same function.
 

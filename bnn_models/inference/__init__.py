@@ -23,7 +23,12 @@ from bnn_models.inference import (
     smc,
     svgd,
 )
-from bnn_models.inference._gaussian_vi import OPTIMIZERS, ELBOConvergence, GaussianVISettings
+from bnn_models.inference._gaussian_vi import (
+    OPTIMIZERS,
+    ELBOConvergence,
+    GaussianVISettings,
+    start_at_mean_field,
+)
 from bnn_models.inference._method import FAMILIES, Method, Settings
 from bnn_models.inference._result import FitResult, load_fit, save_fit
 from bnn_models.inference.advi import ADVISettings, fit_advi
@@ -52,6 +57,7 @@ __all__ = [
     "register",
     "resolve_methods",
     "save_fit",
+    "start_at_mean_field",
     "unregister",
 ]
 

@@ -2,9 +2,7 @@
 
 Everything in the report is computed from the folder's ``metrics.json`` and the fit
 files it names; the only numbers from elsewhere are the published study's, each shown
-with its source (:data:`PUBLISHED`), and the measured gains of opt-in choices from the
-project's committed before/after run (``results/perf/before_after.json``, named with its
-commit and machine). The same results give the same bytes: the report
+with its source (:data:`PUBLISHED`). The same results give the same bytes: the report
 carries the run's time, not its own, and figures are PNGs without timestamps.
 
 One job per module: :mod:`~bnn_models.report.run` (the run's methods, baseline, styles),

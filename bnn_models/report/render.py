@@ -260,9 +260,6 @@ def render_markdown(rep: Report, figure_dir: str = "figures") -> str:
             for title, header, rows in rep.details
         ],
     }
-    tables["speed"] = (
-        _markdown(pd.DataFrame(rep.speed.rows, columns=rep.speed.header)) if rep.speed else None
-    )
     tables["shift"] = None
     if rep.shift is not None:
         sh = rep.shift
@@ -296,9 +293,6 @@ def render_html(rep: Report) -> str:
             (title, _html_table(header, rows, "details")) for title, header, rows in rep.details
         ],
     }
-    tables["speed"] = (
-        _html_table(rep.speed.header, rep.speed.rows, "details") if rep.speed else None
-    )
     tables["shift"] = None
     if rep.shift is not None:
         sh = rep.shift

@@ -1,6 +1,6 @@
 """Full-rank ADVI's step inside the suite's own fit, against ADVI's: plain and packed.
 
-``svi_compare.py`` times one step of each method from one warm approximation (the best
+The svi_compare study times one step of each method from one warm approximation (the best
 of several 3,000-step fits). This script checks its ratios where `make bench` sees them:
 the suite's own ``fit_advi`` and ``fit_fullrank_advi`` (seed 0, every stage as the suite
 runs it: ADVI to its rule; full-rank's mean-field warm stage, then its full-rank stage to
@@ -9,18 +9,20 @@ a change of the machine's speed reaches every fit of a round alike. Per round an
 microseconds per step of ADVI, of full-rank's full-rank stage (its warm stage apart) and
 their ratio.
 
-    python scripts/fullrank_in_suite.py [--out results/perf] [--rounds 5]
+    python -m studies.performance.fullrank_in_suite [--out DIR] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from studies._common import provenance, render_template, write_report  # noqa: E402
+from studies._common import STUDIES, provenance, render_template, write_report
+
+__all__ = ["main", "measure", "render"]
+
+#: Where the committed results live.
+RESULTS = STUDIES / "performance" / "results"
 
 #: The configurations (settings given to both methods), in the order they run.
 CONFIGS: dict[str, dict] = {
@@ -45,16 +47,24 @@ def _us_per_step(fit) -> tuple[float, int]:
     return float(runtime(fit)["us_per_iter"]), int(fit.loss.size - warm.get("iterations", 0))
 
 
-def measure(rounds: int) -> dict:
+def measure(
+    rounds: int,
+    configs: dict[str, dict] | None = None,
+    overrides: dict[str, dict] | None = None,
+) -> dict:
+    """``rounds`` rounds of :data:`FITS` per configuration (default :data:`CONFIGS`), on
+    the rupture data; ``overrides``: settings per method beyond the configuration's (a
+    smoke test's short fits)."""
     from bnn_models.data import load_rupture
     from bnn_models.inference import METHODS
 
     dataset = load_rupture()
     rows = []
-    for config, settings in CONFIGS.items():
+    for config, settings in (configs or CONFIGS).items():
         for r in range(rounds):
             for label, method, own in FITS:
-                s = METHODS[method].settings(**settings, **own)
+                extra = (overrides or {}).get(method, {})
+                s = METHODS[method].settings(**{**settings, **own, **extra})
                 fit = METHODS[method].fit(dataset=dataset, settings=s, seed=0, progressbar=False)
                 us, steps = _us_per_step(fit)
                 rows.append(
@@ -78,7 +88,7 @@ def render(doc: dict) -> str:
     summary.columns = [f"{fit}: {stat}" for fit, stat in summary.columns]
     order = [c for c in CONFIGS if c in summary.index]
     return render_template(
-        "fullrank_in_suite.md.j2",
+        "performance/fullrank_in_suite.md.j2",
         doc=doc,
         summary=summary.loc[order].reset_index().to_markdown(index=False, floatfmt=".2f"),
         per_round=per_round.reset_index().to_markdown(index=False),
@@ -87,8 +97,8 @@ def render(doc: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="results/perf", help="folder for fullrank_in_suite.*")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--out", default=str(RESULTS), help="folder for fullrank_in_suite.*")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of the three fits")
     parser.add_argument("--render", action="store_true", help="only rewrite the markdown")
     args = parser.parse_args(argv)

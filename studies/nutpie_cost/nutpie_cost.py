@@ -25,10 +25,10 @@ NUTS settings (nutpie, numba backend, diagonal mass matrix) and seed 1:
 Cases of parts 1 and 2 alternate over ``--rounds`` rounds; each keeps its lowest CPU
 time. About 7 minutes on 2 cores; run it with nothing else on the machine:
 
-    python scripts/nutpie_cost.py --out results/perf
+    python -m studies.nutpie_cost.nutpie_cost --out studies/nutpie_cost/results
 
 Writes ``nutpie_cost.json`` (every number, with commit, machine, versions, data hash)
-and ``nutpie_cost.md`` (``scripts/templates/nutpie_cost.md.j2``); ``--render`` rewrites
+and ``nutpie_cost.md`` (``nutpie_cost.md.j2``); ``--render`` rewrites
 the markdown from an existing JSON without measuring; ``--quick`` runs short fits, one
 round (a smoke test of the script, not a measurement).
 """
@@ -50,9 +50,12 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from studies._common import provenance, render_template, write_report  # noqa: E402
+from studies._common import ROOT, STUDIES, provenance, render_template, write_report
+
+__all__ = ["main", "measure", "render", "worker"]
+
+#: Where the committed results live.
+RESULTS = STUDIES / "nutpie_cost" / "results"
 
 #: Part 1: (chains, cores).
 LAYOUTS = ((1, 1), (2, 1), (2, 2), (4, 2))
@@ -142,20 +145,26 @@ def _run(spec: dict, flags: str = "") -> dict:
     env.pop("PYTENSOR_FLAGS", None)
     if flags:
         env["PYTENSOR_FLAGS"] = flags
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    cmd = [sys.executable, "-m", "studies.nutpie_cost.nutpie_cost", "--worker", json.dumps(spec)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
         raise RuntimeError(f"case {spec} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return {**spec, "flags": flags, **json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
-def measure(rounds: int, steps: int) -> dict:
+def measure(
+    rounds: int,
+    steps: int,
+    layouts: tuple[tuple[int, int], ...] = LAYOUTS,
+    means: dict[str, tuple[str, str]] = MEANS,
+    repro: dict[str, str] = REPRO,
+) -> dict:
     """Parts 1 and 2, alternating over ``rounds`` (lowest CPU time kept), then part 3."""
     cases = [
         ("layout", f"{c} chain{'s' * (c > 1)} on {k} core{'s' * (k > 1)}", "sign", "", c, k)
-        for c, k in LAYOUTS
+        for c, k in layouts
     ]
-    cases += [("means", name, built, flags, 1, 1) for name, (built, flags) in MEANS.items()]
+    cases += [("means", name, built, flags, 1, 1) for name, (built, flags) in means.items()]
     best: dict = {}
     for rnd in range(rounds):
         for part, name, built, flags, chains, cores in cases:
@@ -165,8 +174,8 @@ def measure(rounds: int, steps: int) -> dict:
             key = (part, name)
             if key not in best or row["cpu_us_per_grad"] < best[key]["cpu_us_per_grad"]:
                 best[key] = row
-    repro = []
-    for name, flags in REPRO.items():
+    repro_rows = []
+    for name, flags in repro.items():
         with tempfile.TemporaryDirectory() as cache:
             for state in ("cold", "warm"):
                 print(f"same seed: {name}: {state}", file=sys.stderr, flush=True)
@@ -178,8 +187,8 @@ def measure(rounds: int, steps: int) -> dict:
                     "bare": False,
                 }
                 both = f"{flags},base_compiledir={cache}".lstrip(",")
-                repro.append({"fastmath": name, "cache": state, **_run(spec, both)})
-    return {"cases": list(best.values()), "repro": repro}
+                repro_rows.append({"fastmath": name, "cache": state, **_run(spec, both)})
+    return {"cases": list(best.values()), "repro": repro_rows}
 
 
 def _md(frame: pd.DataFrame) -> str:
@@ -217,7 +226,7 @@ def render(doc: dict) -> str:
     repro_table = repro[["fastmath", "cache", "gradients", "compile_s", "points_sha256"]].copy()
     repro_table["points_sha256"] = repro_table["points_sha256"].str[:16]
     return render_template(
-        "nutpie_cost.md.j2",
+        "nutpie_cost/nutpie_cost.md.j2",
         doc=doc,
         layout=tables["layout"],
         means=tables["means"],
@@ -231,8 +240,8 @@ def render(doc: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="results/perf", help="folder for nutpie_cost.*")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--out", default=str(RESULTS), help="folder for nutpie_cost.*")
     parser.add_argument("--render", action="store_true", help="only rewrite the markdown")
     parser.add_argument("--quick", action="store_true", help="short fits, one round")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over the cases")

@@ -25,11 +25,12 @@ runs two minimal reproductions with plain NumPy, of the faults (:data:`REPRO`) a
 OpenBLAS's threshold (:data:`REPRO_GEMM`). About 3 minutes on 2 cores; run it with
 nothing else on the machine:
 
-    python scripts/cliff.py --out results/cliff
+    python -m studies.cliff.cliff --out studies/cliff/results
 
 Writes ``cliff.json`` (every number, with commit, machine, versions) and ``cliff.md``
-(``scripts/templates/cliff.md.j2``); ``--render`` rewrites ``cliff.md`` from an existing
-``cliff.json`` without measuring; ``--quick`` measures a corner of the grid, one round.
+(``cliff.md.j2``); ``--render`` rewrites ``cliff.md`` from an existing ``cliff.json``
+without measuring; ``--quick`` measures a corner of the grid, one round; ``--cells``
+measures the cells it names instead of the grid.
 """
 
 from __future__ import annotations
@@ -47,9 +48,12 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the asv suite's helpers (benchmarks/) build the VI step
-from studies._common import provenance, render_template  # noqa: E402
+from studies._common import ROOT, STUDIES, provenance, render_template
+
+__all__ = ["gemm_reproduction", "growth", "main", "measure", "render", "reproduction", "worker"]
+
+#: Where the committed results live.
+RESULTS = STUDIES / "cliff" / "results"
 
 #: (rows, hidden) cells: the rows at 12 hidden, then the widths at 6,400 rows.
 GRID = ((1600, 12), (6400, 12), (25600, 12), (6400, 24), (6400, 48))
@@ -175,6 +179,7 @@ def worker(variant: str, grid: tuple[tuple[int, int], ...]) -> dict:
         _set_thresholds()
     from threadpoolctl import threadpool_limits
 
+    # the asv suite's helpers: the same data, initial point and VI step its benchmarks time
     from benchmarks.common import initial_vector, teacher, vi_step_function
     from bnn_models.model import build_bnn
 
@@ -217,8 +222,10 @@ def _last_json(proc: subprocess.CompletedProcess) -> dict:
 
 def _run_worker(variant: str, grid: tuple[tuple[int, int], ...]) -> dict:
     cells = ",".join(f"{r}x{h}" for r, h in grid)
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", variant, "--cells", cells]
-    proc = subprocess.run(cmd, env=_env(variant), capture_output=True, text=True, timeout=600)
+    cmd = [sys.executable, "-m", "studies.cliff.cliff", "--worker", variant, "--cells", cells]
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env=_env(variant), capture_output=True, text=True, timeout=600
+    )
     return _last_json(proc)
 
 
@@ -362,7 +369,7 @@ def render(doc: dict) -> str:
     gemm["rows"] = [f"{n:,}" for n in gemm["rows"]]
     gemm.columns.name = None
     verdicts = []
-    for variant, steps in ratios.groupby("variant", sort=False):
+    for variant, steps in ratios.groupby("variant", sort=False) if not ratios.empty else ():
         missed = steps.loc[~steps["met"]]
         verdicts.append(
             f"`{variant}`: all {len(steps)} steps within the goal"
@@ -373,7 +380,7 @@ def render(doc: dict) -> str:
             )
         )
     return render_template(
-        "cliff.md.j2",
+        "cliff/cliff.md.j2",
         doc=doc,
         variants=VARIANTS,
         grad=_table(doc["calls"], "grad"),
@@ -402,15 +409,15 @@ def _parse_cells(text: str) -> tuple[tuple[int, int], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="results/cliff", help="folder for cliff.json and .md")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--out", default=str(RESULTS), help="folder for cliff.json and .md")
     parser.add_argument(
         "--render", action="store_true", help="only rewrite cliff.md from OUT/cliff.json"
     )
     parser.add_argument("--quick", action="store_true", help="a corner of the grid, one round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds over the variants")
     parser.add_argument("--worker", choices=list(VARIANTS), help=argparse.SUPPRESS)
-    parser.add_argument("--cells", help=argparse.SUPPRESS)
+    parser.add_argument("--cells", help="ROWSxHIDDEN[,...]: these cells instead of the grid")
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.worker, _parse_cells(args.cells))))
@@ -425,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         doc = json.loads((out / "cliff.json").read_text())
     else:
         grid, rounds = (QUICK_GRID, 1) if args.quick else (GRID, args.rounds)
+        if args.cells:
+            grid = _parse_cells(args.cells)
         prov = provenance(extra=("threadpoolctl",))  # the checkout as the run starts
         calls = measure(grid, rounds)
         libc, libc_version = platform.libc_ver()

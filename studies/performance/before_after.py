@@ -4,22 +4,21 @@ Issue 13's acceptance table. For each side (a commit, and optionally settings a 
 adds), in a git worktree of that commit, the command ``make bench`` runs (``bnn-bench
 run --methods nuts,advi,fullrank_advi``, default settings, seed 0) with this
 interpreter, timed from start to exit; its ``metrics.json`` gives the rest. Then, from
-the after side's ``scripts/svi_compare.py``, ADVI and NumPyro's SVI on the same model
-for the same steps (time to 1% of the final loss, the same definition for both).
-Everything runs one after the other in this one process tree: run it with nothing
-else on the machine.
+the after side's worktree, ``python -m studies.svi_compare.svi_compare`` fits ADVI and
+NumPyro's SVI on the same model for the same steps (time to 1% of the final loss, the
+package's definition for both). Everything runs one after the other in this one process
+tree: run it with nothing else on the machine.
 
-    python scripts/before_after.py --before 46453d0 --out results/perf
-    python scripts/before_after.py --out results/perf --render
+    python -m studies.performance.before_after --before <commit>
+    python -m studies.performance.before_after --render
 
-Writes ``before_after.json`` (every number, each side's commit, the machine, versions)
-and ``summary.md`` (``scripts/templates/before_after.md.j2``).
+Writes ``before_after.json`` (every number, each side's commit, the machine, versions),
+``summary.md`` (``before_after.md.j2``) and ``opt_in.md`` (:mod:`studies.performance.opt_in`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -30,11 +29,14 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from studies._common import provenance, render_template  # noqa: E402
+from bnn_models.metrics import us_per_gradient_per_core
+from studies._common import ROOT, STUDIES, provenance, render_template
+from studies.performance import opt_in
 
-from bnn_models.metrics import us_per_gradient_per_core  # noqa: E402
+__all__ = ["bench", "main", "render", "svi_pair", "table"]
+
+#: Where the committed results live.
+RESULTS = STUDIES / "performance" / "results"
 
 #: What ``make bench`` fits (the Makefile's BENCH_METHODS).
 BENCH_METHODS = "nuts,advi,fullrank_advi"
@@ -69,6 +71,12 @@ VARIANTS = {
 }
 #: ADVI against NumPyro SVI: seed and steps (ADVI's default ``max_iter``).
 SVI_SEED, SVI_STEPS = 0, 30_000
+#: What "to 1%" means in the SVI pair (the svi_compare study's definition).
+SVI_TO_1PCT = (
+    "the first step from which the loss, smoothed by a trailing mean over the ELBO rule's "
+    "window, stays within 1% of its final smoothed value (`bnn_models.metrics."
+    "iterations_to_within`)"
+)
 #: ``--quick`` (a smoke test): SVI steps.
 QUICK_SVI_STEPS = 2000
 
@@ -105,19 +113,13 @@ def bench(commit: str, extra: list[str], env: dict, work: Path) -> dict:
 
 
 def svi_pair(commit: str, work: Path, steps: int) -> list[dict]:
-    """ADVI and NumPyro SVI, ``steps`` steps each, from ``commit``'s svi_compare."""
-    from bnn_models.data import load_rupture
-
-    path = work / f"tree-{commit[:12]}" / "scripts" / "svi_compare.py"
-    spec = importlib.util.spec_from_file_location("svi_compare", path)
-    assert spec is not None and spec.loader is not None
-    svi = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(svi)
-    dataset = load_rupture()
-    runs = [
-        svi.fit_advi(dataset, SVI_SEED, steps, "default"),
-        svi.fit_numpyro(dataset, SVI_SEED, steps),
-    ]
+    """ADVI and NumPyro SVI, ``steps`` steps each, from ``commit``'s svi_compare study (run
+    in that commit's worktree, no anatomy)."""
+    out = work / f"svi-{commit[:12]}"
+    cmd = [sys.executable, "-m", "studies.svi_compare.svi_compare", "--out", str(out)]
+    cmd += ["--seeds", str(SVI_SEED), "--steps", str(steps), "--advi-backends", "default"]
+    subprocess.run([*cmd, "--no-anatomy"], cwd=work / f"tree-{commit[:12]}", check=True)
+    runs = json.loads((out / "svi_compare.json").read_text())["runs"]
     return [{k: v for k, v in run.items() if k != "smooth_trace"} for run in runs]
 
 
@@ -205,7 +207,7 @@ def render(doc: dict) -> str:
         ["method", "seed", "us_per_step", "final_loss", "to_1pct_step", "to_1pct_s", "compile_s"]
     ]
     return render_template(
-        "before_after.md.j2",
+        "performance/before_after.md.j2",
         doc=doc,
         table=table(doc["sides"]).reset_index().to_markdown(index=False),
         svi=svi.to_markdown(index=False, floatfmt=".4g"),
@@ -215,11 +217,11 @@ def render(doc: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     from bnn_models.io import write_json, write_text
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--before", help="the commit before (e.g. the issue's start)")
     parser.add_argument("--after", default="HEAD")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--out", default="results/perf")
+    parser.add_argument("--out", default=str(RESULTS), help="folder for the outputs")
     parser.add_argument("--render", action="store_true", help="only redraw from the json")
     parser.add_argument(
         "--quick", action="store_true", help="smoke test: quick settings, 2,000 SVI steps"
@@ -261,13 +263,15 @@ def main(argv: list[str] | None = None) -> int:
             "quick": args.quick,
             "sides": sides,
             "svi": svi,
+            "svi_to_1pct": SVI_TO_1PCT,
         }
         write_json(out / "before_after.json", doc)
     text = render(doc)
     write_text(out / "summary.md", text)
+    write_text(out / "opt_in.md", opt_in.render(doc))
     print(text)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
