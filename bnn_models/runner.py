@@ -27,8 +27,8 @@ from typing import Any
 from bnn_models.data import Dataset
 from bnn_models.errors import BadInput
 from bnn_models.executor import Executor, SerialExecutor
-from bnn_models.inference import FitResult, Settings, get_method, load_fit, resolve_methods
-from bnn_models.inference._deadline import DEADLINE, FitTimeout
+from bnn_models.inference import Settings, get_method, resolve_methods
+from bnn_models.inference.context import FitTimeout
 from bnn_models.io import atomic_path, write_json
 from bnn_models.provenance import (
     git_commit,
@@ -38,7 +38,13 @@ from bnn_models.provenance import (
 )
 from bnn_models.reference import Reference
 from bnn_models.schema import SCHEMA, SCHEMA_VERSION, load_metrics, summarise_seeds
-from bnn_models.tasks import Task, raise_is_lost, retried_raises_unprinted, skipped_entry
+from bnn_models.tasks import (
+    Task,
+    raise_is_lost,
+    retried_raises_unprinted,
+    running_deadline,
+    skipped_entry,
+)
 
 __all__ = [
     "FitTimeout",
@@ -47,7 +53,6 @@ __all__ = [
     "execute_plans",
     "fit_settings",
     "plan_run",
-    "load_fits",
     "run_benchmark",
     "signals_raise",
 ]
@@ -120,10 +125,12 @@ def signals_raise() -> Iterator[None]:
         exc = Interrupted(f"received {signal.Signals(signum).name}")
         if raise_is_lost(frame):
             return  # the next delivery may land where the raise reaches the run
-        if DEADLINE.cooperative:
-            DEADLINE.interrupt(exc)
+        deadline = running_deadline()
+        if deadline is not None and deadline.cooperative:
+            deadline.interrupt(exc)
             return
-        DEADLINE.pending = None
+        if deadline is not None:
+            deadline.pending = None
         raise exc
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -370,13 +377,3 @@ def run_benchmark(
     """
     plan = plan_run(dataset, out_dir, log=log, **options)
     return execute_plans([plan], executor, log)[0]
-
-
-def load_fits(out_dir: str | Path, doc: dict) -> dict[tuple[str, int], FitResult]:
-    """Load the saved FitResults named in a metrics document."""
-    out = Path(out_dir)
-    return {
-        (f["method"], f["seed"]): load_fit(out / f["fit_file"])
-        for f in doc["fits"]
-        if f["status"] == "ok" and f.get("fit_file")
-    }

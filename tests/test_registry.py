@@ -51,7 +51,7 @@ class MAPSettings(Settings):
         require(self.max_iter >= 1, "max_iter", self.max_iter, ">= 1")
 
 
-def fit_map(*, dataset, settings=MAPSettings(), seed=0, progressbar=True):
+def fit_map(*, dataset, settings=MAPSettings(), seed=0, context=None):
     t0 = time.perf_counter()
     model = build_bnn(
         dataset.X_train,
@@ -66,7 +66,7 @@ def fit_map(*, dataset, settings=MAPSettings(), seed=0, progressbar=True):
     found = pm.find_MAP(
         start=start,
         model=model,
-        progressbar=progressbar,
+        progressbar=context is None or context.progressbar,
         maxeval=settings.max_iter,
     )
     t2 = time.perf_counter()

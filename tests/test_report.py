@@ -19,7 +19,7 @@ import pytest
 
 from bnn_models import figures as figs
 from bnn_models.data import RUPTURE_FILES
-from bnn_models.inference import METHODS, NUTSSettings, fit_nuts
+from bnn_models.inference import METHODS, FitContext, NUTSSettings, fit_nuts
 from bnn_models.reference import Reference
 from bnn_models.report import (
     FIGURE_FILES,
@@ -51,7 +51,9 @@ def saved_run(tmp_path_factory, teacher_small) -> Path:
     """A finished three-method run on the tiny teacher data against a small reference
     (a separate NUTS run given as external draws), without its report."""
     settings = NUTSSettings(draws=150, tune=150, chains=2, n_hidden=4)
-    nuts = fit_nuts(dataset=teacher_small, settings=settings, seed=99, progressbar=False)
+    nuts = fit_nuts(
+        dataset=teacher_small, settings=settings, seed=99, context=FitContext(progressbar=False)
+    )
     ref = Reference.from_draws(nuts.idata, teacher_small, n_hidden=4, prior_sigma=1.0, key="tiny")
     out = tmp_path_factory.mktemp("saved_run")
     run_benchmark(

@@ -27,6 +27,7 @@ from bnn_models.inference._gaussian_vi import OPTIMIZERS, ELBOConvergence, Gauss
 from bnn_models.inference._method import FAMILIES, Method, Settings
 from bnn_models.inference._result import FitResult, load_fit, save_fit
 from bnn_models.inference.advi import ADVISettings, fit_advi
+from bnn_models.inference.context import Deadline, FitContext, FitTimeout
 from bnn_models.inference.fullrank_advi import FullRankADVISettings, fit_fullrank_advi
 from bnn_models.inference.nuts import NUTSSettings, default_sampler, fit_nuts
 
@@ -35,8 +36,11 @@ __all__ = [
     "METHODS",
     "OPTIMIZERS",
     "ADVISettings",
+    "Deadline",
     "ELBOConvergence",
+    "FitContext",
     "FitResult",
+    "FitTimeout",
     "FullRankADVISettings",
     "GaussianVISettings",
     "Method",
