@@ -34,8 +34,7 @@ from dataclasses import dataclass
 import pymc as pm
 import xarray as xr
 
-from bnn_models.inference import FitResult, Method, Settings
-from bnn_models.inference._method import require
+from bnn_models.inference import FitResult, Method, Settings, require
 from bnn_models.inference._predict import predict_test
 from bnn_models.model import PARAMS, build_bnn
 

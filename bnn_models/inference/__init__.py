@@ -24,7 +24,8 @@ from bnn_models.inference import (
     svgd,
 )
 from bnn_models.inference._gaussian_vi import OPTIMIZERS, ELBOConvergence, GaussianVISettings
-from bnn_models.inference._method import FAMILIES, Method, Settings
+from bnn_models.inference._mcmc import MCMCSettings
+from bnn_models.inference._method import FAMILIES, FitFunction, Method, Settings, require
 from bnn_models.inference._result import FitResult, load_fit, save_fit
 from bnn_models.inference.advi import ADVISettings, fit_advi
 from bnn_models.inference.context import Deadline, FitContext, FitTimeout
@@ -39,10 +40,12 @@ __all__ = [
     "Deadline",
     "ELBOConvergence",
     "FitContext",
+    "FitFunction",
     "FitResult",
     "FitTimeout",
     "FullRankADVISettings",
     "GaussianVISettings",
+    "MCMCSettings",
     "Method",
     "NUTSSettings",
     "Settings",
@@ -53,6 +56,7 @@ __all__ = [
     "get_method",
     "load_fit",
     "register",
+    "require",
     "resolve_methods",
     "save_fit",
     "unregister",
