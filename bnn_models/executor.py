@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from bnn_models.errors import BadInput
+from bnn_models.errors import BadInput, check_count
 from bnn_models.reference import Reference
 from bnn_models.tasks import Outcome, Task, failed_outcome, run_task
 
@@ -270,8 +270,8 @@ def make_executor(
 ) -> Executor:
     """``None`` or ``"serial"``: :class:`SerialExecutor`; else :class:`DaskExecutor`.
     ``task_fn`` runs one task (default: fit and measure, :func:`run_task`)."""
+    if n_workers is not None:
+        check_count("--workers", n_workers)
     if scheduler in (None, "serial"):
         return SerialExecutor(task_fn)
-    if n_workers is not None and n_workers < 1:
-        raise BadInput(f"--workers: must be >= 1, got {n_workers}")
     return DaskExecutor(scheduler, n_workers=n_workers, log=log, progress=progress, task_fn=task_fn)

@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 
 from bnn_models.data import Dataset
-from bnn_models.errors import BadInput
+from bnn_models.errors import BadInput, check_seed
 from bnn_models.inference import FitResult
 from bnn_models.inference._method import require
 from bnn_models.posterior import (
@@ -169,6 +169,10 @@ class ReferenceSettings:
         require(self.chains >= 2, "reference: chains", self.chains, ">= 2 for R-hat")
         require(self.draws >= 1, "reference: draws", self.draws, ">= 1")
         require(self.tune >= 0, "reference: tune", self.tune, ">= 0")
+        check_seed("reference: seed", self.seed)
+        require(
+            0 < self.target_accept < 1, "reference: target_accept", self.target_accept, "in (0, 1)"
+        )
 
 
 #: Settings of ``bnn-bench reference --quick`` (a smoke test, not a usable reference).

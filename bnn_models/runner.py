@@ -16,7 +16,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import product
@@ -25,7 +25,7 @@ from types import FrameType
 from typing import Any
 
 from bnn_models.data import Dataset
-from bnn_models.errors import BadInput
+from bnn_models.errors import BadInput, check_seconds, check_seed
 from bnn_models.executor import Executor, SerialExecutor
 from bnn_models.inference import Settings, get_method, resolve_methods
 from bnn_models.inference.context import FitTimeout
@@ -50,6 +50,7 @@ __all__ = [
     "FitTimeout",
     "Interrupted",
     "RunPlan",
+    "check_seeds",
     "execute_plans",
     "fit_settings",
     "plan_run",
@@ -81,6 +82,24 @@ def fit_settings(
         if name not in methods:
             raise BadInput(f"--set: method {name!r} is not among --methods {','.join(methods)}")
     return {m: get_method(m).configure(quick=quick, overrides=overrides.get(m)) for m in methods}
+
+
+def check_seeds(seeds: Iterable[int], name: str = "--seeds") -> list[int]:
+    """The seeds of a run, checked: at least one, none repeated, each in [0, 2**32 - 1].
+
+    Raises
+    ------
+    BadInput
+        An empty list, a repeated seed, or a seed out of range; naming ``name``.
+    """
+    seeds = list(seeds)
+    if not seeds:
+        raise BadInput(f"{name}: empty list of seeds")
+    if len(set(seeds)) != len(seeds):
+        raise BadInput(f"{name}: {seeds} repeats a seed")
+    for seed in seeds:
+        check_seed(name, seed)
+    return seeds
 
 
 def _config_hash(method: str, seed: int, settings: Settings, dataset: Dataset) -> str:
@@ -194,13 +213,10 @@ def plan_run(
 ) -> RunPlan:
     """The fits of :func:`run_benchmark` (same arguments), read-only: nothing is written."""
     methods = resolve_methods(methods)
-    seeds = list(seeds) if seeds is not None else [0]
-    if not seeds:
-        raise BadInput("--seeds: empty list of seeds")
-    if len(set(seeds)) != len(seeds):
-        raise BadInput(f"--seeds: {seeds} repeats a seed")
-    if time_limit_s is not None and time_limit_s <= 0:
-        raise BadInput(f"--time-limit: must be > 0 seconds, got {time_limit_s}")
+    seeds = check_seeds(seeds if seeds is not None else [0])
+    time_limit_s = check_seconds("--time-limit", time_limit_s)
+    if not (isinstance(max_divergence_rate, int | float) and 0 <= max_divergence_rate <= 1):
+        raise BadInput(f"max_divergence_rate: must be in [0, 1], got {max_divergence_rate!r}")
     configs = fit_settings(methods, quick=quick, overrides=overrides)
     out = Path(out_dir)
     metrics_path = out / "metrics.json"

@@ -34,7 +34,7 @@ import numpy as np
 import xarray as xr
 
 from bnn_models.data import Dataset
-from bnn_models.errors import BadInput
+from bnn_models.errors import BadInput, check_count, check_seconds, check_seed
 from bnn_models.executor import Executor
 from bnn_models.inference import FitResult, Settings, get_method
 from bnn_models.io import write_json
@@ -89,6 +89,7 @@ def design_from(dataset: Dataset, n_rows: int, n_probes: int, n_hidden: int) -> 
     BadInput
         More rows or probes asked for than the dataset has.
     """
+    check_count("--hidden", n_hidden)
     if not 2 <= n_rows <= len(dataset.X_train) or not 1 <= n_probes <= len(dataset.X_test):
         raise BadInput(
             f"sbc: {n_rows} rows and {n_probes} probes asked for; {dataset.name} has "
@@ -286,6 +287,9 @@ def sbc_tasks(
     BadInput
         An unknown method or setting.
     """
+    check_count("--sims", n_sims)
+    check_seed("--seed", seed)
+    time_limit_s = check_seconds("--time-limit", time_limit_s)
     sims = [simulate(design, i, seed) for i in range(n_sims)]  # once, for every method
     tasks = []
     for method in methods:

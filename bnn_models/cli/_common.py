@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from bnn_models.data import Dataset, load_dataset
+from bnn_models.errors import check_seed
 
 __all__ = [
     "DEFAULT_RUNS",
@@ -83,6 +84,7 @@ def _overrides(sets: list[tuple[str, str, str]] | None) -> dict[str, dict[str, o
 
 def _dataset(args: argparse.Namespace) -> Dataset:
     """The dataset named by the data options shared by ``run`` and ``reference``."""
+    check_seed("--data-seed", args.data_seed)
     return load_dataset(
         args.dataset,
         data_dir=args.data_dir,
