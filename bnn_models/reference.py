@@ -35,6 +35,7 @@ from bnn_models.errors import BadInput
 from bnn_models.inference import FitContext, FitResult, load_fit, save_fit
 from bnn_models.inference.nuts import NUTSSettings, fit_nuts
 from bnn_models.io import write_json
+from bnn_models.lock import folder_lock
 from bnn_models.model import N_HIDDEN, PRIOR_SIGMA, build_bnn
 from bnn_models.posterior import (
     align_hidden,
@@ -393,6 +394,8 @@ def build_reference(
     ------
     RuntimeError
         The NUTS run failed.
+    FolderLocked
+        Another process is building the same reference (a :class:`BadInput`).
     """
     chains, draws, tune, seed = settings.chains, settings.draws, settings.tune, settings.seed
     target_accept = settings.target_accept
@@ -408,9 +411,28 @@ def build_reference(
     key = reference_key(data_hash(dataset), model, config)
     folder = _cache_dir(cache_dir)
     nc = folder / f"{dataset.name}-{key}.nc"
-    if nc.is_file() and nc.with_suffix(".json").is_file():
-        log(f"reference {key}: reusing the cached {nc}")
-        return load_reference(nc)
+    # One builder per reference (others of the same cache go on): the lock is its own.
+    with folder_lock(folder, command=command, name=f".{nc.stem}.lock"):
+        if nc.is_file() and nc.with_suffix(".json").is_file():
+            log(f"reference {key}: reusing the cached {nc}")
+            return load_reference(nc)
+        return _build(dataset, settings, nc, key, model, config, cores, progressbar, log, command)
+
+
+def _build(
+    dataset: Dataset,
+    settings: ReferenceSettings,
+    nc: Path,
+    key: str,
+    model: dict,
+    config: dict,
+    cores: int | None,
+    progressbar: bool,
+    log: Callable[[str], None],
+    command: str | None,
+) -> Reference:
+    chains, draws, tune, seed = settings.chains, settings.draws, settings.tune, settings.seed
+    n_hidden, prior_sigma = model["n_hidden"], model["prior_sigma"]
     cores = cores or min(chains, os.cpu_count() or 1)
     log(
         f"reference {key}: NUTS on {dataset.name}, {chains} chains x {draws} draws "
@@ -423,7 +445,7 @@ def build_reference(
         tune=tune,
         chains=chains,
         cores=cores,
-        target_accept=target_accept,
+        target_accept=settings.target_accept,
         sampler="nutpie",
     )
     context = FitContext(progressbar=progressbar)

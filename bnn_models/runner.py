@@ -30,6 +30,7 @@ from bnn_models.executor import Executor, SerialExecutor
 from bnn_models.inference import Settings, get_method, resolve_methods
 from bnn_models.inference.context import FitTimeout
 from bnn_models.io import atomic_path, write_json
+from bnn_models.lock import folder_lock
 from bnn_models.provenance import (
     git_commit,
     library_versions,
@@ -294,7 +295,8 @@ def execute_plans(
     """Run every plan's tasks on one executor; write each outcome into its folder.
 
     Returns the plans' final ``metrics.json`` documents. Raises :class:`BadInput` (an
-    unreachable scheduler, an unwritable folder) before anything is written.
+    unreachable scheduler, an unwritable folder) before anything is written, and
+    :class:`~bnn_models.lock.FolderLocked` when another process writes one of the folders.
     """
     tasks = [t for plan in plans for t in plan.tasks]
     owner = {t.key: (plan, t) for plan in plans for t in plan.tasks}
@@ -302,6 +304,15 @@ def execute_plans(
         raise BadInput("the grid repeats a fit (same method, seed, settings and data)")
     executor = executor or SerialExecutor()
     executor.start(tasks)  # an unreachable scheduler stops the run before anything is written
+    with contextlib.ExitStack() as locks:
+        for plan in plans:  # one writer per folder, for the run's whole life
+            locks.enter_context(folder_lock(plan.out, command=plan.doc["run"]["command"]))
+        return _execute(plans, executor, log)
+
+
+def _execute(plans: list[RunPlan], executor: Executor, log: Callable[[str], None]) -> list[dict]:
+    tasks = [t for plan in plans for t in plan.tasks]
+    owner = {t.key: (plan, t) for plan in plans for t in plan.tasks}
     for plan in plans:
         plan.doc["run"]["executor"] = executor.description
         _prepare_folder(plan.out)
@@ -390,6 +401,11 @@ def run_benchmark(
     ------
     BadInput
         An unknown method or setting, a bad value, no seeds, an unwritable folder.
+    FolderLocked
+        Another process is writing ``out_dir`` (a :class:`BadInput`; the message names
+        its pid, host, command and start).
     """
-    plan = plan_run(dataset, out_dir, log=log, **options)
-    return execute_plans([plan], executor, log)[0]
+    # Locked before planning: a --resume plan reads the folder as it is while no one writes.
+    with folder_lock(out_dir, command=options.get("command")):
+        plan = plan_run(dataset, out_dir, log=log, **options)
+        return execute_plans([plan], executor, log)[0]

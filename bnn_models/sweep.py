@@ -39,6 +39,7 @@ from bnn_models.data import SHIFTS, Dataset, load_dataset
 from bnn_models.errors import MAX_SEED, BadInput, check_seconds
 from bnn_models.executor import Executor
 from bnn_models.io import write_json
+from bnn_models.lock import folder_lock
 from bnn_models.model import N_HIDDEN
 from bnn_models.provenance import git_commit
 from bnn_models.reference import resolve_reference
@@ -257,9 +258,23 @@ def run_sweep(
     ------
     BadInput
         Bad data or settings of a cell, an unreachable scheduler, an unwritable folder:
-        before anything is written.
+        before anything is written; :class:`~bnn_models.lock.FolderLocked`: another
+        process writes ``out_dir`` or one of its cells.
     """
     out = Path(out_dir)
+    with folder_lock(out, command=command):  # one sweep per folder; each cell locked too
+        return _run_sweep(grid, out, executor, resume, data_dir, log, command)
+
+
+def _run_sweep(
+    grid: Grid,
+    out: Path,
+    executor: Executor | None,
+    resume: bool,
+    data_dir: str | None,
+    log: Callable[[str], None],
+    command: str | None,
+) -> dict:
     plans = []
     for cell in grid.cells:
         dataset = _dataset(cell, data_dir)

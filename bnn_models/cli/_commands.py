@@ -19,6 +19,7 @@ from bnn_models.cli._common import (
 )
 from bnn_models.data import load_dataset
 from bnn_models.errors import BadInput, check_count, check_seconds, check_seed
+from bnn_models.lock import folder_lock
 from bnn_models.model import N_HIDDEN
 
 
@@ -66,29 +67,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
         log=lambda s: print(s, flush=True),
         progress=not args.no_progress,
     )
-    try:
-        doc = run_benchmark(
-            dataset,
-            out,
-            methods=methods,
-            seeds=seeds,
-            quick=args.quick,
-            overrides=overrides,
-            resume=args.resume,
-            time_limit_s=args.time_limit,
-            progressbar=not args.no_progress and args.scheduler == "serial",
-            log=lambda s: print(s, flush=True),
-            command=shlex.join(["bnn-bench", *sys.argv[1:]]),
-            reference=reference,
-            executor=executor,
-        )
-    finally:
-        executor.close()
-    table = summary_table(doc)
-    _print_table("Summary (test set; times in seconds):", table)
-    if not args.no_report:
-        paths = write_report(out)
-        print("report: " + ", ".join(str(p) for p in paths))
+    command = shlex.join(["bnn-bench", *sys.argv[1:]])
+    with folder_lock(out, command=command):  # the run and its report: one writer
+        try:
+            doc = run_benchmark(
+                dataset,
+                out,
+                methods=methods,
+                seeds=seeds,
+                quick=args.quick,
+                overrides=overrides,
+                resume=args.resume,
+                time_limit_s=args.time_limit,
+                progressbar=not args.no_progress and args.scheduler == "serial",
+                log=lambda s: print(s, flush=True),
+                command=command,
+                reference=reference,
+                executor=executor,
+            )
+        finally:
+            executor.close()
+        table = summary_table(doc)
+        _print_table("Summary (test set; times in seconds):", table)
+        if not args.no_report:
+            paths = write_report(out)
+            print("report: " + ", ".join(str(p) for p in paths))
     print(f"metrics: {out / 'metrics.json'}")
     return EXIT_FAILED if (table["status"] == "failed").any() else 0
 
