@@ -26,7 +26,7 @@ from typing import Any
 
 from bnn_models.data import Dataset
 from bnn_models.errors import BadInput, check_seconds, check_seed
-from bnn_models.executor import Executor, SerialExecutor
+from bnn_models.executor import Executor, SchedulerLost, SerialExecutor
 from bnn_models.inference import Settings, get_method, resolve_methods
 from bnn_models.inference.context import FitTimeout
 from bnn_models.io import atomic_path, write_json
@@ -38,7 +38,7 @@ from bnn_models.provenance import (
     pytensor_numerics,
 )
 from bnn_models.reference import Reference
-from bnn_models.schema import SCHEMA, SCHEMA_VERSION, load_metrics, summarise_seeds
+from bnn_models.schema import NOT_RUN, SCHEMA, SCHEMA_VERSION, load_metrics, summarise_seeds
 from bnn_models.tasks import (
     Task,
     raise_is_lost,
@@ -326,22 +326,38 @@ def _execute(plans: list[RunPlan], executor: Executor, log: Callable[[str], None
         def started(task: Task) -> None:
             log(f"[{task.method} seed {task.seed}] fitting ...")
 
-        for outcome in executor.map(tasks, references, started=started):
-            plan, task = owner[outcome.key]
-            if outcome.fit_bytes is not None:
-                with atomic_path(plan.out / task.fit_file) as tmp:
-                    tmp.write_bytes(outcome.fit_bytes)
-            fits = plan.doc["fits"]
-            fits.append(outcome.entry)
-            fits.sort(key=lambda f: plan.order.get((f["method"], f["seed"]), len(plan.order)))
-            write_json(plan.out / "metrics.json", plan.doc)
-            state = "ok" if outcome.ok else f"FAILED ({outcome.entry['error']})"
-            log(f"[{task.method} seed {task.seed}] {state} in {outcome.elapsed_s:.1f} s")
+        try:
+            for outcome in executor.map(tasks, references, started=started):
+                plan, task = owner[outcome.key]
+                if outcome.fit_bytes is not None:
+                    with atomic_path(plan.out / task.fit_file) as tmp:
+                        tmp.write_bytes(outcome.fit_bytes)
+                _record(plan, outcome.entry)
+                state = "ok" if outcome.ok else f"FAILED ({outcome.entry['error']})"
+                log(f"[{task.method} seed {task.seed}] {state} in {outcome.elapsed_s:.1f} s")
+        except SchedulerLost as lost:
+            # Not the methods' doing: the fits are recorded as not run, and --resume runs them.
+            why = f"not run: the run lost the dask scheduler at {lost.address}"
+            for task in lost.not_run:
+                plan = owner[task.key][0]
+                _record(
+                    plan,
+                    skipped_entry(task.method, task.seed, task.settings, task.key, why, NOT_RUN),
+                )
+            raise
     for plan in plans:
         if len(plan.doc["run"]["seeds"]) > 1:
             plan.doc["seed_summary"] = summarise_seeds(plan.doc["fits"])
         write_json(plan.out / "metrics.json", plan.doc)
     return [plan.doc for plan in plans]
+
+
+def _record(plan: RunPlan, entry: dict) -> None:
+    """Add a fit's entry to its plan's document, in run order, and write it."""
+    fits = plan.doc["fits"]
+    fits.append(entry)
+    fits.sort(key=lambda f: plan.order.get((f["method"], f["seed"]), len(plan.order)))
+    write_json(plan.out / "metrics.json", plan.doc)
 
 
 def run_benchmark(
@@ -404,6 +420,9 @@ def run_benchmark(
     FolderLocked
         Another process is writing ``out_dir`` (a :class:`BadInput`; the message names
         its pid, host, command and start).
+    SchedulerLost
+        The dask scheduler went away: the fits it had not run are recorded with status
+        ``not_run`` (:data:`bnn_models.schema.NOT_RUN`), the finished ones kept.
     """
     # Locked before planning: a --resume plan reads the folder as it is while no one writes.
     with folder_lock(out_dir, command=options.get("command")):

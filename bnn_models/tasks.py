@@ -225,15 +225,18 @@ def _failed(method: str, seed: int, settings: Settings, err: BaseException | str
     )
 
 
-def skipped_entry(method: str, seed: int, settings: Settings, key: str, why: str) -> dict:
-    """The entry of a fit that was not attempted: status ``skipped`` and the reason."""
+def skipped_entry(
+    method: str, seed: int, settings: Settings, key: str, why: str, status: str = "skipped"
+) -> dict:
+    """The entry of a fit that was not attempted: status ``skipped`` (or ``status``: e.g.
+    :data:`~bnn_models.schema.NOT_RUN`) and the reason."""
     m = get_method(method)
     return {
         "method": method,
         "family": m.family,
         "label": m.label,
         "seed": seed,
-        "status": "skipped",
+        "status": status,
         "error": why,
         "config": {"method": method, "seed": seed, **settings.as_config()},
         "config_hash": key,

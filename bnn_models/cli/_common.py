@@ -16,12 +16,15 @@ __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
+    "EXIT_SCHEDULER_LOST",
     "SeedSpec",
 ]
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+#: The dask scheduler went away mid-run: the fits it had not run are recorded as not run.
+EXIT_SCHEDULER_LOST = 3
 
 #: Where ``bnn-bench run`` writes by default: a git-ignored folder, so that a first
 #: run never replaces the committed reports under ``results/``.

@@ -13,7 +13,7 @@ from pathlib import Path
 from bnn_models import figures as figs
 from bnn_models.inference import FitResult, load_fit
 from bnn_models.report.formats import Stat
-from bnn_models.schema import flatten_metrics, summarise_seeds
+from bnn_models.schema import NOT_RUN, flatten_metrics, summarise_seeds
 
 __all__ = [
     "BASELINE_FAMILY",
@@ -73,7 +73,9 @@ def load_methods(out: Path, doc: dict, *, load: bool = True) -> dict[str, Method
     """Every method of the run, in the run's order, with its numbers (and fit, if ``load``).
 
     A method's numbers are the mean and interval over its seeds where it has several
-    (the document's ``seed_summary``, or one computed here), else its one fit's.
+    (the document's ``seed_summary``, or one computed here), else its one fit's. Fits
+    that were not run (:data:`~bnn_models.schema.NOT_RUN`: the run lost its scheduler)
+    are absent, not failures; a method without any other fit is left out.
     """
     names = list(doc["run"].get("methods") or [])
     names += [f["method"] for f in doc["fits"] if f["method"] not in names]
@@ -84,7 +86,10 @@ def load_methods(out: Path, doc: dict, *, load: bool = True) -> dict[str, Method
         summary = summarise_seeds(doc["fits"])
     out_methods = {}
     for name in names:
-        m = MethodRun(name, [f for f in doc["fits"] if f["method"] == name])
+        entries = [f for f in doc["fits"] if f["method"] == name]
+        m = MethodRun(name, [f for f in entries if f["status"] != NOT_RUN])
+        if entries and not m.entries:
+            continue  # none of its fits ran: absent
         if m.ok:
             m.shown = min(m.ok, key=lambda e: e["seed"])
             per_seed = (summary or {}).get(name)
