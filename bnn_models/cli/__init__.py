@@ -15,6 +15,7 @@ import argparse
 import sys
 import traceback
 import warnings
+from typing import TYPE_CHECKING
 
 from bnn_models.cli._commands import (
     _cmd_check,
@@ -41,6 +42,9 @@ from bnn_models.cli._common import (
 from bnn_models.data import SHIFTS
 from bnn_models.errors import BadInput
 from bnn_models.model import N_HIDDEN
+
+if TYPE_CHECKING:
+    from bnn_models.executor import SchedulerLost
 
 __all__ = [
     "DEFAULT_RUNS",
@@ -323,7 +327,7 @@ def _interrupted() -> type[BaseException]:
     return Interrupted
 
 
-def _scheduler_lost() -> type[BaseException]:
+def _scheduler_lost() -> type[SchedulerLost]:
     from bnn_models.executor import SchedulerLost
 
     return SchedulerLost
