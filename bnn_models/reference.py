@@ -416,49 +416,32 @@ def build_reference(
         if nc.is_file() and nc.with_suffix(".json").is_file():
             log(f"reference {key}: reusing the cached {nc}")
             return load_reference(nc)
-        return _build(dataset, settings, nc, key, model, config, cores, progressbar, log, command)
-
-
-def _build(
-    dataset: Dataset,
-    settings: ReferenceSettings,
-    nc: Path,
-    key: str,
-    model: dict,
-    config: dict,
-    cores: int | None,
-    progressbar: bool,
-    log: Callable[[str], None],
-    command: str | None,
-) -> Reference:
-    chains, draws, tune, seed = settings.chains, settings.draws, settings.tune, settings.seed
-    n_hidden, prior_sigma = model["n_hidden"], model["prior_sigma"]
-    cores = cores or min(chains, os.cpu_count() or 1)
-    log(
-        f"reference {key}: NUTS on {dataset.name}, {chains} chains x {draws} draws "
-        f"(tune {tune}, seed {seed}, {cores} at a time) ..."
-    )
-    nuts_settings = NUTSSettings(
-        n_hidden=n_hidden,
-        prior_sigma=prior_sigma,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        cores=cores,
-        target_accept=settings.target_accept,
-        sampler="nutpie",
-    )
-    context = FitContext(progressbar=progressbar)
-    result = fit_nuts(dataset=dataset, settings=nuts_settings, seed=seed, context=context)
-    if not result.ok:
-        raise RuntimeError(f"reference {key}: NUTS failed ({result.error})")
-    save_fit(result, nc)
-    summary = summarise_reference(
-        result, dataset, key=key, model=model, config=config, command=command, file_name=nc.name
-    )
-    write_json(nc.with_suffix(".json"), summary)
-    log(f"reference {key}: written {nc} and {nc.with_suffix('.json').name}")
-    return Reference(summary=summary, idata=_tree(result), path=nc)
+        cores = cores or min(chains, os.cpu_count() or 1)
+        log(
+            f"reference {key}: NUTS on {dataset.name}, {chains} chains x {draws} draws "
+            f"(tune {tune}, seed {seed}, {cores} at a time) ..."
+        )
+        nuts_settings = NUTSSettings(
+            n_hidden=n_hidden,
+            prior_sigma=prior_sigma,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            target_accept=settings.target_accept,
+            sampler="nutpie",
+        )
+        context = FitContext(progressbar=progressbar)
+        result = fit_nuts(dataset=dataset, settings=nuts_settings, seed=seed, context=context)
+        if not result.ok:
+            raise RuntimeError(f"reference {key}: NUTS failed ({result.error})")
+        save_fit(result, nc)
+        summary = summarise_reference(
+            result, dataset, key=key, model=model, config=config, command=command, file_name=nc.name
+        )
+        write_json(nc.with_suffix(".json"), summary)
+        log(f"reference {key}: written {nc} and {nc.with_suffix('.json').name}")
+        return Reference(summary=summary, idata=_tree(result), path=nc)
 
 
 def resolve_reference(
