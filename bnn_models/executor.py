@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from bnn_models.errors import BadInput
+from bnn_models.errors import BadInput, check_count
 from bnn_models.reference import Reference
 from bnn_models.tasks import Outcome, Task, failed_outcome, run_task
 
@@ -28,6 +28,7 @@ __all__ = [
     "ALLOWED_FAILURES",
     "DaskExecutor",
     "Executor",
+    "SchedulerLost",
     "SerialExecutor",
     "local_workers",
     "make_executor",
@@ -39,6 +40,26 @@ ALLOWED_FAILURES = 2
 
 #: Seconds to wait for a scheduler given by address.
 CONNECT_TIMEOUT_S = 10
+
+
+class SchedulerLost(Exception):  # noqa: N818 - reads as what happened, like KilledWorker
+    """The dask scheduler went away mid-run: the tasks not finished were not run.
+
+    Not the tasks' fault: the runner records them as not run
+    (:data:`bnn_models.schema.NOT_RUN`), not as failed fits, and ``--resume`` runs them.
+
+    Attributes
+    ----------
+    address : str
+        The scheduler's address.
+    not_run : list of Task
+        The tasks without an outcome.
+    """
+
+    def __init__(self, address: str, not_run: Sequence[Task]) -> None:
+        self.address = address
+        self.not_run = list(not_run)
+        super().__init__(f"lost the dask scheduler at {address}; {len(self.not_run)} fits not run")
 
 
 class Executor(Protocol):
@@ -148,6 +169,7 @@ class DaskExecutor:
         self.description = f"dask ({scheduler})"
         self._client: Any = None  # distributed.Client, imported on start
         self._cluster: Any = None
+        self._quiet: Callable[[], None] | None = None  # restores a silenced logger
 
     def start(self, tasks: Sequence[Task]) -> None:
         """Start the local cluster sized for ``tasks``, or connect to the scheduler."""
@@ -195,6 +217,11 @@ class DaskExecutor:
         A task that killed :data:`ALLOWED_FAILURES` + 1 workers is a failed outcome (on a
         running scheduler its own ``distributed.scheduler.allowed-failures`` counts).
         ``started`` is not called: the progress bar shows the tasks.
+
+        Raises
+        ------
+        SchedulerLost
+            The scheduler went away: the tasks without an outcome were not run.
         """
         if not tasks:
             return
@@ -205,37 +232,75 @@ class DaskExecutor:
         self.start(tasks)
         client = self._client
         assert client is not None
-        # Each reference goes to every worker once, not with each task.
-        refs = {k: client.scatter(r, broadcast=True) for k, r in references.items()}
-        by_key = {}
-        for task in tasks:
-            ref = refs.get(task.reference) if task.reference is not None else None
-            future = client.submit(self.task_fn, task, ref, key=f"fit-{task.key}", pure=False)
-            by_key[future.key] = (future, task)
+        address = str(getattr(client.scheduler, "address", None) or self.scheduler)
+        by_key: dict = {}
+        done: set[str] = set()
         bar = _Progress(len(tasks), self.progress)
         t0 = time.perf_counter()
         try:
+            # Each reference goes to every worker once, not with each task.
+            refs = {k: client.scatter(r, broadcast=True) for k, r in references.items()}
+            for task in tasks:
+                ref = refs.get(task.reference) if task.reference is not None else None
+                future = client.submit(self.task_fn, task, ref, key=f"fit-{task.key}", pure=False)
+                by_key[future.key] = (future, task)
             for future in as_completed([f for f, _ in by_key.values()]):
                 task = by_key[future.key][1]
                 try:
                     outcome = future.result()
-                except (KilledWorker, FutureCancelledError) as err:
+                except FutureCancelledError as err:
+                    if err.reason == _CONNECTION_LOST or client.status != "running":
+                        raise _Lost from err
                     why = f"{type(err).__name__}: the task ended its worker(s) {err}"
                     outcome = failed_outcome(task, why, time.perf_counter() - t0)
+                except KilledWorker as err:
+                    why = f"{type(err).__name__}: the task ended its worker(s) {err}"
+                    outcome = failed_outcome(task, why, time.perf_counter() - t0)
+                done.add(task.key)
                 bar.update(outcome.ok, running=_running(by_key))
                 yield outcome
+        except (_Lost, OSError) as err:  # distributed's CommClosedError is an OSError
+            if isinstance(err, OSError) and client.status == "running":
+                raise  # not a lost scheduler: a real error
+            # The run ends with one line; the client's own "failed to reconnect" log would
+            # add another while it closes.
+            self._quiet = _silence("distributed.client")
+            raise SchedulerLost(address, [t for t in tasks if t.key not in done]) from None
         finally:
             bar.close()
-            for future, _ in by_key.values():
-                future.release()
+            if client.status == "running":
+                for future, _ in by_key.values():
+                    future.release()
 
     def close(self) -> None:
         """Close the client and the local cluster it started."""
         if self._client is not None:
-            self._client.close()
+            if self._client.status == "running":
+                self._client.close()
+            else:  # the scheduler was lost: do not wait for it to come back
+                self._client.close(timeout=2)
         if self._cluster is not None:
             self._cluster.close()
         self._client = self._cluster = None
+        if self._quiet is not None:
+            self._quiet()
+            self._quiet = None
+
+
+#: Why dask cancels every future when the client loses its scheduler.
+_CONNECTION_LOST = "scheduler-connection-lost"
+
+
+class _Lost(Exception):  # noqa: N818
+    """The scheduler connection is gone (raised and caught inside :meth:`DaskExecutor.map`)."""
+
+
+def _silence(name: str) -> Callable[[], None]:
+    """Raise logger ``name`` to CRITICAL; returns what restores its level."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    return lambda: logger.setLevel(level)
 
 
 def _running(by_key: dict) -> int:
@@ -270,8 +335,8 @@ def make_executor(
 ) -> Executor:
     """``None`` or ``"serial"``: :class:`SerialExecutor`; else :class:`DaskExecutor`.
     ``task_fn`` runs one task (default: fit and measure, :func:`run_task`)."""
+    if n_workers is not None:
+        check_count("--workers", n_workers)
     if scheduler in (None, "serial"):
         return SerialExecutor(task_fn)
-    if n_workers is not None and n_workers < 1:
-        raise BadInput(f"--workers: must be >= 1, got {n_workers}")
     return DaskExecutor(scheduler, n_workers=n_workers, log=log, progress=progress, task_fn=task_fn)

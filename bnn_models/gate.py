@@ -46,7 +46,7 @@ from bnn_models.inference import METHODS
 from bnn_models.io import write_json
 from bnn_models.metrics import METRICS, TableView
 from bnn_models.runner import run_benchmark
-from bnn_models.schema import load_metrics
+from bnn_models.schema import NOT_RUN, load_metrics
 
 __all__ = [
     "ALPHA",
@@ -254,6 +254,8 @@ def _pool(run_dirs: Sequence[Path]) -> tuple[list[dict], list[dict]]:
         doc = load_metrics(run_dir)
         runs.append({"path": str(run_dir), **doc["run"]})
         for fit in doc["fits"]:
+            if fit["status"] == NOT_RUN:
+                continue  # the run lost its scheduler: absent, not a failure of the method
             if (key := (fit["method"], fit["seed"])) in fits:
                 raise ResultsError(f"{run_dir}: {key[0]} seed {key[1]} appears in two runs")
             fits[key] = fit

@@ -25,37 +25,35 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import arviz as az
 import numpy as np
 import xarray as xr
 
 from bnn_models.data import Dataset
 from bnn_models.errors import BadInput
-from bnn_models.inference import FitResult, load_fit, save_fit
+from bnn_models.inference import FitContext, FitResult, load_fit, save_fit
 from bnn_models.inference.nuts import NUTSSettings, fit_nuts
 from bnn_models.io import write_json
+from bnn_models.lock import folder_lock
 from bnn_models.model import N_HIDDEN, PRIOR_SIGMA, build_bnn
 from bnn_models.posterior import (
-    ALIGNMENTS,
     align_hidden,
     hidden_template,
-    truth_comparison,
-    weight_diagnostics,
 )
-from bnn_models.provenance import git_commit, library_versions, machine_info
 from bnn_models.refsummary import (
+    ACCEPT_ESS_BULK,
+    ACCEPT_RHAT,
     NEEDS_DRAWS,
     QUICK_REFERENCE,
+    REFERENCE_SCHEMA,
+    REFERENCE_SCHEMA_VERSION,
     ReferenceSettings,
-    _Summary,
     compact_fields,
+    read_summary,
+    summarise_reference,
     weights_from_summary,
 )
-from bnn_models.schema import check_struct
 
 __all__ = [
     "ACCEPT_ESS_BULK",
@@ -83,14 +81,6 @@ CACHE_ENV = "BNN_BENCH_CACHE"
 DEFAULT_CACHE = Path(".bnn_cache") / "reference"
 #: Committed reference summaries (compact: no draws), searched after the cache.
 COMMITTED = Path("results") / "reference"
-
-REFERENCE_SCHEMA = "bnn-bench/reference"
-REFERENCE_SCHEMA_VERSION = 1
-
-#: Acceptance: every test-set probability has R-hat at most this ...
-ACCEPT_RHAT = 1.01
-#: ... and bulk ESS at least this.
-ACCEPT_ESS_BULK = 400
 
 
 def data_hash(dataset: Dataset) -> str:
@@ -282,115 +272,11 @@ def _tree(result: FitResult) -> xr.DataTree:
     return result.idata
 
 
-def _function_space_diagnostics(idata: xr.DataTree) -> dict:
-    rhat = az.rhat(idata, group="predictions")["p"].values
-    bulk = az.ess(idata, group="predictions", method="bulk")["p"].values
-    tail = az.ess(idata, group="predictions", method="tail")["p"].values
-    p = idata["predictions"]["p"]
-    chain_dev = np.abs(p.mean("draw") - p.mean(("chain", "draw")))
-    return {
-        "n_points": int(rhat.size),
-        "rhat_max": float(rhat.max()),
-        "rhat_median": float(np.median(rhat)),
-        "n_rhat_above_1_01": int(np.sum(rhat > ACCEPT_RHAT)),
-        "ess_bulk_min": float(bulk.min()),
-        "ess_bulk_median": float(np.median(bulk)),
-        "ess_tail_min": float(tail.min()),
-        "chain_mean_abs_dev_max": float(chain_dev.max()),
-        "rhat": rhat.tolist(),
-        "ess_bulk": bulk.tolist(),
-    }
-
-
-def _summarise(
-    result: FitResult,
-    dataset: Dataset,
-    *,
-    key: str,
-    model: dict,
-    config: dict,
-    command: str | None,
-    file_name: str,
-) -> dict:
-    idata = _tree(result)
-    post = idata["posterior"].to_dataset()
-    fs = _function_space_diagnostics(idata)
-    template = hidden_template(post)
-    ws = weight_diagnostics(post, template)
-    stats = idata["sample_stats"]
-    p = result.p_test
-    acceptance: dict[str, Any] = {
-        "rhat_max_pred": {
-            "value": fs["rhat_max"],
-            "limit": ACCEPT_RHAT,
-            "ok": fs["rhat_max"] <= ACCEPT_RHAT,
-        },
-        "ess_bulk_min_pred": {
-            "value": fs["ess_bulk_min"],
-            "limit": ACCEPT_ESS_BULK,
-            "ok": fs["ess_bulk_min"] >= ACCEPT_ESS_BULK,
-        },
-    }
-    acceptance["passed"] = all(a["ok"] for a in acceptance.values())
-    truth = None
-    if dataset.p_test_true is not None:
-        truth = truth_comparison(p, dataset.p_test_true)
-    return {
-        "schema": REFERENCE_SCHEMA,
-        "schema_version": REFERENCE_SCHEMA_VERSION,
-        "key": key,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": git_commit(),
-        "command": command,
-        "machine": machine_info(),
-        "versions": library_versions(),
-        "sampler": result.sampler,
-        "backend": result.backend,
-        "dataset": dataset.describe(),
-        "data_hash": data_hash(dataset),
-        "model": model,
-        "config": config,
-        "timings": result.timings,
-        "n_grad_evals": result.n_grad_evals,
-        "diagnostics": {
-            "function_space": fs,
-            "weight_space": ws,
-            "divergences": int(stats["diverging"].sum()),
-            "n_draws": int(stats["diverging"].size),
-            "tree_depth_mean": float(stats["depth"].mean()) if "depth" in stats else None,
-            "step_size_mean": float(stats["step_size"].mean()) if "step_size" in stats else None,
-        },
-        "acceptance": acceptance,
-        "alignment": dict(ALIGNMENTS),
-        "pred_mean": p.mean(axis=0).tolist(),
-        "pred_sd": p.std(axis=0).tolist(),
-        "truth": truth,
-        "compact": compact_fields(post, p, template),
-        "files": {"draws": file_name},
-    }
-
-
 def _cache_dir(cache_dir: str | os.PathLike | None) -> Path:
     if cache_dir is not None:
         return Path(cache_dir)
     root = os.environ.get(CACHE_ENV)
     return Path(root) / "reference" if root else DEFAULT_CACHE
-
-
-def _read_summary(js: Path) -> dict:
-    try:
-        summary = json.loads(js.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise BadInput(f"{js}: corrupted reference summary ({err})") from err
-    if not isinstance(summary, dict) or summary.get("schema") != REFERENCE_SCHEMA:
-        raise BadInput(f"{js}: not a bnn-bench reference summary (schema {REFERENCE_SCHEMA!r})")
-    if summary.get("schema_version") != REFERENCE_SCHEMA_VERSION:
-        raise BadInput(
-            f"{js}: reference schema_version {summary.get('schema_version')!r}, this bnn-bench "
-            f"reads {REFERENCE_SCHEMA_VERSION}"
-        )
-    check_struct(summary, _Summary, str(js))
-    return summary
 
 
 def load_reference(path: str | os.PathLike) -> Reference:
@@ -407,7 +293,7 @@ def load_reference(path: str | os.PathLike) -> Reference:
     nc, js = path.with_suffix(".nc"), path.with_suffix(".json")
     if not js.is_file():
         raise BadInput(f"{js}: missing; a reference is a .json summary (and its .nc draws)")
-    summary = _read_summary(js)
+    summary = read_summary(js)
     if nc.is_file():
         return Reference(summary=summary, idata=_tree(load_fit(nc)), path=nc)
     if "compact" not in summary:
@@ -450,7 +336,7 @@ def find_reference(
     for folder in (_cache_dir(cache_dir), COMMITTED):
         for js in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             try:
-                summary = _read_summary(js)
+                summary = read_summary(js)
             except BadInput:
                 continue
             draws = js.with_suffix(".nc").is_file()
@@ -508,6 +394,8 @@ def build_reference(
     ------
     RuntimeError
         The NUTS run failed.
+    FolderLocked
+        Another process is building the same reference (a :class:`BadInput`).
     """
     chains, draws, tune, seed = settings.chains, settings.draws, settings.tune, settings.seed
     target_accept = settings.target_accept
@@ -523,34 +411,37 @@ def build_reference(
     key = reference_key(data_hash(dataset), model, config)
     folder = _cache_dir(cache_dir)
     nc = folder / f"{dataset.name}-{key}.nc"
-    if nc.is_file() and nc.with_suffix(".json").is_file():
-        log(f"reference {key}: reusing the cached {nc}")
-        return load_reference(nc)
-    cores = cores or min(chains, os.cpu_count() or 1)
-    log(
-        f"reference {key}: NUTS on {dataset.name}, {chains} chains x {draws} draws "
-        f"(tune {tune}, seed {seed}, {cores} at a time) ..."
-    )
-    nuts_settings = NUTSSettings(
-        n_hidden=n_hidden,
-        prior_sigma=prior_sigma,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        cores=cores,
-        target_accept=target_accept,
-        sampler="nutpie",
-    )
-    result = fit_nuts(dataset=dataset, settings=nuts_settings, seed=seed, progressbar=progressbar)
-    if not result.ok:
-        raise RuntimeError(f"reference {key}: NUTS failed ({result.error})")
-    save_fit(result, nc)
-    summary = _summarise(
-        result, dataset, key=key, model=model, config=config, command=command, file_name=nc.name
-    )
-    write_json(nc.with_suffix(".json"), summary)
-    log(f"reference {key}: written {nc} and {nc.with_suffix('.json').name}")
-    return Reference(summary=summary, idata=_tree(result), path=nc)
+    # One builder per reference (others of the same cache go on): the lock is its own.
+    with folder_lock(folder, command=command, name=f".{nc.stem}.lock"):
+        if nc.is_file() and nc.with_suffix(".json").is_file():
+            log(f"reference {key}: reusing the cached {nc}")
+            return load_reference(nc)
+        cores = cores or min(chains, os.cpu_count() or 1)
+        log(
+            f"reference {key}: NUTS on {dataset.name}, {chains} chains x {draws} draws "
+            f"(tune {tune}, seed {seed}, {cores} at a time) ..."
+        )
+        nuts_settings = NUTSSettings(
+            n_hidden=n_hidden,
+            prior_sigma=prior_sigma,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            target_accept=settings.target_accept,
+            sampler="nutpie",
+        )
+        context = FitContext(progressbar=progressbar)
+        result = fit_nuts(dataset=dataset, settings=nuts_settings, seed=seed, context=context)
+        if not result.ok:
+            raise RuntimeError(f"reference {key}: NUTS failed ({result.error})")
+        save_fit(result, nc)
+        summary = summarise_reference(
+            result, dataset, key=key, model=model, config=config, command=command, file_name=nc.name
+        )
+        write_json(nc.with_suffix(".json"), summary)
+        log(f"reference {key}: written {nc} and {nc.with_suffix('.json').name}")
+        return Reference(summary=summary, idata=_tree(result), path=nc)
 
 
 def resolve_reference(

@@ -1,6 +1,9 @@
-"""The compact reference: what fidelity needs from a reference posterior, without its draws.
+"""The reference's summary: its diagnostics and acceptance, and the compact reference.
 
-A reference's draws (tens of MB) stay in a local cache; its JSON summary is small enough
+:func:`summarise_reference` writes what a reference run found (provenance, function- and
+weight-space diagnostics, the acceptance), :func:`read_summary` reads it back, checked.
+The compact reference is what fidelity needs from a reference posterior, without its
+draws. A reference's draws (tens of MB) stay in a local cache; its JSON summary is small enough
 to commit. With the fields of :func:`compact_fields` in it, a fresh clone computes every
 fidelity metric except those that compare whole distributions of draws
 (:data:`NEEDS_DRAWS`): per test point the predictive mean, sd and quantiles; per weight
@@ -10,24 +13,54 @@ template itself, and the pooled sd.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import arviz as az
 import msgspec
 import numpy as np
 import xarray as xr
 
+from bnn_models.data import Dataset
+from bnn_models.errors import BadInput, check_seed
+from bnn_models.inference import FitResult
 from bnn_models.inference._method import require
-from bnn_models.posterior import align_hidden
+from bnn_models.posterior import (
+    ALIGNMENTS,
+    align_hidden,
+    hidden_template,
+    truth_comparison,
+    weight_diagnostics,
+)
+from bnn_models.provenance import git_commit, library_versions, machine_info
+from bnn_models.schema import check_struct
 
 __all__ = [
+    "ACCEPT_ESS_BULK",
+    "ACCEPT_RHAT",
     "NEEDS_DRAWS",
     "QUANTILES",
     "QUICK_REFERENCE",
+    "REFERENCE_SCHEMA",
+    "REFERENCE_SCHEMA_VERSION",
     "ReferenceSettings",
     "compact_fields",
+    "function_space_diagnostics",
+    "read_summary",
+    "summarise_reference",
     "weights_from_summary",
 ]
+
+REFERENCE_SCHEMA = "bnn-bench/reference"
+REFERENCE_SCHEMA_VERSION = 1
+
+#: Acceptance: every test-set probability has R-hat at most this ...
+ACCEPT_RHAT = 1.01
+#: ... and bulk ESS at least this.
+ACCEPT_ESS_BULK = 400
 
 #: Quantiles of each test point's predictive probability kept in the summary.
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -136,7 +169,125 @@ class ReferenceSettings:
         require(self.chains >= 2, "reference: chains", self.chains, ">= 2 for R-hat")
         require(self.draws >= 1, "reference: draws", self.draws, ">= 1")
         require(self.tune >= 0, "reference: tune", self.tune, ">= 0")
+        check_seed("reference: seed", self.seed)
+        require(
+            0 < self.target_accept < 1, "reference: target_accept", self.target_accept, "in (0, 1)"
+        )
 
 
 #: Settings of ``bnn-bench reference --quick`` (a smoke test, not a usable reference).
 QUICK_REFERENCE = ReferenceSettings(chains=2, draws=150, tune=150)
+
+
+def function_space_diagnostics(idata: xr.DataTree) -> dict:
+    """R-hat and ESS of every test-set probability (the acceptance's quantities)."""
+    rhat = az.rhat(idata, group="predictions")["p"].values
+    bulk = az.ess(idata, group="predictions", method="bulk")["p"].values
+    tail = az.ess(idata, group="predictions", method="tail")["p"].values
+    p = idata["predictions"]["p"]
+    chain_dev = np.abs(p.mean("draw") - p.mean(("chain", "draw")))
+    return {
+        "n_points": int(rhat.size),
+        "rhat_max": float(rhat.max()),
+        "rhat_median": float(np.median(rhat)),
+        "n_rhat_above_1_01": int(np.sum(rhat > ACCEPT_RHAT)),
+        "ess_bulk_min": float(bulk.min()),
+        "ess_bulk_median": float(np.median(bulk)),
+        "ess_tail_min": float(tail.min()),
+        "chain_mean_abs_dev_max": float(chain_dev.max()),
+        "rhat": rhat.tolist(),
+        "ess_bulk": bulk.tolist(),
+    }
+
+
+def summarise_reference(
+    result: FitResult,
+    dataset: Dataset,
+    *,
+    key: str,
+    model: dict,
+    config: dict,
+    command: str | None,
+    file_name: str,
+) -> dict:
+    """The summary of a finished reference run: provenance, diagnostics in function and
+    weight space, acceptance, predictive mean and sd, the ``compact`` section."""
+    idata = result.idata
+    post = idata["posterior"].to_dataset()
+    fs = function_space_diagnostics(idata)
+    template = hidden_template(post)
+    ws = weight_diagnostics(post, template)
+    stats = idata["sample_stats"]
+    p = result.p_test
+    acceptance: dict[str, Any] = {
+        "rhat_max_pred": {
+            "value": fs["rhat_max"],
+            "limit": ACCEPT_RHAT,
+            "ok": fs["rhat_max"] <= ACCEPT_RHAT,
+        },
+        "ess_bulk_min_pred": {
+            "value": fs["ess_bulk_min"],
+            "limit": ACCEPT_ESS_BULK,
+            "ok": fs["ess_bulk_min"] >= ACCEPT_ESS_BULK,
+        },
+    }
+    acceptance["passed"] = all(a["ok"] for a in acceptance.values())
+    truth = None
+    if dataset.p_test_true is not None:
+        truth = truth_comparison(p, dataset.p_test_true)
+    return {
+        "schema": REFERENCE_SCHEMA,
+        "schema_version": REFERENCE_SCHEMA_VERSION,
+        "key": key,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "command": command,
+        "machine": machine_info(),
+        "versions": library_versions(),
+        "sampler": result.sampler,
+        "backend": result.backend,
+        "dataset": dataset.describe(),
+        "data_hash": dataset.array_hash(),
+        "model": model,
+        "config": config,
+        "timings": result.timings,
+        "n_grad_evals": result.n_grad_evals,
+        "diagnostics": {
+            "function_space": fs,
+            "weight_space": ws,
+            "divergences": int(stats["diverging"].sum()),
+            "n_draws": int(stats["diverging"].size),
+            "tree_depth_mean": float(stats["depth"].mean()) if "depth" in stats else None,
+            "step_size_mean": float(stats["step_size"].mean()) if "step_size" in stats else None,
+        },
+        "acceptance": acceptance,
+        "alignment": dict(ALIGNMENTS),
+        "pred_mean": p.mean(axis=0).tolist(),
+        "pred_sd": p.std(axis=0).tolist(),
+        "truth": truth,
+        "compact": compact_fields(post, p, template),
+        "files": {"draws": file_name},
+    }
+
+
+def read_summary(js: Path) -> dict:
+    """A reference summary file, checked.
+
+    Raises
+    ------
+    BadInput
+        Unreadable, not a reference summary, another schema version, missing fields.
+    """
+    try:
+        summary = json.loads(js.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise BadInput(f"{js}: corrupted reference summary ({err})") from err
+    if not isinstance(summary, dict) or summary.get("schema") != REFERENCE_SCHEMA:
+        raise BadInput(f"{js}: not a bnn-bench reference summary (schema {REFERENCE_SCHEMA!r})")
+    if summary.get("schema_version") != REFERENCE_SCHEMA_VERSION:
+        raise BadInput(
+            f"{js}: reference schema_version {summary.get('schema_version')!r}, this bnn-bench "
+            f"reads {REFERENCE_SCHEMA_VERSION}"
+        )
+    check_struct(summary, _Summary, str(js))
+    return summary

@@ -16,7 +16,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import product
@@ -25,11 +25,12 @@ from types import FrameType
 from typing import Any
 
 from bnn_models.data import Dataset
-from bnn_models.errors import BadInput
-from bnn_models.executor import Executor, SerialExecutor
-from bnn_models.inference import FitResult, Settings, get_method, load_fit, resolve_methods
-from bnn_models.inference._deadline import DEADLINE, FitTimeout
+from bnn_models.errors import BadInput, check_seconds, check_seed
+from bnn_models.executor import Executor, SchedulerLost, SerialExecutor
+from bnn_models.inference import Settings, get_method, resolve_methods
+from bnn_models.inference.context import FitTimeout
 from bnn_models.io import atomic_path, write_json
+from bnn_models.lock import folder_lock
 from bnn_models.provenance import (
     git_commit,
     library_versions,
@@ -37,17 +38,23 @@ from bnn_models.provenance import (
     pytensor_numerics,
 )
 from bnn_models.reference import Reference
-from bnn_models.schema import SCHEMA, SCHEMA_VERSION, load_metrics, summarise_seeds
-from bnn_models.tasks import Task, raise_is_lost, retried_raises_unprinted, skipped_entry
+from bnn_models.schema import NOT_RUN, SCHEMA, SCHEMA_VERSION, load_metrics, summarise_seeds
+from bnn_models.tasks import (
+    Task,
+    raise_is_lost,
+    retried_raises_unprinted,
+    running_deadline,
+    skipped_entry,
+)
 
 __all__ = [
     "FitTimeout",
     "Interrupted",
     "RunPlan",
+    "check_seeds",
     "execute_plans",
     "fit_settings",
     "plan_run",
-    "load_fits",
     "run_benchmark",
     "signals_raise",
 ]
@@ -76,6 +83,24 @@ def fit_settings(
         if name not in methods:
             raise BadInput(f"--set: method {name!r} is not among --methods {','.join(methods)}")
     return {m: get_method(m).configure(quick=quick, overrides=overrides.get(m)) for m in methods}
+
+
+def check_seeds(seeds: Iterable[int], name: str = "--seeds") -> list[int]:
+    """The seeds of a run, checked: at least one, none repeated, each in [0, 2**32 - 1].
+
+    Raises
+    ------
+    BadInput
+        An empty list, a repeated seed, or a seed out of range; naming ``name``.
+    """
+    seeds = list(seeds)
+    if not seeds:
+        raise BadInput(f"{name}: empty list of seeds")
+    if len(set(seeds)) != len(seeds):
+        raise BadInput(f"{name}: {seeds} repeats a seed")
+    for seed in seeds:
+        check_seed(name, seed)
+    return seeds
 
 
 def _config_hash(method: str, seed: int, settings: Settings, dataset: Dataset) -> str:
@@ -120,10 +145,12 @@ def signals_raise() -> Iterator[None]:
         exc = Interrupted(f"received {signal.Signals(signum).name}")
         if raise_is_lost(frame):
             return  # the next delivery may land where the raise reaches the run
-        if DEADLINE.cooperative:
-            DEADLINE.interrupt(exc)
+        deadline = running_deadline()
+        if deadline is not None and deadline.cooperative:
+            deadline.interrupt(exc)
             return
-        DEADLINE.pending = None
+        if deadline is not None:
+            deadline.pending = None
         raise exc
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -187,13 +214,10 @@ def plan_run(
 ) -> RunPlan:
     """The fits of :func:`run_benchmark` (same arguments), read-only: nothing is written."""
     methods = resolve_methods(methods)
-    seeds = list(seeds) if seeds is not None else [0]
-    if not seeds:
-        raise BadInput("--seeds: empty list of seeds")
-    if len(set(seeds)) != len(seeds):
-        raise BadInput(f"--seeds: {seeds} repeats a seed")
-    if time_limit_s is not None and time_limit_s <= 0:
-        raise BadInput(f"--time-limit: must be > 0 seconds, got {time_limit_s}")
+    seeds = check_seeds(seeds if seeds is not None else [0])
+    time_limit_s = check_seconds("--time-limit", time_limit_s)
+    if not (isinstance(max_divergence_rate, int | float) and 0 <= max_divergence_rate <= 1):
+        raise BadInput(f"max_divergence_rate: must be in [0, 1], got {max_divergence_rate!r}")
     configs = fit_settings(methods, quick=quick, overrides=overrides)
     out = Path(out_dir)
     metrics_path = out / "metrics.json"
@@ -271,7 +295,8 @@ def execute_plans(
     """Run every plan's tasks on one executor; write each outcome into its folder.
 
     Returns the plans' final ``metrics.json`` documents. Raises :class:`BadInput` (an
-    unreachable scheduler, an unwritable folder) before anything is written.
+    unreachable scheduler, an unwritable folder) before anything is written, and
+    :class:`~bnn_models.lock.FolderLocked` when another process writes one of the folders.
     """
     tasks = [t for plan in plans for t in plan.tasks]
     owner = {t.key: (plan, t) for plan in plans for t in plan.tasks}
@@ -279,6 +304,15 @@ def execute_plans(
         raise BadInput("the grid repeats a fit (same method, seed, settings and data)")
     executor = executor or SerialExecutor()
     executor.start(tasks)  # an unreachable scheduler stops the run before anything is written
+    with contextlib.ExitStack() as locks:
+        for plan in plans:  # one writer per folder, for the run's whole life
+            locks.enter_context(folder_lock(plan.out, command=plan.doc["run"]["command"]))
+        return _execute(plans, executor, log)
+
+
+def _execute(plans: list[RunPlan], executor: Executor, log: Callable[[str], None]) -> list[dict]:
+    tasks = [t for plan in plans for t in plan.tasks]
+    owner = {t.key: (plan, t) for plan in plans for t in plan.tasks}
     for plan in plans:
         plan.doc["run"]["executor"] = executor.description
         _prepare_folder(plan.out)
@@ -292,22 +326,38 @@ def execute_plans(
         def started(task: Task) -> None:
             log(f"[{task.method} seed {task.seed}] fitting ...")
 
-        for outcome in executor.map(tasks, references, started=started):
-            plan, task = owner[outcome.key]
-            if outcome.fit_bytes is not None:
-                with atomic_path(plan.out / task.fit_file) as tmp:
-                    tmp.write_bytes(outcome.fit_bytes)
-            fits = plan.doc["fits"]
-            fits.append(outcome.entry)
-            fits.sort(key=lambda f: plan.order.get((f["method"], f["seed"]), len(plan.order)))
-            write_json(plan.out / "metrics.json", plan.doc)
-            state = "ok" if outcome.ok else f"FAILED ({outcome.entry['error']})"
-            log(f"[{task.method} seed {task.seed}] {state} in {outcome.elapsed_s:.1f} s")
+        try:
+            for outcome in executor.map(tasks, references, started=started):
+                plan, task = owner[outcome.key]
+                if outcome.fit_bytes is not None:
+                    with atomic_path(plan.out / task.fit_file) as tmp:
+                        tmp.write_bytes(outcome.fit_bytes)
+                _record(plan, outcome.entry)
+                state = "ok" if outcome.ok else f"FAILED ({outcome.entry['error']})"
+                log(f"[{task.method} seed {task.seed}] {state} in {outcome.elapsed_s:.1f} s")
+        except SchedulerLost as lost:
+            # Not the methods' doing: the fits are recorded as not run, and --resume runs them.
+            why = f"not run: the run lost the dask scheduler at {lost.address}"
+            for task in lost.not_run:
+                plan = owner[task.key][0]
+                _record(
+                    plan,
+                    skipped_entry(task.method, task.seed, task.settings, task.key, why, NOT_RUN),
+                )
+            raise
     for plan in plans:
         if len(plan.doc["run"]["seeds"]) > 1:
             plan.doc["seed_summary"] = summarise_seeds(plan.doc["fits"])
         write_json(plan.out / "metrics.json", plan.doc)
     return [plan.doc for plan in plans]
+
+
+def _record(plan: RunPlan, entry: dict) -> None:
+    """Add a fit's entry to its plan's document, in run order, and write it."""
+    fits = plan.doc["fits"]
+    fits.append(entry)
+    fits.sort(key=lambda f: plan.order.get((f["method"], f["seed"]), len(plan.order)))
+    write_json(plan.out / "metrics.json", plan.doc)
 
 
 def run_benchmark(
@@ -367,16 +417,14 @@ def run_benchmark(
     ------
     BadInput
         An unknown method or setting, a bad value, no seeds, an unwritable folder.
+    FolderLocked
+        Another process is writing ``out_dir`` (a :class:`BadInput`; the message names
+        its pid, host, command and start).
+    SchedulerLost
+        The dask scheduler went away: the fits it had not run are recorded with status
+        ``not_run`` (:data:`bnn_models.schema.NOT_RUN`), the finished ones kept.
     """
-    plan = plan_run(dataset, out_dir, log=log, **options)
-    return execute_plans([plan], executor, log)[0]
-
-
-def load_fits(out_dir: str | Path, doc: dict) -> dict[tuple[str, int], FitResult]:
-    """Load the saved FitResults named in a metrics document."""
-    out = Path(out_dir)
-    return {
-        (f["method"], f["seed"]): load_fit(out / f["fit_file"])
-        for f in doc["fits"]
-        if f["status"] == "ok" and f.get("fit_file")
-    }
+    # Locked before planning: a --resume plan reads the folder as it is while no one writes.
+    with folder_lock(out_dir, command=options.get("command")):
+        plan = plan_run(dataset, out_dir, log=log, **options)
+        return execute_plans([plan], executor, log)[0]

@@ -34,10 +34,11 @@ import numpy as np
 import xarray as xr
 
 from bnn_models.data import Dataset
-from bnn_models.errors import BadInput
+from bnn_models.errors import BadInput, check_count, check_seconds, check_seed
 from bnn_models.executor import Executor
 from bnn_models.inference import FitResult, Settings, get_method
 from bnn_models.io import write_json
+from bnn_models.lock import folder_lock
 from bnn_models.model import PARAMS, PRIOR_SIGMA
 from bnn_models.provenance import git_commit, library_versions, machine_info
 from bnn_models.runner import signals_raise
@@ -89,6 +90,7 @@ def design_from(dataset: Dataset, n_rows: int, n_probes: int, n_hidden: int) -> 
     BadInput
         More rows or probes asked for than the dataset has.
     """
+    check_count("--hidden", n_hidden)
     if not 2 <= n_rows <= len(dataset.X_train) or not 1 <= n_probes <= len(dataset.X_test):
         raise BadInput(
             f"sbc: {n_rows} rows and {n_probes} probes asked for; {dataset.name} has "
@@ -286,6 +288,9 @@ def sbc_tasks(
     BadInput
         An unknown method or setting.
     """
+    check_count("--sims", n_sims)
+    check_seed("--seed", seed)
+    time_limit_s = check_seconds("--time-limit", time_limit_s)
     sims = [simulate(design, i, seed) for i in range(n_sims)]  # once, for every method
     tasks = []
     for method in methods:
@@ -373,56 +378,58 @@ def run_sbc(
     Raises
     ------
     BadInput
-        An unknown method or setting, or an existing ``sbc.json`` without ``resume``.
+        An unknown method or setting, or an existing ``sbc.json`` without ``resume``;
+        :class:`~bnn_models.lock.FolderLocked`: another process writes ``out_dir``.
     """
     out = Path(out_dir)
     path = out / "sbc.json"
     tasks = sbc_tasks(methods, design, n_sims, seed=seed, quick=quick, overrides=overrides)
-    previous: dict = {"methods": [], "n_sims": {}, "simulations": []}
-    if path.exists():
-        if not resume:
-            raise BadInput(f"{path} exists: pass --resume to keep its simulations, or --out")
-        previous = json.loads(path.read_text())
-        if previous.get("design", {}).get("key") != design.key():
-            raise BadInput(f"{path}: simulated on another design; choose another --out")
-    done = {e["config_hash"]: e for e in previous["simulations"]}
-    # Earlier simulations of other methods (or more of them) stay: one folder, many runs.
-    n_sims_of = {**previous["n_sims"], **dict.fromkeys(methods, n_sims)}
-    doc: dict = {
-        "schema": SBC_SCHEMA,
-        "schema_version": 1,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": git_commit(),
-        "command": command,
-        "machine": machine_info(),
-        "versions": library_versions(),
-        "design": {
-            "source": design.source,
-            "rows": len(design.X),
-            "probes": len(design.probes),
-            "n_hidden": design.n_hidden,
-            "prior_sigma": design.prior_sigma,
-            "key": design.key(),
-        },
-        "quantities": quantity_names(design),
-        "methods": list(dict.fromkeys([*previous["methods"], *methods])),
-        "n_sims": n_sims_of,
-        "seed": seed,
-        "n_ranked": N_RANKED,
-        "quick": quick,
-        "simulations": list(done.values()),
-    }
-    todo = [t for t in tasks if t.key not in done]
-    log(f"sbc: {len(tasks)} simulations, {len(tasks) - len(todo)} kept, {len(todo)} to run")
-    write_json(path, doc)
-    with signals_raise():
-        for outcome in executor.map(todo, {}):
-            doc["simulations"].append(outcome.entry)
-            write_json(path, doc)
-            e = outcome.entry
-            state = "ok" if e["status"] == "ok" else f"FAILED ({e['error']})"
-            log(f"[{e['method']} simulation {e['seed']}] {state} in {e['elapsed_s']:.1f} s")
-    return doc
+    with folder_lock(out, command=command):  # one writer per folder, for the run's life
+        previous: dict = {"methods": [], "n_sims": {}, "simulations": []}
+        if path.exists():
+            if not resume:
+                raise BadInput(f"{path} exists: pass --resume to keep its simulations, or --out")
+            previous = json.loads(path.read_text())
+            if previous.get("design", {}).get("key") != design.key():
+                raise BadInput(f"{path}: simulated on another design; choose another --out")
+        done = {e["config_hash"]: e for e in previous["simulations"]}
+        # Earlier simulations of other methods (or more of them) stay: one folder, many runs.
+        n_sims_of = {**previous["n_sims"], **dict.fromkeys(methods, n_sims)}
+        doc: dict = {
+            "schema": SBC_SCHEMA,
+            "schema_version": 1,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "commit": git_commit(),
+            "command": command,
+            "machine": machine_info(),
+            "versions": library_versions(),
+            "design": {
+                "source": design.source,
+                "rows": len(design.X),
+                "probes": len(design.probes),
+                "n_hidden": design.n_hidden,
+                "prior_sigma": design.prior_sigma,
+                "key": design.key(),
+            },
+            "quantities": quantity_names(design),
+            "methods": list(dict.fromkeys([*previous["methods"], *methods])),
+            "n_sims": n_sims_of,
+            "seed": seed,
+            "n_ranked": N_RANKED,
+            "quick": quick,
+            "simulations": list(done.values()),
+        }
+        todo = [t for t in tasks if t.key not in done]
+        log(f"sbc: {len(tasks)} simulations, {len(tasks) - len(todo)} kept, {len(todo)} to run")
+        write_json(path, doc)
+        with signals_raise():
+            for outcome in executor.map(todo, {}):
+                doc["simulations"].append(outcome.entry)
+                write_json(path, doc)
+                e = outcome.entry
+                state = "ok" if e["status"] == "ok" else f"FAILED ({e['error']})"
+                log(f"[{e['method']} simulation {e['seed']}] {state} in {e['elapsed_s']:.1f} s")
+        return doc
 
 
 #: Tail mass of the PIT shown per side: under the null, this share of simulations falls

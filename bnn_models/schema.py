@@ -3,7 +3,8 @@
 A leaf module: everything may import it, it imports nothing of the package but the
 errors. ``metrics.json`` (schema :data:`SCHEMA`, version :data:`SCHEMA_VERSION`) holds
 ``run`` (provenance: commit, machine, versions, dataset, seeds, command) and ``fits``,
-one entry per fit: ``method``, ``family``, ``label``, ``seed``, ``status``, ``config``,
+one entry per fit: ``method``, ``family``, ``label``, ``seed``, ``status`` (one of
+:data:`STATUSES`), ``config``,
 ``config_hash`` and, for a successful fit, one dict of metrics per section
 (``runtime``, ``elbo``, ``spread``, ``calibration``, ``diagnostics``, ``fidelity``, ...).
 """
@@ -22,6 +23,8 @@ from bnn_models.errors import ResultsError
 
 __all__ = [
     "NOT_METRICS",
+    "NOT_RUN",
+    "STATUSES",
     "check_struct",
     "SCHEMA",
     "SCHEMA_VERSION",
@@ -61,6 +64,19 @@ NOT_METRICS = frozenset(
         "reliability",
     }
 )
+
+
+#: A fit entry's ``status`` values and what they mean.
+STATUSES: dict[str, str] = {
+    "ok": "the fit finished and was measured",
+    "failed": "the method failed on it (error: why): counts against the method",
+    "skipped": "not attempted: the method's engine is not installed (error: why)",
+    "not_run": "not run because the run lost its executor (a dask scheduler): not the "
+    "method's doing, so reports and the gate treat it as absent; --resume runs it",
+}
+
+#: The status of a fit the run could not run (:data:`STATUSES`).
+NOT_RUN = "not_run"
 
 
 class _Fit(msgspec.Struct):

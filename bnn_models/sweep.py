@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from bnn_models.data import DATASETS, SHIFTS, Dataset, load_dataset
-from bnn_models.errors import BadInput
+from bnn_models.errors import MAX_SEED, BadInput, check_seconds
 from bnn_models.executor import Executor
 from bnn_models.io import write_json
+from bnn_models.lock import folder_lock
 from bnn_models.model import N_HIDDEN
 from bnn_models.provenance import git_commit
 from bnn_models.reference import resolve_reference
@@ -84,12 +85,17 @@ def _bad(where: str, key: str, value: object, want: str) -> BadInput:
     return BadInput(f"{where}: key {key!r} is {value!r}; expected {want}")
 
 
-def _ints(where: str, key: str, value: object, *, least: int) -> list[int]:
+def _ints(where: str, key: str, value: object, *, least: int, most: int | None = None) -> list[int]:
     values = value if isinstance(value, list) else [value]
     if not values or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= least for v in values
+        isinstance(v, int)
+        and not isinstance(v, bool)
+        and v >= least
+        and (most is None or v <= most)
+        for v in values
     ):
-        raise _bad(where, key, value, f"an integer >= {least} or a non-empty list of them")
+        bounds = f">= {least}" if most is None else f"in [{least}, 2**32 - 1]"
+        raise _bad(where, key, value, f"an integer {bounds} or a non-empty list of them")
     return list(values)
 
 
@@ -121,7 +127,16 @@ def _cells(where: str, entries: object, widths: list[int]) -> list[Cell]:
             sizes = list(_ints(at, "n_train", entry["n_train"], least=10))
         data_seeds: list[int | None] = [None]
         if isinstance(entry.get("seed"), list):  # one cell per data seed (teacher, splits)
-            data_seeds = list(_ints(at, "seed", entry["seed"], least=0))
+            data_seeds = list(_ints(at, "seed", entry["seed"], least=0, most=MAX_SEED))
+        elif "seed" in entry:
+            _ints(at, "seed", entry["seed"], least=0, most=MAX_SEED)
+        if "n_test" in entry:
+            _ints(at, "n_test", entry["n_test"], least=1)
+        if not isinstance(entry.get("rebalance", False), bool):
+            raise _bad(at, "rebalance", entry["rebalance"], "true or false")
+        label = entry.get("label", -1)
+        if isinstance(label, bool) or not isinstance(label, int | str):
+            raise _bad(at, "label", label, "a column name or index")
         stem = Path(entry["data"]).stem if "data" in entry else name
         if "shift" in entry:
             if entry["shift"] not in SHIFTS:
@@ -172,7 +187,7 @@ def parse_grid(raw: dict, where: str = "grid") -> Grid:
     if isinstance(seeds_raw, int) and not isinstance(seeds_raw, bool):
         seeds = list(range(_ints(where, "seeds", seeds_raw, least=1)[0]))
     else:
-        seeds = _ints(where, "seeds", seeds_raw, least=0)
+        seeds = _ints(where, "seeds", seeds_raw, least=0, most=MAX_SEED)
     if len(set(seeds)) != len(seeds):
         raise _bad(where, "seeds", seeds_raw, "seeds without repeats")
     widths = _ints(where, "hidden", raw.get("hidden", N_HIDDEN), least=1)
@@ -186,8 +201,10 @@ def parse_grid(raw: dict, where: str = "grid") -> Grid:
     if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
         raise _bad(where, "set", overrides, "tables of settings per method ([set.advi])")
     limit = raw.get("time_limit")
-    if limit is not None and (not isinstance(limit, int | float) or limit <= 0):
-        raise _bad(where, "time_limit", limit, "seconds > 0")
+    try:
+        limit = check_seconds("time_limit", limit)
+    except BadInput:
+        raise _bad(where, "time_limit", limit, "a finite number of seconds > 0") from None
     cells = _cells(where, raw.get("datasets"), widths)
     return Grid(cells, methods, seeds, quick, reference, overrides, limit, raw)
 
@@ -245,9 +262,23 @@ def run_sweep(
     ------
     BadInput
         Bad data or settings of a cell, an unreachable scheduler, an unwritable folder:
-        before anything is written.
+        before anything is written; :class:`~bnn_models.lock.FolderLocked`: another
+        process writes ``out_dir`` or one of its cells.
     """
     out = Path(out_dir)
+    with folder_lock(out, command=command):  # one sweep per folder; each cell locked too
+        return _run_sweep(grid, out, executor, resume, data_dir, log, command)
+
+
+def _run_sweep(
+    grid: Grid,
+    out: Path,
+    executor: Executor | None,
+    resume: bool,
+    data_dir: str | None,
+    log: Callable[[str], None],
+    command: str | None,
+) -> dict:
     plans = []
     for cell in grid.cells:
         dataset = _dataset(cell, data_dir)

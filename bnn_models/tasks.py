@@ -9,6 +9,7 @@ writes every file and workers need no shared file system (:mod:`bnn_models.execu
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import signal
 import socket
@@ -26,7 +27,7 @@ import xarray as xr
 from bnn_models.data import Dataset
 from bnn_models.errors import BadInput
 from bnn_models.inference import FitResult, Settings, get_method, save_fit
-from bnn_models.inference._deadline import DEADLINE, FitTimeout
+from bnn_models.inference.context import Deadline, FitContext, FitTimeout
 from bnn_models.metrics import compute_sections
 from bnn_models.reference import Reference
 
@@ -34,9 +35,11 @@ __all__ = [
     "Outcome",
     "Task",
     "failed_outcome",
+    "fit_context",
     "raise_is_lost",
     "retried_raises_unprinted",
     "run_task",
+    "running_deadline",
     "skipped_entry",
 ]
 
@@ -131,16 +134,35 @@ def retried_raises_unprinted(*types: type[BaseException]) -> Iterator[None]:
         sys.unraisablehook = previous
 
 
+#: The deadline of the fit this thread is running (None between fits): where the run's
+#: SIGINT/SIGTERM handler (:func:`bnn_models.runner.signals_raise`) finds a cooperating
+#: fit to hand its interruption to. Signals reach a process, not a fit: fits themselves
+#: get their deadline as an argument (:class:`~bnn_models.inference.FitContext`).
+_RUNNING: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "bnn_bench_running_deadline", default=None
+)
+
+
+def running_deadline() -> Deadline | None:
+    """The deadline of the fit running in this thread, or None between fits."""
+    return _RUNNING.get()
+
+
 @contextlib.contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    """Arm the fit's :data:`DEADLINE`; in the main thread SIGALRM also ends fits that do not
-    check it themselves (elsewhere, e.g. a dask worker's thread, only cooperating fits stop)."""
-    DEADLINE.arm(seconds)
+def fit_context(seconds: float | None, *, progressbar: bool = False) -> Iterator[FitContext]:
+    """A :class:`FitContext` whose deadline is ``seconds`` away, for one fit.
+
+    In the main thread SIGALRM also ends fits that do not check the deadline themselves
+    (elsewhere, e.g. a dask worker's thread, only cooperating fits stop).
+    """
+    deadline = Deadline.after(seconds)
+    context = FitContext(progressbar=progressbar, deadline=deadline)
+    token = _RUNNING.set(deadline)
     if not seconds or threading.current_thread() is not threading.main_thread():
         try:
-            yield
+            yield context
         finally:
-            DEADLINE.arm(None)
+            _RUNNING.reset(token)
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -150,19 +172,19 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         signal.setitimer(signal.ITIMER_REAL, 1.0)
         if raise_is_lost(frame):
             return  # try again in a second
-        if not DEADLINE.cooperative:
-            raise DEADLINE.error()
-        DEADLINE.cooperative = False
+        if not deadline.cooperative:
+            raise deadline.error()
+        deadline.cooperative = False
 
     old = signal.signal(signal.SIGALRM, handler)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         with retried_raises_unprinted(FitTimeout):
-            yield
+            yield context
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
-        DEADLINE.arm(None)
+        _RUNNING.reset(token)
 
 
 def _divergence_failure(result: FitResult, max_rate: float) -> str | None:
@@ -201,15 +223,18 @@ def _failed(method: str, seed: int, settings: Settings, err: BaseException | str
     )
 
 
-def skipped_entry(method: str, seed: int, settings: Settings, key: str, why: str) -> dict:
-    """The entry of a fit that was not attempted: status ``skipped`` and the reason."""
+def skipped_entry(
+    method: str, seed: int, settings: Settings, key: str, why: str, status: str = "skipped"
+) -> dict:
+    """The entry of a fit that was not attempted: status ``skipped`` (or ``status``: e.g.
+    :data:`~bnn_models.schema.NOT_RUN`) and the reason."""
     m = get_method(method)
     return {
         "method": method,
         "family": m.family,
         "label": m.label,
         "seed": seed,
-        "status": "skipped",
+        "status": status,
         "error": why,
         "config": {"method": method, "seed": seed, **settings.as_config()},
         "config_hash": key,
@@ -268,12 +293,9 @@ def run_task(task: Task, reference: Reference | None = None) -> Outcome:
     """
     t0 = time.perf_counter()
     try:
-        with _time_limit(task.time_limit_s):
+        with fit_context(task.time_limit_s, progressbar=task.progressbar) as context:
             result = get_method(task.method)(
-                dataset=task.dataset,
-                seed=task.seed,
-                progressbar=task.progressbar,
-                settings=task.settings,
+                dataset=task.dataset, seed=task.seed, settings=task.settings, context=context
             )
     except BadInput:
         raise

@@ -101,7 +101,28 @@ def test_resume_skips_finished_fits(tiny_run, capsys):
             "--set: method 'nuts' is not among --methods advi",
         ),
         (["run", "--methods", ","], "--methods: empty list"),
-        (["run", "--methods", "advi", "--time-limit", "0"], "--time-limit: must be > 0 seconds"),
+        (["run", "--methods", "advi", "--time-limit", "0"], "--time-limit: must be a finite"),
+        (["run", "--methods", "advi", "--time-limit", "nan"], "seconds > 0, got nan"),
+        (["run", "--methods", "advi", "--time-limit", "inf"], "seconds > 0, got inf"),
+        # seeds: PyMC takes [0, 2**32 - 1]; refused before anything runs, not inside a fit
+        (
+            ["run", "--methods", "advi", "--seed", "-1"],
+            "--seed: a seed must be an integer in [0, 2**32 - 1], got -1",
+        ),
+        (["run", "--methods", "advi", "--seed", str(2**32)], "got 4294967296"),
+        (
+            ["run", "--methods", "advi", "--seed", str(2**32 - 1), "--seeds", "2"],
+            "--seeds: a seed must be an integer in [0, 2**32 - 1], got 4294967296",
+        ),
+        (["run", "--methods", "advi", "--seeds", "3,-1"], "--seeds: a seed must be"),
+        (["run", "--methods", "advi", "--data-seed", "-3"], "--data-seed: a seed must be"),
+        (["run", "--methods", "advi", "--n-train", "0"], "teacher: sizes must be >= 1"),
+        (["run", "--methods", "advi", "--n-test", "0"], "teacher: sizes must be >= 1"),
+        (["run", "--methods", "advi", "--workers", "0"], "--workers: must be an integer >= 1"),
+        (
+            ["run", "--methods", "advi", "--scheduler", "auto", "--workers", "-2"],
+            "--workers: must be an integer >= 1, got -2",
+        ),
         (["run", "--data", "/nonexistent/file.csv"], "/nonexistent/file.csv"),
         (["run", "--data", "BAD", "--label", "y"], "row 4, column 'y': label 7 is not 0 or 1"),
         (["run", "--data", "BAD", "--label", "zz"], "label column 'zz' not found"),
@@ -127,6 +148,47 @@ def test_bad_options_exit_2_with_a_clear_message(args, message, capsys, tmp_path
     assert message in err
     assert "Traceback" not in err and "internal error" not in err  # the message alone
     assert not (tmp_path / "o" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["reference", "--quick", "--seed", "-1"], "reference: seed: a seed must be an integer"),
+        (["reference", "--seed", str(2**32)], "reference: seed: a seed must be"),
+        (["reference", "--chains", "1"], "reference: chains must be >= 2 for R-hat, got 1"),
+        (["reference", "--draws", "0"], "reference: draws must be >= 1, got 0"),
+        (["reference", "--tune", "-1"], "reference: tune must be >= 0, got -1"),
+        (["sbc", "--sims", "0"], "--sims: must be an integer >= 1, got 0"),
+        (["sbc", "--seed", "-1"], "--seed: a seed must be an integer in [0, 2**32 - 1]"),
+        (["sbc", "--probes", "0"], "--probes: must be an integer >= 1, got 0"),
+        (["sbc", "--hidden", "0"], "--hidden: must be an integer >= 1, got 0"),
+        (["sbc", "--workers", "0"], "--workers: must be an integer >= 1, got 0"),
+        (["sbc", "--methods", "advi,hmc"], "--methods: unknown method 'hmc'"),
+        (["sweep", "--seeds", "-1"], "key 'seeds' is -1; expected an integer >= 1"),
+        (["sweep", "--seeds", "0,4294967296"], "expected an integer in [0, 2**32 - 1]"),
+        (["sweep", "--seeds", "0"], "key 'seeds' is 0"),
+        (["sweep", "--hidden", "0"], "key 'hidden' is [0]"),
+        (["sweep", "--n-train", "5"], "key 'n_train' is [5]; expected an integer >= 10"),
+        (["sweep", "--workers", "0"], "--workers: must be an integer >= 1, got 0"),
+        (["check", "--baseline", "BASELINE", "--seeds", "0"], "--seeds: 0 is not between 1"),
+    ],
+)
+def test_bad_options_of_every_command_exit_2_and_write_nothing(args, message, capsys, tmp_path):
+    """Each command's counts, seeds and limits are checked before anything runs."""
+    out = tmp_path / "o"
+    extra = {
+        "reference": ["--dataset", "teacher", "--cache", str(out)],
+        "sbc": ["--out", str(out), "--no-progress", "--no-report"],
+        "sweep": ["--dataset", "teacher", "--methods", "advi", "--out", str(out)],
+        "check": [],
+    }[args[0]]
+    baseline = str(Path(__file__).parents[1] / "results" / "baseline_quick.json")
+    code = main([*(baseline if a == "BASELINE" else a for a in args), *extra])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err
+    assert "Traceback" not in err and "internal error" not in err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import cloudpickle
@@ -13,11 +15,17 @@ import pytest
 from bnn_models._worker import WorkerSetup, compile_dir_flag
 from bnn_models.data import make_teacher
 from bnn_models.errors import BadInput
-from bnn_models.executor import DaskExecutor, SerialExecutor, local_workers, make_executor
+from bnn_models.executor import (
+    DaskExecutor,
+    SchedulerLost,
+    SerialExecutor,
+    local_workers,
+    make_executor,
+)
 from bnn_models.inference import METHODS
-from bnn_models.runner import run_benchmark
-from bnn_models.schema import load_metrics
-from bnn_models.tasks import Outcome, Task
+from bnn_models.runner import plan_run, run_benchmark
+from bnn_models.schema import NOT_RUN, load_metrics
+from bnn_models.tasks import Outcome, Task, skipped_entry
 from tests.conftest import tiny
 
 VI = ["advi", "fullrank_advi"]
@@ -165,7 +173,7 @@ def test_an_unreachable_scheduler_is_bad_input_naming_it(tmp_path):
     ):
         list(executor.map([_task("advi", 0)], {}))
     executor.close()
-    with pytest.raises(BadInput, match="--workers: must be >= 1"):
+    with pytest.raises(BadInput, match="--workers: must be an integer >= 1"):
         make_executor("auto", n_workers=0)
 
 
@@ -195,5 +203,81 @@ def test_run_with_an_unreachable_scheduler_exits_2_and_writes_nothing(tmp_path, 
     assert "cannot reach the dask scheduler at 'tcp://127.0.0.1:9'" in capsys.readouterr().err
     assert not out.exists()
     assert main([*args, "--scheduler", "auto", "--workers", "0"]) == 2
-    assert "--workers: must be >= 1, got 0" in capsys.readouterr().err
+    assert "--workers: must be an integer >= 1, got 0" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _ok_at_once_then_slow(task: Task, reference: object = None) -> Outcome:
+    """Seed 0 finishes at once (an entry and a stand-in fit file); the others take a minute,
+    so they are still running or waiting when the scheduler goes."""
+    if task.seed != 0:
+        time.sleep(60)
+    entry = skipped_entry(task.method, task.seed, task.settings, task.key, "")
+    entry.update(status="ok", error=None, fit_file=task.fit_file)
+    return Outcome(task.key, entry, b"a fit", 0.0)
+
+
+def test_a_lost_scheduler_records_the_fits_not_run_not_failed_and_resume_runs_them(tmp_path):
+    """A running scheduler (not one the executor started) closed after the first fit:
+    SchedulerLost names its address and the fits not run; metrics.json records them as
+    not_run (not failed), the report and the gate leave them out, --resume plans them."""
+    from distributed import LocalCluster
+
+    from bnn_models.report.run import load_methods
+
+    cluster = LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",
+        silence_logs=logging.CRITICAL,
+    )
+    address = cluster.scheduler_address
+    data = make_teacher(n_train=60, n_test=20, seed=1)
+    common = dict(methods=["advi"], seeds=[0, 1, 2], overrides=_overrides(["advi"]))
+
+    def log(line: str) -> None:
+        if "] ok in" in line:  # the first fit is written: the scheduler goes
+            cluster.close()
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
+    executor = DaskExecutor(
+        address, log=lambda s: None, progress=False, task_fn=_ok_at_once_then_slow
+    )
+    try:
+        with pytest.raises(SchedulerLost) as lost:
+            run_benchmark(data, tmp_path, executor=executor, log=log, progressbar=False, **common)
+    finally:
+        executor.close()
+        cluster.close()
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    assert lost.value.address == address
+    assert sorted(t.seed for t in lost.value.not_run) == [1, 2]
+    assert str(lost.value) == f"lost the dask scheduler at {address}; 2 fits not run"
+    fits = load_metrics(tmp_path)["fits"]
+    assert [(f["seed"], f["status"]) for f in fits] == [(0, "ok"), (1, NOT_RUN), (2, NOT_RUN)]
+    assert fits[1]["error"] == f"not run: the run lost the dask scheduler at {address}"
+    # the report reads the not-run fits as absent, not as failures of the method
+    (advi,) = load_methods(tmp_path, load_metrics(tmp_path), load=False).values()
+    assert [e["seed"] for e in advi.entries] == [0] and advi.failed == []
+    resumed = plan_run(data, tmp_path, resume=True, log=lambda s: None, **common)
+    assert [t.seed for t in resumed.tasks] == [1, 2]
+
+
+def test_a_lost_scheduler_ends_the_command_with_one_line_and_exit_3(monkeypatch, capsys):
+    from bnn_models import runner
+    from bnn_models.cli import EXIT_SCHEDULER_LOST, main
+
+    def lost(*args: object, **kwargs: object) -> None:
+        raise SchedulerLost("tcp://10.0.0.5:8786", [_task("advi", s) for s in range(6)])
+
+    monkeypatch.setattr(runner, "run_benchmark", lost)
+    args = ["run", "--dataset", "teacher", "--n-train", "50", "--n-test", "20", "--methods"]
+    code = main([*args, "advi", "--reference", "none", "--no-progress", "--no-report"])
+    assert code == EXIT_SCHEDULER_LOST == 3
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "bnn-bench run: error: lost the dask scheduler at tcp://10.0.0.5:8786; 6 fits not "
+        "run, finished fits kept: rerun with --resume to run them"
+    )

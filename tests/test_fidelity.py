@@ -13,7 +13,7 @@ from scipy import stats
 from bnn_models import fidelity, posterior
 from bnn_models.data import Dataset
 from bnn_models.fidelity import GATE_SD, compute_fidelity, function_space, psis_diagnostics
-from bnn_models.inference import FitResult, FullRankADVISettings, fit_fullrank_advi
+from bnn_models.inference import FitContext, FitResult, FullRankADVISettings, fit_fullrank_advi
 from bnn_models.inference._importance import gaussian_importance
 from bnn_models.model import build_bnn
 from bnn_models.posterior import align_hidden, truth_comparison, weight_diagnostics
@@ -267,13 +267,13 @@ def gaussian_case():
         dataset=ds,
         settings=FullRankADVISettings(max_iter=5000, learning_rate=3e-3, window=500, **model),
         seed=1,
-        progressbar=False,
+        context=FitContext(progressbar=False),
     )
     bad = fit_fullrank_advi(
         dataset=ds,
         settings=FullRankADVISettings(max_iter=20, window=5, **model),
         seed=1,
-        progressbar=False,
+        context=FitContext(progressbar=False),
     )
     return ds, ref, compute_fidelity(good, ds, ref), compute_fidelity(bad, ds, ref)
 

@@ -13,6 +13,7 @@ from bnn_models.inference import (
     FAMILIES,
     METHODS,
     ADVISettings,
+    FitContext,
     FitResult,
     FullRankADVISettings,
     NUTSSettings,
@@ -166,10 +167,13 @@ def test_same_seed_same_draws_other_seed_other_draws(method, teacher_small, tiny
 
 
 def test_the_fit_function_and_the_record_give_the_same_fit(teacher_small, tiny_fits):
-    # one signature: fit(*, dataset, settings, seed, progressbar); the record only
-    # builds the settings and stamps name and family
+    # one signature: fit(*, dataset, settings, seed, context); the record only
+    # builds the settings and the context and stamps name and family
     direct = fit_advi(
-        dataset=teacher_small, settings=ADVISettings(**TINY["advi"]), seed=1, progressbar=False
+        dataset=teacher_small,
+        settings=ADVISettings(**TINY["advi"]),
+        seed=1,
+        context=FitContext(progressbar=False),
     )
     np.testing.assert_array_equal(direct.p_test, tiny_fits["advi"].p_test)
     assert direct.config == {k: v for k, v in tiny_fits["advi"].config.items() if k != "method"}

@@ -22,6 +22,7 @@ RANKS: dict[str, int] = {
     "errors": 0,
     "provenance": 0,
     "io": 0,
+    "lock": 0,
     "_worker": 0,
     "schema": 0,
     "data": 1,

@@ -34,8 +34,7 @@ from dataclasses import dataclass
 import pymc as pm
 import xarray as xr
 
-from bnn_models.inference import FitResult, Method, Settings
-from bnn_models.inference._method import require
+from bnn_models.inference import FitResult, Method, Settings, require
 from bnn_models.inference._predict import predict_test
 from bnn_models.model import PARAMS, build_bnn
 
@@ -51,7 +50,7 @@ class MAPSettings(Settings):
         require(self.max_iter >= 1, "max_iter", self.max_iter, ">= 1")
 
 
-def fit_map(*, dataset, settings=MAPSettings(), seed=0, progressbar=True):
+def fit_map(*, dataset, settings=MAPSettings(), seed=0, context=None):
     t0 = time.perf_counter()
     model = build_bnn(
         dataset.X_train,
@@ -66,7 +65,7 @@ def fit_map(*, dataset, settings=MAPSettings(), seed=0, progressbar=True):
     found = pm.find_MAP(
         start=start,
         model=model,
-        progressbar=progressbar,
+        progressbar=context is None or context.progressbar,
         maxeval=settings.max_iter,
     )
     t2 = time.perf_counter()

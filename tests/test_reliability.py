@@ -16,8 +16,7 @@ import pytest
 
 from bnn_models.cli import main
 from bnn_models.errors import ResultsError
-from bnn_models.inference import METHODS, Method, Settings
-from bnn_models.inference._deadline import FitTimeout
+from bnn_models.inference import METHODS, FitTimeout, Method, Settings
 from bnn_models.runner import run_benchmark
 from bnn_models.schema import load_metrics
 from bnn_models.tasks import retried_raises_unprinted
@@ -404,7 +403,7 @@ def test_a_signal_landing_in_a_ctypes_callback_is_delivered_again():
 def test_an_interruption_is_raised_at_a_cooperating_fits_next_check():
     """SIGINT/SIGTERM raised inside ADVI's compiled PyTensor step crashed CI's process
     (exit -11): a fit that checks the deadline gets the interruption at its next check."""
-    from bnn_models.inference._deadline import Deadline
+    from bnn_models.inference import Deadline
 
     deadline = Deadline()
     deadline.check()  # the fit checks: cooperative
@@ -423,7 +422,7 @@ def test_sigint_during_advi_is_raised_by_its_check_and_ends_the_run_with_130(
 ):
     """The signal arrives while ADVI steps (sent from its 50th check, so it lands there
     whatever the machine's speed); the run's handler leaves it for the next check."""
-    from bnn_models.inference._deadline import Deadline
+    from bnn_models.inference import Deadline
 
     check, raised = Deadline.check, []
 

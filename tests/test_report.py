@@ -19,7 +19,7 @@ import pytest
 
 from bnn_models import figures as figs
 from bnn_models.data import RUPTURE_FILES
-from bnn_models.inference import METHODS, NUTSSettings, fit_nuts
+from bnn_models.inference import METHODS, FitContext, NUTSSettings, fit_nuts
 from bnn_models.metrics import METRICS
 from bnn_models.reference import Reference
 from bnn_models.report import (
@@ -54,7 +54,12 @@ def saved_run(tmp_path_factory, teacher_small) -> Path:
 
     def build(out: Path) -> None:
         settings = NUTSSettings(draws=150, tune=150, chains=2, n_hidden=4)
-        nuts = fit_nuts(dataset=teacher_small, settings=settings, seed=99, progressbar=False)
+        nuts = fit_nuts(
+            dataset=teacher_small,
+            settings=settings,
+            seed=99,
+            context=FitContext(progressbar=False),
+        )
         ref = Reference.from_draws(
             nuts.idata, teacher_small, n_hidden=4, prior_sigma=1.0, key="tiny"
         )

@@ -2,7 +2,9 @@
 
 The only package that parses arguments, prints and chooses exit codes: 0 success,
 1 a fit failed or a gated metric regressed (or a bug: then with its traceback),
-2 bad input (:class:`~bnn_models.errors.BadInput`, its message alone), 130 interrupted.
+2 bad input (:class:`~bnn_models.errors.BadInput`, its message alone; a results folder
+that another run is writing too), 3 the dask scheduler was lost (the fits it had not run
+are recorded as ``not_run``: rerun with ``--resume``), 130 interrupted.
 Here the parser and ``main``; the commands in :mod:`~bnn_models.cli._commands`, what they
 share (options read into values, tables printed) in :mod:`~bnn_models.cli._common`.
 """
@@ -13,6 +15,7 @@ import argparse
 import sys
 import traceback
 import warnings
+from typing import TYPE_CHECKING
 
 from bnn_models.cli._commands import (
     _cmd_check,
@@ -31,6 +34,7 @@ from bnn_models.cli._common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_SCHEDULER_LOST,
     SeedSpec,
     _override,
     _seeds,
@@ -39,7 +43,19 @@ from bnn_models.data import DATASETS, SHIFTS
 from bnn_models.errors import BadInput
 from bnn_models.model import N_HIDDEN
 
-__all__ = ["DEFAULT_RUNS", "SeedSpec", "build_parser", "main"]
+if TYPE_CHECKING:
+    from bnn_models.executor import SchedulerLost
+
+__all__ = [
+    "DEFAULT_RUNS",
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_SCHEDULER_LOST",
+    "SeedSpec",
+    "build_parser",
+    "main",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -268,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0 ok (skipped methods too), 1 a fit failed, a gate regressed or a bug,
-    2 bad input."""
+    2 bad input, 3 the dask scheduler was lost, 130 interrupted."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -278,6 +294,14 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as err:
         print(f"bnn-bench {args.command}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except _scheduler_lost() as lost:
+        print(
+            f"bnn-bench {args.command}: error: lost the dask scheduler at {lost.address}; "
+            f"{len(lost.not_run)} fits not run, finished fits kept: rerun with --resume to "
+            "run them",
+            file=sys.stderr,
+        )
+        return EXIT_SCHEDULER_LOST
     except (KeyboardInterrupt, _interrupted()) as err:
         print(
             f"bnn-bench {args.command}: interrupted ({err}); finished fits are kept, "
@@ -299,3 +323,9 @@ def _interrupted() -> type[BaseException]:
     from bnn_models.runner import Interrupted
 
     return Interrupted
+
+
+def _scheduler_lost() -> type[SchedulerLost]:
+    from bnn_models.executor import SchedulerLost
+
+    return SchedulerLost

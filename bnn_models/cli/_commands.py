@@ -18,7 +18,8 @@ from bnn_models.cli._common import (
     _print_table,
 )
 from bnn_models.data import load_dataset
-from bnn_models.errors import BadInput
+from bnn_models.errors import BadInput, check_count, check_seconds, check_seed
+from bnn_models.lock import folder_lock
 from bnn_models.model import N_HIDDEN
 
 
@@ -27,17 +28,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bnn_models.inference import resolve_methods
     from bnn_models.reference import resolve_reference
     from bnn_models.report import summary_table, write_report
-    from bnn_models.runner import fit_settings, run_benchmark
+    from bnn_models.runner import check_seeds, fit_settings, run_benchmark
 
+    # Every option is checked before anything is read, fitted or written.
     methods = resolve_methods(args.methods)
-    seeds = (args.seeds or SeedSpec()).resolve(args.seed)
+    seeds = check_seeds(
+        (args.seeds or SeedSpec()).resolve(args.seed), "--seeds" if args.seeds else "--seed"
+    )
+    check_seconds("--time-limit", args.time_limit)
     overrides = _overrides(args.set)
     if args.hidden is not None:
         if args.hidden < 1:
             raise BadInput(f"--hidden: hidden width must be >= 1, got {args.hidden}")
         for m in methods:
             overrides.setdefault(m, {})["n_hidden"] = args.hidden
-    fit_settings(methods, quick=args.quick, overrides=overrides)  # refuse bad settings first
+    fit_settings(methods, quick=args.quick, overrides=overrides)
+    if args.workers is not None:
+        check_count("--workers", args.workers)
     dataset = _dataset(args)
     out = Path(args.out) if args.out else DEFAULT_RUNS / dataset.name
     print(
@@ -60,29 +67,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
         log=lambda s: print(s, flush=True),
         progress=not args.no_progress,
     )
-    try:
-        doc = run_benchmark(
-            dataset,
-            out,
-            methods=methods,
-            seeds=seeds,
-            quick=args.quick,
-            overrides=overrides,
-            resume=args.resume,
-            time_limit_s=args.time_limit,
-            progressbar=not args.no_progress and args.scheduler == "serial",
-            log=lambda s: print(s, flush=True),
-            command=shlex.join(["bnn-bench", *sys.argv[1:]]),
-            reference=reference,
-            executor=executor,
-        )
-    finally:
-        executor.close()
-    table = summary_table(doc)
-    _print_table("Summary (test set; times in seconds):", table)
-    if not args.no_report:
-        paths = write_report(out)
-        print("report: " + ", ".join(str(p) for p in paths))
+    command = shlex.join(["bnn-bench", *sys.argv[1:]])
+    with folder_lock(out, command=command):  # the run and its report: one writer
+        try:
+            doc = run_benchmark(
+                dataset,
+                out,
+                methods=methods,
+                seeds=seeds,
+                quick=args.quick,
+                overrides=overrides,
+                resume=args.resume,
+                time_limit_s=args.time_limit,
+                progressbar=not args.no_progress and args.scheduler == "serial",
+                log=lambda s: print(s, flush=True),
+                command=command,
+                reference=reference,
+                executor=executor,
+            )
+        finally:
+            executor.close()
+        table = summary_table(doc)
+        _print_table("Summary (test set; times in seconds):", table)
+        if not args.no_report:
+            paths = write_report(out)
+            print("report: " + ", ".join(str(p) for p in paths))
     print(f"metrics: {out / 'metrics.json'}")
     return EXIT_FAILED if (table["status"] == "failed").any() else 0
 
@@ -234,6 +243,10 @@ def _cmd_sbc(args: argparse.Namespace) -> int:
     from bnn_models.sbc import design_from, run_sbc, sbc_task
 
     methods = resolve_methods(args.methods)
+    check_count("--sims", args.sims)
+    check_seed("--seed", args.seed)
+    check_count("--probes", args.probes)
+    check_count("--hidden", args.hidden)
     design = design_from(
         load_dataset("rupture", data_dir=args.data_dir), args.rows, args.probes, args.hidden
     )

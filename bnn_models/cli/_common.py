@@ -9,18 +9,22 @@ from pathlib import Path
 import pandas as pd
 
 from bnn_models.data import Dataset, load_dataset
+from bnn_models.errors import check_seed
 
 __all__ = [
     "DEFAULT_RUNS",
     "EXIT_BAD_INPUT",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
+    "EXIT_SCHEDULER_LOST",
     "SeedSpec",
 ]
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+#: The dask scheduler went away mid-run: the fits it had not run are recorded as not run.
+EXIT_SCHEDULER_LOST = 3
 
 #: Where ``bnn-bench run`` writes by default: a git-ignored folder, so that a first
 #: run never replaces the committed reports under ``results/``.
@@ -83,6 +87,7 @@ def _overrides(sets: list[tuple[str, str, str]] | None) -> dict[str, dict[str, o
 
 def _dataset(args: argparse.Namespace) -> Dataset:
     """The dataset named by the data options shared by ``run`` and ``reference``."""
+    check_seed("--data-seed", args.data_seed)
     return load_dataset(
         args.dataset,
         data_dir=args.data_dir,

@@ -29,9 +29,11 @@ from bnn_models.inference._gaussian_vi import (
     GaussianVISettings,
     start_at_mean_field,
 )
-from bnn_models.inference._method import FAMILIES, Method, Settings
+from bnn_models.inference._mcmc import MCMCSettings
+from bnn_models.inference._method import FAMILIES, FitFunction, Method, Settings, require
 from bnn_models.inference._result import FitResult, load_fit, save_fit
 from bnn_models.inference.advi import ADVISettings, fit_advi
+from bnn_models.inference.context import Deadline, FitContext, FitTimeout
 from bnn_models.inference.fullrank_advi import FullRankADVISettings, fit_fullrank_advi
 from bnn_models.inference.nuts import NUTSSettings, default_sampler, fit_nuts
 
@@ -41,10 +43,15 @@ __all__ = [
     "METHOD_SETS",
     "OPTIMIZERS",
     "ADVISettings",
+    "Deadline",
     "ELBOConvergence",
+    "FitContext",
+    "FitFunction",
     "FitResult",
+    "FitTimeout",
     "FullRankADVISettings",
     "GaussianVISettings",
+    "MCMCSettings",
     "Method",
     "NUTSSettings",
     "Settings",
@@ -55,6 +62,7 @@ __all__ = [
     "get_method",
     "load_fit",
     "register",
+    "require",
     "resolve_methods",
     "save_fit",
     "start_at_mean_field",

@@ -15,11 +15,11 @@ import xarray as xr
 
 from bnn_models.accel.numba_positional import MODE_NAME as NUMBA_POSITIONAL
 from bnn_models.data import Dataset
-from bnn_models.inference._deadline import DEADLINE
 from bnn_models.inference._importance import gaussian_importance
 from bnn_models.inference._method import Settings, require
 from bnn_models.inference._predict import predict_test
 from bnn_models.inference._result import FitResult, pytensor_backend
+from bnn_models.inference.context import FitContext
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
@@ -166,7 +166,7 @@ def _optimise(
     model: pm.Model,
     s: GaussianVISettings,
     seed: int,
-    progressbar: bool,
+    context: FitContext,
     start: pm.ADVI | None = None,
 ) -> _Stage:
     """``pm.fit`` of ``inference_class`` under ``s``; ``start``: a fitted mean-field ADVI
@@ -180,8 +180,8 @@ def _optimise(
         inference.fit(
             s.max_iter,
             obj_optimizer=OPTIMIZERS[s.optimizer](learning_rate=s.learning_rate),
-            callbacks=[rule, DEADLINE.check],
-            progressbar=progressbar,
+            callbacks=[rule, context.check],
+            progressbar=context.progressbar,
             total_grad_norm_constraint=s.grad_norm_clip,
             obj_n_mc=s.obj_n_mc,
             backend=s.backend,
@@ -229,7 +229,7 @@ def fit_gaussian_vi(
     dataset: Dataset,
     settings: GaussianVISettings,
     seed: int,
-    progressbar: bool,
+    context: FitContext | None = None,
     warm: GaussianVISettings | None = None,
 ) -> FitResult:
     """Fit PyMC's ``inference_class`` with ``settings`` and draw from the approximation.
@@ -240,14 +240,15 @@ def fit_gaussian_vi(
     its loss trace comes first in ``loss``, its steps in the gradient count, and
     ``convergence`` records its steps and rule.
     """
+    context = context or FitContext()
     s = settings
     config = {"seed": seed, **s.as_config()}
     t0 = time.perf_counter()
     model = s.build(dataset)
     build_s = time.perf_counter() - t0
-    stages = [] if warm is None else [_optimise(pm.ADVI, model, warm, seed, progressbar)]
+    stages = [] if warm is None else [_optimise(pm.ADVI, model, warm, seed, context)]
     start = stages[0].inference if stages else None
-    stages.append(_optimise(inference_class, model, s, seed, progressbar, start=start))
+    stages.append(_optimise(inference_class, model, s, seed, context, start=start))
     last = stages[-1]
     rule, approx = last.rule, last.inference.approx
     loss = np.concatenate([st.loss for st in stages])

@@ -2,8 +2,9 @@
 
 Every inference method is one module that defines a frozen :class:`Settings` subclass
 (its documented defaults), a fit function with the one signature
-``fit(*, dataset, settings, seed, progressbar) -> FitResult``, and a :class:`Method`
-record; the registry (:mod:`bnn_models.inference`) lists the records. Code downstream
+``fit(*, dataset, settings, seed, context) -> FitResult`` (``context``: a
+:class:`~bnn_models.inference.context.FitContext`, progress bar and deadline), and a
+:class:`Method` record; the registry (:mod:`bnn_models.inference`) lists the records. Code downstream
 asks a method's ``family`` or what its result holds, never its name.
 """
 
@@ -22,6 +23,7 @@ import pymc as pm
 from bnn_models.data import Dataset
 from bnn_models.errors import BadInput
 from bnn_models.inference._result import FitResult
+from bnn_models.inference.context import FitContext
 from bnn_models.model import N_HIDDEN, PRIOR_SIGMA, build_bnn
 from bnn_models.provenance import library_versions
 
@@ -97,7 +99,7 @@ class FitFunction(Protocol):
     """The one signature of every method's fit function."""
 
     def __call__(
-        self, *, dataset: Dataset, settings: Any, seed: int, progressbar: bool
+        self, *, dataset: Dataset, settings: Any, seed: int, context: FitContext
     ) -> FitResult: ...
 
 
@@ -180,7 +182,8 @@ class Method:
     family : str
         One of :data:`FAMILIES`.
     fit : FitFunction
-        ``fit(*, dataset, settings, seed, progressbar) -> FitResult``.
+        ``fit(*, dataset, settings, seed, context) -> FitResult``; a fit that iterates
+        in Python calls ``context.check()`` between steps, so the time limit stops it.
     settings : type
         The frozen :class:`Settings` subclass; its defaults are the method's defaults.
     quick : dict
@@ -259,9 +262,13 @@ class Method:
         progressbar: bool = True,
         quick: bool = False,
         settings: Settings | None = None,
+        context: FitContext | None = None,
         **overrides: Any,
     ) -> FitResult:
         """Fit ``dataset`` with the given settings (or defaults, quick profile, overrides).
+
+        ``context`` (progress bar and deadline) defaults to one with ``progressbar`` and no
+        time limit; given, it is used as it is and ``progressbar`` is ignored.
 
         Examples
         --------
@@ -275,6 +282,8 @@ class Method:
                 settings = dataclasses.replace(settings, **overrides)
             except BadInput as err:
                 raise BadInput(f"{self.name}: {err}") from None
-        result = self.fit(dataset=dataset, settings=settings, seed=seed, progressbar=progressbar)
+        if context is None:
+            context = FitContext(progressbar=progressbar)
+        result = self.fit(dataset=dataset, settings=settings, seed=seed, context=context)
         config = {"method": self.name, **result.config}
         return dataclasses.replace(result, method=self.name, family=self.family, config=config)

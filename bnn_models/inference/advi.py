@@ -11,6 +11,7 @@ from bnn_models.data import Dataset
 from bnn_models.inference._gaussian_vi import GaussianVISettings, fit_gaussian_vi
 from bnn_models.inference._method import Method
 from bnn_models.inference._result import FitResult
+from bnn_models.inference.context import FitContext
 
 __all__ = ["METHOD", "ADVISettings", "fit_advi"]
 
@@ -35,7 +36,7 @@ def fit_advi(
     dataset: Dataset,
     settings: ADVISettings = ADVISettings(),  # noqa: B008 - frozen, so a safe default
     seed: int = 0,
-    progressbar: bool = True,
+    context: FitContext | None = None,
 ) -> FitResult:
     """Fit a mean-field Gaussian approximation by maximising the ELBO.
 
@@ -47,8 +48,9 @@ def fit_advi(
         The method's settings.
     seed : int
         Seeds the optimisation, the draws and the prediction.
-    progressbar : bool
-        Show progress.
+    context : FitContext, optional
+        Progress bar and deadline (:mod:`bnn_models.inference.context`; default: a
+        progress bar, no limit).
 
     Returns
     -------
@@ -60,7 +62,7 @@ def fit_advi(
         dataset=dataset,
         settings=settings,
         seed=seed,
-        progressbar=progressbar,
+        context=context,
     )
 
 

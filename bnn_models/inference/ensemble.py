@@ -13,12 +13,12 @@ import numpy as np
 import xarray as xr
 
 from bnn_models.data import Dataset
-from bnn_models.inference._deadline import DEADLINE
 from bnn_models.inference._mcmc import posterior_dataset
 from bnn_models.inference._method import Method, Settings, require
 from bnn_models.inference._point import PosteriorMode, prior_start
 from bnn_models.inference._predict import predict_test
 from bnn_models.inference._result import FitResult, pytensor_backend
+from bnn_models.inference.context import FitContext
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
@@ -51,9 +51,10 @@ def fit_ensemble(
     dataset: Dataset,
     settings: EnsembleSettings = EnsembleSettings(),  # noqa: B008 - frozen, so a safe default
     seed: int = 0,
-    progressbar: bool = True,
+    context: FitContext | None = None,
 ) -> FitResult:
     """K MAP fits (L-BFGS-B on PyMC's compiled log posterior) from prior-draw starts."""
+    context = context or FitContext()
     s = settings
     t0 = time.perf_counter()
     model = s.build(dataset)
@@ -61,7 +62,7 @@ def fit_ensemble(
     t1 = time.perf_counter()
     members, n_grad, unconverged = [], 0, 0
     for child in np.random.SeedSequence(seed).spawn(s.members):
-        DEADLINE.check()
+        context.check()
         point, result = mode.fit(prior_start(model, child), maxiter=s.maxiter)
         members.append(point)
         n_grad += int(result.njev)

@@ -13,6 +13,7 @@ from bnn_models.inference._gaussian_vi import GaussianVISettings, fit_gaussian_v
 from bnn_models.inference._method import Method, require
 from bnn_models.inference._result import FitResult
 from bnn_models.inference.advi import ADVISettings
+from bnn_models.inference.context import FitContext
 
 __all__ = ["METHOD", "FullRankADVISettings", "fit_fullrank_advi"]
 
@@ -83,7 +84,7 @@ def fit_fullrank_advi(
     dataset: Dataset,
     settings: FullRankADVISettings = FullRankADVISettings(),  # noqa: B008 - frozen
     seed: int = 0,
-    progressbar: bool = True,
+    context: FitContext | None = None,
 ) -> FitResult:
     """Fit a full-rank Gaussian approximation (dense covariance) by maximising the ELBO.
 
@@ -94,7 +95,7 @@ def fit_fullrank_advi(
         dataset=dataset,
         settings=settings,
         seed=seed,
-        progressbar=progressbar,
+        context=context,
         warm=settings.warm_settings(),
     )
 

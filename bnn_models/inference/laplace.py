@@ -32,6 +32,7 @@ from bnn_models.inference._method import Method, Settings, require
 from bnn_models.inference._point import prior_start
 from bnn_models.inference._predict import predict_test
 from bnn_models.inference._result import FitResult, pytensor_backend
+from bnn_models.inference.context import FitContext
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
@@ -75,9 +76,10 @@ def fit_laplace(
     dataset: Dataset,
     settings: LaplaceSettings = LaplaceSettings(),  # noqa: B008 - frozen, so a safe default
     seed: int = 0,
-    progressbar: bool = True,
+    context: FitContext | None = None,
 ) -> FitResult:
     """Gaussian at the MAP (L-BFGS-B from a prior-draw start) with the exact inverse Hessian."""
+    context = context or FitContext()
     from pymc.model.transform.optimization import freeze_dims_and_data
     from pymc_extras.inference.laplace_approx.find_map import find_MAP
     from pymc_extras.inference.laplace_approx.laplace import draws_from_laplace_approx
@@ -94,7 +96,7 @@ def fit_laplace(
         model=frozen,
         initvals=prior_start(model, seed),
         random_seed=seed,
-        progressbar=progressbar,
+        progressbar=context.progressbar,
         include_transformed=False,
         maxiter=s.maxiter,
     )

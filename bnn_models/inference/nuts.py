@@ -18,6 +18,7 @@ from bnn_models.data import Dataset
 from bnn_models.inference._mcmc import ChainClock, MCMCSettings, mcmc_result
 from bnn_models.inference._method import Method, require
 from bnn_models.inference._result import FitResult, pytensor_backend
+from bnn_models.inference.context import FitContext
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
@@ -104,7 +105,7 @@ def fit_nuts(
     dataset: Dataset,
     settings: NUTSSettings = NUTSSettings(),  # noqa: B008 - frozen, so a safe default
     seed: int = 0,
-    progressbar: bool = True,
+    context: FitContext | None = None,
 ) -> FitResult:
     """Sample the BNN's posterior with nutpie or PyMC's NUTS.
 
@@ -119,14 +120,17 @@ def fit_nuts(
         The sampler's settings.
     seed : int
         Seeds the sampler and the prediction.
-    progressbar : bool
-        Show the sampler's progress.
+    context : FitContext, optional
+        Progress bar and deadline (:mod:`bnn_models.inference.context`; default: a
+        progress bar, no limit). nutpie does not check the deadline: the runner's alarm
+        stops it.
 
     Returns
     -------
     FitResult
         With ``sample_stats`` (divergences, tree depth, steps) in ``idata``.
     """
+    context = context or FitContext()
     s = settings
     sampler = s.sampler or default_sampler()
     config = {"seed": seed, **s.as_config(), "sampler": sampler}
@@ -156,7 +160,7 @@ def fit_nuts(
             target_accept=s.target_accept,
             sampler=s.kernel,
             adaptation=s.adaptation,
-            progress_bar=progressbar,
+            progress_bar=context.progressbar,
             progress_callback=progress,
             progress_rate=50,
             save_warmup=True,
@@ -176,7 +180,7 @@ def fit_nuts(
                 cores=s.cores,
                 random_seed=seed,
                 target_accept=s.target_accept,
-                progressbar=progressbar,
+                progressbar=context.progressbar,
                 nuts_sampler="pymc",
                 var_names=list(PARAMS),
                 compute_convergence_checks=False,

@@ -20,6 +20,7 @@ from bnn_models.inference._jax import chain_map, jax_log_density, nuts_stats, un
 from bnn_models.inference._mcmc import MCMCSettings, mcmc_result, posterior_dataset
 from bnn_models.inference._method import Method
 from bnn_models.inference._result import FitResult
+from bnn_models.inference.context import FitContext
 from bnn_models.provenance import library_versions
 
 __all__ = ["METHOD", "fit_nuts_blackjax"]
@@ -30,9 +31,10 @@ def fit_nuts_blackjax(
     dataset: Dataset,
     settings: MCMCSettings = MCMCSettings(),  # noqa: B008 - frozen, so a safe default
     seed: int = 0,
-    progressbar: bool = True,
+    context: FitContext | None = None,
 ) -> FitResult:
     """Sample the BNN's posterior with BlackJAX's NUTS after its window adaptation."""
+    context = context or FitContext()
     import blackjax
     import jax
 

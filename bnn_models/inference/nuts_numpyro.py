@@ -17,6 +17,7 @@ from bnn_models.inference._jax import chain_map, jax_log_density, nuts_stats, un
 from bnn_models.inference._mcmc import MCMCSettings, mcmc_result, posterior_dataset
 from bnn_models.inference._method import Method
 from bnn_models.inference._result import FitResult
+from bnn_models.inference.context import FitContext
 from bnn_models.provenance import library_versions
 
 __all__ = ["METHOD", "fit_nuts_numpyro"]
@@ -34,13 +35,14 @@ def fit_nuts_numpyro(
     dataset: Dataset,
     settings: MCMCSettings = MCMCSettings(),  # noqa: B008 - frozen, so a safe default
     seed: int = 0,
-    progressbar: bool = True,
+    context: FitContext | None = None,
 ) -> FitResult:
     """Sample the BNN's posterior with NumPyro's NUTS (diagonal mass matrix).
 
     Compilation: JAX compiles the sampler on its first call, so ``warmup_s``
     includes XLA's compilation of the NUTS step (``compile_s`` is PyMC's graph to JAX).
     """
+    context = context or FitContext()
     import jax
     from numpyro.infer import MCMC, NUTS
 
@@ -57,7 +59,7 @@ def fit_nuts_numpyro(
         num_samples=s.draws,
         num_chains=s.chains,
         chain_method=method,
-        progress_bar=progressbar,
+        progress_bar=context.progressbar,
     )
     t1 = time.perf_counter()
     mcmc.warmup(

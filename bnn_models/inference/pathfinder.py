@@ -18,6 +18,7 @@ from bnn_models.inference._mcmc import posterior_dataset
 from bnn_models.inference._method import Method, Settings, require
 from bnn_models.inference._predict import predict_test
 from bnn_models.inference._result import FitResult, pytensor_backend
+from bnn_models.inference.context import FitContext
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
@@ -61,9 +62,10 @@ def fit_pathfinder(
     dataset: Dataset,
     settings: PathfinderSettings = PathfinderSettings(),  # noqa: B008 - frozen, so a safe default
     seed: int = 0,
-    progressbar: bool = True,
+    context: FitContext | None = None,
 ) -> FitResult:
     """Fit multi-path Pathfinder; its PSIS Pareto k is stored as ``engine_psis``."""
+    context = context or FitContext()
     from pymc_extras.inference import fit_pathfinder as pmx_fit_pathfinder
 
     s = settings
@@ -77,7 +79,7 @@ def fit_pathfinder(
         num_draws_per_path=s.draws_per_path,
         jitter=s.jitter,
         random_seed=seed,
-        progressbar=progressbar,
+        progressbar=context.progressbar,
         parallel=s.parallel,
         importance_sampling="psis",
     )

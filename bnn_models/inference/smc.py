@@ -18,6 +18,7 @@ from bnn_models.data import Dataset
 from bnn_models.inference._mcmc import mcmc_result
 from bnn_models.inference._method import Method, Settings, require
 from bnn_models.inference._result import FitResult, pytensor_backend
+from bnn_models.inference.context import FitContext
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
@@ -81,9 +82,10 @@ def fit_smc(
     dataset: Dataset,
     settings: SMCSettings = SMCSettings(),  # noqa: B008 - frozen, so a safe default
     seed: int = 0,
-    progressbar: bool = True,
+    context: FitContext | None = None,
 ) -> FitResult:
     """Sample the BNN's posterior with PyMC's SMC (IMH kernel)."""
+    context = context or FitContext()
     s = settings
     t0 = time.perf_counter()
     model = s.build(dataset)
@@ -94,7 +96,7 @@ def fit_smc(
             chains=s.chains,
             cores=s.cores,
             random_seed=seed,
-            progressbar=progressbar,
+            progressbar=context.progressbar,
             compute_convergence_checks=False,
             threshold=s.threshold,
             correlation_threshold=s.correlation_threshold,

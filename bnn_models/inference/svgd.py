@@ -10,12 +10,12 @@ import pymc as pm
 import xarray as xr
 
 from bnn_models.data import Dataset
-from bnn_models.inference._deadline import DEADLINE
 from bnn_models.inference._gaussian_vi import OPTIMIZERS
 from bnn_models.inference._mcmc import posterior_dataset
 from bnn_models.inference._method import Method, Settings, require
 from bnn_models.inference._predict import predict_test
 from bnn_models.inference._result import FitResult, pytensor_backend
+from bnn_models.inference.context import FitContext
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
@@ -80,9 +80,10 @@ def fit_svgd(
     dataset: Dataset,
     settings: SVGDSettings = SVGDSettings(),  # noqa: B008 - frozen, so a safe default
     seed: int = 0,
-    progressbar: bool = True,
+    context: FitContext | None = None,
 ) -> FitResult:
     """Move ``particles`` particles with SVGD; the particles are the draws."""
+    context = context or FitContext()
     s = settings
     t0 = time.perf_counter()
     model = s.build(dataset)
@@ -105,8 +106,8 @@ def fit_svgd(
         approx = inference.fit(
             s.max_iter,
             obj_optimizer=OPTIMIZERS[s.optimizer](learning_rate=s.learning_rate),
-            callbacks=[first, DEADLINE.check],
-            progressbar=progressbar,
+            callbacks=[first, context.check],
+            progressbar=context.progressbar,
         )
     t2 = time.perf_counter()
     t1 = first.at or t2

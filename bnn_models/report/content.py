@@ -24,7 +24,7 @@ from bnn_models.report.fidelity import Fidelity, build_fidelity
 from bnn_models.report.figures import Figure, draw_figures
 from bnn_models.report.formats import Stat, possessive, reason, sig
 from bnn_models.report.run import (
-    Method,
+    MethodRun,
     Row,
     baseline,
     group_widths,
@@ -47,14 +47,14 @@ __all__ = [
 # --------------------------------------------------------------------------- summary table
 
 #: A cell of the summary table from a method and the baseline: a number, text, or n/a.
-_Getter = Callable[[Method, Method | None], Stat | str | None]
+_Getter = Callable[[MethodRun, MethodRun | None], Stat | str | None]
 
 
 def _key(key: str) -> _Getter:
     return lambda m, ref: m.stats.get(key)
 
 
-def _speedup(m: Method, ref: Method | None) -> Stat | str | None:
+def _speedup(m: MethodRun, ref: MethodRun | None) -> Stat | str | None:
     if ref is None or "runtime.total_s" not in m.stats:
         return None
     if m is ref:
@@ -62,7 +62,7 @@ def _speedup(m: Method, ref: Method | None) -> Stat | str | None:
     return Stat(ref.get("runtime.total_s") / m.get("runtime.total_s"))
 
 
-def _sd_ratio(m: Method, ref: Method | None) -> Stat | str | None:
+def _sd_ratio(m: MethodRun, ref: MethodRun | None) -> Stat | str | None:
     if ref is None or "spread.pred_sd_mean" not in m.stats:
         return None
     if m is ref:
@@ -70,7 +70,7 @@ def _sd_ratio(m: Method, ref: Method | None) -> Stat | str | None:
     return Stat(m.get("spread.pred_sd_mean") / ref.get("spread.pred_sd_mean"))
 
 
-def _rule(m: Method, ref: Method | None) -> str | None:
+def _rule(m: MethodRun, ref: MethodRun | None) -> str | None:
     fits = [e for e in m.ok if e.get("elbo")]
     if not fits:
         return None
@@ -82,7 +82,7 @@ def _rule(m: Method, ref: Method | None) -> str | None:
     return f"not met ({fits[0]['elbo']['iterations']:,})"
 
 
-def _rhats(m: Method, ref: Method | None) -> str | None:
+def _rhats(m: MethodRun, ref: MethodRun | None) -> str | None:
     pred, weights = (
         m.stats.get("diagnostics.rhat_max_pred"),
         m.stats.get("diagnostics.rhat_max_weights"),
@@ -133,12 +133,12 @@ def _columns(against: str) -> list[tuple[str, str, str, _Getter]]:
     return out
 
 
-def _against(methods: dict[str, Method]) -> str:
+def _against(methods: dict[str, MethodRun]) -> str:
     ref = baseline(methods)
     return ref.label if ref is not None else "MCMC"
 
 
-def _notes(methods: dict[str, Method]) -> list[str]:
+def _notes(methods: dict[str, MethodRun]) -> list[str]:
     ref = baseline(methods)
     speedup = (
         f"Speed-up: {possessive(ref.label)} total time over the method's."
@@ -171,18 +171,18 @@ def _notes(methods: dict[str, Method]) -> list[str]:
     ]
 
 
-def _skipped(m: Method) -> str | None:
+def _skipped(m: MethodRun) -> str | None:
     """Why a method was not run at all (every entry skipped), or None."""
     if m.entries and all(e["status"] == "skipped" for e in m.entries):
         return reason(m.entries[0].get("error"))
     return None
 
 
-def _failures(m: Method) -> str:
+def _failures(m: MethodRun) -> str:
     return "; ".join(f"seed {e['seed']}: {reason(e.get('error'))}" for e in m.failed)
 
 
-def summary_rows(doc: dict, methods: dict[str, Method] | None = None) -> list[Row]:
+def summary_rows(doc: dict, methods: dict[str, MethodRun] | None = None) -> list[Row]:
     """The summary table: one row per method, every cell a string with its unit.
 
     Parameters
@@ -260,7 +260,7 @@ def _times(a: float, b: float) -> str:
     return f"{ratio:.1f}x faster than" if ratio >= 1 else f"{1 / ratio:.1f}x slower than"
 
 
-def _against_baseline(m: Method, ref: Method) -> list[str]:
+def _against_baseline(m: MethodRun, ref: MethodRun) -> list[str]:
     t, sd = m.get("runtime.total_s"), m.get("spread.pred_sd_mean")
     t_ref, sd_ref = ref.get("runtime.total_s"), ref.get("spread.pred_sd_mean")
     ece, ece_ref = m.get("calibration.ece"), ref.get("calibration.ece")
@@ -277,7 +277,7 @@ def _against_baseline(m: Method, ref: Method) -> list[str]:
     ]
 
 
-def _elbo_verdict(m: Method) -> str | None:
+def _elbo_verdict(m: MethodRun) -> str | None:
     el = [e["elbo"] for e in m.ok if e.get("elbo")]
     if not el:
         return None
@@ -292,7 +292,7 @@ def _elbo_verdict(m: Method) -> str | None:
     )
 
 
-def _diagnostics_verdict(m: Method, is_baseline: bool) -> str:
+def _diagnostics_verdict(m: MethodRun, is_baseline: bool) -> str:
     r_pred, r_w = m.get("diagnostics.rhat_max_pred"), m.get("diagnostics.rhat_max_weights")
     div = m.get("diagnostics.divergences")
     divergences = "" if not np.isfinite(div) else f"; {int(round(div)):,} divergences"
@@ -315,7 +315,7 @@ def _diagnostics_verdict(m: Method, is_baseline: bool) -> str:
     return " ".join(parts)
 
 
-def verdicts(methods: dict[str, Method]) -> list[str]:
+def verdicts(methods: dict[str, MethodRun]) -> list[str]:
     """Short sentences generated from the numbers, comparing each method with the baseline.
 
     The baseline is the run's first MCMC method with a successful fit; without one, each

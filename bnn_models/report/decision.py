@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnn_models.report.formats import Stat, reason, sig
-from bnn_models.report.run import Method, baseline, seed_text, styles
+from bnn_models.report.run import MethodRun, baseline, seed_text, styles
 
 __all__ = ["DECISION_FAMILIES", "Decision", "Engines", "build_decision", "build_engines"]
 
@@ -46,13 +46,13 @@ class Engines:
     verdicts: list[str]
 
 
-def _show(m: Method, key: str, kind: str) -> str:
+def _show(m: MethodRun, key: str, kind: str) -> str:
     """The mean over seeds alone (the full tables give the intervals)."""
     stat = m.stats.get(key)
     return "n/a" if stat is None else Stat(stat.mean).show(kind)
 
 
-def _speedup(m: Method, ref: Method | None) -> str:
+def _speedup(m: MethodRun, ref: MethodRun | None) -> str:
     if ref is None:
         return "n/a"
     if m is ref:
@@ -60,7 +60,7 @@ def _speedup(m: Method, ref: Method | None) -> str:
     return Stat(ref.get("runtime.total_s") / m.get("runtime.total_s")).show("x")
 
 
-def _sd_ratio(m: Method, ref: Method | None, has_ref: bool) -> str:
+def _sd_ratio(m: MethodRun, ref: MethodRun | None, has_ref: bool) -> str:
     """Against the reference when the run has one (n/a for a fit not compared with it),
     else against the baseline: one column never mixes the two."""
     if has_ref:
@@ -70,13 +70,13 @@ def _sd_ratio(m: Method, ref: Method | None, has_ref: bool) -> str:
     return Stat(m.get("spread.pred_sd_mean") / ref.get("spread.pred_sd_mean")).show("pct0")
 
 
-def _khat(m: Method) -> str:
+def _khat(m: MethodRun) -> str:
     if "fidelity.psis_khat" in m.stats:
         return _show(m, "fidelity.psis_khat", "rhat")
     return "n/a: no density"
 
 
-def build_decision(methods: dict[str, Method]) -> Decision:
+def build_decision(methods: dict[str, MethodRun]) -> Decision:
     """One row per method, grouped by family in :data:`DECISION_FAMILIES` order."""
     ref = baseline(methods)
     against = ref.label if ref is not None else "MCMC"
@@ -161,7 +161,7 @@ _ENGINE_COLUMNS = (
 )
 
 
-def build_engines(methods: dict[str, Method]) -> Engines | None:
+def build_engines(methods: dict[str, MethodRun]) -> Engines | None:
     """The NUTS engines: MCMC methods whose fits record NUTS trees (a tree depth) and count
     their gradients by phase (None: fewer than 2)."""
     engines = [

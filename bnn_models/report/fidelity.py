@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bnn_models.report.formats import Stat, over_seeds
-from bnn_models.report.run import Method, Row, group_widths, seed_text, styles
+from bnn_models.report.run import MethodRun, Row, group_widths, seed_text, styles
 from bnn_models.schema import SEED_INTERVAL_PROB
 
 __all__ = ["Fidelity", "build_fidelity", "khats"]
@@ -51,11 +51,11 @@ class Fidelity:
     verdicts: list[str]
 
 
-def _fid(m: Method, key: str) -> Stat | None:
+def _fid(m: MethodRun, key: str) -> Stat | None:
     return m.stats.get(f"fidelity.{key}")
 
 
-def _fid_show(m: Method, key: str, kind: str) -> str:
+def _fid_show(m: MethodRun, key: str, kind: str) -> str:
     stat = _fid(m, key)
     if stat is None:
         return "n/a"
@@ -65,7 +65,7 @@ def _fid_show(m: Method, key: str, kind: str) -> str:
     return text
 
 
-def khats(m: Method) -> dict[int, float]:
+def khats(m: MethodRun) -> dict[int, float]:
     """Seed -> k-hat of every successful fit of ``m`` that has one."""
     return {
         int(e["seed"]): float(e["fidelity"]["psis_khat"])
@@ -74,7 +74,7 @@ def khats(m: Method) -> dict[int, float]:
     }
 
 
-def _khat_cell(m: Method, threshold: float) -> str:
+def _khat_cell(m: MethodRun, threshold: float) -> str:
     per_seed = khats(m)
     if not per_seed:
         return "n/a"
@@ -85,7 +85,7 @@ def _khat_cell(m: Method, threshold: float) -> str:
     return f"{stat.show('ratio')}; > {threshold:g} in {above} of {len(per_seed)} seeds"
 
 
-def _by_var_cell(m: Method) -> str:
+def _by_var_cell(m: MethodRun) -> str:
     parts = []
     for v in _WEIGHT_VARS:
         vals = [
@@ -97,7 +97,7 @@ def _by_var_cell(m: Method) -> str:
     return ", ".join(parts)
 
 
-def _psis_cell(m: Method, key: str, kind: str, threshold: float) -> str:
+def _psis_cell(m: MethodRun, key: str, kind: str, threshold: float) -> str:
     if not khats(m):
         return "n/a"
     if _fid(m, f"psis_{key}") is None:
@@ -105,13 +105,13 @@ def _psis_cell(m: Method, key: str, kind: str, threshold: float) -> str:
     return _fid_show(m, f"psis_{key}", kind)
 
 
-def _wasserstein_cell(m: Method) -> str:
+def _wasserstein_cell(m: MethodRun) -> str:
     if any((e.get("fidelity") or {}).get("reference_draws") is False for e in m.ok):
         return "n/a: needs the reference's draws"
     return _fid_show(m, "pred_wasserstein_mean", "prob")
 
 
-def _range_cell(m: Method) -> str:
+def _range_cell(m: MethodRun) -> str:
     lo, hi = _fid(m, "pred_sd_ratio_q05"), _fid(m, "pred_sd_ratio_q95")
     if lo is None or hi is None:
         return "n/a"
@@ -120,8 +120,8 @@ def _range_cell(m: Method) -> str:
 
 def _fidelity_columns(
     gate: float, threshold: float, truth: bool
-) -> list[tuple[str, str, Callable[[Method], str]]]:
-    cols: list[tuple[str, str, Callable[[Method], str]]] = [
+) -> list[tuple[str, str, Callable[[MethodRun], str]]]:
+    cols: list[tuple[str, str, Callable[[MethodRun], str]]] = [
         ("Predictions", "Same class", lambda m: _fid_show(m, "class_agreement", "pct")),
         ("Predictions", "Mean |Δp| (TV)", lambda m: _fid_show(m, "pred_tv_mean", "prob")),
         ("Predictions", "Max |Δp|", lambda m: _fid_show(m, "pred_tv_max", "prob")),
@@ -315,7 +315,7 @@ def _explanation(ref: dict) -> list[str]:
 
 
 def _fidelity_verdicts(
-    methods: dict[str, Method], ref: dict, threshold: float, gate: float
+    methods: dict[str, MethodRun], ref: dict, threshold: float, gate: float
 ) -> list[str]:
     out = []
     acc = ref.get("acceptance")
@@ -390,7 +390,7 @@ def _fidelity_verdicts(
     return [v for v in out if v]
 
 
-def build_fidelity(doc: dict, methods: dict[str, Method]) -> Fidelity | None:
+def build_fidelity(doc: dict, methods: dict[str, MethodRun]) -> Fidelity | None:
     """The section for a run with a reference posterior; None for a run without one."""
     ref = doc["run"].get("reference")
     if not ref:

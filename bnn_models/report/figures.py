@@ -16,7 +16,7 @@ from matplotlib.figure import Figure as MplFigure
 from bnn_models import figures as figs
 from bnn_models.report.fidelity import khats
 from bnn_models.report.formats import possessive
-from bnn_models.report.run import Method, baseline, styles
+from bnn_models.report.run import MethodRun, baseline, styles
 from bnn_models.report.shift import accuracy_curves
 from bnn_models.schema import SEED_INTERVAL_PROB
 
@@ -76,7 +76,7 @@ class _Figures:
         self.out.append(Figure(name, title, text, figs.png_bytes(make()), section))
 
 
-def draw_figures(methods: dict[str, Method], doc: dict) -> list[Figure]:
+def draw_figures(methods: dict[str, MethodRun], doc: dict) -> list[Figure]:
     """Every figure the run's results allow, in report order."""
     ok = {n: m for n, m in methods.items() if m.ok}
     if not ok:
@@ -156,8 +156,8 @@ def draw_figures(methods: dict[str, Method], doc: dict) -> list[Figure]:
 
 
 def _baseline_figures(
-    ok: dict[str, Method],
-    ref: Method | None,
+    ok: dict[str, MethodRun],
+    ref: MethodRun | None,
     look: Mapping[str, figs.Style],
     add: Callable[..., None],
 ) -> None:
@@ -235,7 +235,7 @@ _INTERVAL_PANELS = (
 
 
 def _fidelity_figures(
-    ok: dict[str, Method],
+    ok: dict[str, MethodRun],
     doc: dict,
     look: Mapping[str, figs.Style],
     add: Callable[..., None],

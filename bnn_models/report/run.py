@@ -13,11 +13,11 @@ from pathlib import Path
 from bnn_models import figures as figs
 from bnn_models.inference import FitResult, load_fit
 from bnn_models.report.formats import Stat
-from bnn_models.schema import flatten_metrics, summarise_seeds
+from bnn_models.schema import NOT_RUN, flatten_metrics, summarise_seeds
 
 __all__ = [
     "BASELINE_FAMILY",
-    "Method",
+    "MethodRun",
     "Row",
     "baseline",
     "group_widths",
@@ -31,8 +31,10 @@ BASELINE_FAMILY = "mcmc"
 
 
 @dataclass
-class Method:
-    """Everything the report says about one method."""
+class MethodRun:
+    """Everything the report says about one method of a run: its fit entries, their
+    statistics over seeds, the fit it draws (not the registry's
+    :class:`bnn_models.inference.Method`, which it may outlive: a report reads saved runs)."""
 
     name: str
     entries: list[dict]  # every fit entry of this method, in file order
@@ -67,11 +69,13 @@ class Method:
         return float("nan") if stat is None else stat.mean
 
 
-def load_methods(out: Path, doc: dict, *, load: bool = True) -> dict[str, Method]:
+def load_methods(out: Path, doc: dict, *, load: bool = True) -> dict[str, MethodRun]:
     """Every method of the run, in the run's order, with its numbers (and fit, if ``load``).
 
     A method's numbers are the mean and interval over its seeds where it has several
-    (the document's ``seed_summary``, or one computed here), else its one fit's.
+    (the document's ``seed_summary``, or one computed here), else its one fit's. Fits
+    that were not run (:data:`~bnn_models.schema.NOT_RUN`: the run lost its scheduler)
+    are absent, not failures; a method without any other fit is left out.
     """
     names = list(doc["run"].get("methods") or [])
     names += [f["method"] for f in doc["fits"] if f["method"] not in names]
@@ -82,7 +86,10 @@ def load_methods(out: Path, doc: dict, *, load: bool = True) -> dict[str, Method
         summary = summarise_seeds(doc["fits"])
     out_methods = {}
     for name in names:
-        m = Method(name, [f for f in doc["fits"] if f["method"] == name])
+        entries = [f for f in doc["fits"] if f["method"] == name]
+        m = MethodRun(name, [f for f in entries if f["status"] != NOT_RUN])
+        if entries and not m.entries:
+            continue  # none of its fits ran: absent
         if m.ok:
             m.shown = min(m.ok, key=lambda e: e["seed"])
             per_seed = (summary or {}).get(name)
@@ -112,17 +119,17 @@ def _load(out: Path, entry: dict) -> tuple[FitResult | None, str | None]:
         return None, str(err)
 
 
-def baseline(methods: dict[str, Method]) -> Method | None:
+def baseline(methods: dict[str, MethodRun]) -> MethodRun | None:
     """The first MCMC method in run order with a successful fit; None when there is none."""
     return next((m for m in methods.values() if m.family == BASELINE_FAMILY and m.ok), None)
 
 
-def styles(methods: dict[str, Method]) -> dict[str, figs.Style]:
+def styles(methods: dict[str, MethodRun]) -> dict[str, figs.Style]:
     """Colour, marker and label of every method, by its position in the run."""
     return figs.method_styles({name: m.label for name, m in methods.items()})
 
 
-def seed_text(m: Method) -> str:
+def seed_text(m: MethodRun) -> str:
     """'seed 3', '5 seeds', or '4 of 5 seeds' when some failed."""
     seeds = [e["seed"] for e in m.entries]
     if len(seeds) == 1:

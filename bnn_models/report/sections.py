@@ -12,7 +12,7 @@ from typing import Any
 
 from bnn_models.data import RUPTURE_FILES
 from bnn_models.report.formats import reason, sig
-from bnn_models.report.run import Method
+from bnn_models.report.run import MethodRun
 from bnn_models.schema import flatten_metrics
 
 __all__ = ["PUBLISHED", "PUBLISHED_HEADER", "asv_link", "details", "header", "published"]
@@ -43,7 +43,7 @@ _SECTIONS = ("runtime", "elbo", "spread", "calibration", "diagnostics")
 # --------------------------------------------------------------------------- published
 
 
-def published(doc: dict, methods: dict[str, Method]) -> tuple[list[list[str]], list[str]]:
+def published(doc: dict, methods: dict[str, MethodRun]) -> tuple[list[list[str]], list[str]]:
     """The published study's row and one row per method (:data:`PUBLISHED_HEADER`), and notes.
 
     Only a run on the rupture data is compared; the notes say whether its test file is
@@ -181,7 +181,7 @@ def _numerics(numerics: dict | None) -> str:
     )
 
 
-def header(doc: dict, methods: dict[str, Method]) -> list[tuple[str, str]]:
+def header(doc: dict, methods: dict[str, MethodRun]) -> list[tuple[str, str]]:
     """(key, text) pairs: what was run, on what data, by which code, on which machine, when."""
     run = doc["run"]
     ds = run.get("dataset", {})
@@ -247,7 +247,7 @@ def _section_order(key: str) -> tuple[int, str]:
     return (_SECTIONS.index(section) if section in _SECTIONS else len(_SECTIONS), key)
 
 
-def details(methods: dict[str, Method]) -> list[tuple[str, list[str], list[list[str]]]]:
+def details(methods: dict[str, MethodRun]) -> list[tuple[str, list[str], list[list[str]]]]:
     """Titled tables, one column per fit: status, configuration, every scalar metric."""
     fits = [(m, e) for m in methods.values() for e in m.entries]
     cols = [f"{m.label} s{e['seed']}" for m, e in fits]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnn_models.report.formats import Stat, over_seeds
-from bnn_models.report.run import Method, Row, group_widths, seed_text, styles
+from bnn_models.report.run import MethodRun, Row, group_widths, seed_text, styles
 
 __all__ = ["SHIFT_COLUMNS", "ShiftSection", "accuracy_curves", "build_shift"]
 
@@ -45,12 +45,12 @@ class ShiftSection:
     verdicts: list[str]
 
 
-def _stat(m: Method, key: str) -> Stat | None:
+def _stat(m: MethodRun, key: str) -> Stat | None:
     values = [e["shift"][key] for e in m.ok if e.get("shift") and e["shift"].get(key) is not None]
     return over_seeds(values) if values else None
 
 
-def accuracy_curves(methods: dict[str, Method]) -> dict[str, tuple[list[float], list[float]]]:
+def accuracy_curves(methods: dict[str, MethodRun]) -> dict[str, tuple[list[float], list[float]]]:
     """Per method with shift results: kept share of rows and accuracy (mean over seeds)."""
     out = {}
     for name, m in methods.items():
@@ -89,7 +89,7 @@ def _verdicts(rows: dict[str, dict[str, Stat]], labels: dict[str, str]) -> list[
     return out
 
 
-def build_shift(doc: dict, methods: dict[str, Method]) -> ShiftSection | None:
+def build_shift(doc: dict, methods: dict[str, MethodRun]) -> ShiftSection | None:
     """The section, or None when no fit of the run holds shift results."""
     info = doc["run"]["dataset"].get("shift")
     if info is None or not any(e.get("shift") for m in methods.values() for e in m.ok):

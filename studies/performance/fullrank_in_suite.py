@@ -65,7 +65,7 @@ def measure(
             for label, method, own in FITS:
                 extra = (overrides or {}).get(method, {})
                 s = METHODS[method].settings(**{**settings, **own, **extra})
-                fit = METHODS[method].fit(dataset=dataset, settings=s, seed=0, progressbar=False)
+                fit = METHODS[method](dataset=dataset, settings=s, seed=0, progressbar=False)
                 us, steps = _us_per_step(fit)
                 rows.append(
                     {"config": config, "round": r, "fit": label, "us_per_step": us, "steps": steps}
