@@ -29,13 +29,12 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
-from pymc.pytensorf import resolve_backend_compile_kwargs
 from threadpoolctl import threadpool_limits
 
 from bnn_models.data import Dataset, load_rupture, make_teacher
 from bnn_models.errors import BadInput
-from bnn_models.inference import METHODS, OPTIMIZERS, resolve_methods
-from bnn_models.inference._gaussian_vi import VI_BACKENDS, start_at_mean_field
+from bnn_models.inference import METHODS, resolve_methods, steps
+from bnn_models.inference.steps import VI_BACKENDS
 from bnn_models.metrics import METRICS, Metric
 from bnn_models.reference import CACHE_ENV, resolve_reference
 from bnn_models.runner import run_benchmark
@@ -254,9 +253,8 @@ def fit_entry(cache: dict, profile: str, method: str) -> dict:
 
 
 def initial_vector(model: object) -> np.ndarray:
-    """The model's seeded initial point, raveled as ``logp_dlogp_function`` takes it."""
-    point = model.initial_point(FIT_SEED)  # type: ignore[attr-defined]
-    return np.concatenate([np.ravel(point[v.name]) for v in model.continuous_value_vars])  # type: ignore[attr-defined]
+    """The model's initial point at :data:`FIT_SEED`, raveled as ``logp_dlogp_function`` takes it."""
+    return steps.initial_vector(model, FIT_SEED)  # type: ignore[arg-type]
 
 
 def vi_step_function(
@@ -266,33 +264,8 @@ def vi_step_function(
     start: dict[str, np.ndarray] | None = None,
     **overrides: Any,
 ) -> object:
-    """One compiled optimisation step of a method of :data:`VI_STEP_METHODS`.
-
-    Built as the method's fit builds it inside ``pm.fit``, from its default settings:
-    its PyMC class (``settings.inference_class``), optimizer and learning rate, gradient
-    clip and Monte Carlo samples per gradient. The step updates the approximation in
-    place and returns the loss. ``backend``: what ``pm.fit(backend=...)`` would compile
-    it to (:data:`BACKENDS`); None: the method's own setting, else PyTensor's default.
-    ``overrides``: settings other than the defaults (``packed_factor=True``). ``start``:
-    ``{"mu": ..., "rho": ...}``, a mean-field solution the approximation starts from
-    (:func:`~bnn_models.inference._gaussian_vi.start_at_mean_field`; default: its own start).
-    """
-    # A GaussianVISettings subclass, but any settings class with these fields will do.
-    if backend is not None:  # the settings' own check: a backend the method refuses
-        overrides = {**overrides, "backend": backend}
-    settings: Any = METHODS[method].settings(**overrides)
-    optimizer = OPTIMIZERS[settings.optimizer](learning_rate=settings.learning_rate)
-    with model:
-        inference = settings.vi_class()(random_seed=FIT_SEED)
-        if start is not None:
-            start_at_mean_field(inference.approx.groups[0], **start)
-        return inference.objective.step_function(
-            obj_n_mc=settings.obj_n_mc,
-            obj_optimizer=optimizer,
-            total_grad_norm_constraint=settings.grad_norm_clip,
-            score=True,
-            compile_kwargs=resolve_backend_compile_kwargs(settings.backend, None),
-        )
+    """:func:`bnn_models.inference.steps.vi_step_function` at :data:`FIT_SEED`."""
+    return steps.vi_step_function(model, method, backend, start, seed=FIT_SEED, **overrides)
 
 
 def _direction_text(direction: str) -> str:

@@ -17,7 +17,7 @@ fast small-matrix path once M x N x K passes 1e6 (the W0 gradient ``X.T @ G`` is
 
 This script measures, over the grid, microseconds per call and minor page faults per
 call of ``model.logp_dlogp_function(ravel_inputs=True)`` and of the ADVI step
-(``benchmarks.common.vi_step_function``), one BLAS thread, for each variant of
+(``bnn_models.inference.steps.vi_step_function``, the one asv times), one BLAS thread, for each variant of
 :data:`VARIANTS`, each in its own process (the environment variables are read when a
 process starts). The variants alternate over ``--rounds`` rounds and the best time of
 each cell is kept, so that a busy spell on a shared machine hits them alike. It also
@@ -180,13 +180,14 @@ def worker(variant: str, grid: tuple[tuple[int, int], ...]) -> dict:
     from threadpoolctl import threadpool_limits
 
     # the asv suite's helpers: the same data, initial point and VI step its benchmarks time
-    from benchmarks.common import initial_vector, teacher, vi_step_function
+    from bnn_models.data import make_teacher
+    from bnn_models.inference.steps import initial_vector, vi_step_function
     from bnn_models.model import build_bnn
 
     limiter = threadpool_limits(limits=1, user_api="blas")
     calls = {}
     for rows, hidden in grid:
-        data = teacher(rows)
+        data = make_teacher(n_train=rows, n_test=400, seed=0)  # the asv suite's teacher data
         model = build_bnn(data.X_train, data.y_train, n_hidden=hidden)
         fn, x = model.logp_dlogp_function(ravel_inputs=True), initial_vector(model)
         calls[(rows, hidden, "grad")] = lambda fn=fn, x=x: fn(x)

@@ -1,7 +1,7 @@
 """The anatomy of one ADVI step: what each part of a step of ``pm.fit`` costs, per backend.
 
 One log density + gradient (``model.logp_dlogp_function``), the compiled step alone (the
-asv suite's ``vi_step_function``, through ``pytensor.Function`` and its compiled graph
+package's ``vi_step_function`` (the one asv times), through ``pytensor.Function`` and its compiled graph
 without the wrapper), ``pm.fit``'s loop per step without callbacks and with the suite's
 (the ELBO rule and a time-limit check), full-rank ADVI's step the same way (as PyMC
 builds it and with the opt-in packed factor), PyTensor's profile of the step compiled
@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import BACKENDS, initial_vector, vi_step_function
 from bnn_models.inference import METHODS, OPTIMIZERS, ELBOConvergence, start_at_mean_field
+from bnn_models.inference.steps import VI_BACKENDS as BACKENDS
+from bnn_models.inference.steps import initial_vector, vi_step_function
 from bnn_models.model import build_bnn
 from studies.svi_compare.fits import backend_spec, numpyro_svi
 

@@ -53,7 +53,7 @@ RESULTS = STUDIES / "svi_compare" / "results"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    from benchmarks.common import BACKENDS
+    from bnn_models.inference.steps import VI_BACKENDS as BACKENDS
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", default=str(RESULTS), help="folder for the outputs")
