@@ -395,7 +395,7 @@ def test_fresh_run_uses_the_baselines_profile_seeds_and_methods(
         _run(Path(out).parent, Path(out).name, kwargs["seeds"])
 
     monkeypatch.setattr(data, "load_dataset", lambda name, **kw: (name, kw))
-    monkeypatch.setattr(gate, "run_benchmark", fake_run)
+    monkeypatch.setattr(gate.verdict, "run_benchmark", fake_run)
     log: list[str] = []
     result = check(baseline, seeds=2, log=log.append)
     assert result.passed and result.seeds == [0, 1]

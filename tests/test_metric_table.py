@@ -139,8 +139,8 @@ def test_the_gate_gates_what_the_table_says():
     assert len(gate.GATED) == 14
     assert gate.GATED["calibration.roc_auc"] == "higher"
     assert gate.GATED["fidelity.truth_coverage_90"] == "none"
-    assert gate._per_row("calibration.error_rate") and not gate._per_row("calibration.ece")
-    assert "error_rate and one_minus_f1_weighted" in gate._rule()
+    assert gate.rule.per_row("calibration.error_rate") and not gate.rule.per_row("calibration.ece")
+    assert "error_rate and one_minus_f1_weighted" in gate.rule.rule_text()
 
 
 def test_the_tracked_value_is_the_tracks_reading_of_the_metric():
@@ -183,7 +183,7 @@ def test_get_metric_names_the_registered_ones():
 
 
 def test_the_report_keeps_its_column_order():
-    from bnn_models.report.content import _columns
+    from bnn_models.report.summary import _columns
 
     headers = [h for _, h, _, _ in _columns("NUTS")]
     assert headers[:6] == ["Total time", "Compile", "Fit", "Draw", "Predict", "Speed-up vs NUTS"]

@@ -6,10 +6,10 @@ with its source (:data:`PUBLISHED`). The same results give the same bytes: the r
 carries the run's time, not its own, and figures are PNGs without timestamps.
 
 One job per module: :mod:`~bnn_models.report.run` (the run's methods, baseline, styles),
-:mod:`~bnn_models.report.content` (the summary table, verdicts and the whole
-:class:`Report` as data), :mod:`~bnn_models.report.sections` (header, published study,
-details), :mod:`~bnn_models.report.fidelity` (the fidelity section),
-:mod:`~bnn_models.report.figures` (which figures, with what captions),
+:mod:`~bnn_models.report.summary` (the summary table), :mod:`~bnn_models.report.content`
+(the verdicts and the whole :class:`Report` as data), :mod:`~bnn_models.report.sections`
+(header, published study, details), :mod:`~bnn_models.report.fidelity` (the fidelity
+section), :mod:`~bnn_models.report.figures` (which figures, with what captions),
 :mod:`~bnn_models.report.render` (Jinja2 templates and pandas tables). A sweep's
 cost-growth report (``scaling.html``, ``scaling.md``) is :mod:`~bnn_models.report.scaling`.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bnn_models.io import atomic_path, write_text
-from bnn_models.report.content import Report, build_report, summary_rows, summary_table, verdicts
+from bnn_models.report.content import Report, build_report, verdicts
 from bnn_models.report.fidelity import Fidelity
 from bnn_models.report.figures import FIGURE_FILES, RETIRED_FIGURE_FILES
 from bnn_models.report.render import (
@@ -31,6 +31,7 @@ from bnn_models.report.render import (
 )
 from bnn_models.report.scaling import SCALING_FIGURE_FILES, Scaling, build_scaling
 from bnn_models.report.sections import PUBLISHED
+from bnn_models.report.summary import summary_rows, summary_table
 
 __all__ = [
     "FIGURE_FILES",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bnn_models import figures as figs
 from bnn_models.inference import FitResult, load_fit
-from bnn_models.report.formats import Stat
+from bnn_models.report.formats import Stat, reason
 from bnn_models.schema import NOT_RUN, flatten_metrics, summarise_seeds
 
 __all__ = [
@@ -20,9 +20,11 @@ __all__ = [
     "MethodRun",
     "Row",
     "baseline",
+    "failure_text",
     "group_widths",
     "load_methods",
     "seed_text",
+    "skip_reason",
     "styles",
 ]
 
@@ -135,6 +137,18 @@ def seed_text(m: MethodRun) -> str:
     if len(seeds) == 1:
         return f"seed {seeds[0]}"
     return f"{len(m.ok)} of {len(seeds)} seeds" if m.failed else f"{len(seeds)} seeds"
+
+
+def skip_reason(m: MethodRun) -> str | None:
+    """Why a method was not run at all (every entry skipped), or None."""
+    if m.entries and all(e["status"] == "skipped" for e in m.entries):
+        return reason(m.entries[0].get("error"))
+    return None
+
+
+def failure_text(m: MethodRun) -> str:
+    """Each failed seed of a method with its reason: ``seed 2: NaN occurred.; seed 4: ...``."""
+    return "; ".join(f"seed {e['seed']}: {reason(e.get('error'))}" for e in m.failed)
 
 
 @dataclass(frozen=True)
