@@ -11,6 +11,7 @@ import math
 
 __all__ = [
     "MAX_SEED",
+    "AccelerationUnavailable",
     "BadInput",
     "ResultsError",
     "check_count",
@@ -32,6 +33,11 @@ class BadInput(ValueError):  # noqa: N818 - reads as what it is, like KeyError
 
 class ResultsError(BadInput):
     """A results folder or document (``metrics.json``, a baseline) is missing or invalid."""
+
+
+class AccelerationUnavailable(BadInput):
+    """An opt-in acceleration asked for where it cannot run: the installed PyTensor or PyMC
+    is outside the versions it was tested with (:mod:`bnn_models.accel`)."""
 
 
 def _is_int(value: object) -> bool:

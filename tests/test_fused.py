@@ -213,7 +213,7 @@ def _call(kernel, inputs: tuple, g: np.ndarray, value: bool, grad: bool, summed:
 def test_the_kernel_compiled_for_a_shape_computes_what_the_generic_one_does(value, grad):
     """The shape's kernel (constants, unrolled features) against the generic kernel:
     the same values and gradients."""
-    from bnn_models.accel.fused import _kernel, _shape_kernel
+    from bnn_models.accel.fused_kernels import _kernel, _shape_kernel
 
     inputs = _kernel_inputs()
     results = [
@@ -232,7 +232,7 @@ def test_summed_kernels_give_the_sum_and_the_gradient_of_one_cotangent(value, gr
     """``summed``: both kernels give the sum of the rows' log-likelihoods (the shape's
     kernel by one log per block) and, for a cotangent of 0.7 on every row, the per-row
     kernel's gradients with that cotangent."""
-    from bnn_models.accel.fused import _kernel, _shape_kernel
+    from bnn_models.accel.fused_kernels import _kernel, _shape_kernel
 
     inputs = _kernel_inputs()
     want = _call(_kernel, inputs, np.full(300, 0.7), value, grad, False)
@@ -246,7 +246,8 @@ def test_summed_kernels_give_the_sum_and_the_gradient_of_one_cotangent(value, gr
 
 
 def test_the_model_gets_the_kernel_of_its_shape_and_a_wrong_shape_is_refused(models):
-    from bnn_models.accel.fused import _kernel, _kernel_for, _shape_kernel
+    from bnn_models.accel.fused import _kernel_for
+    from bnn_models.accel.fused_kernels import _kernel, _shape_kernel
 
     fn = models[True].logp_dlogp_function(ravel_inputs=True)._pytensor_function
     [node] = [n for n in fn.maker.fgraph.apply_nodes if isinstance(n.op, BNNLogLikValueGrad)]
@@ -276,7 +277,7 @@ def test_the_model_gets_the_kernel_of_its_shape_and_a_wrong_shape_is_refused(mod
 _CACHED_RUN = """
 import sys
 import numpy as np
-from bnn_models.accel.fused import _shape_kernel
+from bnn_models.accel.fused_kernels import _shape_kernel
 from bnn_models.model import build_bnn
 rng = np.random.default_rng(13)
 X, y = rng.normal(size=(50, 3)), rng.integers(0, 2, 50)
@@ -331,7 +332,7 @@ def test_rows_are_summed_in_the_op_only_where_the_graph_sums_them():
     """The sum rewrite: a full sum whose gradient is one number for every row gets the
     summed Ops; rows that are weighted, or also an output, keep the per-row Ops; the
     values and gradients are the NumPy formula's in every case."""
-    from bnn_models.accel.fused import _numpy_value_grad
+    from bnn_models.accel.fused_kernels import _numpy_value_grad
 
     rng = np.random.default_rng(5)
     X, y = rng.normal(size=(200, 3)), rng.integers(0, 2, 200)

@@ -63,12 +63,6 @@ _FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
 _VERSION = int(hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12], 16)
 
 
-def _size(n_entries: int) -> int:
-    """``d`` of a lower triangle of ``n_entries = d (d + 1) / 2`` entries (-1: none)."""
-    d = int((np.sqrt(8 * n_entries + 1) - 1) / 2)
-    return d if d * (d + 1) // 2 == n_entries else -1
-
-
 # --- numba kernels: the triangle row by row, entry k of row r at r (r + 1) / 2 + c ---
 
 

@@ -30,14 +30,24 @@ from bnn_models.inference._gaussian_vi import (
     start_at_mean_field,
 )
 from bnn_models.inference._mcmc import MCMCSettings
-from bnn_models.inference._method import FAMILIES, FitFunction, Method, Settings, require
+from bnn_models.inference._method import (
+    FAMILIES,
+    REGISTRY,
+    FitFunction,
+    Method,
+    Settings,
+    require,
+)
 from bnn_models.inference._result import FitResult, load_fit, save_fit
+from bnn_models.inference.accelerations import ACCELERATIONS, Acceleration
 from bnn_models.inference.advi import ADVISettings, fit_advi
 from bnn_models.inference.context import Deadline, FitContext, FitTimeout
 from bnn_models.inference.fullrank_advi import FullRankADVISettings, fit_fullrank_advi
 from bnn_models.inference.nuts import NUTSSettings, default_sampler, fit_nuts
 
 __all__ = [
+    "ACCELERATIONS",
+    "Acceleration",
     "FAMILIES",
     "METHODS",
     "METHOD_SETS",
@@ -70,8 +80,9 @@ __all__ = [
 ]
 
 #: The registry: method name -> record, in the order runs and reports list them.
-METHODS: dict[str, Method] = {
-    m.name: m
+METHODS: dict[str, Method] = REGISTRY  # the one dict; records look their peers up in it
+METHODS.update(
+    (m.name, m)
     for m in (
         nuts.METHOD,
         nuts_pymc.METHOD,
@@ -87,7 +98,7 @@ METHODS: dict[str, Method] = {
         svgd.METHOD,
         ensemble.METHOD,
     )
-}
+)
 
 
 #: Named sets of methods, accepted wherever methods are named (``--methods design``, a

@@ -13,7 +13,6 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from bnn_models.accel.numba_positional import MODE_NAME as NUMBA_POSITIONAL
 from bnn_models.data import Dataset
 from bnn_models.inference._importance import gaussian_importance
 from bnn_models.inference._method import Settings, require
@@ -46,7 +45,14 @@ OPTIMIZERS = {
 #: ``numba_positional``: numba behind a positional entry point, the step's normal draw made
 #: in NumPy (this project's opt-in workaround,
 #: :mod:`bnn_models.accel.numba_positional`; the same numbers).
-VI_BACKENDS = {"numba": "NUMBA", "c": "CVM", "jax": "JAX", "numba_positional": NUMBA_POSITIONAL}
+#: (``NUMBA_POSITIONAL`` is registered with PyTensor by :mod:`bnn_models.accel.numba_positional`,
+#: imported when a setting asks for it: :func:`bnn_models.inference.accelerations.load`.)
+VI_BACKENDS = {
+    "numba": "NUMBA",
+    "c": "CVM",
+    "jax": "JAX",
+    "numba_positional": "NUMBA_POSITIONAL",
+}
 
 
 @dataclass(frozen=True)

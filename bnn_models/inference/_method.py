@@ -23,6 +23,7 @@ import pymc as pm
 from bnn_models.data import Dataset
 from bnn_models.errors import BadInput
 from bnn_models.inference._result import FitResult
+from bnn_models.inference.accelerations import ACCELERATIONS, asked_by, load
 from bnn_models.inference.context import FitContext
 from bnn_models.model import N_HIDDEN, PRIOR_SIGMA, build_bnn
 from bnn_models.provenance import library_versions
@@ -37,6 +38,11 @@ FAMILIES: dict[str, str] = {
     "ensemble": "independent point estimates from different starts, each one draw",
     "point": "a single point estimate: no spread",
 }
+
+
+#: The registry of methods, name -> record: :data:`bnn_models.inference.METHODS` is this
+#: dict (defined here so that a record can name its peers without importing the package).
+REGISTRY: dict[str, Method] = {}
 
 
 def require(ok: bool, name: str, value: object, expected: str) -> None:
@@ -73,6 +79,10 @@ class Settings:
     def __post_init__(self) -> None:
         require(self.n_hidden >= 1, "n_hidden", self.n_hidden, ">= 1")
         require(self.prior_sigma > 0, "prior_sigma", self.prior_sigma, "> 0")
+        # an opt-in acceleration these settings turn on: its module, now (checked first
+        # against the library versions it was tested with), and only then
+        for acceleration in asked_by(self):
+            load(acceleration)
 
     def as_config(self) -> dict[str, Any]:
         """The settings as a plain JSON-ready dict."""
@@ -192,6 +202,9 @@ class Method:
         The importable module that does the work (e.g. ``nutpie``, ``pymc``).
     description : str
         One line on what the method does.
+    accelerations : tuple of str
+        The opt-in accelerations (:data:`~bnn_models.inference.accelerations.ACCELERATIONS`)
+        the method supports; ``--set`` refuses the others before anything runs.
     """
 
     name: str
@@ -202,12 +215,22 @@ class Method:
     quick: Mapping[str, Any] = field(default_factory=dict)
     engine: str = "pymc"
     description: str = ""
+    accelerations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"method {self.name!r}: unknown family {self.family!r}")
         if not (isinstance(self.settings, type) and issubclass(self.settings, Settings)):
             raise TypeError(f"method {self.name!r}: settings must be a Settings subclass")
+        fields = {f.name for f in dataclasses.fields(self.settings)}
+        for name in self.accelerations:
+            if name not in ACCELERATIONS:
+                raise ValueError(f"method {self.name!r}: unknown acceleration {name!r}")
+            if ACCELERATIONS[name].setting not in fields:
+                raise ValueError(
+                    f"method {self.name!r}: acceleration {name!r} needs the setting "
+                    f"{ACCELERATIONS[name].setting!r}, which its settings lack"
+                )
         self.configure(quick=True)  # the quick settings must be valid settings
 
     @property
@@ -249,10 +272,30 @@ class Method:
                         f"settings: {', '.join(sorted(names))}"
                     )
                 changes[key] = convert_setting(value, hints[key], f"--set {self.name}.{key}")
+        self.refuse_unsupported(types.SimpleNamespace(**changes))
         try:
             return self.settings(**changes)
-        except BadInput as err:
-            raise BadInput(f"{self.name}: {err}") from None
+        except BadInput as err:  # the same kind of error (e.g. AccelerationUnavailable)
+            raise type(err)(f"{self.name}: {err}") from None
+
+    def refuse_unsupported(self, settings: object) -> None:
+        """Refuse an opt-in acceleration ``settings`` turn on that this method does not
+        support (:attr:`accelerations`), before anything is built or run.
+
+        Raises
+        ------
+        BadInput
+            Naming the method, the setting and the methods that support it.
+        """
+        for acceleration in asked_by(settings):
+            if acceleration.name in self.accelerations:
+                continue
+            others = [m.name for m in REGISTRY.values() if acceleration.name in m.accelerations]
+            raise BadInput(
+                f"--set {self.name}.{acceleration.flag}: {self.label} does not support the "
+                f"{acceleration.name} acceleration; methods that do: "
+                f"{', '.join(others) or 'none'}"
+            )
 
     def __call__(
         self,
@@ -277,11 +320,15 @@ class Method:
         """
         if settings is None:
             settings = self.configure(quick=quick, overrides=overrides)
-        elif overrides:
+        else:
+            self.refuse_unsupported(types.SimpleNamespace(**overrides))
             try:
                 settings = dataclasses.replace(settings, **overrides)
             except BadInput as err:
                 raise BadInput(f"{self.name}: {err}") from None
+        self.refuse_unsupported(settings)
+        for acceleration in asked_by(settings):  # settings unpickled in a worker skip __post_init__
+            load(acceleration)
         if context is None:
             context = FitContext(progressbar=progressbar)
         result = self.fit(dataset=dataset, settings=settings, seed=seed, context=context)

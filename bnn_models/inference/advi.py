@@ -74,5 +74,6 @@ METHOD = Method(
     settings=ADVISettings,
     quick={"max_iter": 3000, "draws": 200, "window": 500},
     engine="pymc",
+    accelerations=("fused", "numba_positional"),
     description="mean-field Gaussian approximation, ELBO maximised with Adam (pm.ADVI)",
 )

@@ -107,5 +107,6 @@ METHOD = Method(
     settings=EnsembleSettings,
     quick={"members": 5},
     engine="scipy",
+    accelerations=("fused",),
     description="K=10 MAP fits (L-BFGS-B) from independent prior-draw starts, each a draw",
 )

@@ -7,7 +7,6 @@ from typing import ClassVar
 
 import pymc as pm
 
-from bnn_models.accel.packed_factor import PackedFullRankADVI
 from bnn_models.data import Dataset
 from bnn_models.inference._gaussian_vi import GaussianVISettings, fit_gaussian_vi
 from bnn_models.inference._method import Method, require
@@ -62,7 +61,11 @@ class FullRankADVISettings(GaussianVISettings):
     def vi_class(self) -> type:
         """PyMC's ``pm.FullRankADVI``; with ``packed_factor``, its subclass whose group
         draws through the packed factor's Op (:class:`PackedFullRankADVI`)."""
-        return PackedFullRankADVI if self.packed_factor else self.inference_class
+        if not self.packed_factor:
+            return self.inference_class
+        from bnn_models.accel.packed_factor import PackedFullRankADVI  # only when asked
+
+        return PackedFullRankADVI
 
     def warm_settings(self) -> ADVISettings | None:
         """The mean-field stage's settings (None without a warm start)."""
@@ -114,5 +117,6 @@ METHOD = Method(
         "warm_window": 500,
     },
     engine="pymc",
+    accelerations=("fused", "numba_positional", "packed_factor"),
     description="Gaussian approximation with a dense covariance (pm.FullRankADVI)",
 )

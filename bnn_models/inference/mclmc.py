@@ -35,5 +35,6 @@ METHOD = Method(
     settings=MCLMCSettings,
     quick={"draws": 150, "tune": 150, "chains": 2, "thin": 2},
     engine="nutpie",
+    accelerations=("fused",),
     description="microcanonical Langevin Monte Carlo (nutpie), every 50th transition kept",
 )

@@ -229,6 +229,7 @@ METHOD = Method(
     settings=NUTSSettings,
     quick={"draws": 150, "tune": 150, "chains": 2},
     engine="nutpie",
+    accelerations=("fused",),
     description="No-U-Turn sampler: nutpie (numba backend), diagonal mass matrix from "
     "draws and gradients",
 )

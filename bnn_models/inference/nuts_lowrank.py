@@ -30,6 +30,7 @@ METHOD = Method(
     settings=LowRankNUTSSettings,
     quick={"draws": 150, "tune": 150, "chains": 2},
     engine="nutpie",
+    accelerations=("fused",),
     description="nutpie NUTS, mass matrix diagonal plus low-rank correction from the "
     "draws' and gradients' covariance",
 )

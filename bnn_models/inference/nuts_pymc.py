@@ -26,5 +26,6 @@ METHOD = Method(
     settings=PyMCNUTSSettings,
     quick={"draws": 150, "tune": 150, "chains": 2},
     engine="pymc",
+    accelerations=("fused",),
     description="PyMC's own No-U-Turn sampler (pytensor C backend), chains in processes",
 )

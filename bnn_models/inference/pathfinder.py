@@ -136,5 +136,6 @@ METHOD = Method(
     settings=PathfinderSettings,
     quick={"draws": 200, "draws_per_path": 200},
     engine="pymc_extras",
+    accelerations=("fused",),
     description="multi-path Pathfinder: L-BFGS paths, Gaussian fits, PSIS resampling (pymc-extras)",
 )

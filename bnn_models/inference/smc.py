@@ -140,5 +140,6 @@ METHOD = Method(
     settings=SMCSettings,
     quick={"draws": 200, "chains": 2},
     engine="pymc",
+    accelerations=("fused",),
     description="sequential Monte Carlo, tempered from prior to posterior, IMH kernel (gradient-free)",
 )

@@ -155,5 +155,6 @@ METHOD = Method(
     settings=SVGDSettings,
     quick={"particles": 20, "max_iter": 300},
     engine="pymc",
+    accelerations=("fused",),
     description="Stein variational gradient descent: 100 particles, RBF kernel (pm.SVGD)",
 )
