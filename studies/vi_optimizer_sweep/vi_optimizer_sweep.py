@@ -1,12 +1,17 @@
-"""Measure ELBO traces of ADVI and full-rank ADVI under several optimizers.
+"""ELBO traces of ADVI and full-rank ADVI under several optimizers and learning rates.
 
-The evidence behind the VI defaults. One fit per call (so sweeps run one at a time):
+The evidence behind the VI defaults. One ``pm.fit`` per call, so that a sweep runs its
+fits one at a time (each is timed), then a summary of all of them:
 
-    python scripts/vi_optimizer_sweep.py fit advi adam_1e-2 30000 OUT.json
-    python scripts/vi_optimizer_sweep.py summarise OUT_DIR/*.json --out results/vi_optimizer_sweep
+    python -m studies.vi_optimizer_sweep.vi_optimizer_sweep fit advi adam_1e-2 30000 OUT.json
+    python -m studies.vi_optimizer_sweep.vi_optimizer_sweep summarise OUT_DIR/*.json
 
-``summarise`` writes ``summary.md`` (final smoothed loss, first iteration within 1% of
-it, iteration at which the default convergence rule would fire) and a figure.
+``summarise`` writes ``summary.md`` (``vi_optimizer_sweep.md.j2``: final smoothed loss,
+iterations to 1% of it, the iteration at which the default convergence rule would fire)
+and ``elbo_traces.png`` into ``--out`` (default ``studies/vi_optimizer_sweep/results``).
+"To 1% of the final loss" is the package's one definition,
+:func:`bnn_models.metrics.iterations_to_within`; the rule is the package's
+:class:`bnn_models.inference.ELBOConvergence`, both on the thinned trace the fit JSON keeps.
 """
 
 from __future__ import annotations
@@ -18,6 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
+from studies._common import STUDIES, render_template
+
+__all__ = ["OPTS", "fit", "main", "render", "summarise", "summary_row"]
+
+#: Where the committed results live.
+RESULTS = STUDIES / "vi_optimizer_sweep" / "results"
+
+#: Optimizer settings compared: name -> (bnn_models.inference.OPTIMIZERS key, learning rate).
 OPTS = {
     "adam_1e-2": ("adam", 1e-2),
     "adam_3e-3": ("adam", 3e-3),
@@ -27,16 +40,21 @@ OPTS = {
 }
 SMOOTH = 500  # iterations of the moving average
 THIN = 10  # keep every 10th loss value in the JSON
+#: The default convergence rule's window (iterations) and relative tolerance.
+RULE_WINDOW, RULE_TOL = 5000, 1e-3
 
 
-def fit(method: str, opt: str, n: int, out: str, seed: int = 1) -> None:
+def fit(method: str, opt: str, n: int, out: str | Path, seed: int = 1, dataset=None) -> dict:
+    """``n`` steps of ``pm.fit(method=...)`` under ``opt`` on the rupture data (or
+    ``dataset``); writes and returns the thinned loss trace and the seconds."""
     import pymc as pm
 
     from bnn_models.data import load_rupture
     from bnn_models.inference import OPTIMIZERS
+    from bnn_models.io import write_json
     from bnn_models.model import build_bnn
 
-    ds = load_rupture()
+    ds = dataset if dataset is not None else load_rupture()
     name, lr = OPTS[opt]
     with build_bnn(ds.X_train, ds.y_train):
         t0 = time.perf_counter()
@@ -49,99 +67,109 @@ def fit(method: str, opt: str, n: int, out: str, seed: int = 1) -> None:
         )
         dt = time.perf_counter() - t0
     loss = np.asarray(approx.hist)
-    Path(out).write_text(
-        json.dumps(
-            {
-                "method": method,
-                "opt": opt,
-                "n": n,
-                "seed": seed,
-                "seconds": dt,
-                "thin": THIN,
-                "loss": loss[::THIN].tolist(),
-            }
-        )
+    doc = {
+        "method": method,
+        "opt": opt,
+        "n": n,
+        "seed": seed,
+        "seconds": dt,
+        "thin": THIN,
+        "loss": loss[::THIN].tolist(),
+    }
+    write_json(Path(out), doc)
+    return doc
+
+
+def summary_row(d: dict) -> dict:
+    """One fit's row: final loss (mean of the last ``SMOOTH`` iterations), iterations to
+    within 1% of it (the package's definition), where the default rule fires (None: never)."""
+    from bnn_models.inference import ELBOConvergence
+    from bnn_models.metrics import iterations_to_within
+
+    thin = d.get("thin", THIN)
+    loss = np.asarray(d["loss"], dtype=float)  # thinned
+    k = max(1, min(SMOOTH // thin, loss.size))
+    rule = ELBOConvergence(window=max(1, RULE_WINDOW // thin), tol=RULE_TOL, stop=False)
+    for i in range(1, loss.size + 1):
+        rule(None, loss, i)
+    return {
+        "method": d["method"],
+        "opt": d["opt"],
+        "n": d["n"],
+        "final_loss": float(loss[-k:].mean()),
+        "to_1pct": iterations_to_within(loss, window=k, rel=0.01) * thin,
+        "rule_fires": rule.fired_at * thin if rule.fired_at else None,
+        "seconds": d["seconds"],
+    }
+
+
+def render(rows: list[dict]) -> str:
+    """``summary.md`` from the rows of :func:`summary_row`."""
+    return render_template(
+        "vi_optimizer_sweep/vi_optimizer_sweep.md.j2",
+        rows=rows,
+        smooth=SMOOTH,
+        window=RULE_WINDOW,
+        tol=RULE_TOL,
     )
 
 
-def _rule_fires(loss: np.ndarray, window: int, tol: float) -> int | None:
-    for i in range(2 * window, loss.size + 1, window):
-        last, prev = loss[i - window : i].mean(), loss[i - 2 * window : i - window].mean()
-        if abs(last - prev) / abs(last) < tol:
-            return i
-    return None
-
-
-def summarise(files: list[str], out: str) -> None:
+def figure(docs: list[dict], path: Path) -> None:
+    """Smoothed loss traces: ADVI on the left, full-rank ADVI on the right."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bnn_models.io import write_text
-
-    rows = []
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for f in sorted(files):
-        d = json.loads(Path(f).read_text())
-        d.setdefault("thin", THIN)
-        loss = np.asarray(d["loss"])  # thinned
-        k = SMOOTH // d["thin"]
+    for d in docs:
+        thin = d.get("thin", THIN)
+        loss = np.asarray(d["loss"], dtype=float)
+        k = max(1, min(SMOOTH // thin, loss.size))
         smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
-        final = smooth[-1]
-        within = (int(np.argmax(np.abs(smooth - final) <= 0.01 * abs(final))) + k) * d["thin"]
-        fires = _rule_fires(loss, 5000 // d["thin"], 1e-3)
-        rows.append(
-            (
-                d["method"],
-                d["opt"],
-                d["n"],
-                final,
-                within,
-                fires * d["thin"] if fires else None,
-                d["seconds"],
-            )
-        )
         ax = axes[0 if d["method"] == "advi" else 1]
-        x = (np.arange(smooth.size) + k) * d["thin"]
-        ax.plot(x, smooth, label=f"{d['opt']} (n={d['n']})", lw=1)
+        ax.plot((np.arange(smooth.size) + k) * thin, smooth, label=f"{d['opt']} (n={d['n']})")
     for ax, title in zip(axes, ("ADVI", "full-rank ADVI"), strict=True):
         ax.set(title=title, xlabel="iteration", ylim=(850, 1400))
         ax.legend(fontsize=8)
     axes[0].set_ylabel(f"loss = -ELBO (nats), {SMOOTH}-step moving average")
     fig.tight_layout()
-    Path(out).mkdir(parents=True, exist_ok=True)
-    fig.savefig(Path(out) / "elbo_traces.png", dpi=110, metadata={"Software": None})
-    lines = [
-        "# VI optimizer sweep on the rupture data (seed 1)",
-        "",
-        "Generated by `scripts/vi_optimizer_sweep.py summarise`; each row one `pm.fit` run.",
-        "",
-        "| method | optimizer_lr | iterations | final loss (nats) | first within 1% | "
-        "rule fires (5000, 1e-3) | seconds |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for m, o, n, final, within, fires, sec in rows:
-        lines.append(
-            f"| {m} | {o} | {n} | {final:.1f} | {within} | {fires or 'never'} | {sec:.1f} |"
-        )
-    lines += ["", "![ELBO traces](elbo_traces.png)", ""]
-    write_text(Path(out) / "summary.md", "\n".join(lines))
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def summarise(files: list[str | Path], out: str | Path) -> Path:
+    """``summary.md`` and ``elbo_traces.png`` in ``out`` from the fits' JSON files."""
+    from bnn_models.io import write_text
+
+    docs = [json.loads(Path(f).read_text()) for f in sorted(map(str, files))]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    figure(docs, out / "elbo_traces.png")
+    return write_text(out / "summary.md", render([summary_row(d) for d in docs]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    f = sub.add_parser("fit")
-    f.add_argument("method")
+    f = sub.add_parser("fit", help="one fit into OUT (JSON)")
+    f.add_argument("method", choices=["advi", "fullrank_advi"])
     f.add_argument("opt", choices=sorted(OPTS))
     f.add_argument("n", type=int)
     f.add_argument("out")
-    s = sub.add_parser("summarise")
+    f.add_argument("--seed", type=int, default=1)
+    s = sub.add_parser("summarise", help="summary.md and the figure from fits' JSON files")
     s.add_argument("files", nargs="+")
-    s.add_argument("--out", required=True)
-    a = parser.parse_args()
-    if a.cmd == "fit":
-        fit(a.method, a.opt, a.n, a.out)
+    s.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    if args.cmd == "fit":
+        if args.n < 1:
+            parser.error(f"n must be >= 1, got {args.n}")
+        fit(args.method, args.opt, args.n, args.out, seed=args.seed)
     else:
-        summarise(a.files, a.out)
+        print(summarise(args.files, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
