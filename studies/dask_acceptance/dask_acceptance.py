@@ -56,6 +56,8 @@ reference = "none"
 name = "rupture"
 """
 CELL = "rupture-h12"
+#: The checks, in the order they run.
+CHECKS = ("local", "cluster", "resume")
 N_TASKS = 16
 BNN = [sys.executable, "-m", "bnn_models.cli"]
 DASK = str(Path(sys.executable).parent / "dask")  # the dask CLI of this environment
@@ -212,16 +214,19 @@ def check_resume(grid: Path, work: Path) -> dict:
 
 
 def render(summary: dict) -> str:
-    """``summary.md`` from ``summary.json``: one key/value table per check."""
+    """``summary.md`` from ``summary.json``: one key/value table per check, in the order
+    they run (the JSON keeps its keys sorted)."""
+    checks = summary["checks"]
+    order = [name for name in CHECKS if name in checks] + sorted(set(checks) - set(CHECKS))
     tables = {
-        name: pd.Series(result, name="value")
-        .rename_axis("key")
-        .astype(str)
-        .to_frame()
-        .to_markdown()
-        for name, result in summary["checks"].items()
+        name: pd.Series(checks[name], name="value").rename_axis("key").astype(str).to_frame()
+        for name in order
     }
-    return render_template("dask_acceptance/dask_acceptance.md.j2", doc=summary, tables=tables)
+    return render_template(
+        "dask_acceptance/dask_acceptance.md.j2",
+        doc=summary,
+        tables={name: t.to_markdown() for name, t in tables.items()},
+    )
 
 
 def _commits(work: Path, names: list[str]) -> str:
@@ -235,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", default=str(RESULTS), help="summary.json and summary.md go here")
     parser.add_argument("--keep", help="keep the sweeps' folders here (default: temporary)")
-    parser.add_argument("--only", choices=["local", "cluster", "resume"], action="append")
+    parser.add_argument("--only", choices=CHECKS, action="append")
     parser.add_argument("--render", action="store_true", help="only redraw from summary.json")
     args = parser.parse_args(argv)
 
@@ -245,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             work.mkdir(parents=True, exist_ok=True)
             grid = work / "grid.toml"
             grid.write_text(GRID)
-            checks = {"local": check_local, "cluster": check_cluster, "resume": check_resume}
+            checks = dict(zip(CHECKS, (check_local, check_cluster, check_resume), strict=True))
             results = {}
             for name, run in checks.items():
                 if args.only and name not in args.only:

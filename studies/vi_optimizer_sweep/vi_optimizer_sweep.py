@@ -131,7 +131,8 @@ def figure(docs: list[dict], path: Path) -> None:
         ax.plot((np.arange(smooth.size) + k) * thin, smooth, label=f"{d['opt']} (n={d['n']})")
     for ax, title in zip(axes, ("ADVI", "full-rank ADVI"), strict=True):
         ax.set(title=title, xlabel="iteration", ylim=(850, 1400))
-        ax.legend(fontsize=8)
+        if ax.lines:
+            ax.legend(fontsize=8)
     axes[0].set_ylabel(f"loss = -ELBO (nats), {SMOOTH}-step moving average")
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})
