@@ -143,7 +143,9 @@ def render(doc: dict) -> str:
     summary["every seed within goal"] = [
         bool(g["converged"].all() and (g["fit_s"] <= doc["goal_s"]).all()) for _, g in by
     ]
-    settings = pd.DataFrame(doc["schedules"]).T.rename_axis("schedule").reset_index()
+    settings = pd.DataFrame(doc["schedules"]).T
+    # sorted: the same columns whether drawn as measured or from the JSON (keys sorted)
+    settings = settings[sorted(settings.columns)].rename_axis("schedule").reset_index()
     return render_template(
         "fullrank_schedule/fullrank_schedule.md.j2",
         doc=doc,
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None, dataset=None, **overrides) -> int:
                 )
         doc = {
             **prov,
-            "schedules": {name: SCHEDULES[name] for name in args.schedules},
+            "schedules": {name: SCHEDULES[name] | overrides for name in args.schedules},
             "final_steps": FINAL,
             "thin": THIN,
             "goal_s": GOAL_S,

@@ -9,7 +9,7 @@ per second of sampling and per 1,000 gradients. Fits are timed: run it alone.
     python -m studies.lowrank_cutoff.lowrank_cutoff_sweep --render    # markdown from JSON
 
 Writes ``sweep.json`` (every row, commit, machine, versions, data hash) and
-``summary.md`` (``lowrank_cutoff_sweep.md.j2``) into ``--out`` (default
+``sweep.md`` (``lowrank_cutoff_sweep.md.j2``) into ``--out`` (default
 ``studies/lowrank_cutoff/results``).
 """
 
@@ -61,13 +61,13 @@ def measure(dataset, seed: int, budget: dict, cutoffs=CUTOFFS, diagonal: bool = 
 
 
 def render(doc: dict) -> str:
-    """``summary.md`` from ``sweep.json``."""
+    """``sweep.md`` from ``sweep.json``."""
     table = pd.DataFrame(doc["rows"]).to_markdown(index=False, floatfmt=".3g")
     return render_template("lowrank_cutoff/lowrank_cutoff_sweep.md.j2", doc=doc, table=table)
 
 
 def main(argv: list[str] | None = None, dataset=None) -> int:
-    """Fit and write ``sweep.json`` and ``summary.md`` (``dataset``: another data set than
+    """Fit and write ``sweep.json`` and ``sweep.md`` (``dataset``: another data set than
     the rupture data, for a smoke run)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", default=str(RESULTS))
