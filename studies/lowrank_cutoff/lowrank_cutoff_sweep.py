@@ -28,6 +28,19 @@ __all__ = ["CUTOFFS", "main", "measure", "render"]
 RESULTS = STUDIES / "lowrank_cutoff" / "results"
 #: Eigenvalue cutoffs compared.
 CUTOFFS = (2.0, 3.0, 10.0, 100.0)
+#: The summary's columns, in order (the JSON keeps its keys sorted).
+COLUMNS = (
+    "adaptation",
+    "eigval_cutoff",
+    "warmup_s",
+    "sampling_s",
+    "leapfrog_per_draw",
+    "grad_evals",
+    "ess_bulk_min_pred",
+    "rhat_max_pred",
+    "ess_per_s",
+    "ess_per_1k_grad",
+)
 
 
 def measure(dataset, seed: int, budget: dict, cutoffs=CUTOFFS, diagonal: bool = True) -> dict:
@@ -62,7 +75,7 @@ def measure(dataset, seed: int, budget: dict, cutoffs=CUTOFFS, diagonal: bool = 
 
 def render(doc: dict) -> str:
     """``sweep.md`` from ``sweep.json``."""
-    table = pd.DataFrame(doc["rows"]).to_markdown(index=False, floatfmt=".3g")
+    table = pd.DataFrame(doc["rows"])[list(COLUMNS)].to_markdown(index=False, floatfmt=".3g")
     return render_template("lowrank_cutoff/lowrank_cutoff_sweep.md.j2", doc=doc, table=table)
 
 
