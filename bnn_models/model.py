@@ -33,7 +33,7 @@ def bernoulli_logit_logp(value: pt.TensorVariable, logit: pt.TensorVariable) -> 
     ``-softplus(-logit)`` and ``-softplus(logit)`` (this function until issue 13), the
     gradient evaluates both branches' softplus and sigmoid on every row: the same
     values to the last bit (negating a float is exact; tested), and 18-29% more time per
-    log density and gradient of the rupture model (``results/perf/fused_repro.md``,
+    log density and gradient of the rupture model (``studies/upstream_repros/results/fused_repro.md``,
     ``nutpie_cost.md`` and ``summary.md``).
 
     Examples

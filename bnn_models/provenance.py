@@ -71,7 +71,8 @@ def pytensor_numerics() -> dict | None:
     numba's fastmath and disk cache. Under fastmath, the function numba compiles on a
     cold cache and the one PyTensor loads from its cache later can round differently in
     the last bits, so the same seed follows another path on a fresh machine
-    (``results/perf/fastmath_cache_repro.md``): a result says which settings it ran with.
+    (``studies/upstream_repros/results/fastmath_cache_repro.md``): a result says which
+    settings it ran with.
 
     Examples
     --------

@@ -123,40 +123,7 @@ def test_a_vi_fit_on_the_positional_backend_is_the_numba_fit(method, teacher_sma
     assert positional.config["backend"] == "numba_positional"
     assert plain.backend == "pytensor numba"
     # fastmath may move a last bit between a function numba compiled and one it loaded
-    # from PyTensor's cache (results/perf/fastmath_cache_repro.md): close, not bitwise.
+    # from PyTensor's cache (studies/upstream_repros/results/fastmath_cache_repro.md): close, not bitwise.
     np.testing.assert_allclose(positional.loss, plain.loss, rtol=1e-10)
     for name, draws in positional.idata["posterior"].to_dataset().items():
         np.testing.assert_allclose(draws, plain.idata["posterior"][name], rtol=1e-8, atol=1e-10)
-
-
-def test_the_host_draw_report_states_the_saving_and_a_differing_trace():
-    """scripts/host_draw.py's report from hand-set numbers: the saving per method is the
-    positional step with the draw in numba minus the one as shipped; a trace that differs
-    says so."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "host_draw.py"
-    spec = importlib.util.spec_from_file_location("host_draw", path)
-    assert spec is not None and spec.loader is not None
-    host_draw = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(host_draw)
-    us = {"advi": (200.0, 110.0, 100.5), "fullrank_advi": (260.0, 150.0, 125.0)}
-    doc = {
-        "commit": "abc",
-        "machine": {"cpu": "cpu", "cpu_count": 2},
-        "versions": {"pymc": "6", "pytensor": "3", "numba": "0.68"},
-        "data": {"n_train": 1600, "sha256": "f" * 64},
-        "settings": {"check_steps": 300, "rounds": 7, "number": 300},
-        "same_trace": {"advi": True, "fullrank_advi": False},
-        "rows": [
-            {"method": m, "case": c, "us_per_step": t, "generator_in_numba": k < 2}
-            for m, times in us.items()
-            for k, (c, t) in enumerate(zip(host_draw.CASES, times, strict=True))
-        ],
-    }
-    text = host_draw.render(doc)
-    assert "advi: the draw in NumPy saves 9.5 us per step (110.0 against 100.5)" in text
-    assert "fullrank_advi: the draw in NumPy saves 25.0 us per step" in text
-    assert "300 steps from the same start: **yes**" in text
-    assert "300 steps from the same start: **no**" in text

@@ -20,7 +20,7 @@ key that changes with this file. Where the graph knows the weights' shape (PyMC'
 model does: ``W0`` is (features, hidden)), the kernel is compiled for that shape
 (:func:`_shape_kernel`): the counts are constants of its code, so that LLVM unrolls the
 loops over the features, each pre-activation is summed in a register and each hidden
-unit's backward pass is one pass over the rows (``results/perf/fused_repro.md``).
+unit's backward pass is one pass over the rows (``studies/upstream_repros/results/fused_repro.md``).
 ``build_bnn(..., fused=True)`` uses these Ops; the default model never does. There is
 no JAX implementation and no second derivative.
 """

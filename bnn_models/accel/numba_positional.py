@@ -7,7 +7,7 @@ neither is in the graph's numbers:
 - With ``numba__cache`` on (PyTensor's default) the linker wraps a compiled graph in
   ``def fn(*args): return graph(*args)``. numba receives one tuple; its C dispatcher
   cannot fingerprint a ``numpy.random.Generator``, so it types the *whole tuple* in
-  Python on every call (``results/perf/advi_step_repro.md``: 124 of a 337 us ADVI step).
+  Python on every call (``studies/upstream_repros/results/advi_step_repro.md``: 124 of a 337 us ADVI step).
   Here the same graph is compiled behind ``def fn(i0, i1, ...)`` instead: every array is
   typed in C.
 - numba unboxes a ``Generator`` through its ``ctypes`` interface on every call (a

@@ -21,8 +21,8 @@ class ADVISettings(GaussianVISettings):
     """Mean-field ADVI's defaults: Adam at 0.01 for up to 30,000 steps.
 
     On the rupture data Adam at 0.01 reached the lowest final loss of the optimizers
-    swept (869 against 882-890 nats; ``scripts/vi_optimizer_sweep.py``, README
-    'Choosing the VI optimizers'). Fields: :class:`GaussianVISettings`.
+    swept (869 against 882-890 nats; the study ``studies/vi_optimizer_sweep``).
+    Fields: :class:`GaussianVISettings`.
     """
 
     #: PyMC's inference class of this approximation.

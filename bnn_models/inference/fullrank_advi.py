@@ -23,10 +23,10 @@ class FullRankADVISettings(GaussianVISettings):
 
     From PyMC's own start (zero mean, identity factor) Adam at 5e-4 needed 80,000 steps
     and its convergence rule still fired in only 3 of 5 seeds (final loss ~884 nats); at
-    1e-2 it diverged, at 1e-3 it stalled (``scripts/vi_optimizer_sweep.py``). Started
+    1e-2 it diverged, at 1e-3 it stalled (``studies/vi_optimizer_sweep``). Started
     from a mean-field ADVI fit (same model and seed: its mean and sds, no correlation)
     the rule fires in every seed after ~8,000 full-rank steps, at a better ELBO than
-    either method alone (``scripts/fullrank_schedule.py``, results/fullrank_schedule).
+    either method alone (``studies/fullrank_schedule``).
     Fields: :class:`GaussianVISettings`, the warm start's and ``packed_factor`` below.
     """
 

@@ -15,7 +15,7 @@ class LowRankNUTSSettings(NUTSSettings):
     """:class:`NUTSSettings` with nutpie's low-rank mass-matrix adaptation.
 
     The eigenvalue cutoff comes from a measured sweep on the rupture data
-    (``scripts/lowrank_cutoff_sweep.py``, README 'Choosing the low-rank cutoff').
+    (the study ``studies/lowrank_cutoff``).
     """
 
     adaptation: str = "low_rank"

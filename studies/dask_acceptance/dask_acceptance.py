@@ -11,12 +11,14 @@ Three checks on one grid (2 VI methods x 8 seeds, quick settings, rupture data):
 3. ``resume``: a serial sweep interrupted (SIGINT) after a few fits, then rerun with
    ``--resume``: how many fits the rerun ran, against how many were finished before.
 
-Run it alone (the timings of check 1 are compared)::
+Run it alone (the timings of check 1 are compared; ~10 minutes on 2 cores)::
 
-    python scripts/dask_acceptance.py --out results/dask_acceptance
+    python -m studies.dask_acceptance.dask_acceptance
+    python -m studies.dask_acceptance.dask_acceptance --render   # markdown from the JSON
 
-Writes ``summary.json`` and ``summary.md`` into ``--out``; the sweeps' folders go to a
-temporary folder unless ``--keep DIR``.
+Writes ``summary.json`` and ``summary.md`` (``dask_acceptance.md.j2``) into ``--out``
+(default ``studies/dask_acceptance/results``); the sweeps' folders go to a temporary
+folder unless ``--keep DIR``.
 """
 
 from __future__ import annotations
@@ -35,12 +37,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-#: This checkout: its ``bnn_models`` is imported here and run by the sweeps (``-m`` from it).
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from bnn_models.schema import flatten_metrics, load_metrics
+from studies._common import ROOT, STUDIES, render_template, write_report
 
-from bnn_models.io import write_json, write_text  # noqa: E402 - after REPO is on the path
-from bnn_models.schema import flatten_metrics, load_metrics  # noqa: E402
+__all__ = ["check_cluster", "check_local", "check_resume", "main", "render"]
+
+#: This checkout: the sweeps run its ``bnn_models`` (``python -m`` from it).
+REPO = ROOT
+#: Where the committed results live.
+RESULTS = STUDIES / "dask_acceptance" / "results"
 
 GRID = """
 methods = ["advi", "fullrank_advi"]
@@ -51,6 +56,8 @@ reference = "none"
 name = "rupture"
 """
 CELL = "rupture-h12"
+#: The checks, in the order they run.
+CHECKS = ("local", "cluster", "resume")
 N_TASKS = 16
 BNN = [sys.executable, "-m", "bnn_models.cli"]
 DASK = str(Path(sys.executable).parent / "dask")  # the dask CLI of this environment
@@ -206,18 +213,20 @@ def check_resume(grid: Path, work: Path) -> dict:
     }
 
 
-def _markdown(summary: dict) -> str:
-    lines = [
-        "# dask sweep: acceptance measurements",
-        "",
-        f"Fits at commit {summary['commit']}, {summary['machine']}, made by "
-        "`python scripts/dask_acceptance.py` (2 VI methods x 8 seeds, quick, rupture).",
-        "",
-    ]
-    for name, result in summary["checks"].items():
-        table = pd.Series(result, name="value").rename_axis("key").astype(str).to_frame()
-        lines += [f"## {name}", "", table.to_markdown(), ""]
-    return "\n".join(lines)
+def render(summary: dict) -> str:
+    """``summary.md`` from ``summary.json``: one key/value table per check, in the order
+    they run (the JSON keeps its keys sorted)."""
+    checks = summary["checks"]
+    order = [name for name in CHECKS if name in checks] + sorted(set(checks) - set(CHECKS))
+    tables = {
+        name: pd.Series(checks[name], name="value").rename_axis("key").astype(str).to_frame()
+        for name in order
+    }
+    return render_template(
+        "dask_acceptance/dask_acceptance.md.j2",
+        doc=summary,
+        tables={name: t.to_markdown() for name, t in tables.items()},
+    )
 
 
 def _commits(work: Path, names: list[str]) -> str:
@@ -226,36 +235,40 @@ def _commits(work: Path, names: list[str]) -> str:
     return ", ".join(sorted({str(load_metrics(c)["run"]["commit"]) for c in cells})) or "unknown"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="summary.json and summary.md go here")
+def main(argv: list[str] | None = None) -> int:
+    """Run the checks (``--only``: some of them) and write ``summary.json`` and ``summary.md``."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--out", default=str(RESULTS), help="summary.json and summary.md go here")
     parser.add_argument("--keep", help="keep the sweeps' folders here (default: temporary)")
-    parser.add_argument("--only", choices=["local", "cluster", "resume"], action="append")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(args.keep or tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        grid = work / "grid.toml"
-        grid.write_text(GRID)
-        checks = {"local": check_local, "cluster": check_cluster, "resume": check_resume}
-        results = {}
-        for name, run in checks.items():
-            if args.only and name not in args.only:
-                continue
-            print(f"{name} ...", flush=True)
-            results[name] = run(grid, work)
-            print(json.dumps(results[name], indent=2), flush=True)
-        commit = _commits(work, ["local", "serial", "cluster", "resume"])
-    summary = {
-        "commit": commit,
-        "machine": f"{os.cpu_count()} cores",
-        "grid": GRID,
-        "checks": results,
-    }
-    out = Path(args.out)
-    write_json(out / "summary.json", summary)
-    write_text(out / "summary.md", _markdown(summary))
+    parser.add_argument("--only", choices=CHECKS, action="append")
+    parser.add_argument("--render", action="store_true", help="only redraw from summary.json")
+    args = parser.parse_args(argv)
+
+    def measure() -> dict:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(args.keep or tmp)
+            work.mkdir(parents=True, exist_ok=True)
+            grid = work / "grid.toml"
+            grid.write_text(GRID)
+            checks = dict(zip(CHECKS, (check_local, check_cluster, check_resume), strict=True))
+            results = {}
+            for name, run in checks.items():
+                if args.only and name not in args.only:
+                    continue
+                print(f"{name} ...", flush=True)
+                results[name] = run(grid, work)
+                print(json.dumps(results[name], indent=2), flush=True)
+            commit = _commits(work, ["local", "serial", "cluster", "resume"])
+        return {
+            "commit": commit,
+            "machine": f"{os.cpu_count()} cores",
+            "grid": GRID,
+            "checks": results,
+        }
+
+    print(write_report(Path(args.out), "summary", render, None if args.render else measure))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

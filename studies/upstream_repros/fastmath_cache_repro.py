@@ -9,9 +9,10 @@ outputs (value and gradient) at 50 fixed points; it runs three times in one fres
 ``base_compiledir``: first compile (cold), then twice from the cache (warm). Under
 PyTensor's default (``numba__fastmath=True``) and with ``numba__fastmath=False``. The
 same graph written with plain PyTensor (no PyMC) does not show it here, so the report
-gives the PyMC model. Imports no project code.
+gives the PyMC model. Imports no project code: the file alone is the reproduction.
 
-    python scripts/fastmath_cache_repro.py [--out DIR]   # DIR: fastmath_cache_repro.md/.json
+    python -m studies.upstream_repros.fastmath_cache_repro [--out DIR]   # .md and .json
+    python -m studies.upstream_repros.fastmath_cache_repro --render --out DIR
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+__all__ = ["child", "main", "render"]
 
 #: Settings compared: PYTENSOR_FLAGS beyond base_compiledir.
 SETTINGS = {"numba__fastmath=True (default)": "", "numba__fastmath=False": "numba__fastmath=False"}
@@ -83,23 +86,9 @@ def git_commit() -> str | None:
     return head + ("-dirty" if dirty else "")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, help="write fastmath_cache_repro.md and .json")
-    args = parser.parse_args(argv)
-    rows = []
-    for name, flags in SETTINGS.items():
-        with tempfile.TemporaryDirectory() as compiledir:
-            for k in range(RUNS):
-                rows.append({"setting": name, "run": k + 1, **child(flags, compiledir)})
-    from importlib.metadata import version
-
-    versions = {
-        "commit": git_commit(),
-        "python": platform.python_version(),
-        **{lib: version(lib) for lib in ("pymc", "pytensor", "numba", "llvmlite", "numpy")},
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-    }
+def render(payload: dict) -> str:
+    """The markdown report from the JSON payload (``--render`` redraws it)."""
+    rows, versions = payload["rows"], payload["versions"]
     table = [
         "| setting | process | cache | SHA256 of values and gradients | "
         "numbers differing from process 2's | largest difference |",
@@ -125,11 +114,12 @@ def main(argv: list[str] | None = None) -> int:
                 else "the first process (cold cache) differs from the later ones (warm)."
             )
         )
-    report = "\n".join(
+    return "\n".join(
         [
             "# PyMC model, numba backend: other numbers on a cold compile cache than on a warm one",
             "",
-            f"Made by `python scripts/fastmath_cache_repro.py` at commit `{versions['commit']}`. "
+            "Made by `python -m studies.upstream_repros.fastmath_cache_repro` at commit "
+            f"`{versions['commit']}`. "
             f"Each setting: {RUNS} processes, one after the other, in one fresh "
             "`base_compiledir`; each hashes `model.logp_dlogp_function(mode='NUMBA')`'s value "
             "and gradient at 50 fixed points (the model: see the script).",
@@ -142,10 +132,37 @@ def main(argv: list[str] | None = None) -> int:
             "",
         ]
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--out", type=Path, help="write fastmath_cache_repro.md and .json")
+    parser.add_argument("--render", action="store_true", help="only redraw from --out's JSON")
+    args = parser.parse_args(argv)
+    if args.render:
+        if args.out is None:
+            parser.error("--render needs --out (the folder of fastmath_cache_repro.json)")
+        text = render(json.loads((args.out / "fastmath_cache_repro.json").read_text()))
+        (args.out / "fastmath_cache_repro.md").write_text(text)
+        return 0
+    rows = []
+    for name, flags in SETTINGS.items():
+        with tempfile.TemporaryDirectory() as compiledir:
+            for k in range(RUNS):
+                rows.append({"setting": name, "run": k + 1, **child(flags, compiledir)})
+    from importlib.metadata import version
+
+    versions = {
+        "commit": git_commit(),
+        "python": platform.python_version(),
+        **{lib: version(lib) for lib in ("pymc", "pytensor", "numba", "llvmlite", "numpy")},
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+    }
+    payload = {"rows": rows, "versions": versions}
+    report = render(payload)
     print(report)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        payload = {"rows": rows, "versions": versions}
         for name, content in (
             ("fastmath_cache_repro.md", report),
             ("fastmath_cache_repro.json", json.dumps(payload, indent=2) + "\n"),

@@ -13,19 +13,25 @@ as shipped, in one process:
 2. microseconds per step, the compiled steps called in turn (``--rounds`` rounds of
    ``--number`` calls each, best round kept), one BLAS thread.
 
-    python scripts/host_draw.py [--out results/perf]   # host_draw.md and .json
+    python -m studies.upstream_repros.host_draw            # host_draw.md and .json
+    python -m studies.upstream_repros.host_draw --render   # markdown from the JSON
+
+Outputs go to ``studies/upstream_repros/results`` unless ``--out`` says otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the asv suite's helpers (benchmarks/) build the VI step
-from benchmarks.common import one_blas_thread, rupture, vi_step_function  # noqa: E402
-from studies._common import provenance, render_template, write_report  # noqa: E402
+# the asv suite's helpers build the VI step the suite's benchmarks time
+from benchmarks.common import one_blas_thread, rupture, vi_step_function
+from studies._common import STUDIES, provenance, render_template, write_report
+
+__all__ = ["CASES", "main", "measure", "render"]
+
+#: Where the committed results live.
+RESULTS = STUDIES / "upstream_repros" / "results"
 
 #: The three compilations, in the order they are timed within each round.
 CASES = ("numba (default)", "numba_positional, draw in numba", "numba_positional")
@@ -104,7 +110,7 @@ def render(doc: dict) -> str:
     )
     generator = generator.loc[list(CASES), list(METHODS)].reset_index()
     return render_template(
-        "host_draw.md.j2",
+        "upstream_repros/host_draw.md.j2",
         doc=doc,
         table=frame.to_markdown(index=False, floatfmt=".1f"),
         generator=generator.to_markdown(index=False),
@@ -115,8 +121,8 @@ def render(doc: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="results/perf", help="folder for host_draw.*")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--out", default=str(RESULTS), help="folder for host_draw.*")
     parser.add_argument("--check-steps", type=int, default=300, help="steps of the trace check")
     parser.add_argument("--rounds", type=int, default=7, help="rounds of timed calls")
     parser.add_argument("--number", type=int, default=300, help="calls per round and step")

@@ -19,7 +19,8 @@ it through its ``ctypes`` interface (``numba/core/boxing.py``,
 ``unbox_numpy_random_bitgenerator``: attribute lookups and ``ctypes.cast`` of its function
 pointers) on every call. :func:`generator_costs` times that in numba alone, for numba.
 
-Usage: ``python scripts/advi_step_repro.py [--out DIR] [--repeats N]``
+Standalone: the file alone is the reproduction. Usage:
+``python -m studies.upstream_repros.advi_step_repro [--out DIR] [--repeats N]``
 """
 
 from __future__ import annotations
@@ -210,11 +211,11 @@ def git_commit() -> str | None:
     return head + ("-dirty" if dirty else "")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, help="write advi_step_repro.md and .json here")
     ap.add_argument("--repeats", type=int, default=4, help="interleaved rounds (best kept)")
-    opts = ap.parse_args()
+    opts = ap.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
     fns = {}
@@ -249,7 +250,7 @@ def main() -> None:
     lines = [
         "# One ADVI step compiled by PyTensor's NUMBA mode: where the time goes",
         "",
-        f"Made by `python scripts/advi_step_repro.py` at commit `{versions['commit']}`; "
+        f"Made by `python -m studies.upstream_repros.advi_step_repro` at commit `{versions['commit']}`; "
         + ", ".join(f"{k} {v}" for k, v in versions.items() if k != "commit")
         + f". {N} rows, {D} features, {H} hidden; best of {opts.repeats} interleaved rounds"
         " of 3 x 200 calls, one BLAS thread. NUMBA+pos: the outer jitted function takes"

@@ -6,31 +6,33 @@ every seed in <= 10 s of fitting). Every fit goes through the suite's own method
 records; each schedule is a set of settings (:data:`SCHEDULES`), written out in full so
 that the comparison means the same after the defaults change:
 
-    python scripts/fullrank_schedule.py --out results/fullrank_schedule
-    python scripts/fullrank_schedule.py --out results/fullrank_schedule --render
+    python -m studies.fullrank_schedule.fullrank_schedule
+    python -m studies.fullrank_schedule.fullrank_schedule --render
 
 Per fit: fitting seconds (compilation apart), steps (the mean-field stage's included),
 whether and where the ELBO rule fired, the final loss (mean of the last
 :data:`FINAL` steps: lower is a better ELBO), the mean-field stage's own final loss, and
 test-set quality of the draws (log loss, weighted F1, mean predictive sd). Writes
 ``schedule.json`` (every number, the thinned loss traces, commit, machine, versions,
-data hash), ``summary.md`` (``scripts/templates/fullrank_schedule.md.j2``) and
-``elbo_traces.png``. Timings: run it with nothing else on the machine.
+data hash), ``summary.md`` (``fullrank_schedule.md.j2``) and ``elbo_traces.png`` into
+``--out`` (default ``studies/fullrank_schedule/results``). Timings: run it with nothing else on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from studies._common import provenance, render_template  # noqa: E402
+from studies._common import STUDIES, provenance, render_template
+
+__all__ = ["SCHEDULES", "figure", "fit_one", "main", "render"]
+
+#: Where the committed results live.
+RESULTS = STUDIES / "fullrank_schedule" / "results"
 
 #: Schedules compared, each full-rank ADVI's settings in full (the fields that differ).
 SCHEDULES: dict[str, dict] = {
@@ -57,13 +59,14 @@ THIN, SMOOTH = 10, 500
 GOAL_S = 10.0
 
 
-def fit_one(dataset, schedule: str, seed: int) -> dict:
-    """One fit of full-rank ADVI under ``schedule`` and what the summary needs of it."""
+def fit_one(dataset, schedule: str, seed: int, **overrides) -> dict:
+    """One fit of full-rank ADVI under ``schedule`` (``overrides``: settings on top, e.g. a
+    short ``max_iter`` for a smoke run) and what the summary needs of it."""
     from bnn_models.inference import METHODS
     from bnn_models.metrics import calibration, spread
 
     fit = METHODS["fullrank_advi"](
-        dataset=dataset, seed=seed, progressbar=False, **SCHEDULES[schedule]
+        dataset=dataset, seed=seed, progressbar=False, **(SCHEDULES[schedule] | overrides)
     )
     c, loss = fit.convergence, np.asarray(fit.loss, dtype=float)
     warm = c.get("warm_start") or {}
@@ -140,9 +143,11 @@ def render(doc: dict) -> str:
     summary["every seed within goal"] = [
         bool(g["converged"].all() and (g["fit_s"] <= doc["goal_s"]).all()) for _, g in by
     ]
-    settings = pd.DataFrame(doc["schedules"]).T.rename_axis("schedule").reset_index()
+    settings = pd.DataFrame(doc["schedules"]).T
+    # sorted: the same columns whether drawn as measured or from the JSON (keys sorted)
+    settings = settings[sorted(settings.columns)].rename_axis("schedule").reset_index()
     return render_template(
-        "fullrank_schedule.md.j2",
+        "fullrank_schedule/fullrank_schedule.md.j2",
         doc=doc,
         settings=settings.to_markdown(index=False),
         summary=summary.to_markdown(index=False, floatfmt=".4g"),
@@ -151,12 +156,14 @@ def render(doc: dict) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, dataset=None, **overrides) -> int:
+    """Fit, write ``schedule.json``, ``summary.md`` and the figure into ``--out``
+    (``dataset``, ``overrides``: another data set and settings, for a smoke run)."""
     from bnn_models.data import load_rupture
     from bnn_models.io import write_json, write_text
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="results/fullrank_schedule")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--schedules", nargs="+", default=list(SCHEDULES), choices=list(SCHEDULES))
     parser.add_argument("--render", action="store_true", help="only redraw from schedule.json")
@@ -165,12 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         doc = json.loads((out / "schedule.json").read_text())
     else:
-        dataset = load_rupture()
+        dataset = dataset if dataset is not None else load_rupture()
         prov = provenance(dataset)  # the checkout as the run starts
         fits = []
         for name in args.schedules:
             for seed in args.seeds:
-                fits.append(fit_one(dataset, name, seed))
+                fits.append(fit_one(dataset, name, seed, **overrides))
                 f = fits[-1]
                 print(
                     f"{name} seed {seed}: {f['fit_s']:.1f} s, {f['steps']} steps, "
@@ -179,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
         doc = {
             **prov,
-            "schedules": {name: SCHEDULES[name] for name in args.schedules},
+            "schedules": {name: SCHEDULES[name] | overrides for name in args.schedules},
             "final_steps": FINAL,
             "thin": THIN,
             "goal_s": GOAL_S,
@@ -194,4 +201,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

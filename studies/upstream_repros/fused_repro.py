@@ -9,9 +9,12 @@ as a sign ``s``; compiles value and gradient with PyTensor (modes NUMBA and CVM)
 microseconds per call (best of 7 x 200 calls, one BLAS thread), checks that all agree
 to 1e-10 with a hand-written fused numba kernel (and its version compiled for the
 shapes, :func:`specialized_logp_dlogp`), prints a markdown table, the versions and
-PyTensor's per-Op profile of the CVM function. Imports no project code.
+PyTensor's per-Op profile of the CVM function. Imports no project code: the file alone
+is the reproduction (one BLAS thread through threadpoolctl; without it, set
+``OMP_NUM_THREADS=1``).
 
-    python scripts/fused_repro.py [--out DIR]   # DIR: fused_repro.md and .json
+    python -m studies.upstream_repros.fused_repro [--out DIR]   # DIR: fused_repro.md and .json
+    python -m studies.upstream_repros.fused_repro --render --out DIR   # markdown from JSON
 """
 
 from __future__ import annotations
@@ -26,14 +29,12 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")  # one BLAS thread without threadpoolctl too
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
+import numba
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-import pytensor  # noqa: E402
-import pytensor.tensor as pt  # noqa: E402
+__all__ = ["fused_logp_dlogp", "main", "render", "specialized_logp_dlogp"]
 
 ROWS, FEATURES, HIDDEN, BLOCK = 1600, 8, 12, 128
 FASTMATH = {"contract", "reassoc", "nsz", "arcp"}  # exact exp/log1p; vectorised sums
@@ -262,14 +263,90 @@ def one_blas_thread():
     except ImportError:
         import contextlib
 
-        return contextlib.nullcontext()  # the environment variables above hold
+        return contextlib.nullcontext()  # then OMP_NUM_THREADS=1 must be set by hand
     return threadpool_limits(1)
 
 
+def _write(folder: Path, name: str, content: str) -> None:
+    """``folder/name`` replaced atomically (no project code: this file stands alone)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}.tmp"
+    tmp.write_text(content)
+    os.replace(tmp, folder / name)
+
+
+def render(payload: dict) -> str:
+    """The markdown report from the JSON payload (``--render`` redraws it)."""
+    rows, terms_us, versions = payload["rows"], payload["likelihood_terms_us"], payload["versions"]
+    worst = max(r["max_err"] for r in rows)
+    ok = payload["agree_1e-10"]
+    base = rows[0]["us_per_call"]
+    table = [
+        "| implementation | us per logp+grad | vs fused | max rel. diff |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        ratio = r["us_per_call"] / base
+        table.append(
+            f"| {r['implementation']} | {r['us_per_call']:.1f} | {ratio:.2f}x | {r['max_err']:.1e} |"
+        )
+    svml = payload.get("svml", "numba's SVML state not recorded")
+    return "\n".join(
+        [
+            f"# Fused kernel vs PyTensor: logp+gradient, {ROWS} rows x {FEATURES} features, "
+            f"{HIDDEN} hidden ReLU, Bernoulli likelihood",
+            "",
+            f"Made by `python -m studies.upstream_repros.fused_repro` at commit "
+            f"`{versions['commit']}`. Best of 7 x 200 calls (interleaved), one BLAS thread.",
+            "",
+            *table,
+            "",
+            "switch: the likelihood as `switch(y == 1, -softplus(-logit), -softplus(logit))`, "
+            "whose gradient evaluates both branches' softplus and sigmoid on every row; sign: "
+            "`-softplus(-s * logit)` with `s = +1` for a 1 label and `-1` otherwise, the same "
+            "values (negation is exact) with one softplus per row.",
+            "",
+            f"The fused kernel's per-row likelihood terms alone (one exp, one log1p and one "
+            f"division per row, scalar libm calls: {svml}): "
+            f"{terms_us:.1f} us of its {base:.1f} us.",
+            "",
+            "shapes as constants, one log per block (`specialized_logp_dlogp`): the same "
+            "function compiled for 8 features and 12 hidden units, each pre-activation summed "
+            "over the features in a register (the loop unrolled), each hidden unit's backward "
+            "pass in one pass over the rows with one accumulator per feature, and the block's "
+            "`sum(log1p(e_r))` taken as `log(prod(1 + e_r))`, one log per 128 rows. With the "
+            "shapes read at run time, the same loops were slower than the first kernel "
+            "(142 against 66 us, an exploration): the constants are what lets LLVM unroll.",
+            "",
+            f"Agreement with the fused kernel to 1e-10: {'yes' if ok else 'NO'} "
+            f"(max relative diff {worst:.1e}).",
+            "",
+            "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+            "",
+            "## PyTensor profile (mode CVM, sign form, 500 calls)",
+            "",
+            "```",
+            payload["profile"],
+            "```",
+            "",
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", type=Path, help="write fused_repro.md and fused_repro.json")
+    parser.add_argument("--render", action="store_true", help="only redraw from --out's JSON")
     args = parser.parse_args(argv)
+    if args.render:
+        if args.out is None:
+            parser.error("--render needs --out (the folder of fused_repro.json)")
+        _write(
+            args.out,
+            "fused_repro.md",
+            render(json.loads((args.out / "fused_repro.json").read_text())),
+        )
+        return 0
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(ROWS, FEATURES)), rng.integers(0, 2, ROWS)
     theta = rng.normal(size=FEATURES * HIDDEN + 2 * HIDDEN + 1)
@@ -306,16 +383,6 @@ def main(argv: list[str] | None = None) -> int:
         err = max(abs(logp - ref_logp) / abs(ref_logp), np.abs(grad - ref_grad).max() / scale)
         worst = max(worst, float(err))
         rows.append({"implementation": name, "us_per_call": times[name], "max_err": err})
-    base = rows[0]["us_per_call"]
-    table = [
-        "| implementation | us per logp+grad | vs fused | max rel. diff |",
-        "|---|---:|---:|---:|",
-    ]
-    for r in rows:
-        ratio = r["us_per_call"] / base
-        table.append(
-            f"| {r['implementation']} | {r['us_per_call']:.1f} | {ratio:.2f}x | {r['max_err']:.1e} |"
-        )
     # Which Ops take the time: PyTensor's profile of the CVM function (per-Op timings
     # need a VM; the NUMBA mode compiles the whole graph into one function).
     with pytensor.config.change_flags(profiling__time_thunks=True), one_blas_thread():
@@ -335,65 +402,21 @@ def main(argv: list[str] | None = None) -> int:
         "pytensor": pytensor.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
     }
-    ok = worst < 1e-10
-    report = "\n".join(
-        [
-            f"# Fused kernel vs PyTensor: logp+gradient, {ROWS} rows x {FEATURES} features, "
-            f"{HIDDEN} hidden ReLU, Bernoulli likelihood",
-            "",
-            f"Made by `python scripts/fused_repro.py` at commit `{versions['commit']}`. "
-            "Best of 7 x 200 calls (interleaved), one BLAS thread.",
-            "",
-            *table,
-            "",
-            "switch: the likelihood as `switch(y == 1, -softplus(-logit), -softplus(logit))`, "
-            "whose gradient evaluates both branches' softplus and sigmoid on every row; sign: "
-            "`-softplus(-s * logit)` with `s = +1` for a 1 label and `-1` otherwise, the same "
-            "values (negation is exact) with one softplus per row.",
-            "",
-            f"The fused kernel's per-row likelihood terms alone (one exp, one log1p and one "
-            f"division per row, scalar libm calls: {numba_svml()}): "
-            f"{terms_us['terms']:.1f} us of its {base:.1f} us.",
-            "",
-            "shapes as constants, one log per block (`specialized_logp_dlogp`): the same "
-            "function compiled for 8 features and 12 hidden units, each pre-activation summed "
-            "over the features in a register (the loop unrolled), each hidden unit's backward "
-            "pass in one pass over the rows with one accumulator per feature, and the block's "
-            "`sum(log1p(e_r))` taken as `log(prod(1 + e_r))`, one log per 128 rows. With the "
-            "shapes read at run time, the same loops were slower than the first kernel "
-            "(142 against 66 us, an exploration): the constants are what lets LLVM unroll.",
-            "",
-            f"Agreement with the fused kernel to 1e-10: {'yes' if ok else 'NO'} "
-            f"(max relative diff {worst:.1e}).",
-            "",
-            "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
-            "",
-            "## PyTensor profile (mode CVM, sign form, 500 calls)",
-            "",
-            "```",
-            profile,
-            "```",
-            "",
-        ]
-    )
+    payload = {
+        "rows": rows,
+        "likelihood_terms_us": terms_us["terms"],
+        "versions": versions,
+        "agree_1e-10": worst < 1e-10,
+        "profile": profile,
+        "svml": numba_svml(),
+    }
+    report = render(payload)
     print(report)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "rows": rows,
-            "likelihood_terms_us": terms_us["terms"],
-            "versions": versions,
-            "agree_1e-10": ok,
-            "profile": profile,
-        }
-        for name, content in (
-            ("fused_repro.md", report),
-            ("fused_repro.json", json.dumps(payload, indent=2) + "\n"),
-        ):
-            tmp = args.out / f".{name}.tmp"
-            tmp.write_text(content)
-            os.replace(tmp, args.out / name)
-    return 0 if ok else 1
+        _write(args.out, "fused_repro.md", report)
+        _write(args.out, "fused_repro.json", json.dumps(payload, indent=2) + "\n")
+    return 0 if payload["agree_1e-10"] else 1
 
 
 if __name__ == "__main__":

@@ -8,7 +8,11 @@ two fits' test-set probabilities: 0 when the seed decides the draws. Under PyTen
 default (``numba__fastmath=True``) and with ``numba__fastmath=False``. The cold/warm
 difference of the numbers themselves is in ``fastmath_cache_repro.md``.
 
-    python scripts/fastmath_shared_cache.py [--out DIR]   # DIR: fastmath_shared_cache.md/.json
+    python -m studies.upstream_repros.fastmath_shared_cache            # ~2 minutes
+    python -m studies.upstream_repros.fastmath_shared_cache --render   # markdown from JSON
+
+Writes ``fastmath_shared_cache.json`` and ``.md`` (``fastmath_shared_cache.md.j2``) into
+``--out`` (default ``studies/upstream_repros/results``).
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from studies._common import provenance, render_template  # noqa: E402
+from studies._common import STUDIES, provenance, render_template, write_report
 
-from bnn_models.io import write_json, write_text  # noqa: E402
+__all__ = ["main", "measure", "render", "run_setting"]
+
+#: Where the committed results live.
+RESULTS = STUDIES / "upstream_repros" / "results"
 
 #: Settings compared: PYTENSOR_FLAGS beyond base_compiledir.
 SETTINGS = {"numba__fastmath=True (default)": "", "numba__fastmath=False": "numba__fastmath=False"}
@@ -73,28 +78,36 @@ def run_setting(flags: str) -> list[dict]:
     return [json.loads(out.strip().splitlines()[-1]) for out in outs]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
+def measure() -> dict:
+    """Every setting's children: the JSON document."""
     prov = provenance()
     rows = [
         {"setting": name, "process": k + 1, **child}
         for name, flags in SETTINGS.items()
         for k, child in enumerate(run_setting(flags))
     ]
-    md = render_template(
-        "fastmath_shared_cache.md.j2",
-        prov=prov,
+    return {"provenance": prov, "rows": rows}
+
+
+def render(doc: dict) -> str:
+    """``fastmath_shared_cache.md`` from its JSON."""
+    return render_template(
+        "upstream_repros/fastmath_shared_cache.md.j2",
+        prov=doc["provenance"],
         processes=PROCESSES,
-        table=pd.DataFrame(rows).to_markdown(index=False),
+        table=pd.DataFrame(doc["rows"]).to_markdown(index=False),
     )
-    print(md)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        write_text(args.out / "fastmath_shared_cache.md", md)
-        write_json(args.out / "fastmath_shared_cache.json", {"provenance": prov, "rows": rows})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--render", action="store_true", help="only rewrite the markdown")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    print(write_report(out, "fastmath_shared_cache", render, None if args.render else measure))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

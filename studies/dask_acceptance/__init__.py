@@ -1,0 +1,1 @@
+"""Study: what a sweep on dask promises, measured through the CLI (README.md)."""

@@ -1,0 +1,1 @@
+"""Study: full-rank ADVI's schedule, cold start against a warm start (README.md)."""

@@ -1,0 +1,1 @@
+"""Study: nutpie's low-rank mass matrix at several eigenvalue cutoffs (README.md)."""
