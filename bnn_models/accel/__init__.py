@@ -56,7 +56,7 @@ def check_versions(acceleration: str) -> None:
     outside = [
         name
         for name, spec in TESTED_WITH.items()
-        if installed[name] is None or installed[name] not in SpecifierSet(spec)
+        if (have := installed[name]) is None or have not in SpecifierSet(spec)
     ]
     if outside:
         have = ", ".join(f"{n} {installed[n]}" for n in TESTED_WITH)

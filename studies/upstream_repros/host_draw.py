@@ -4,7 +4,7 @@ The opt-in VI backend ``numba_positional`` (:mod:`bnn_models.accel.numba_positio
 calls PyTensor's numba code with positional arguments and makes the step's normal draw
 in NumPy before the call, so that numba never unboxes the ``numpy.random.Generator``.
 This script measures the second part alone: the ADVI and full-rank ADVI steps of the
-suite (``vi_step_function`` of the asv suite, the rupture model, each method's default
+suite (``bnn_models.inference.steps.vi_step_function``, the step asv times; the rupture model, each method's default
 settings) compiled three ways, PyTensor's default mode (numba), ``numba_positional``
 with the draw in numba (the linker with ``host_draw = False``) and ``numba_positional``
 as shipped, in one process:
@@ -25,7 +25,10 @@ import argparse
 from pathlib import Path
 
 # the asv suite's helpers build the VI step the suite's benchmarks time
-from benchmarks.common import one_blas_thread, rupture, vi_step_function
+from threadpoolctl import threadpool_limits
+
+from bnn_models.data import load_rupture
+from bnn_models.inference.steps import vi_step_function
 from studies._common import STUDIES, provenance, render_template, write_report
 
 __all__ = ["CASES", "main", "measure", "render"]
@@ -60,7 +63,7 @@ def measure(check_steps: int, rounds: int, number: int) -> dict:
 
     from bnn_models.model import build_bnn
 
-    dataset = rupture()
+    dataset = load_rupture()
     backends = dict(zip(CASES, (None, _draw_in_numba_mode(), "numba_positional"), strict=True))
     steps = {
         (method, case): vi_step_function(build_bnn(dataset.X_train, dataset.y_train), method, b)
@@ -72,7 +75,7 @@ def measure(check_steps: int, rounds: int, number: int) -> dict:
         traces = {c: [float(steps[method, c]()) for _ in range(check_steps)] for c in CASES}
         same[method] = all(traces[c] == traces[CASES[0]] for c in CASES)
     best = dict.fromkeys(steps, np.inf)
-    with one_blas_thread():
+    with threadpool_limits(limits=1, user_api="blas"):  # one BLAS thread, as asv times it
         for _ in range(rounds):
             for key, step in steps.items():
                 t = time.perf_counter()
