@@ -96,8 +96,8 @@ results-sbc: install
 	$(VENV)/bin/bnn-bench sbc --methods nuts --sims 30 --out results/sbc --resume --no-progress
 
 lint: install
-	$(VENV)/bin/ruff check bnn_models benchmarks tests studies
-	$(VENV)/bin/ruff format --check bnn_models benchmarks tests studies
+	$(VENV)/bin/ruff check bnn_models benchmarks tests studies docs
+	$(VENV)/bin/ruff format --check bnn_models benchmarks tests studies docs
 	$(VENV)/bin/mypy
 
 # asv: BNN_BENCH_PROFILE=quick (default: small fits, CI) or full (the real configuration).

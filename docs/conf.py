@@ -7,14 +7,12 @@ index of the studies are generated here at every build, from the registries and 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+
+from bnn_models.report.catalogue import write_pages, write_studies
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
-sys.path.insert(0, str(ROOT))  # the checkout's package, even where it is not installed
-
-from bnn_models.report.catalogue import write_pages, write_studies  # noqa: E402
 
 project = "bnn-bench"
 author = "the bnn-bench developers"
