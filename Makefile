@@ -21,7 +21,7 @@ TEST_WORKERS ?= logical
 step = t0=$$SECONDS && $(1) && echo "[ci] $(1) took $$((SECONDS - t0)) s"
 PYTEST_PARALLEL = --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist worksteal
 
-.PHONY: install test test-slow bench bench-quick results-rupture results-rupture-methods results-scaling results-shift results-coverage results-sbc lint asv asv-compare asv-publish baseline check ci ci-checks ci-asv clean
+.PHONY: install test test-slow docs bench bench-quick results-rupture results-rupture-methods results-scaling results-shift results-coverage results-sbc lint asv asv-compare asv-publish baseline check ci ci-checks ci-asv clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ test: install
 
 test-slow: install
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+# The documentation site (Sphinx, MyST, pydata-sphinx-theme), warnings as errors: the
+# methods, metrics, datasets and studies pages are generated from the code at each build.
+docs: install
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
 
 # Your runs: into runs/ (git-ignored), never over the committed reports.
 # The design card's three methods (the `design` set of bnn_models.inference.METHOD_SETS),
@@ -90,8 +96,8 @@ results-sbc: install
 	$(VENV)/bin/bnn-bench sbc --methods nuts --sims 30 --out results/sbc --resume --no-progress
 
 lint: install
-	$(VENV)/bin/ruff check bnn_models benchmarks tests studies
-	$(VENV)/bin/ruff format --check bnn_models benchmarks tests studies
+	$(VENV)/bin/ruff check bnn_models benchmarks tests studies docs
+	$(VENV)/bin/ruff format --check bnn_models benchmarks tests studies docs
 	$(VENV)/bin/mypy
 
 # asv: BNN_BENCH_PROFILE=quick (default: small fits, CI) or full (the real configuration).
@@ -155,7 +161,7 @@ check: install
 
 # What CI runs (.ci/run installs, then runs this): every fast test, then two streams side
 # by side, each mostly one process on one of the two cores: (1) lint and types, the slow
-# tests (a real run killed three times and resumed, dask clusters), the quality gate
+# tests (a real run killed three times and resumed, dask clusters), the docs, the quality gate
 # (`make check`); (2) `asv check` and every asv benchmark of the CI methods (quick
 # profile, current environment). Each stream's output is printed whole when it ends
 # (--output-sync); CI fails if either failed. Every step prints its own seconds.
@@ -166,6 +172,7 @@ ci: install
 
 ci-checks: install
 	@+$(call step,$(MAKE) lint)
+	@+$(call step,$(MAKE) docs)
 	@+$(call step,$(MAKE) test-slow)
 	@+$(call step,$(MAKE) check)
 

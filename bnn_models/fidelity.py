@@ -166,11 +166,11 @@ def function_space(
         ``class_agreement``: share of test points with the same predicted class (mean
         probability >= 0.5) as the reference's posterior predictive. ``pred_tv_mean``,
         ``pred_tv_max``: total variation distance between the two Bernoulli posterior
-        predictive distributions, |mean - ref_mean|, averaged and largest over points.
+        predictive distributions, ``|mean - ref_mean|``, averaged and largest over points.
         ``pred_sd_ratio_mean``, ``_median``, ``_gmean`` (geometric), ``_q05``,
         ``_q95``: sd / ref_sd per point. ``share_mean_off_0p3sd``: share of points with
-        |mean - ref_mean| > 0.3 ref_sd (:data:`GATE_SD`); ``pred_mean_z_median``: the
-        median of |mean - ref_mean| / ref_sd.
+        ``|mean - ref_mean| > 0.3 ref_sd`` (:data:`GATE_SD`); ``pred_mean_z_median``: the
+        median of ``|mean - ref_mean| / ref_sd``.
 
     Examples
     --------

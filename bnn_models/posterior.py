@@ -222,7 +222,7 @@ def truth_comparison(
     Returns
     -------
     dict
-        ``tv_mean`` (mean |E p - truth|), ``tv_max``, ``rmse``; per mass (``50``, ``90``)
+        ``tv_mean`` (mean ``|E p - truth|``), ``tv_max``, ``rmse``; per mass (``50``, ``90``)
         ``coverage_50`` (share of points whose true probability lies in the central
         interval, ends included: a method right about its uncertainty covers as often as
         the mass says) and ``width_50`` (the intervals' mean width).

@@ -28,7 +28,6 @@ from bnn_models.data import Dataset
 from bnn_models.errors import BadInput, check_seconds, check_seed
 from bnn_models.executor import Executor, SchedulerLost, SerialExecutor
 from bnn_models.inference import Settings, get_method, resolve_methods
-from bnn_models.inference.context import FitTimeout
 from bnn_models.io import atomic_path, write_json
 from bnn_models.lock import folder_lock
 from bnn_models.provenance import (
@@ -48,7 +47,6 @@ from bnn_models.tasks import (
 )
 
 __all__ = [
-    "FitTimeout",
     "Interrupted",
     "RunPlan",
     "check_seeds",

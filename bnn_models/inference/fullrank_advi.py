@@ -39,7 +39,9 @@ class FullRankADVISettings(GaussianVISettings):
     #: (zero mean, identity factor); its stage runs ADVI's optimizer and learning rate
     #: for up to ``warm_max_iter`` steps under the same rule with ``warm_window``.
     warm_start: bool = True
+    #: Most steps of the warm start's mean-field stage.
     warm_max_iter: int = 10_000
+    #: The convergence rule's window in the warm start's mean-field stage.
     warm_window: int = 2000
     #: Opt-in, never the default: the draw ``z = mu + L eps`` and ``log det L`` as one
     #: custom Op on the packed factor, no dense 121 x 121 factor built by advanced
