@@ -10,6 +10,9 @@ import pytest
 from pymc.pytensorf import resolve_backend_compile_kwargs
 from pytensor.gradient import NullTypeGradError
 
+# the NUMBA_POSITIONAL mode these steps compile to is registered by its module, which a
+# fit imports when its settings ask for it; these tests compile steps without settings
+import bnn_models.accel.numba_positional  # noqa: F401
 from bnn_models.accel.packed_factor import (
     PackedFullRankADVI,
     PackedTril,
