@@ -1,1 +1,1 @@
-"""asv benchmark suite of bnn-bench (see ``asv.conf.json`` and the README's 'Benchmarks')."""
+"""asv benchmark suite of bnn-bench (see ``asv.conf.json`` and docs/ci.md)."""

@@ -16,7 +16,7 @@ from filelock import FileLock
 # Tests check this project's seeding, not numba's last bits. With PyTensor's default
 # fastmath flags, a function numba compiles rounds otherwise than the same function loaded
 # from PyTensor's cache; two processes sharing a cold cache (make test's workers) then give
-# one seed two NUTS paths, even inside one process (README, "Same seed, same numbers").
+# one seed two NUTS paths, even inside one process (studies/nutpie_cost/README.md: same seed, same numbers).
 # Set before PyTensor is imported; the CLI processes the tests start inherit it.
 # A PYTENSOR_FLAGS that sets numba__fastmath itself is left as it is.
 _FLAGS = os.environ.get("PYTENSOR_FLAGS", "")

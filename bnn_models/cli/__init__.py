@@ -60,7 +60,7 @@ __all__ = [
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``bnn-bench``."""
-    from bnn_models.inference import FAMILIES, METHODS
+    from bnn_models.inference import FAMILIES, METHOD_SETS, METHODS
     from bnn_models.reference import ReferenceSettings
 
     parser = argparse.ArgumentParser(
@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods",
         default="all",
         help=f"comma-separated method names ({','.join(METHODS)}), families "
-        f"({', '.join(FAMILIES)}) or 'all' (default); see 'bnn-bench methods'",
+        f"({', '.join(FAMILIES)}), sets ({', '.join(METHOD_SETS)}) or 'all' (default); "
+        "see 'bnn-bench methods'",
     )
     run.add_argument("--seed", type=int, default=0, help="first seed")
     run.add_argument(
@@ -251,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep",
         help="datasets x sizes x widths x methods x seeds, one task per fit (dask by default)",
     )
-    swp.add_argument("grid", nargs="?", metavar="GRID.toml", help="the grid (keys: README)")
+    swp.add_argument("grid", nargs="?", metavar="GRID.toml", help="the grid (keys: docs/sweeps.md)")
     swp.add_argument("--out", required=True, metavar="DIR", help="one folder per cell in DIR")
     swp.add_argument("--dataset", choices=list(DATASETS), help="without GRID: the one dataset")
     swp.add_argument("--n-train", metavar="N[,N...]", help="without GRID: teacher sizes")

@@ -77,7 +77,7 @@ def fetch_rupture(data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
             if not path.is_file():
                 raise _MissingInput(
                     f"{path}: missing; put the rupture files {sorted(RUPTURE_FILES)} in "
-                    f"{folder} (see README, 'Data')"
+                    f"{folder} (see docs/getting-started.md, 'The data')"
                 )
             got = pooch.file_hash(str(path), alg="sha256")
             if got != expected:
