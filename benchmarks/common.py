@@ -67,7 +67,7 @@ __all__ = [
     "one_blas_thread",
     "rupture",
     "teacher",
-    "track_value",
+    "tracked_value",
     "tracked_names",
     "vi_step_function",
 ]
@@ -277,7 +277,7 @@ def _direction_text(direction: str) -> str:
     }[direction]
 
 
-def track_value(entry: dict, metric: Metric) -> float:
+def tracked_value(entry: dict, metric: Metric) -> float:
     """What asv tracks of ``metric`` in a fit entry: its value through the track's
     ``value``; NaN (asv's n/a) where the fit has no such number (no ELBO for MCMC, no
     reference, no density q)."""
@@ -293,7 +293,7 @@ def _track_function(metric: Metric) -> Callable[..., float]:
     assert track is not None  # only tracked metrics get a function
 
     def track_metric(self: object, cache: dict, profile: str, method: str) -> float:
-        return track_value(fit_entry(cache, profile, method), metric)
+        return tracked_value(fit_entry(cache, profile, method), metric)
 
     track_metric.__name__ = track_metric.__qualname__ = f"track_{track.name}"
     note = f" {track.note}" if track.note else ""

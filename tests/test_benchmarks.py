@@ -52,6 +52,18 @@ def _benchmarks(prefix: str = ""):
                 yield cls, name, fn
 
 
+def test_no_module_level_function_looks_like_a_benchmark_to_asv():
+    """asv takes every module-level function named time_/track_/mem_/peakmem_ in
+    benchmarks/ for a benchmark (``asv check`` then fails on a helper's signature)."""
+    helpers = [
+        f"{module.__name__}.{name}"
+        for module in (common, *MODULES)
+        for name, fn in inspect.getmembers(module, inspect.isfunction)
+        if fn.__module__ == module.__name__ and name.startswith((*_PREFIXES, "timeraw_"))
+    ]
+    assert not helpers
+
+
 def test_every_class_sets_timer_and_timeout():
     classes = list(_classes())
     assert len(classes) >= 9

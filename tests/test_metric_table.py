@@ -144,16 +144,16 @@ def test_the_gate_gates_what_the_table_says():
 
 
 def test_the_tracked_value_is_the_tracks_reading_of_the_metric():
-    from benchmarks.common import track_value
+    from benchmarks.common import tracked_value
 
     entry = {
         "fidelity": {"class_agreement": 0.9, "truth_coverage_90": 0.8},
         "shift": {"auroc_sd": None},
     }
-    assert track_value(entry, METRICS["class_agreement"]) == pytest.approx(0.1)
-    assert track_value(entry, METRICS["truth_coverage_90"]) == pytest.approx(0.1)
-    assert math.isnan(track_value(entry, METRICS["auroc_sd"]))  # not a shifted run: n/a
-    assert math.isnan(track_value(entry, METRICS["ece"]))  # absent: n/a
+    assert tracked_value(entry, METRICS["class_agreement"]) == pytest.approx(0.1)
+    assert tracked_value(entry, METRICS["truth_coverage_90"]) == pytest.approx(0.1)
+    assert math.isnan(tracked_value(entry, METRICS["auroc_sd"]))  # not a shifted run: n/a
+    assert math.isnan(tracked_value(entry, METRICS["ece"]))  # absent: n/a
 
 
 @pytest.mark.parametrize(
