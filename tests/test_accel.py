@@ -123,3 +123,11 @@ def test_the_default_settings_ask_for_none():
     for record in METHODS.values():
         settings = record.configure()
         assert not [a for a in ACCELERATIONS.values() if a.asked_by(settings)], record.name
+
+
+@pytest.mark.parametrize("settings", ["advi", "fullrank_advi", "nuts"])
+def test_fused_with_a_jax_backend_is_refused_by_the_settings(settings):
+    """The fused Op has no JAX implementation: refused when the settings are made, not
+    when a JAX compilation fails mid-run."""
+    with pytest.raises(BadInput, match="fused must be false with backend 'jax'"):
+        METHODS[settings].configure(overrides={"fused": "true", "backend": "jax"})

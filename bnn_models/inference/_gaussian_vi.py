@@ -112,6 +112,12 @@ class GaussianVISettings(Settings):
             self.backend,
             f"one of {', '.join(VI_BACKENDS)} (or unset: PyTensor's default mode)",
         )
+        require(
+            not (self.fused and self.backend == "jax"),
+            "fused",
+            self.fused,
+            "false with backend 'jax' (the fused likelihood has no JAX implementation)",
+        )
 
     def vi_class(self) -> type:
         """The inference class these settings fit (PyMC's ``inference_class``; a

@@ -81,6 +81,12 @@ class NUTSSettings(MCMCSettings):
         )
         require(self.eigval_cutoff > 1, "eigval_cutoff", self.eigval_cutoff, "> 1")
         require(self.thin >= 1, "thin", self.thin, ">= 1")
+        require(
+            not (self.fused and self.backend == "jax"),
+            "fused",
+            self.fused,
+            "false with backend 'jax' (the fused likelihood has no JAX implementation)",
+        )
         if self.sampler == "pymc":
             require(self.kernel == "nuts", "kernel", self.kernel, "'nuts' with sampler='pymc'")
             require(
