@@ -18,6 +18,7 @@ from benchmarks.common import (
     vi_step_function,
 )
 from bnn_models.inference._predict import predict_test
+from bnn_models.inference.steps import backend_mode
 from bnn_models.model import PARAMS, build_bnn
 
 
@@ -96,7 +97,7 @@ class LogpGradBackend:
     def setup(self, backend: str) -> None:
         self.blas = one_blas_thread()
         model = _model()
-        self.fn = model.logp_dlogp_function(ravel_inputs=True, mode=BACKENDS[backend])
+        self.fn = model.logp_dlogp_function(ravel_inputs=True, mode=backend_mode(backend))
         self.x = initial_vector(model)
         self.fn(self.x)
 

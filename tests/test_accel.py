@@ -131,3 +131,14 @@ def test_fused_with_a_jax_backend_is_refused_by_the_settings(settings):
     when a JAX compilation fails mid-run."""
     with pytest.raises(BadInput, match="fused must be false with backend 'jax'"):
         METHODS[settings].configure(overrides={"fused": "true", "backend": "jax"})
+
+
+def test_a_backend_that_is_an_acceleration_compiles_outside_a_fit():
+    """asv's ops benchmarks and the studies compile with a VI backend's mode, in a fresh
+    process where no settings loaded it: ``backend_mode`` loads it first."""
+    code = (
+        "from pytensor.compile.mode import get_mode\n"
+        "from bnn_models.inference.steps import backend_mode\n"
+        "get_mode(backend_mode('numba_positional'))"
+    )
+    assert _accel_modules_after(code) == ["bnn_models.accel", "bnn_models.accel.numba_positional"]

@@ -15,8 +15,19 @@ from pymc.pytensorf import resolve_backend_compile_kwargs
 
 from bnn_models.inference import METHODS, OPTIMIZERS
 from bnn_models.inference._gaussian_vi import VI_BACKENDS, start_at_mean_field
+from bnn_models.inference.accelerations import ACCELERATIONS, load
 
-__all__ = ["VI_BACKENDS", "initial_vector", "vi_step_function"]
+__all__ = ["VI_BACKENDS", "backend_mode", "initial_vector", "vi_step_function"]
+
+
+def backend_mode(backend: str) -> str:
+    """The PyTensor mode of a VI backend (a key of :data:`VI_BACKENDS`), for compiling
+    a function outside a fit; a backend that is an opt-in acceleration
+    (``numba_positional``) is loaded first, as a fit's settings load it."""
+    for acceleration in ACCELERATIONS.values():
+        if acceleration.setting == "backend" and acceleration.value == backend:
+            load(acceleration)
+    return VI_BACKENDS[backend]
 
 
 def initial_vector(model: pm.Model, seed: int = 0) -> np.ndarray:

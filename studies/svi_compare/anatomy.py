@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from bnn_models.inference import METHODS, OPTIMIZERS, ELBOConvergence, start_at_mean_field
-from bnn_models.inference.steps import VI_BACKENDS as BACKENDS
-from bnn_models.inference.steps import initial_vector, vi_step_function
+from bnn_models.inference.steps import backend_mode, initial_vector, vi_step_function
 from bnn_models.model import build_bnn
 from studies.svi_compare.fits import backend_spec, numpyro_svi
 
@@ -108,7 +107,7 @@ def _best_us(call: Callable[[], object], number: int = NUMBER, repeat: int = REP
 
 def _mode(backend: str) -> str | None:
     base, _ = backend_spec(backend)
-    return None if base is None else BACKENDS[base]
+    return None if base is None else backend_mode(base)
 
 
 def breakdown(costs: list[dict], backend: str) -> list[dict]:
