@@ -71,6 +71,9 @@ def _fused_logp(
     return fused_loglik(X, value, W0, b0, W1, b1)
 
 
+# The reference posterior's cache key hashes this function's source, docstring included
+# (bnn_models.reference): the committed references match it only while the text stays as
+# it was built. The fused Op it names now lives in bnn_models.accel.fused.
 def build_bnn(
     X: np.ndarray,
     y: np.ndarray,
@@ -103,7 +106,7 @@ def build_bnn(
         Coordinates of the ``feature`` dim.
     fused : bool
         Opt-in, never the default: the likelihood's log-density (and its gradient) is
-        one custom PyTensor Op, :func:`bnn_models.accel.fused.fused_loglik`, instead of
+        one custom PyTensor Op, :func:`bnn_models.fused.fused_loglik`, instead of
         PyTensor's graph of the dense layer; the same variables, priors and function.
 
     Returns
