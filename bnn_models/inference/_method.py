@@ -325,7 +325,7 @@ class Method:
             try:
                 settings = dataclasses.replace(settings, **overrides)
             except BadInput as err:
-                raise BadInput(f"{self.name}: {err}") from None
+                raise type(err)(f"{self.name}: {err}") from None  # keeps AccelerationUnavailable
         self.refuse_unsupported(settings)
         for acceleration in asked_by(settings):  # settings unpickled in a worker skip __post_init__
             load(acceleration)
