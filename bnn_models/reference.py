@@ -249,6 +249,7 @@ class Reference:
             "pred_sd",
             "truth",
             "alignment",
+            "noise_floor",
         )
         out = {k: self.summary.get(k) for k in keep}
         diag = self.summary["diagnostics"]

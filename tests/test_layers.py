@@ -35,6 +35,8 @@ RANKS: dict[str, int] = {
     "refsummary": 4,
     "metrics": 5,
     "fidelity": 5,
+    "anytime": 5,
+    "floor": 5,
     "uncertainty": 5,
     "sbc": 6,
     "figures": 5,

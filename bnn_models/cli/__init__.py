@@ -238,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="only rewrite the summary of the cached reference FILE (.nc/.json) with its "
         "compact section (no sampling); copy it to results/reference/ to commit it",
     )
+    ref.add_argument(
+        "--floor",
+        nargs=2,
+        metavar=("PRIMARY", "OTHER"),
+        help="only record the noise floor: write into the reference summary PRIMARY (.json) "
+        "how far the summary OTHER (same data and settings, another --seed) lies from it "
+        "(no sampling)",
+    )
     ref.set_defaults(func=_cmd_reference)
 
     def batch_options(p: argparse.ArgumentParser, scheduler: str, done: str, report: str) -> None:

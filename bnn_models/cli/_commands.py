@@ -218,6 +218,13 @@ def _cmd_reference(args: argparse.Namespace) -> int:
     if args.refresh:
         print(f"summary: {refresh_summary(args.refresh)}")
         return 0
+    if args.floor:
+        from bnn_models.floor import FLOOR_KEYS, record_noise_floor
+
+        floor = record_noise_floor(*args.floor)
+        values = ", ".join(f"{k} {floor[k]:.4g}" for k in FLOOR_KEYS)
+        print(f"noise floor of {args.floor[0]} against {args.floor[1]}: {values}")
+        return 0
 
     settings = (
         dataclasses.replace(QUICK_REFERENCE, seed=args.seed)  # --quick keeps the --seed given

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bnn_models.anytime import anytime
 from bnn_models.data import Dataset
 from bnn_models.fidelity import compute_fidelity
 from bnn_models.inference import FitResult
@@ -185,6 +186,12 @@ SECTIONS: dict[str, Section] = {
             lambda r, ctx: compute_fidelity(r, ctx.dataset, ctx.reference),
             "agreement with the reference posterior and the true probabilities "
             "(bnn_models.fidelity.compute_fidelity)",
+        ),
+        Section(
+            "anytime",
+            lambda r, ctx: anytime(r, ctx.dataset, ctx.reference),
+            "fidelity and log loss against seconds and gradients at cheaper states of the "
+            "fit (bnn_models.anytime.anytime)",
         ),
         Section(
             "shift",
