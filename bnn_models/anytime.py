@@ -39,6 +39,7 @@ __all__ = [
     "ANYTIME_DRAWS",
     "FIDELITY_KEYS",
     "anytime",
+    "envelope",
     "mcmc_checks",
     "score_point",
 ]
@@ -155,7 +156,7 @@ def _recorded_points(result: FitResult, y: np.ndarray, reference: Reference | No
     rule = result.convergence.get("converged") if result.convergence else None
     points.append(
         {
-            "stage": "final",
+            "stage": "full run",
             "seconds": float(t.get("total_s", 0.0)),
             "grad_evals": result.n_grad_evals,
             "n_draws": int(p.shape[0]),
@@ -196,3 +197,37 @@ def anytime(result: FitResult, dataset: Dataset, reference: Reference | None = N
         points = _recorded_points(result, y, reference)
     points.sort(key=lambda q: q["seconds"])
     return {"points": points}
+
+
+def envelope(
+    points: list[dict], budgets: np.ndarray, key: str, *, passing: bool = True
+) -> np.ndarray:
+    """Best (lowest) ``key`` reachable within each budget of seconds: NaN where no point is.
+
+    Parameters
+    ----------
+    points : list of dict
+        One fit's anytime points.
+    budgets : numpy.ndarray
+        Seconds.
+    key : str
+        A point's number where lower is better (``pred_tv_mean``, ``log_loss``).
+    passing : bool
+        Only points whose diagnostics pass (``converged`` not False).
+
+    Examples
+    --------
+    >>> pts = [{"seconds": 1, "x": 3.0}, {"seconds": 5, "x": 1.0, "converged": False}]
+    >>> envelope(pts, np.array([0.5, 2, 10]), "x").tolist()
+    [nan, 3.0, 3.0]
+    """
+    use = [
+        p
+        for p in points
+        if p.get(key) is not None and not (passing and p.get("converged") is False)
+    ]
+    out = np.full(len(budgets), np.nan)
+    for p in sorted(use, key=lambda q: q["seconds"]):
+        reach = budgets >= p["seconds"]
+        out[reach] = np.fmin(out[reach], p[key])
+    return out

@@ -558,7 +558,7 @@ def test_fidelity_section_shows_the_run_numbers(reported_run):
     # The section's figures follow its tables, numbered after the others.
     assert md.index("## Fidelity to the reference") < md.index("figures/fidelity_sd.png")
     assert md.index("figures/mcmc_rank.png") < md.index("## Fidelity to the reference")
-    assert "Figure 9. PSIS k-hat per VI fit" in md
+    assert "Figure 10. PSIS k-hat per VI fit" in md  # after the anytime figure and 8 others
     # Grouped headers: two rows in HTML, "group: column" in Markdown, pipes escaped.
     assert '<th colspan="7" halign="left">Predictions</th>' in html
     assert "| Predictions: Mean \\|Δp\\| (TV) " in md

@@ -9,6 +9,7 @@ def _point(stage: str, seconds: float, tv: float, ok: bool = True) -> dict:
     return {
         "stage": stage,
         "seconds": seconds,
+        "grad_evals": int(seconds * 1000),
         "pred_tv_mean": tv,
         "pred_sd_ratio_gmean": 1.0,
         "rhat_max_pred": 1.0 if ok else 1.05,
@@ -58,7 +59,7 @@ def test_without_a_point_at_the_floor_the_cheapest_as_faithful_as_today():
     s = nuts_budget.summarise(doc)
     assert (s["chosen"]["tune"], s["chosen"]["seconds"]) == (400, 55)
     assert "no point reached the floor" in s["why"]
-    assert "| 400 | 0.8 | 4 chains x 2,000 draws | 55.0 |" in nuts_budget.render(
+    assert "| 400 | 0.8 | 4 chains x 2,000 draws | 55,000 | 55.0 |" in nuts_budget.render(
         {
             **doc,
             "commit": "abc",

@@ -19,6 +19,7 @@ weight sd), :mod:`~bnn_models.figures.mcmc` (trace and rank plots),
 from __future__ import annotations
 
 from bnn_models.figures._style import PALETTE, RC, Style, method_styles, png_bytes, stack_png
+from bnn_models.figures.anytime import anytime_figure
 from bnn_models.figures.fidelity import fidelity_sd_figure, khat_figure, seed_interval_figure
 from bnn_models.figures.fits import (
     elbo_figure,
@@ -37,6 +38,7 @@ __all__ = [
     "RC",
     "Style",
     "accuracy_coverage_figure",
+    "anytime_figure",
     "elbo_figure",
     "fidelity_sd_figure",
     "growth_figure",

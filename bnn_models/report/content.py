@@ -19,7 +19,8 @@ from bnn_models.report import sections
 from bnn_models.report.decision import Decision, Engines, build_decision, build_engines
 from bnn_models.report.fidelity import Fidelity, build_fidelity
 from bnn_models.report.figures import Figure, draw_figures
-from bnn_models.report.formats import possessive, sig
+from bnn_models.report.formats import Stat, possessive, sig
+from bnn_models.report.recommend import Recommendation, build_recommendation, diagnostics_fail
 from bnn_models.report.run import (
     MethodRun,
     Row,
@@ -127,18 +128,7 @@ def verdicts(methods: dict[str, MethodRun]) -> list[str]:
     for m in methods.values():
         if m.ok and np.isfinite(m.get("diagnostics.rhat_max_pred")):
             out.append(_diagnostics_verdict(m, m is ref))
-    best = []
-    for what, key, sign in (
-        ("lowest ECE", "calibration.ece", 1),
-        ("lowest log loss", "calibration.log_loss", 1),
-        ("highest accuracy", "calibration.accuracy", -1),
-        ("fastest", "runtime.total_s", 1),
-    ):
-        have = [m for m in methods.values() if m.ok and np.isfinite(m.get(key))]
-        if len(have) > 1:
-            best.append(f"{what}: {min(have, key=lambda m: sign * m.get(key)).label}")
-    if best:
-        out.append("Across methods: " + "; ".join(best) + ".")
+    out += _across(methods)
     for m in methods.values():
         for e in m.ok:
             for w in e.get("warnings") or []:
@@ -146,6 +136,55 @@ def verdicts(methods: dict[str, MethodRun]) -> list[str]:
                     continue  # already said above, from the numbers
                 out.append(f"Warning, {m.label} seed {e['seed']}: {w}.")
     return [v for v in out if v]
+
+
+#: The "across methods" verdicts: (what, metric key, +1 lower is better / -1 higher, format).
+ACROSS = (
+    ("lowest ECE", "calibration.ece", 1, "prob"),
+    ("lowest log loss", "calibration.log_loss", 1, "nats3"),
+    ("highest accuracy", "calibration.accuracy", -1, "pct"),
+    ("fastest", "runtime.total_s", 1, "s"),
+)
+
+
+def _within_noise(a: Stat, b: Stat, sign: int) -> bool:
+    """Whether ``b`` reaches ``a`` within the seed-to-seed interval (one seed: no interval,
+    so no difference can be called a win)."""
+    if a.n < 2 or b.n < 2 or a.lo is None or a.hi is None or b.lo is None or b.hi is None:
+        return True
+    return bool(b.lo <= a.hi) if sign > 0 else bool(b.hi >= a.lo)
+
+
+def _across(methods: dict[str, MethodRun]) -> list[str]:
+    """Which method leads each quantity: never one whose own diagnostics fail, and a lead
+    within the seed-to-seed interval of the next is said to be no win."""
+    ran = [m for m in methods.values() if m.ok]
+    failing = {m.name: diagnostics_fail(m) for m in ran}
+    eligible = [m for m in ran if failing[m.name] is None]
+    parts = []
+    for what, key, sign, kind in ACROSS:
+        have = [m for m in eligible if key in m.stats and np.isfinite(m.get(key))]
+        if len(have) < 2:
+            continue
+        ranked = sorted(have, key=lambda m: sign * m.get(key))
+        a, b = ranked[0], ranked[1]
+        sa, sb = a.stats[key], b.stats[key]
+        if _within_noise(sa, sb, sign):
+            seeds = "one seed" if min(sa.n, sb.n) < 2 else "their seed intervals overlap"
+            parts.append(
+                f"{what}: no clear winner, {a.label} ({sa.show(kind)}) and {b.label} "
+                f"({sb.show(kind)}) lie within seed noise ({seeds})"
+            )
+        else:
+            parts.append(
+                f"{what}: {a.label} ({sa.show(kind)}), ahead of {b.label} ({sb.show(kind)}) "
+                "beyond the seed-to-seed interval"
+            )
+    out = ["Across methods: " + "; ".join(parts) + "."] if parts else []
+    left = [f"{m.label} ({failing[m.name]})" for m in ran if failing[m.name]]
+    if left:
+        out.append("Not ranked, because their own diagnostics fail: " + "; ".join(left) + ".")
+    return out
 
 
 # --------------------------------------------------------------------------- the report
@@ -188,6 +227,9 @@ class Report:
         The NUTS engines side by side; None with fewer than two.
     shift : ShiftSection or None
         Quality and uncertainty on in-distribution and shifted rows; None without a shift.
+    recommendation : Recommendation or None
+        What to use for which budget (:mod:`bnn_models.report.recommend`); None when no
+        fit recorded anytime points.
     """
 
     title: str
@@ -207,6 +249,7 @@ class Report:
     decision: Decision | None = None
     engines: Engines | None = None
     shift: ShiftSection | None = None
+    recommendation: Recommendation | None = None
 
 
 def _and(words: list[str]) -> str:
@@ -273,6 +316,7 @@ def build_report(out_dir: str | Path, doc: dict | None = None, *, figures: bool 
         decision=build_decision(methods),
         engines=build_engines(methods),
         shift=build_shift(doc, methods),
+        recommendation=build_recommendation(doc, methods),
         details=sections.details(methods),
         asv=sections.asv_link(out),
         source=f"Generated by bnn-bench {version} from metrics.json (SHA256 {digest}) and "

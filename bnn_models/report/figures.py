@@ -14,8 +14,10 @@ import numpy as np
 from matplotlib.figure import Figure as MplFigure
 
 from bnn_models import figures as figs
+from bnn_models.anytime import envelope
 from bnn_models.report.fidelity import khats
 from bnn_models.report.formats import possessive
+from bnn_models.report.recommend import noise_floor, ranking_key
 from bnn_models.report.run import MethodRun, baseline, styles
 from bnn_models.report.shift import accuracy_curves
 from bnn_models.schema import SEED_INTERVAL_PROB
@@ -24,6 +26,7 @@ __all__ = ["FIGURE_FILES", "RETIRED_FIGURE_FILES", "Figure", "draw_figures"]
 
 #: Figure file names (under ``DIR/figures/``) the report may write, in report order.
 FIGURE_FILES = (
+    "anytime.png",
     "summary_runtime.png",
     "elbo_traces.png",
     "reliability.png",
@@ -86,6 +89,7 @@ def draw_figures(methods: dict[str, MethodRun], doc: dict) -> list[Figure]:
     multi = any(len(m.ok) > 1 for m in ok.values())
     figures = _Figures(f" Figures show one fit per method ({shown})." if multi else "")
     add = figures.add
+    _anytime_figure(ok, doc, look, add)
     ref = baseline(methods)
     ref_name = ref.name if ref is not None else None
     against = f" and the speed-up against {ref.label}" if ref is not None else ""
@@ -153,6 +157,55 @@ def draw_figures(methods: dict[str, MethodRun], doc: dict) -> list[Figure]:
             one_fit=False,
         )
     return figures.out
+
+
+def _anytime_figure(
+    ok: dict[str, MethodRun], doc: dict, look: dict[str, figs.Style], add: Callable
+) -> None:
+    """What each second buys: every seed's best state within each budget, per method."""
+    have = {n: m for n, m in ok.items() if any(e.get("anytime") for e in m.ok)}
+    if not have:
+        return
+    seconds = [p["seconds"] for m in have.values() for e in m.ok for p in e["anytime"]["points"]]
+    budgets = np.geomspace(max(min(seconds), 0.1), max(seconds) * 1.05, 160)
+    keys = [ranking_key(have)] + (["log_loss"] if ranking_key(have) != "log_loss" else [])
+    curves = {
+        n: {
+            k + suffix: np.array(
+                [
+                    envelope(e["anytime"]["points"], budgets, k, passing=not suffix)
+                    for e in m.ok
+                    if e.get("anytime")
+                ]
+            )
+            for k in keys
+            for suffix in ("", ":all")
+        }
+        for n, m in have.items()
+    }
+    floor = noise_floor(doc)
+    floor_value = floor.get("pred_tv_mean") if floor and "pred_tv_mean" in keys else None
+    seeds = max(len(m.ok) for m in have.values())
+    add(
+        "anytime.png",
+        "What each second buys",
+        "The closest each method gets to the reference posterior (left: mean |dp| over test "
+        "rows, log scale) and its test log loss (right) within a budget of wall seconds on "
+        "this machine. Solid: states whose own diagnostics pass (MCMC: R-hat <= 1.01 and bulk "
+        "ESS >= 400 over the test predictions; VI: the convergence rule fired before the step "
+        "cap); dotted: every state, failing ones included. "
+        "States: prefixes of an MCMC run's draws and chains, snapshots of an optimisation, "
+        "subsets of an ensemble, and each final fit. "
+        + (f"Line: median over {seeds} seeds; band: their range. " if seeds > 1 else "")
+        + (
+            "Grey band: the reference's noise floor (two independent reference runs differ "
+            "by this much): below it no method can be told apart from the posterior."
+            if floor_value is not None
+            else ""
+        ),
+        lambda: figs.anytime_figure(curves, budgets, look, floor=floor_value),
+        one_fit=False,
+    )
 
 
 def _baseline_figures(

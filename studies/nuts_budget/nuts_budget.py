@@ -7,7 +7,9 @@ subsets of its chains (:func:`bnn_models.anytime.anytime`: 50 ... 2,000 draws pe
 1, 2, 4 chains, each charged with the warm-up it needed), against the committed reference
 posterior, whose noise floor (two independent reference runs) is the target.
 
-A point (configuration x chains x draws) counts when its own diagnostics pass in every
+Cost is counted in gradient evaluations (warm-up included), the same on any machine and
+whatever else it runs; the seconds beside them are this machine's. A point (configuration
+x chains x draws) counts when its own diagnostics pass in every
 seed (function-space R-hat <= 1.01, bulk ESS >= 400). The chosen point is the cheapest
 counting point whose mean |dp| over seeds is at the floor; when none reaches the floor, the
 cheapest counting point at least as faithful as today's default (warm-up 1,000, target 0.8,
@@ -89,6 +91,7 @@ def summarise(doc: dict) -> dict:
                 "stage": stage,
                 "seeds": len(ps),
                 "seconds": float(np.mean([p["seconds"] for p in ps])),
+                "grads": float(np.mean([p["grad_evals"] for p in ps])),
                 "tv_mean": float(np.mean(tv)),
                 "tv_lo": float(np.min(tv)),
                 "tv_hi": float(np.max(tv)),
@@ -99,7 +102,9 @@ def summarise(doc: dict) -> dict:
                 "at_floor": floor is not None and float(np.mean(tv)) <= floor,
             }
         )
-    rows.sort(key=lambda r: r["seconds"])
+    # Cost is counted in gradients (each a log density and its gradient): seconds vary with
+    # whatever else the machine runs, gradients do not; seconds are shown beside them.
+    rows.sort(key=lambda r: r["grads"])
     tune, target, chains, draws = DEFAULT
     default_stage = f"{chains} chains x {draws:,} draws"
     default = next(
