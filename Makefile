@@ -21,7 +21,7 @@ TEST_WORKERS ?= logical
 step = t0=$$SECONDS && $(1) && echo "[ci] $(1) took $$((SECONDS - t0)) s"
 PYTEST_PARALLEL = --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist worksteal
 
-.PHONY: install test test-slow docs bench bench-quick results-rupture results-rupture-methods results-scaling results-shift results-coverage results-sbc lint asv asv-compare asv-publish baseline check ci ci-checks ci-asv clean
+.PHONY: install test test-slow docs bench bench-quick results-rupture results-rupture-quick results-reference-floor results-rupture-methods results-scaling results-shift results-coverage results-sbc lint asv asv-compare asv-publish baseline check ci ci-checks ci-asv clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,23 @@ results-rupture: install
 	@git diff --quiet HEAD || { echo "results-rupture: commit your changes first (the run records the commit)"; exit 1; }
 	$(VENV)/bin/bnn-bench reference --dataset rupture
 	$(VENV)/bin/bnn-bench run --methods design --seeds $(RESULTS_SEEDS) --out results/rupture --no-progress
+
+# Every registered method at its quick settings (seconds per fit), 3 seeds: the whole report
+# (recommendation, anytime figure, 13 methods) in minutes. A smoke-size comparison: the
+# quick settings are not the methods' own (the report's header says so).
+results-rupture-quick: install
+	@git diff --quiet HEAD || { echo "results-rupture-quick: commit your changes first (the run records the commit)"; exit 1; }
+	$(VENV)/bin/bnn-bench run --methods all --quick --seeds 3 --out results/rupture-quick --no-progress
+
+# The reference's noise floor: a second reference run of the same settings with another seed,
+# and how far it lies from the committed one, recorded in results/reference/rupture.json
+# (~11 min on 2 cores; its summary goes to results/reference/floor/).
+FLOOR_SEED ?= 20261205
+results-reference-floor: install
+	$(VENV)/bin/bnn-bench reference --dataset rupture --seed $(FLOOR_SEED) --cache .bnn_cache/floor
+	mkdir -p results/reference/floor
+	cp .bnn_cache/floor/rupture-*.json results/reference/floor/rupture-seed$(FLOOR_SEED).json
+	$(VENV)/bin/bnn-bench reference --floor results/reference/rupture.json results/reference/floor/rupture-seed$(FLOOR_SEED).json
 
 # The committed comparison of every registered method: 3 seeds each (~1.5 h on 2 cores).
 results-rupture-methods: install
