@@ -27,8 +27,9 @@ def test_decision_rows_grouped_by_family_with_known_cells():
                 "psis_khat": 0.93,
                 "class_agreement": 0.96,
                 "pred_sd_ratio_gmean": 0.4,
+                "pred_tv_mean": 0.006,
             }
-    d = build_decision(_methods(doc))
+    d = build_decision(_methods(doc), {"pred_tv_mean": 0.002})
     assert [(family, label) for family, label, _, _ in d.rows] == [
         ("MCMC", "NUTS"),
         ("Variational (a density q)", "ADVI (mean-field)"),
@@ -41,6 +42,9 @@ def test_decision_rows_grouped_by_family_with_known_cells():
     assert cells["ADVI (mean-field)"]["PSIS k-hat"] == "0.930"
     assert cells["NUTS"]["PSIS k-hat"] == "n/a: no density"
     assert cells["ADVI (mean-field)"]["Class agreement with reference"] == "96.0%"
+    # fidelity beside the reference's noise floor: 0.006 is 3x the floor of 0.002
+    assert cells["ADVI (mean-field)"]["Mean |dp| vs reference"] == "0.0060 (3.0x the floor)"
+    assert cells["NUTS"]["Own diagnostics"] == "pass"
     # with a reference, the sd ratio is against it; a fit not compared with it is n/a
     assert cells["ADVI (mean-field)"]["Predictive sd vs reference"] == "40%"
     assert cells["deep ensemble"]["Predictive sd vs reference"] == "n/a"

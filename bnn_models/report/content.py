@@ -20,7 +20,12 @@ from bnn_models.report.decision import Decision, Engines, build_decision, build_
 from bnn_models.report.fidelity import Fidelity, build_fidelity
 from bnn_models.report.figures import Figure, draw_figures
 from bnn_models.report.formats import Stat, possessive, sig
-from bnn_models.report.recommend import Recommendation, build_recommendation, diagnostics_fail
+from bnn_models.report.recommend import (
+    Recommendation,
+    build_recommendation,
+    diagnostics_fail,
+    noise_floor,
+)
 from bnn_models.report.run import (
     MethodRun,
     Row,
@@ -313,7 +318,7 @@ def build_report(out_dir: str | Path, doc: dict | None = None, *, figures: bool 
         published_notes=published_notes,
         figures=draw_figures(methods, doc) if figures else [],
         fidelity=build_fidelity(doc, methods),
-        decision=build_decision(methods),
+        decision=build_decision(methods, noise_floor(doc)),
         engines=build_engines(methods),
         shift=build_shift(doc, methods),
         recommendation=build_recommendation(doc, methods),

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bnn_models.floor import floor_text
 from bnn_models.report.formats import Stat, reason, sig
+from bnn_models.report.recommend import diagnostics_fail
 from bnn_models.report.run import MethodRun, baseline, seed_text, styles
 
 __all__ = ["DECISION_FAMILIES", "Decision", "Engines", "build_decision", "build_engines"]
@@ -70,14 +72,30 @@ def _sd_ratio(m: MethodRun, ref: MethodRun | None, has_ref: bool) -> str:
     return Stat(m.get("spread.pred_sd_mean") / ref.get("spread.pred_sd_mean")).show("pct0")
 
 
+def _own(m: MethodRun) -> str:
+    """'pass', or 'FAIL: why' (:func:`bnn_models.report.recommend.diagnostics_fail`)."""
+    why = diagnostics_fail(m)
+    return "pass" if why is None else f"FAIL: {why}"
+
+
 def _khat(m: MethodRun) -> str:
     if "fidelity.psis_khat" in m.stats:
         return _show(m, "fidelity.psis_khat", "rhat")
     return "n/a: no density"
 
 
-def build_decision(methods: dict[str, MethodRun]) -> Decision:
-    """One row per method, grouped by family in :data:`DECISION_FAMILIES` order."""
+def _tv(m: MethodRun, floor: dict | None) -> str:
+    """Mean |dp| against the reference, and how it stands against the noise floor."""
+    stat = m.stats.get("fidelity.pred_tv_mean")
+    if stat is None:
+        return "n/a"
+    where = floor_text("pred_tv_mean", stat.mean, floor)
+    return f"{stat.mean:.4f}" + (f" ({where})" if where else "")
+
+
+def build_decision(methods: dict[str, MethodRun], floor: dict | None = None) -> Decision:
+    """One row per method, grouped by family in :data:`DECISION_FAMILIES` order; ``floor``:
+    the reference's noise floor (:mod:`bnn_models.floor`), printed beside the fidelity."""
     ref = baseline(methods)
     against = ref.label if ref is not None else "MCMC"
     has_ref = any("fidelity.class_agreement" in m.stats for m in methods.values())
@@ -87,9 +105,11 @@ def build_decision(methods: dict[str, MethodRun]) -> Decision:
         "Accuracy",
         "Log loss",
         "ECE",
+        "Mean |dp| vs reference" if has_ref else "Mean |dp| vs reference (none)",
         "Class agreement with reference" if has_ref else "Class agreement with reference (none)",
         "Predictive sd vs reference" if has_ref else f"Predictive sd vs {against}",
         "PSIS k-hat",
+        "Own diagnostics",
     ]
     order = list(DECISION_FAMILIES)
     ranked = sorted(
@@ -125,9 +145,11 @@ def build_decision(methods: dict[str, MethodRun]) -> Decision:
                     _show(m, "calibration.accuracy", "pct"),
                     _show(m, "calibration.log_loss", "nats3"),
                     _show(m, "calibration.ece", "prob"),
+                    _tv(m, floor),
                     _show(m, "fidelity.class_agreement", "pct"),
                     _sd_ratio(m, ref, has_ref),
                     _khat(m),
+                    _own(m),
                 ],
             )
         )
@@ -135,10 +157,17 @@ def build_decision(methods: dict[str, MethodRun]) -> Decision:
         "Mean over seeds (over the seeds that ran, where the label says some failed; the "
         "details say why). Total time: one fit, compile to prediction, wall-clock seconds. "
         f"Speed-up: {against}'s total time over the method's.",
+        "Mean |dp|: mean over test points of |p - p_ref|, the distance between the method's "
+        "and the reference's predictive probability; 'at the floor' / 'Nx the floor': against "
+        "how far two independent reference runs lie apart (below it no method can be told "
+        "apart from the posterior). "
         "Class agreement: share of test points whose predicted class (mean probability "
         ">= 0.5) is the reference posterior's. Predictive sd vs reference: geometric mean "
         "over test points of the method's predictive sd over the reference's (100%: the "
         "same spread).",
+        "Own diagnostics: MCMC R-hat <= 1.01 and bulk ESS >= 400 over the test predictions, "
+        "a convergence rule fired before the step cap, in every seed; a method that fails "
+        "is neither recommended nor ranked by the verdicts. "
         "PSIS k-hat: Pareto k of the importance ratios p/q (below 0.7: q is usable for "
         "importance sampling). Only methods with a density q have one; MCMC, SVGD and the "
         "ensemble do not ('n/a: no density').",
