@@ -16,7 +16,8 @@ mean probability, and whether the fit's own diagnostics pass there (MCMC: functi
 R-hat <= 1.01 and bulk ESS >= 400; a VI rule: fired, with steps to spare).
 
 Seconds are wall-clock seconds on the machine that ran the fit. An MCMC point of ``c`` of
-``C`` chains and ``d`` of ``D`` draws is charged compile + prediction seconds plus the
+``C`` chains and ``d`` of ``D`` draws is charged the fit's seconds outside sampling
+(compile, prediction: its total minus its sampling seconds) plus the
 sampling run's seconds times the share of its gradients that the point used, scaled to ``c``
 chains on the same cores (chains run ``min(C, cores)`` at a time: fewer chains than cores
 leave cores idle, so one chain costs the wall time of a round, not a fraction of it).
@@ -91,6 +92,12 @@ def mcmc_checks(p: np.ndarray) -> dict:
     }
 
 
+def _fixed_seconds(timings: dict) -> float:
+    """What every state of a fit pays besides the fit itself: its total minus the fit's
+    seconds (compile, drawing, predicting and the overhead between them)."""
+    return float(timings.get("total_s", 0.0) - timings.get("fit_s", 0.0))
+
+
 def _grid(full: int, steps: tuple[int, ...]) -> list[int]:
     return sorted({s for s in steps if s < full} | {full})
 
@@ -100,7 +107,7 @@ def _mcmc_points(result: FitResult, y: np.ndarray, reference: Reference | None) 
     n_chains, n_draws = p.shape[:2]
     stats = result.idata["sample_stats"]
     t = result.timings
-    fixed = t.get("compile_s", 0.0) + t.get("draw_s", 0.0) + t.get("predict_s", 0.0)
+    fixed = _fixed_seconds(t)
     warm = float(result.counts.get("grad_evals_warmup") or 0)
     if "n_steps" in stats:
         steps = stats["n_steps"].transpose("chain", "draw").values.astype(float)
@@ -134,7 +141,7 @@ def _mcmc_points(result: FitResult, y: np.ndarray, reference: Reference | None) 
 def _recorded_points(result: FitResult, y: np.ndarray, reference: Reference | None) -> list[dict]:
     """The stages the fit recorded (its ``anytime`` group), then its final state."""
     t = result.timings
-    fixed = t.get("compile_s", 0.0) + t.get("draw_s", 0.0) + t.get("predict_s", 0.0)
+    fixed = _fixed_seconds(t)
     points = []
     if result.idata is not None and "anytime" in result.idata.children:
         ds = result.idata["anytime"].to_dataset()
