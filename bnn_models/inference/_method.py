@@ -205,6 +205,9 @@ class Method:
     accelerations : tuple of str
         The opt-in accelerations (:data:`~bnn_models.inference.accelerations.ACCELERATIONS`)
         the method supports; ``--set`` refuses the others before anything runs.
+    defaults_from : str
+        Where the defaults were chosen, when a study chose them (a results file, e.g.
+        ``studies/nuts_budget/results/nuts_budget.md``); reports and the methods page say so.
     """
 
     name: str
@@ -216,6 +219,7 @@ class Method:
     engine: str = "pymc"
     description: str = ""
     accelerations: tuple[str, ...] = ()
+    defaults_from: str = ""
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

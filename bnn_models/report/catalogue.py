@@ -116,6 +116,7 @@ def _method_context(method: Method) -> dict[str, Any]:
         "family": method.family,
         "engine": method.engine,
         "description": method.description,
+        "defaults_from": method.defaults_from,
         "settings": settings,
         "accelerations": [ACCELERATIONS[a] for a in method.accelerations],
         "sets": [s for s, names in METHOD_SETS.items() if method.name in names],

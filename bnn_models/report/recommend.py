@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnn_models.floor import floor_text
+from bnn_models.inference import METHODS
 from bnn_models.refsummary import ACCEPT_ESS_BULK, ACCEPT_RHAT
 from bnn_models.report.run import MethodRun
 
@@ -251,6 +252,12 @@ def build_recommendation(doc: dict, methods: dict[str, MethodRun]) -> Recommenda
             "posterior ('at the floor')."
         )
     for m in have:
+        registered = METHODS.get(m.name)
+        if registered is not None and registered.defaults_from:
+            notes.append(
+                f"{m.label}'s default settings were chosen by a study: "
+                f"{registered.defaults_from}."
+            )
         if failing[m.name]:
             notes.append(f"Not recommended, diagnostics fail: {m.label}: {failing[m.name]}.")
         flag = khat_flag(m)
