@@ -126,3 +126,28 @@ def test_record_noise_floor_writes_into_the_primary(tmp_path, monkeypatch):
     written = json.loads(a.read_text())
     assert written["noise_floor"] == floor and floor["pred_tv_mean"] == pytest.approx(0.025)
     assert floor["runs"][1]["file"] == "b.json" and "noise_floor" not in json.loads(b.read_text())
+
+
+def test_vi_snapshots_are_states_before_the_end(tiny_fits, teacher_small):
+    """Tiny full-rank ADVI (warm-started): snapshots of both stages, cheaper than the
+    full run, none converged (a fired rule ends the fit), scored like the full run."""
+    fit = tiny_fits["fullrank_advi"]
+    stages = fit.idata["anytime"].to_dataset()
+    assert np.all(np.diff(stages["seconds"].values) > 0)
+    assert np.all(np.diff(stages["grad_evals"].values) > 0)
+    assert stages["grad_evals"].values[-1] < fit.n_grad_evals
+    assert not stages["converged"].values.any()
+    assert stages["p_mean"].min() >= 0 and stages["p_mean"].max() <= 1
+    assert set(stages["n_draws"].values) == {fit.idata["posterior"].sizes["draw"]}
+    points = anytime(fit, teacher_small)["points"]
+    assert len(points) == stages.sizes["stage"] + 1 and points[-1]["stage"] == "full run"
+
+
+def test_ensemble_stages_are_its_first_members(tiny_fits, teacher_small):
+    fit = tiny_fits["ensemble"]
+    stages = fit.idata["anytime"].to_dataset()
+    p = fit.idata["predictions"]["p"].values[0]  # (members, obs)
+    for i, k in enumerate(stages["n_draws"].values):
+        assert np.allclose(stages["p_mean"].values[i], p[:k].mean(axis=0))
+        assert np.allclose(stages["p_sd"].values[i], p[:k].std(axis=0))
+    assert stages["n_draws"].values.max() < p.shape[0]

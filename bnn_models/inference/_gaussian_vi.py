@@ -23,6 +23,7 @@ from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
 
 __all__ = [
+    "ANYTIME_STEPS",
     "OPTIMIZERS",
     "ELBOConvergence",
     "GaussianVISettings",
@@ -162,6 +163,28 @@ class ELBOConvergence:
                 raise StopIteration(f"ELBO converged at iteration {i}")
 
 
+#: Steps of each optimisation stage at which the approximation is kept, to be scored later
+#: as a state of the fit (:mod:`bnn_models.anytime`): roughly geometric, so that short and
+#: long fits both get a curve. Not a setting: the fit's numbers do not depend on it.
+ANYTIME_STEPS = (100, 250, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000)
+
+
+@dataclass
+class _Snapshots:
+    """A ``pm.fit`` callback keeping a copy of the approximation's parameters at
+    :data:`ANYTIME_STEPS` (a copy only: drawing and predicting wait until the fit ends)."""
+
+    rule: ELBOConvergence
+    kept: list[tuple[int, float, list[np.ndarray]]] = field(default_factory=list)
+
+    def __call__(self, approx: object, losses: np.ndarray, i: int) -> None:
+        if i in ANYTIME_STEPS:
+            now = time.perf_counter()
+            params = [p.get_value(borrow=False) for p in approx.params]  # type: ignore[attr-defined]
+            start = self.rule.first_call_s or now
+            self.kept.append((i, now - start, params))
+
+
 @dataclass
 class _Stage:
     """One ``pm.fit`` call: its inference, loss trace, rule, and where its time went."""
@@ -171,6 +194,7 @@ class _Stage:
     rule: ELBOConvergence
     compile_s: float
     fit_s: float
+    snapshots: list[tuple[int, float, list[np.ndarray]]] = field(default_factory=list)
 
 
 def _optimise(
@@ -184,6 +208,7 @@ def _optimise(
     """``pm.fit`` of ``inference_class`` under ``s``; ``start``: a fitted mean-field ADVI
     whose mean and sds the (full-rank) approximation starts from, no correlation."""
     rule = ELBOConvergence(window=s.window, tol=s.tol, stop=s.stop_on_convergence)
+    snapshots = _Snapshots(rule)
     t0 = time.perf_counter()
     with model:
         inference = inference_class(random_seed=seed)
@@ -192,7 +217,7 @@ def _optimise(
         inference.fit(
             s.max_iter,
             obj_optimizer=OPTIMIZERS[s.optimizer](learning_rate=s.learning_rate),
-            callbacks=[rule, context.check],
+            callbacks=[rule, snapshots, context.check],
             progressbar=context.progressbar,
             total_grad_norm_constraint=s.grad_norm_clip,
             obj_n_mc=s.obj_n_mc,
@@ -201,7 +226,76 @@ def _optimise(
     t2 = time.perf_counter()
     t1 = rule.first_call_s or t2
     loss = np.asarray(inference.hist, dtype=float)
-    return _Stage(inference, loss, rule, compile_s=t1 - t0, fit_s=t2 - t1)
+    # A snapshot at the last step is the final state itself: the fit scores that one.
+    kept = [k for k in snapshots.kept if k[0] < loss.size]
+    return _Stage(inference, loss, rule, compile_s=t1 - t0, fit_s=t2 - t1, snapshots=kept)
+
+
+def _anytime_group(
+    stages: list[_Stage],
+    settings: list[GaussianVISettings],
+    model: pm.Model,
+    dataset: Dataset,
+    seed: int,
+    converged_at: int | None,
+) -> xr.Dataset | None:
+    """The kept states of every stage, each scored with ``draws`` draws of its
+    approximation (the ``anytime`` group of :mod:`bnn_models.anytime`); None without any.
+
+    Every state's draws are predicted in one call (a state per chain). ``converged_at``:
+    the cumulative step at which the final stage's rule fired (states before it have not
+    converged; a warm start's states never count as converged).
+    """
+    rows, draws = [], []
+    done_s, done_steps, done_grads = 0.0, 0, 0
+    n_draws = settings[-1].draws  # every state scored with the final fit's number of draws
+    for k, (st, s) in enumerate(zip(stages, settings, strict=True)):
+        approx = st.inference.approx
+        final = [p.get_value(borrow=False) for p in approx.params]
+        for step, elapsed, params in st.snapshots:
+            for p, value in zip(approx.params, params, strict=True):
+                p.set_value(value)
+            with model:
+                trace = approx.sample(n_draws, random_seed=seed)
+            draws.append(trace["posterior"].to_dataset()[list(PARAMS)])
+            is_last = k == len(stages) - 1
+            rows.append(
+                (
+                    f"step {done_steps + step:,}",
+                    done_s + elapsed,
+                    done_grads + step * s.obj_n_mc,
+                    s.draws,
+                    bool(
+                        is_last and converged_at is not None and done_steps + step >= converged_at
+                    ),
+                )
+            )
+        for p, value in zip(approx.params, final, strict=True):
+            p.set_value(value)
+        done_s += st.fit_s
+        done_steps += int(st.loss.size)
+        done_grads += int(st.loss.size) * s.obj_n_mc
+    if not rows:
+        return None
+    n = min(d.sizes["draw"] for d in draws)
+    posterior = xr.concat([d.isel(draw=slice(0, n)) for d in draws], dim="chain")
+    posterior = posterior.assign_coords(chain=np.arange(len(draws)))
+    tree = xr.DataTree()
+    tree["posterior"] = posterior
+    p = predict_test(model, tree, dataset.X_test, seed=seed)["predictions"]["p"]
+    p = p.transpose("chain", "draw", "obs").values
+    labels, seconds, grads, n_draws, converged = zip(*rows, strict=True)
+    return xr.Dataset(
+        {
+            "p_mean": (("stage", "obs"), p.mean(axis=1)),
+            "p_sd": (("stage", "obs"), p.std(axis=1)),
+            "seconds": ("stage", np.asarray(seconds, dtype=float)),
+            "grad_evals": ("stage", np.asarray(grads, dtype=np.int64)),
+            "n_draws": ("stage", np.asarray(n_draws, dtype=np.int64)),
+            "converged": ("stage", np.asarray(converged, dtype=bool)),
+        },
+        coords={"stage_label": ("stage", list(labels))},
+    )
 
 
 def _start_from_mean_field(group: object, mean_field: object) -> None:
@@ -286,6 +380,20 @@ def fit_gaussian_vi(
         chol=factor.eval() if factor is not None else np.diag(group.std.eval()),
         order=[(name, slc) for name, slc, _, _ in group.ordering.values()],
     )
+    # The rule fired before the step cap: with steps to spare (firing on the last step is
+    # the cap, not convergence).
+    converged = rule.fired_at is not None and rule.fired_at < s.max_iter
+    fired_total = None if rule.fired_at is None else offset + rule.fired_at
+    anytime = _anytime_group(
+        stages,
+        ([warm] if warm is not None else []) + [s],
+        model,
+        dataset,
+        seed,
+        fired_total if converged else None,
+    )
+    if anytime is not None:
+        idata["anytime"] = anytime
     timings = {
         "compile_s": build_s + sum(st.compile_s for st in stages) + (t3 - t2),
         "fit_s": sum(st.fit_s for st in stages),
@@ -305,11 +413,12 @@ def fit_gaussian_vi(
         "rule": f"|mean(loss[-{s.window}:]) - mean(previous {s.window})| / |mean| < {s.tol}",
         "window": s.window,
         "tol": s.tol,
-        "fired_at": None if rule.fired_at is None else offset + rule.fired_at,
+        "fired_at": fired_total,
         "last_rel_change": rule.last_rel_change,
         "iterations": int(loss.size),
-        "max_iter": s.max_iter,
-        "converged": rule.fired_at is not None,
+        # Steps counted as fired_at and iterations are: every stage's, the warm start's too.
+        "max_iter": s.max_iter + (warm.max_iter if warm is not None else 0),
+        "converged": converged,
     }
     if warm is not None:
         first = stages[0]
@@ -323,10 +432,10 @@ def fit_gaussian_vi(
     if warm is not None:
         n_grad += int(stages[0].loss.size) * warm.obj_n_mc
     warnings: tuple[str, ...] = ()
-    if rule.fired_at is None:
+    if not converged:
         warnings = (
-            f"ELBO did not meet the convergence rule within {s.max_iter} iterations: "
-            "compare with care",
+            f"ELBO did not meet the convergence rule before the cap of {s.max_iter} "
+            "iterations: compare with care",
         )
     return FitResult(
         method=inference_class.__name__,

@@ -46,6 +46,24 @@ class EnsembleSettings(Settings):
         require(self.maxiter >= 1, "maxiter", self.maxiter, ">= 1")
 
 
+def _member_stages(p: np.ndarray, done: list[tuple[float, int]]) -> xr.Dataset | None:
+    """The first 1, 2, 4, ... members (fewer than all) as states of the fit (the
+    ``anytime`` group of :mod:`bnn_models.anytime`); ``p``: (members, obs)."""
+    ks = [k for k in (1, 2, 4, 8, 16, 32) if k < p.shape[0]]
+    if not ks:
+        return None
+    return xr.Dataset(
+        {
+            "p_mean": (("stage", "obs"), np.stack([p[:k].mean(axis=0) for k in ks])),
+            "p_sd": (("stage", "obs"), np.stack([p[:k].std(axis=0) for k in ks])),
+            "seconds": ("stage", np.array([done[k - 1][0] for k in ks])),
+            "grad_evals": ("stage", np.array([done[k - 1][1] for k in ks], dtype=np.int64)),
+            "n_draws": ("stage", np.array(ks, dtype=np.int64)),
+        },
+        coords={"stage_label": ("stage", [f"{k} of {p.shape[0]} members" for k in ks])},
+    )
+
+
 def fit_ensemble(
     *,
     dataset: Dataset,
@@ -61,18 +79,23 @@ def fit_ensemble(
     mode = PosteriorMode(model)
     t1 = time.perf_counter()
     members, n_grad, unconverged = [], 0, 0
+    done: list[tuple[float, int]] = []  # seconds and gradients after each member
     for child in np.random.SeedSequence(seed).spawn(s.members):
         context.check()
         point, result = mode.fit(prior_start(model, child), maxiter=s.maxiter)
         members.append(point)
         n_grad += int(result.njev)
         unconverged += not result.success
+        done.append((time.perf_counter() - t1, n_grad))
     t2 = time.perf_counter()
     draws = {n: np.stack([m[n] for m in members])[None] for n in PARAMS}
     idata = xr.DataTree()
     idata["posterior"] = posterior_dataset(model, draws)
     idata = predict_test(model, idata, dataset.X_test, seed=seed)
     t3 = time.perf_counter()
+    stages = _member_stages(idata["predictions"]["p"].values[0], done)
+    if stages is not None:
+        idata["anytime"] = stages
     warnings = (
         (f"{unconverged} of {s.members} members stopped before L-BFGS-B converged",)
         if unconverged

@@ -255,8 +255,7 @@ def build_recommendation(doc: dict, methods: dict[str, MethodRun]) -> Recommenda
         registered = METHODS.get(m.name)
         if registered is not None and registered.defaults_from:
             notes.append(
-                f"{m.label}'s default settings were chosen by a study: "
-                f"{registered.defaults_from}."
+                f"{m.label}'s default settings were chosen by a study: {registered.defaults_from}."
             )
         if failing[m.name]:
             notes.append(f"Not recommended, diagnostics fail: {m.label}: {failing[m.name]}.")
