@@ -264,7 +264,7 @@ def _anytime_group(
                     f"step {done_steps + step:,}",
                     done_s + elapsed,
                     done_grads + step * s.obj_n_mc,
-                    s.draws,
+                    n_draws,
                     bool(
                         is_last and converged_at is not None and done_steps + step >= converged_at
                     ),
