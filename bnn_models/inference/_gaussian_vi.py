@@ -17,7 +17,7 @@ from bnn_models.data import Dataset
 from bnn_models.inference._importance import gaussian_importance
 from bnn_models.inference._method import Settings, require
 from bnn_models.inference._predict import predict_test
-from bnn_models.inference._result import FitResult, pytensor_backend
+from bnn_models.inference._result import FitResult, pytensor_backend, rule_converged
 from bnn_models.inference.context import FitContext
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
@@ -309,8 +309,10 @@ def fit_gaussian_vi(
         "last_rel_change": rule.last_rel_change,
         "iterations": int(loss.size),
         "max_iter": s.max_iter,
-        "converged": rule.fired_at is not None,
+        # the final stage's cap, numbered as fired_at (after the warm-start stage's steps)
+        "cap": offset + s.max_iter,
     }
+    convergence["converged"] = rule_converged(convergence)
     if warm is not None:
         first = stages[0]
         convergence["warm_start"] = {
@@ -327,6 +329,11 @@ def fit_gaussian_vi(
         warnings = (
             f"ELBO did not meet the convergence rule within {s.max_iter} iterations: "
             "compare with care",
+        )
+    elif not convergence["converged"]:
+        warnings = (
+            f"ELBO met the convergence rule only at the step cap ({s.max_iter} iterations): "
+            "not converged, compare with care",
         )
     return FitResult(
         method=inference_class.__name__,

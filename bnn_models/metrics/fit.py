@@ -14,7 +14,7 @@ import pandas as pd
 import xarray as xr
 from arviz_stats.helper_stats import isotonic_fit
 
-from bnn_models.inference import FitResult
+from bnn_models.inference import FitResult, rule_converged
 from bnn_models.model import PARAMS
 from bnn_models.posterior import rhat_ess
 
@@ -187,7 +187,9 @@ def elbo(result: FitResult, *, rel: float = 0.01) -> dict | None:
     mean and sd over the last ``window`` iterations. ``iter_to_1pct`` is the first
     iteration from which the loss smoothed over ``window`` iterations stays within
     ``rel`` (1%) of its final smoothed value. ``rule_fired_at`` is the convergence
-    rule's iteration (None: it never fired within ``max_iter``).
+    rule's iteration (None: it never fired within ``max_iter``); ``converged`` is true only
+    when it fired before the fit's step cap (:func:`bnn_models.inference.rule_converged`):
+    a rule that fires at the cap does not count.
     """
     if result.loss is None or not len(result.loss):
         return None
@@ -202,7 +204,7 @@ def elbo(result: FitResult, *, rel: float = 0.01) -> dict | None:
         "iterations": int(loss.size),
         "iter_to_1pct": first_within,
         "rule_fired_at": result.convergence.get("fired_at"),
-        "converged": bool(result.convergence.get("converged")),
+        "converged": rule_converged(result.convergence),
         "window": window,
     }
 

@@ -24,6 +24,7 @@ from bnn_models.report.run import (
     MethodRun,
     Row,
     baseline,
+    converged,
     failure_text,
     load_methods,
     skip_reason,
@@ -62,16 +63,24 @@ def _against_baseline(m: MethodRun, ref: MethodRun) -> list[str]:
 
 
 def _elbo_verdict(m: MethodRun) -> str | None:
-    el = [e["elbo"] for e in m.ok if e.get("elbo")]
-    if not el:
+    fits = [e for e in m.ok if e.get("elbo")]
+    if not fits:
         return None
-    fired = [e for e in el if e.get("rule_fired_at")]
-    if len(el) > 1:
-        return f"The convergence rule fired in {len(fired)} of {len(el)} seeds."
-    if fired:
-        return f"Its ELBO converged: the rule fired at iteration {el[0]['rule_fired_at']:,}."
+    done = [e for e in fits if converged(e)]
+    if len(fits) > 1:
+        return (
+            f"The convergence rule fired before the step cap in {len(done)} of {len(fits)} seeds."
+        )
+    el = fits[0]["elbo"]
+    if done:
+        return f"Its ELBO converged: the rule fired at iteration {el['rule_fired_at']:,}."
+    if el.get("rule_fired_at"):
+        return (
+            f"Its ELBO met the convergence rule only at the step cap (iteration "
+            f"{el['rule_fired_at']:,}): not converged, compare with care."
+        )
     return (
-        f"Its ELBO did not meet the convergence rule in {el[0]['iterations']:,} iterations: "
+        f"Its ELBO did not meet the convergence rule in {el['iterations']:,} iterations: "
         "compare with care."
     )
 

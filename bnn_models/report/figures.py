@@ -16,7 +16,7 @@ from matplotlib.figure import Figure as MplFigure
 from bnn_models import figures as figs
 from bnn_models.report.fidelity import khats
 from bnn_models.report.formats import possessive
-from bnn_models.report.run import MethodRun, baseline, styles
+from bnn_models.report.run import MethodRun, baseline, converged, styles
 from bnn_models.report.shift import accuracy_curves
 from bnn_models.schema import SEED_INTERVAL_PROB
 
@@ -112,7 +112,13 @@ def draw_figures(methods: dict[str, MethodRun], doc: dict) -> list[Figure]:
         "ELBO at every iteration (thin) and its running mean over the convergence window "
         "(thick), per VI method. Open circle: from there on the running mean stays within 1% of "
         "its final value; dashed line: the convergence rule fired and the fit stopped.",
-        (lambda: figs.elbo_figure(losses, {n: vi[n].shown["elbo"] for n in losses}, look))
+        (
+            lambda: figs.elbo_figure(
+                losses,
+                {n: {**vi[n].shown["elbo"], "converged": converged(vi[n].shown)} for n in losses},
+                look,
+            )
+        )
         if losses
         else None,
         missing or "no fit in this run records an ELBO",
