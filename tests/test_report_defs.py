@@ -3,9 +3,13 @@ ratio, the cost per gradient, and where the published study is comparable."""
 
 from __future__ import annotations
 
+import pytest
+
+from bnn_models.data import RUPTURE_FILES
 from bnn_models.report import build_report, summary_table
 from bnn_models.report.content import verdicts
 from bnn_models.report.run import load_methods
+from bnn_models.report.sections import not_comparable, published
 from bnn_models.schema import load_metrics
 from tests.test_report import _copy, saved_run  # noqa: F401 - the shared tiny run
 
@@ -49,3 +53,58 @@ def test_a_rule_fired_before_the_cap_is_convergence(saved_run, tmp_path):  # noq
     assert table.loc["fullrank_advi", "converged_at"] == fired["fired_at"]
     said = " ".join(verdicts(load_methods(out, doc, load=False)))
     assert f"the rule fired at iteration {fired['fired_at']:,}" in said
+
+
+# --------------------------------------------------------------------------- published study
+
+
+def _rupture(**changes) -> dict:
+    """A run document on the study's data and split, changed by ``changes``."""
+    dataset = {
+        "name": "rupture",
+        "n_train": 1600,
+        "n_test": 400,
+        "sha256": dict(RUPTURE_FILES),
+        "rebalanced": False,
+        **changes,
+    }
+    return {"run": {"dataset": dataset}, "fits": []}
+
+
+def test_published_study_compared_on_its_own_data_and_split():
+    rows, notes = published(_rupture(), {})
+    assert rows[0][0] == "Published study (VI)" and "pinned hash" in notes[0]
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        (
+            {
+                "n_train": 1200,
+                "n_test": 800,
+                "shift": {"name": "bump-height", "feature": "height", "central": 0.8},
+            },
+            "Not comparable: trained on the central 80% of height (shift 'bump-height'), "
+            "not on the study's training files.",
+        ),
+        (
+            {"n_train": 400},
+            "Not comparable: 400 training and 400 test rows, not the study's 1,600 and 400.",
+        ),
+        (
+            {"sha256": {**RUPTURE_FILES, "rupturemodel_test.txt": "0" * 64}},
+            "Not comparable: rupturemodel_test.txt: not the study's file (SHA256 differs "
+            "from the pinned one).",
+        ),
+        (
+            {"name": "teacher"},
+            "Not comparable: the published numbers are for the rupture data; this run used "
+            "'teacher', so there is nothing to compare.",
+        ),
+    ],
+)
+def test_published_study_absent_elsewhere_and_the_report_says_why(changes, why):
+    doc = _rupture(**changes)
+    assert not_comparable(doc["run"]["dataset"]) == why
+    assert published(doc, {}) == ([], [why])
