@@ -49,7 +49,7 @@ def test_decision_rows_grouped_by_family_with_known_cells():
         fit.pop("fidelity", None)
     plain = build_decision(_methods(doc))
     cells = {label: dict(zip(plain.header, row, strict=True)) for _, label, _, row in plain.rows}
-    assert cells["deep ensemble"]["Predictive sd vs NUTS"] == "50%"
+    assert cells["deep ensemble"]["Ratio of mean predictive sd to NUTS'"] == "50%"
 
 
 def test_a_method_with_a_failed_seed_says_so_in_its_row():

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnn_models.report.formats import Stat, reason, sig
+from bnn_models.report.formats import Stat, possessive, reason, sig
 from bnn_models.report.run import MethodRun, baseline, seed_text, styles
 
 __all__ = ["DECISION_FAMILIES", "Decision", "Engines", "build_decision", "build_engines"]
@@ -88,7 +88,9 @@ def build_decision(methods: dict[str, MethodRun]) -> Decision:
         "Log loss",
         "ECE",
         "Class agreement with reference" if has_ref else "Class agreement with reference (none)",
-        "Predictive sd vs reference" if has_ref else f"Predictive sd vs {against}",
+        "Predictive sd vs reference"
+        if has_ref
+        else f"Ratio of mean predictive sd to {possessive(against)}",
         "PSIS k-hat",
     ]
     order = list(DECISION_FAMILIES)
@@ -138,7 +140,13 @@ def build_decision(methods: dict[str, MethodRun]) -> Decision:
         "Class agreement: share of test points whose predicted class (mean probability "
         ">= 0.5) is the reference posterior's. Predictive sd vs reference: geometric mean "
         "over test points of the method's predictive sd over the reference's (100%: the "
-        "same spread).",
+        "same spread)."
+        + (
+            ""
+            if has_ref
+            else f" Without a reference: the method's predictive sd averaged over test points, "
+            f"over {possessive(against)} (a ratio of means, not the same quantity)."
+        ),
         "PSIS k-hat: Pareto k of the importance ratios p/q (below 0.7: q is usable for "
         "importance sampling). Only methods with a density q have one; MCMC, SVGD and the "
         "ensemble do not ('n/a: no density').",

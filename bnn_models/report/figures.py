@@ -235,7 +235,7 @@ _INTERVAL_PANELS = (
     ("calibration.accuracy", "accuracy", "{:.1%}"),
     ("spread.pred_sd_mean", "mean predictive sd", "{:.3f}"),
     ("fidelity.pred_tv_mean", "mean |Δp| to the reference", "{:.3f}"),
-    ("fidelity.pred_sd_ratio_median", "predictive sd / reference's (median)", "{:.2f}"),
+    ("fidelity.pred_sd_ratio_gmean", "predictive sd vs reference (geometric mean)", "{:.2f}"),
     ("fidelity.psis_khat", "PSIS k-hat", "{:.2f}"),
 )
 
@@ -320,7 +320,7 @@ def _fidelity_figures(
         line = None
         if key == "spread.pred_sd_mean" and ref_sd is not None:
             line = (ref_sd, "reference")
-        elif key == "fidelity.pred_sd_ratio_median":
+        elif key == "fidelity.pred_sd_ratio_gmean":
             line = (1.0, "as the reference")
         elif key == "fidelity.psis_khat":
             line = (threshold, f"{threshold:g}")

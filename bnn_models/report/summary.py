@@ -90,7 +90,7 @@ def _derived(against: str) -> dict[tuple[str, str], list[tuple[str, str, str, _G
         ("after", "runtime.predict_s"): [("Runtime", f"Speed-up vs {against}", "x", _speedup)],
         ("after", "elbo.iter_to_1pct"): [("ELBO", "Rule fired at iteration", "", _rule)],
         ("after", "spread.pred_sd_mean"): [
-            ("Spread", f"Predictive sd vs {against}", "pct0", _sd_ratio)
+            ("Spread", f"Ratio of mean predictive sd to {possessive(against)}", "pct0", _sd_ratio)
         ],
         ("before", "diagnostics.ess_bulk_min_pred"): [
             ("Diagnostics", "Max R-hat: predictions / weights", "", _rhats)
@@ -149,7 +149,10 @@ def _notes(methods: dict[str, MethodRun]) -> list[str]:
         "successive windows ('not met (N)': it did not fire in the N iterations run; 'at the "
         "cap': it fired only at the last step the fit was allowed, which is not convergence).",
         "Predictive sd: sd over posterior draws of each test row's probability, averaged over "
-        "rows (probability scale, invariant to the hidden units' permutation symmetry).",
+        "rows (probability scale, invariant to the hidden units' permutation symmetry). Ratio "
+        "of mean predictive sd: the method's over the baseline's, a ratio of means; against "
+        "the reference, the decision table and the fidelity section give the predictive sd "
+        "ratio (geometric mean over test rows).",
         "Test-set metrics use the mean predicted probability per row, with a 0.5 threshold "
         "for accuracy and F1; ECE uses 10 equal-mass bins; log loss in nats per row.",
         f"Diagnostics ({', '.join(diagnosed) or 'no method of this run'} only): "
