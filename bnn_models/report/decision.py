@@ -160,7 +160,7 @@ _ENGINE_COLUMNS = (
     ("Warm-up (s)", "runtime.warmup_s", "s"),
     ("Sampling (s)", "runtime.sampling_s", "s"),
     ("Gradients per draw", "runtime.grad_per_draw", "num"),
-    ("µs per gradient", "runtime.us_per_grad", "num"),
+    ("µs per gradient, per core (sampling)", "runtime.us_per_grad_core", "num"),
     ("Bulk ESS per s (warm-up + sampling)", "runtime.ess_bulk_per_s", "per_s"),
     ("Bulk ESS per s of sampling", "runtime.ess_bulk_per_s_sampling", "per_s"),
     ("Bulk ESS per 1,000 gradients", "runtime.ess_bulk_per_grad", "k"),
@@ -220,8 +220,9 @@ def build_engines(methods: dict[str, MethodRun]) -> Engines | None:
         "first call: BlackJAX's compilation is timed apart (compiled ahead of time), "
         "NumPyro's falls in its warm-up.",
         "Gradients per draw: leapfrog steps (one gradient each) per kept draw during "
-        "sampling; µs per gradient: sampling seconds over those gradients (the whole "
-        "engine's cost per step, tree building included). ESS: smallest bulk ESS over the "
+        "sampling; µs per gradient, per core: sampling seconds (warm-up excluded) times the "
+        "cores in use over those gradients, as in the summary (the whole engine's cost per "
+        "step, tree building included). ESS: smallest bulk ESS over the "
         "test-set probabilities (invariant to the hidden units' symmetry); per gradient "
         "counts warm-up's gradients too.",
     ]
