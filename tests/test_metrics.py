@@ -12,7 +12,7 @@ from sklearn.model_selection import train_test_split
 from bnn_models.cli import main
 from bnn_models.data import make_teacher
 from bnn_models.errors import BadInput
-from bnn_models.inference import ELBOConvergence, FitResult
+from bnn_models.inference import ELBOConvergence, FitResult, rule_converged
 from bnn_models.metrics import calibration, ece, elbo, reliability, runtime
 from tests.conftest import TINY
 
@@ -61,10 +61,51 @@ def test_convergence_rule_fires_on_a_flat_tail():
     assert fired == rule.fired_at == 700
 
 
+def _run_to_cap(loss: np.ndarray, max_iter: int, window: int) -> dict:
+    """The ``convergence`` record of a fit of at most ``max_iter`` steps on ``loss``, the
+    rule called after every step as ``pm.fit`` calls it, stopping the fit when it fires."""
+    rule = ELBOConvergence(window=window, tol=1e-3)
+    steps = max_iter
+    for i in range(1, max_iter + 1):
+        try:
+            rule(None, loss[:i], i)
+        except StopIteration:
+            steps = i
+            break
+    return {
+        "window": window,
+        "fired_at": rule.fired_at,
+        "max_iter": max_iter,
+        "cap": max_iter,
+        "iterations": steps,
+    }
+
+
+@pytest.mark.parametrize(("max_iter", "converged"), [(700, False), (1500, True)])
+def test_a_rule_that_fires_at_the_cap_is_not_convergence(max_iter, converged):
+    # flat from step 501: the rule fires at 700 (test above). With a cap of 700 it fires on
+    # the last step allowed, the fit would have stopped there anyway: not converged. With
+    # 1,500 steps it fires with 800 to spare: converged.
+    loss = np.concatenate([np.linspace(2000, 1000, 500), np.full(1000, 1000.0)])
+    conv = _run_to_cap(loss, max_iter, 100)
+    assert conv["fired_at"] == 700
+    assert rule_converged(conv) is converged
+    assert elbo(_Fake(loss[: conv["iterations"]], 100, conv))["converged"] is converged
+
+
+def test_the_cap_of_a_record_without_one_counts_the_warm_start():
+    # a full-rank record written before ``cap``: 10,000 warm-start steps, then a cap of 20,000
+    warm = {"warm_start": {"iterations": 10000}, "max_iter": 20000}
+    assert rule_converged({"fired_at": 20000, **warm}) is True  # 10,000 into its 20,000
+    assert rule_converged({"fired_at": 30000, **warm}) is False
+    assert rule_converged({"fired_at": 80000, "max_iter": 80000}) is False
+    assert rule_converged({"fired_at": None, "max_iter": 80000}) is False
+
+
 class _Fake:
-    def __init__(self, loss, window):
+    def __init__(self, loss, window, convergence=None):
         self.loss = loss
-        self.convergence = {"window": window, "fired_at": None, "converged": False}
+        self.convergence = convergence or {"window": window, "fired_at": None, "converged": False}
 
 
 def test_elbo_iterations_to_one_percent():

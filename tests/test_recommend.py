@@ -49,7 +49,9 @@ def _fit(
         "config_hash": f"{method}{seed}",
         "sampler": "",
         "fit_file": None,
-        "convergence": {} if rule is None else {"converged": rule},
+        "convergence": {}
+        if rule is None
+        else {"fired_at": 100 if rule else None, "max_iter": 1000, "converged": rule},
         "runtime": {
             "total_s": points[-1]["seconds"],
             "compile_s": 0.0,

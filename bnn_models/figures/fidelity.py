@@ -27,7 +27,7 @@ def fidelity_sd_figure(
     ref_sd : array-like
         The reference posterior's predictive sd per test point, in the same order.
     fidelity : mapping of str to dict
-        Method -> its ``fidelity`` section; ``pred_sd_ratio_median``, ``_q05`` and
+        Method -> its ``fidelity`` section; ``pred_sd_ratio_gmean``, ``_q05`` and
         ``_q95`` are printed in each panel.
     styles : mapping of str to Style
         Method -> its colour, marker and label (:func:`~bnn_models.figures.method_styles`).
@@ -55,11 +55,11 @@ def fidelity_sd_figure(
                 ax.plot(grid, factor * grid, color="0.55", ls=":", lw=1.0)
             ax.scatter(x, y, s=12, marker=st.marker, color=st.color, alpha=0.5, lw=0)
             fid = fidelity.get(method) or {}
-            if fid.get("pred_sd_ratio_median") is not None:
+            if fid.get("pred_sd_ratio_gmean") is not None:
                 ax.text(
                     0.03,
                     0.97,
-                    f"sd / reference sd per point:\nmedian {fid['pred_sd_ratio_median']:.2f}, "
+                    f"sd / reference sd per point:\ngeometric mean {fid['pred_sd_ratio_gmean']:.2f}, "
                     f"5-95%: {fid['pred_sd_ratio_q05']:.2f}-{fid['pred_sd_ratio_q95']:.2f}",
                     transform=ax.transAxes,
                     va="top",

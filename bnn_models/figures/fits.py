@@ -35,7 +35,8 @@ def elbo_figure(
         Method -> PyMC's loss history (negative ELBO per iteration).
     elbo : mapping of str to dict
         Method -> the ``elbo`` section of its metrics: ``window``, ``iter_to_1pct``,
-        ``rule_fired_at``, ``final_elbo``.
+        ``rule_fired_at``, ``final_elbo``, ``converged`` (False: the rule fired only at the
+        step cap).
     styles : mapping of str to Style
         Method -> its colour, marker and label (:func:`~bnn_models.figures.method_styles`).
 
@@ -60,11 +61,13 @@ def elbo_figure(
             smooth = pd.Series(value).rolling(int(info["window"]), min_periods=1).mean().to_numpy()
             fired = info.get("rule_fired_at")
             fired_any = fired_any or bool(fired)
-            label = f"{st.label}: final ELBO {info['final_elbo']:,.1f} nats; " + (
-                f"rule fired at {fired:,}"
-                if fired
-                else f"rule not met in {value.size:,} iterations"
-            )
+            if fired and not info.get("converged", True):
+                rule = f"rule fired only at the step cap ({fired:,}): not converged"
+            elif fired:
+                rule = f"rule fired at {fired:,}"
+            else:
+                rule = f"rule not met in {value.size:,} iterations"
+            label = f"{st.label}: final ELBO {info['final_elbo']:,.1f} nats; {rule}"
             for ax in (ax_all, ax_zoom):
                 ax.plot(it, value, color=st.color, alpha=0.18, lw=0.5)
                 ax.plot(it, smooth, color=st.color, lw=2, label=label)

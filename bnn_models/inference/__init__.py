@@ -38,7 +38,7 @@ from bnn_models.inference._method import (
     Settings,
     require,
 )
-from bnn_models.inference._result import FitResult, load_fit, save_fit
+from bnn_models.inference._result import FitResult, load_fit, rule_converged, save_fit
 from bnn_models.inference.accelerations import ACCELERATIONS, Acceleration
 from bnn_models.inference.advi import ADVISettings, fit_advi
 from bnn_models.inference.context import Deadline, FitContext, FitTimeout
@@ -74,6 +74,7 @@ __all__ = [
     "register",
     "require",
     "resolve_methods",
+    "rule_converged",
     "save_fit",
     "start_at_mean_field",
     "unregister",

@@ -17,7 +17,7 @@ from bnn_models.data import Dataset
 from bnn_models.inference._importance import gaussian_importance
 from bnn_models.inference._method import Settings, require
 from bnn_models.inference._predict import predict_test
-from bnn_models.inference._result import FitResult, pytensor_backend
+from bnn_models.inference._result import FitResult, pytensor_backend, rule_converged
 from bnn_models.inference.context import FitContext
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
@@ -284,14 +284,14 @@ def _anytime_group(
     tree["posterior"] = posterior
     p = predict_test(model, tree, dataset.X_test, seed=seed)["predictions"]["p"]
     p = p.transpose("chain", "draw", "obs").values
-    labels, seconds, grads, n_draws, converged = zip(*rows, strict=True)
+    labels, seconds, grads, counts, converged = zip(*rows, strict=True)
     return xr.Dataset(
         {
             "p_mean": (("stage", "obs"), p.mean(axis=1)),
             "p_sd": (("stage", "obs"), p.std(axis=1)),
             "seconds": ("stage", np.asarray(seconds, dtype=float)),
             "grad_evals": ("stage", np.asarray(grads, dtype=np.int64)),
-            "n_draws": ("stage", np.asarray(n_draws, dtype=np.int64)),
+            "n_draws": ("stage", np.asarray(counts, dtype=np.int64)),
             "converged": ("stage", np.asarray(converged, dtype=bool)),
         },
         coords={"stage_label": ("stage", list(labels))},
@@ -416,10 +416,11 @@ def fit_gaussian_vi(
         "fired_at": fired_total,
         "last_rel_change": rule.last_rel_change,
         "iterations": int(loss.size),
-        # Steps counted as fired_at and iterations are: every stage's, the warm start's too.
-        "max_iter": s.max_iter + (warm.max_iter if warm is not None else 0),
-        "converged": converged,
+        "max_iter": s.max_iter,
+        # the final stage's cap, numbered as fired_at (after the warm-start stage's steps)
+        "cap": offset + s.max_iter,
     }
+    convergence["converged"] = rule_converged(convergence)
     if warm is not None:
         first = stages[0]
         convergence["warm_start"] = {
@@ -432,10 +433,15 @@ def fit_gaussian_vi(
     if warm is not None:
         n_grad += int(stages[0].loss.size) * warm.obj_n_mc
     warnings: tuple[str, ...] = ()
-    if not converged:
+    if rule.fired_at is None:
         warnings = (
-            f"ELBO did not meet the convergence rule before the cap of {s.max_iter} "
-            "iterations: compare with care",
+            f"ELBO did not meet the convergence rule within {s.max_iter} iterations: "
+            "compare with care",
+        )
+    elif not convergence["converged"]:
+        warnings = (
+            f"ELBO met the convergence rule only at the step cap ({s.max_iter} iterations): "
+            "not converged, compare with care",
         )
     return FitResult(
         method=inference_class.__name__,

@@ -13,7 +13,7 @@ from bnn_models.errors import BadInput
 from bnn_models.io import atomic_path
 from bnn_models.provenance import library_versions
 
-__all__ = ["FitResult", "load_fit", "pytensor_backend", "save_fit"]
+__all__ = ["FitResult", "load_fit", "pytensor_backend", "rule_converged", "save_fit"]
 
 #: PyTensor linker -> the backend its compiled functions run on.
 _LINKERS = {
@@ -49,6 +49,43 @@ def pytensor_backend(mode: str | None = None) -> str:
     return f"pytensor {_LINKERS.get(name, name)}"
 
 
+def rule_converged(convergence: dict) -> bool:
+    """Whether an iterative fit converged: its rule fired before the fit's step cap.
+
+    A rule that fires at the cap itself (the last step the fit was allowed) says nothing:
+    the fit stopped because it ran out of steps, and would have stopped there anyway. The
+    cap is ``convergence["cap"]``; records made before it was written give it as
+    ``max_iter`` plus the steps of a warm-start stage, which ``fired_at`` counts too.
+
+    Parameters
+    ----------
+    convergence : dict
+        A fit's ``convergence`` record (:attr:`FitResult.convergence`).
+
+    Returns
+    -------
+    bool
+        False when the rule never fired, or fired at or after the cap.
+
+    Examples
+    --------
+    >>> rule_converged({"fired_at": 20000, "max_iter": 20000})
+    False
+    >>> rule_converged({"fired_at": 15000, "max_iter": 20000})
+    True
+    """
+    fired = convergence.get("fired_at")
+    if fired is None:
+        return False
+    cap = convergence.get("cap")
+    if cap is None:
+        max_iter = convergence.get("max_iter")
+        if max_iter is None:
+            return True  # no cap recorded: nothing to have run into
+        cap = int(max_iter) + int((convergence.get("warm_start") or {}).get("iterations") or 0)
+    return int(fired) < int(cap)
+
+
 @dataclass(frozen=True)
 class FitResult:
     """What one method's fit produced.
@@ -75,8 +112,10 @@ class FitResult:
         Gradient evaluations of the log density (NUTS leapfrog steps incl. tuning;
         VI iterations times Monte Carlo samples).
     convergence : dict
-        Iterative fits: the rule (window, tolerance), the iteration it fired (or None),
-        ``converged``, ``max_iter``. Empty where there is no such rule.
+        Iterative fits: the rule (window, tolerance), the iteration it fired (``fired_at``,
+        or None), ``max_iter``, ``cap`` (the last iteration the fit could reach, numbered
+        as ``fired_at``) and ``converged`` (:func:`rule_converged`). Empty where there is
+        no such rule.
     config : dict
         Every setting of the fit, the seed included.
     sampler : str

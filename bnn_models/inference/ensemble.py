@@ -93,7 +93,7 @@ def fit_ensemble(
     idata["posterior"] = posterior_dataset(model, draws)
     idata = predict_test(model, idata, dataset.X_test, seed=seed)
     t3 = time.perf_counter()
-    stages = _member_stages(idata["predictions"]["p"].values[0], done)
+    stages = _member_stages(np.asarray(idata["predictions"]["p"].to_numpy())[0], done)
     if stages is not None:
         idata["anytime"] = stages
     warnings = (

@@ -26,6 +26,7 @@ from bnn_models.metrics.fit import (
     runtime,
     spread,
     us_per_gradient_per_core,
+    us_per_step,
 )
 from bnn_models.metrics.table import (
     ASV_SUITES,
@@ -71,6 +72,7 @@ __all__ = [
     "spread",
     "unregister_metric",
     "us_per_gradient_per_core",
+    "us_per_step",
 ]
 
 for _metric in BUILTIN:

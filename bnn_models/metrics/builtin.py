@@ -68,12 +68,14 @@ BUILTIN: tuple[Metric, ...] = (
     ),
     Metric(
         "us_per_grad_core", "runtime.us_per_grad_core", "Per gradient, per core", "µs", "lower",
-        "Wall microseconds of sampling per log-density gradient, times the cores in use.",
+        "Wall microseconds of sampling (warm-up excluded) per log-density gradient, times "
+        "the cores in use (metrics.us_per_gradient_per_core).",
         column="us", group="Runtime",
     ),
     Metric(
         "us_per_iter", "runtime.us_per_iter", "Per VI step", "µs", "lower",
-        "Wall microseconds of fitting per optimisation step (a warm start's left out).",
+        "Wall microseconds of fitting per optimisation step of the method's own optimiser (a "
+        "warm start's steps and seconds left out: metrics.us_per_step).",
         column="us", group="Runtime",
     ),
     # ----------------------------------------------------------------- ELBO

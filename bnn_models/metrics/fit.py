@@ -14,7 +14,7 @@ import pandas as pd
 import xarray as xr
 from arviz_stats.helper_stats import isotonic_fit
 
-from bnn_models.inference import FitResult
+from bnn_models.inference import FitResult, rule_converged
 from bnn_models.model import PARAMS
 from bnn_models.posterior import rhat_ess
 
@@ -26,6 +26,7 @@ __all__ = [
     "runtime",
     "spread",
     "us_per_gradient_per_core",
+    "us_per_step",
 ]
 
 
@@ -75,12 +76,35 @@ def us_per_gradient_per_core(seconds: float, gradients: int, *, chains: int, cor
     core that computes it, comparable across chain counts (the seconds over the gradients
     alone would count each gradient twice where 4 chains share 2 cores).
 
+    The project's one cost per gradient: ``seconds`` and ``gradients`` are those of
+    sampling, warm-up excluded (``runtime.us_per_grad_core``; warm-up adapts the step
+    size, so its gradients cost differently from one run to the next). Every table of
+    the project labelled "per gradient, per core" shows this.
+
     Examples
     --------
     >>> us_per_gradient_per_core(2.0, 100_000, chains=4, cores=2)
     40.0
     """
     return 1e6 * seconds * min(chains, cores) / gradients
+
+
+def us_per_step(
+    fit_s: float, steps: int, *, warm_start_s: float = 0.0, warm_steps: int = 0
+) -> float | None:
+    """Wall microseconds per optimisation step of the method's own optimiser: fitting
+    seconds over steps, a warm start's seconds and steps left out (full-rank ADVI's
+    mean-field stage costs less per step and is a different optimiser).
+
+    The project's one cost per step (``runtime.us_per_iter``); None where no own step ran.
+
+    Examples
+    --------
+    >>> us_per_step(3.0, 15_000, warm_start_s=1.0, warm_steps=10_000)
+    400.0
+    """
+    own_s, own_steps = fit_s - warm_start_s, steps - warm_steps
+    return 1e6 * own_s / own_steps if own_steps > 0 and own_s > 0 else None
 
 
 def runtime(result: FitResult, diag: dict | None = None) -> dict:
@@ -130,10 +154,14 @@ def runtime(result: FitResult, diag: dict | None = None) -> dict:
         # The method's own steps: a warm start's steps and seconds (its own optimiser,
         # e.g. mean-field steps before full-rank ones) are not among them.
         warm = result.convergence.get("warm_start") or {}
-        steps = len(result.loss) - int(warm.get("iterations", 0))
-        own_s = t["fit_s"] - t.get("warm_start_s", 0.0)
-        if steps > 0 and own_s > 0:
-            out["us_per_iter"] = 1e6 * own_s / steps
+        per_step = us_per_step(
+            t["fit_s"],
+            len(result.loss),
+            warm_start_s=t.get("warm_start_s", 0.0),
+            warm_steps=int(warm.get("iterations", 0)),
+        )
+        if per_step is not None:
+            out["us_per_iter"] = per_step
     out["grad_evals"] = result.n_grad_evals
     return out
 
@@ -187,7 +215,9 @@ def elbo(result: FitResult, *, rel: float = 0.01) -> dict | None:
     mean and sd over the last ``window`` iterations. ``iter_to_1pct`` is the first
     iteration from which the loss smoothed over ``window`` iterations stays within
     ``rel`` (1%) of its final smoothed value. ``rule_fired_at`` is the convergence
-    rule's iteration (None: it never fired within ``max_iter``).
+    rule's iteration (None: it never fired within ``max_iter``); ``converged`` is true only
+    when it fired before the fit's step cap (:func:`bnn_models.inference.rule_converged`):
+    a rule that fires at the cap does not count.
     """
     if result.loss is None or not len(result.loss):
         return None
@@ -202,7 +232,7 @@ def elbo(result: FitResult, *, rel: float = 0.01) -> dict | None:
         "iterations": int(loss.size),
         "iter_to_1pct": first_within,
         "rule_fired_at": result.convergence.get("fired_at"),
-        "converged": bool(result.convergence.get("converged")),
+        "converged": rule_converged(result.convergence),
         "window": window,
     }
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnn_models.floor import floor_text
-from bnn_models.report.formats import Stat, reason, sig
+from bnn_models.report.formats import Stat, possessive, reason, sig
 from bnn_models.report.recommend import diagnostics_fail
 from bnn_models.report.run import MethodRun, baseline, seed_text, styles
 
@@ -107,7 +107,9 @@ def build_decision(methods: dict[str, MethodRun], floor: dict | None = None) -> 
         "ECE",
         "Mean |dp| vs reference" if has_ref else "Mean |dp| vs reference (none)",
         "Class agreement with reference" if has_ref else "Class agreement with reference (none)",
-        "Predictive sd vs reference" if has_ref else f"Predictive sd vs {against}",
+        "Predictive sd vs reference"
+        if has_ref
+        else f"Ratio of mean predictive sd to {possessive(against)}",
         "PSIS k-hat",
         "Own diagnostics",
     ]
@@ -164,7 +166,13 @@ def build_decision(methods: dict[str, MethodRun], floor: dict | None = None) -> 
         "Class agreement: share of test points whose predicted class (mean probability "
         ">= 0.5) is the reference posterior's. Predictive sd vs reference: geometric mean "
         "over test points of the method's predictive sd over the reference's (100%: the "
-        "same spread).",
+        "same spread)."
+        + (
+            ""
+            if has_ref
+            else f" Without a reference: the method's predictive sd averaged over test points, "
+            f"over {possessive(against)} (a ratio of means, not the same quantity)."
+        ),
         "Own diagnostics: MCMC R-hat <= 1.01 and bulk ESS >= 400 over the test predictions, "
         "a convergence rule fired before the step cap, in every seed; a method that fails "
         "is neither recommended nor ranked by the verdicts. "
@@ -181,7 +189,7 @@ _ENGINE_COLUMNS = (
     ("Warm-up (s)", "runtime.warmup_s", "s"),
     ("Sampling (s)", "runtime.sampling_s", "s"),
     ("Gradients per draw", "runtime.grad_per_draw", "num"),
-    ("µs per gradient", "runtime.us_per_grad", "num"),
+    ("µs per gradient, per core (sampling)", "runtime.us_per_grad_core", "num"),
     ("Bulk ESS per s (warm-up + sampling)", "runtime.ess_bulk_per_s", "per_s"),
     ("Bulk ESS per s of sampling", "runtime.ess_bulk_per_s_sampling", "per_s"),
     ("Bulk ESS per 1,000 gradients", "runtime.ess_bulk_per_grad", "k"),
@@ -241,8 +249,9 @@ def build_engines(methods: dict[str, MethodRun]) -> Engines | None:
         "first call: BlackJAX's compilation is timed apart (compiled ahead of time), "
         "NumPyro's falls in its warm-up.",
         "Gradients per draw: leapfrog steps (one gradient each) per kept draw during "
-        "sampling; µs per gradient: sampling seconds over those gradients (the whole "
-        "engine's cost per step, tree building included). ESS: smallest bulk ESS over the "
+        "sampling; µs per gradient, per core: sampling seconds (warm-up excluded) times the "
+        "cores in use over those gradients, as in the summary (the whole engine's cost per "
+        "step, tree building included). ESS: smallest bulk ESS over the "
         "test-set probabilities (invariant to the hidden units' symmetry); per gradient "
         "counts warm-up's gradients too.",
     ]

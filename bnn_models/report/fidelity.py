@@ -127,8 +127,8 @@ def _fidelity_columns(
         ("Predictions", "Max |Δp|", lambda m: _fid_show(m, "pred_tv_max", "prob")),
         (
             "Predictions",
-            "sd ratio, median",
-            lambda m: _fid_show(m, "pred_sd_ratio_median", "ratio"),
+            "Predictive sd vs reference",
+            lambda m: _fid_show(m, "pred_sd_ratio_gmean", "ratio"),
         ),
         ("Predictions", "sd ratio, 5% to 95% of points", _range_cell),
         (
@@ -156,8 +156,8 @@ def _fidelity_columns(
         ),
         (
             "Importance sampling (VI)",
-            "corrected sd ratio",
-            lambda m: _psis_cell(m, "pred_sd_ratio_median", "ratio", threshold),
+            "corrected predictive sd vs reference",
+            lambda m: _psis_cell(m, "pred_sd_ratio_gmean", "ratio", threshold),
         ),
     ]
     if truth:
@@ -330,12 +330,12 @@ def _fidelity_verdicts(
             continue
         seeds = f", mean over {len(used)} seeds" if len(used) > 1 else ""
         parts = []
-        sd = _fid(m, "pred_sd_ratio_median")
+        sd = _fid(m, "pred_sd_ratio_gmean")
         if sd is not None:
             q05, q95 = _fid(m, "pred_sd_ratio_q05"), _fid(m, "pred_sd_ratio_q95")
             text = (
-                f"{m.label}: its predictive sd was {sd.mean:.0%} of the reference's (median "
-                f"over test points{seeds}"
+                f"{m.label}: its predictive sd was {sd.mean:.0%} of the reference's (geometric "
+                f"mean over test points{seeds}"
             )
             if q05 is not None and q95 is not None:
                 text += f"; 5% to 95% of points: {q05.mean:.0%} to {q95.mean:.0%}"
@@ -374,7 +374,7 @@ def _fidelity_verdicts(
                     + ": the approximation is not reliable for importance correction."
                 )
             else:
-                corr = _fid(m, "psis_pred_sd_ratio_median")
+                corr = _fid(m, "psis_pred_sd_ratio_gmean")
                 corr_tv = _fid(m, "psis_pred_tv_mean")
                 text = (
                     f"{k_text}" + (f" < {threshold:g}" if len(per_seed) == 1 else "") + ": "
@@ -425,9 +425,11 @@ def build_fidelity(doc: dict, methods: dict[str, MethodRun]) -> Fidelity | None:
         "changes. Same class: share of test points whose mean probability is on the same side "
         "of 0.5 as the reference's. Mean and max |Δp|: total variation distance between the "
         "method's and the reference's Bernoulli predictive distributions (the difference of "
-        "mean probabilities), averaged and largest over points. sd ratio: the method's "
-        "predictive sd over the reference's, per test point: its median, and its 5th and 95th "
-        f"percentiles over points. Means off by > {gate:g} ref. sd: share of test points "
+        "mean probabilities), averaged and largest over points. Predictive sd vs reference: "
+        "the method's predictive sd over the reference's, per test point, summarised by its "
+        "geometric mean over points (the one predictive-sd ratio of every report); 5% to 95% "
+        "of points: that ratio's 5th and 95th percentiles over points. "
+        f"Means off by > {gate:g} ref. sd: share of test points "
         f"whose mean probability is more than {gate:g} reference sds from the reference's "
         "(the gate of Stan's performance tests). Wasserstein-1: distance between the draws of "
         "each test probability under the method and the reference, averaged over points.",

@@ -18,7 +18,7 @@ from bnn_models.anytime import envelope
 from bnn_models.report.fidelity import khats
 from bnn_models.report.formats import possessive
 from bnn_models.report.recommend import noise_floor, ranking_key
-from bnn_models.report.run import MethodRun, baseline, styles
+from bnn_models.report.run import MethodRun, baseline, converged, styles
 from bnn_models.report.shift import accuracy_curves
 from bnn_models.schema import SEED_INTERVAL_PROB
 
@@ -116,7 +116,13 @@ def draw_figures(methods: dict[str, MethodRun], doc: dict) -> list[Figure]:
         "ELBO at every iteration (thin) and its running mean over the convergence window "
         "(thick), per VI method. Open circle: from there on the running mean stays within 1% of "
         "its final value; dashed line: the convergence rule fired and the fit stopped.",
-        (lambda: figs.elbo_figure(losses, {n: vi[n].shown["elbo"] for n in losses}, look))
+        (
+            lambda: figs.elbo_figure(
+                losses,
+                {n: {**vi[n].shown["elbo"], "converged": converged(vi[n].shown)} for n in losses},
+                look,
+            )
+        )
         if losses
         else None,
         missing or "no fit in this run records an ELBO",
@@ -282,7 +288,7 @@ _INTERVAL_PANELS = (
     ("calibration.accuracy", "accuracy", "{:.1%}"),
     ("spread.pred_sd_mean", "mean predictive sd", "{:.3f}"),
     ("fidelity.pred_tv_mean", "mean |Δp| to the reference", "{:.3f}"),
-    ("fidelity.pred_sd_ratio_median", "predictive sd / reference's (median)", "{:.2f}"),
+    ("fidelity.pred_sd_ratio_gmean", "predictive sd vs reference (geometric mean)", "{:.2f}"),
     ("fidelity.psis_khat", "PSIS k-hat", "{:.2f}"),
 )
 
@@ -367,7 +373,7 @@ def _fidelity_figures(
         line = None
         if key == "spread.pred_sd_mean" and ref_sd is not None:
             line = (ref_sd, "reference")
-        elif key == "fidelity.pred_sd_ratio_median":
+        elif key == "fidelity.pred_sd_ratio_gmean":
             line = (1.0, "as the reference")
         elif key == "fidelity.psis_khat":
             line = (threshold, f"{threshold:g}")

@@ -19,7 +19,7 @@ import numpy as np
 from bnn_models.floor import floor_text
 from bnn_models.inference import METHODS
 from bnn_models.refsummary import ACCEPT_ESS_BULK, ACCEPT_RHAT
-from bnn_models.report.run import MethodRun
+from bnn_models.report.run import MethodRun, converged
 
 __all__ = [
     "BUDGETS",
@@ -71,8 +71,10 @@ def diagnostics_fail(m: MethodRun) -> str | None:
         why.append(
             f"bulk ESS down to {min(bad_e):.0f} < {ACCEPT_ESS_BULK} ({len(bad_e)} of {n} seeds)"
         )
+    # Fits with a rule (a convergence record with fired_at, or an ELBO section), judged by
+    # the one definition: fired before the step cap.
     rules = [
-        e["convergence"]["converged"] for e in m.ok if "converged" in (e.get("convergence") or {})
+        converged(e) for e in m.ok if "fired_at" in (e.get("convergence") or {}) or e.get("elbo")
     ]
     unfired = sum(not c for c in rules)
     if unfired:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bnn_models import figures as figs
-from bnn_models.inference import FitResult, load_fit
+from bnn_models.inference import FitResult, load_fit, rule_converged
 from bnn_models.report.formats import Stat, reason
 from bnn_models.schema import NOT_RUN, flatten_metrics, summarise_seeds
 
@@ -20,6 +20,7 @@ __all__ = [
     "MethodRun",
     "Row",
     "baseline",
+    "converged",
     "failure_text",
     "group_widths",
     "load_methods",
@@ -119,6 +120,17 @@ def _load(out: Path, entry: dict) -> tuple[FitResult | None, str | None]:
         return load_fit(path), None
     except ValueError as err:
         return None, str(err)
+
+
+def converged(entry: dict) -> bool:
+    """Whether a fit entry's convergence rule fired before its step cap
+    (:func:`bnn_models.inference.rule_converged`), recomputed from what it recorded so that
+    runs saved before the cap counted read the same; False for a fit without a rule."""
+    conv = entry.get("convergence") or {}
+    if "fired_at" in conv:
+        return rule_converged(conv)
+    el = entry.get("elbo") or {}
+    return bool(el.get("converged", el.get("rule_fired_at") is not None))
 
 
 def baseline(methods: dict[str, MethodRun]) -> MethodRun | None:

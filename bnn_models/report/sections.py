@@ -15,7 +15,15 @@ from bnn_models.report.formats import reason, sig
 from bnn_models.report.run import MethodRun
 from bnn_models.schema import flatten_metrics
 
-__all__ = ["PUBLISHED", "PUBLISHED_HEADER", "asv_link", "details", "header", "published"]
+__all__ = [
+    "PUBLISHED",
+    "PUBLISHED_HEADER",
+    "asv_link",
+    "details",
+    "header",
+    "not_comparable",
+    "published",
+]
 
 #: The published study's test-set results on the same 400-row rupture test file.
 PUBLISHED: dict[str, Any] = {
@@ -26,6 +34,9 @@ PUBLISHED: dict[str, Any] = {
     "accuracy_source": "the study's notebook in msahamed/machine_learning_earthquake_rupture "
     "(commit 876f31d): accuracy on the test set",
     "url": "https://arxiv.org/abs/1911.09660",
+    # the study's split: the train and validate files together, and the test file
+    "n_train": 1600,
+    "n_test": 400,
 }
 
 PUBLISHED_HEADER = [
@@ -43,30 +54,70 @@ _SECTIONS = ("runtime", "elbo", "spread", "calibration", "diagnostics")
 # --------------------------------------------------------------------------- published
 
 
+def not_comparable(dataset: dict) -> str | None:
+    """Why a run's data and split are not the published study's, in one sentence; None
+    when they are (the pinned rupture files, their own train and test rows, no shift).
+
+    Parameters
+    ----------
+    dataset : dict
+        The run's ``run.dataset`` record (:meth:`bnn_models.data.Dataset.describe`).
+
+    Examples
+    --------
+    >>> not_comparable({"name": "teacher"})
+    "Not comparable: the published numbers are for the rupture data; this run used 'teacher', so there is nothing to compare."
+    """
+    name = dataset.get("name")
+    if name != "rupture":
+        return (
+            f"Not comparable: the published numbers are for the rupture data; this run used "
+            f"{name!r}, so there is nothing to compare."
+        )
+    shift = dataset.get("shift")
+    if shift:
+        central = shift.get("central")
+        part = f"the central {central:.0%}" if isinstance(central, float) else "a part"
+        return (
+            f"Not comparable: trained on {part} of {shift.get('feature', 'one feature')} "
+            f"(shift {shift.get('name')!r}), not on the study's training files."
+        )
+    hashes = dataset.get("sha256") or {}
+    other = [f for f, h in RUPTURE_FILES.items() if hashes.get(f) != h]
+    if other:
+        return (
+            f"Not comparable: {', '.join(other)}: not the study's "
+            f"{'files' if len(other) > 1 else 'file'} (SHA256 differs from the pinned one)."
+        )
+    n_train, n_test = dataset.get("n_train"), dataset.get("n_test")
+    # upsampling the minority class, as the study did, adds training rows
+    if n_test != PUBLISHED["n_test"] or (
+        n_train != PUBLISHED["n_train"] and not dataset.get("rebalanced")
+    ):
+        return (
+            f"Not comparable: {n_train} training and {n_test} test rows, not the study's "
+            f"{PUBLISHED['n_train']:,} and {PUBLISHED['n_test']:,}."
+        )
+    return None
+
+
 def published(doc: dict, methods: dict[str, MethodRun]) -> tuple[list[list[str]], list[str]]:
     """The published study's row and one row per method (:data:`PUBLISHED_HEADER`), and notes.
 
-    Only a run on the rupture data is compared; the notes say whether its test file is
-    the study's (pinned hash) and whether its training rows were rebalanced as the study's.
+    Only a run on the study's data and split is compared (:func:`not_comparable`): the
+    rupture files of the pinned hashes, their own train and test rows, no shift. Otherwise
+    there are no rows and one note says why. The notes of a comparable run say whether its
+    training rows were rebalanced as the study's.
     """
     ds = doc["run"].get("dataset", {})
-    notes = []
-    if ds.get("name") != "rupture":
-        return [], [
-            f"The published numbers are for the rupture data; this run used "
-            f"{ds.get('name')!r}, so there is nothing to compare."
-        ]
+    why = not_comparable(ds)
+    if why is not None:
+        return [], [why]
     test_hash = (ds.get("sha256") or {}).get("rupturemodel_test.txt")
-    same = test_hash == RUPTURE_FILES["rupturemodel_test.txt"]
-    notes.append(
+    notes = [
         f"Test set: rupturemodel_test.txt, {ds.get('n_test')} rows, SHA256 "
-        f"{(test_hash or 'unknown')[:16]}..., "
-        + (
-            "the file the study used (pinned hash)."
-            if same
-            else "NOT the pinned file the study used: compare with care."
-        )
-    )
+        f"{(test_hash or 'unknown')[:16]}..., the file the study used (pinned hash)."
+    ]
     notes.append(
         f"Training: {ds.get('n_train')} rows (train and validate files, as in the study). "
         + (

@@ -19,6 +19,7 @@ from bnn_models.report.run import (
     MethodRun,
     Row,
     baseline,
+    converged,
     failure_text,
     group_widths,
     load_methods,
@@ -58,11 +59,13 @@ def _rule(m: MethodRun, ref: MethodRun | None) -> str | None:
     fits = [e for e in m.ok if e.get("elbo")]
     if not fits:
         return None
-    fired = [e["elbo"]["rule_fired_at"] for e in fits if e["elbo"].get("rule_fired_at")]
+    done = [e["elbo"]["rule_fired_at"] for e in fits if converged(e)]
     if len(fits) > 1:
-        return f"fired in {len(fired)} of {len(fits)} seeds"
-    if fired:
-        return f"{fired[0]:,}"
+        return f"fired before the cap in {len(done)} of {len(fits)} seeds"
+    if done:
+        return f"{done[0]:,}"
+    if fits[0]["elbo"].get("rule_fired_at"):
+        return f"at the cap ({fits[0]['elbo']['rule_fired_at']:,}): not converged"
     return f"not met ({fits[0]['elbo']['iterations']:,})"
 
 
@@ -87,7 +90,7 @@ def _derived(against: str) -> dict[tuple[str, str], list[tuple[str, str, str, _G
         ("after", "runtime.predict_s"): [("Runtime", f"Speed-up vs {against}", "x", _speedup)],
         ("after", "elbo.iter_to_1pct"): [("ELBO", "Rule fired at iteration", "", _rule)],
         ("after", "spread.pred_sd_mean"): [
-            ("Spread", f"Predictive sd vs {against}", "pct0", _sd_ratio)
+            ("Spread", f"Ratio of mean predictive sd to {possessive(against)}", "pct0", _sd_ratio)
         ],
         ("before", "diagnostics.ess_bulk_min_pred"): [
             ("Diagnostics", "Max R-hat: predictions / weights", "", _rhats)
@@ -143,9 +146,13 @@ def _notes(methods: dict[str, MethodRun]) -> list[str]:
         "ELBO in nats (higher is better) is the mean over the last convergence window; "
         "'within 1% of final from' is the first iteration from which the ELBO's running mean "
         "stays within 1% of its final value; the convergence rule compares the mean loss of "
-        "successive windows ('not met (N)': it did not fire in the N iterations run).",
+        "successive windows ('not met (N)': it did not fire in the N iterations run; 'at the "
+        "cap': it fired only at the last step the fit was allowed, which is not convergence).",
         "Predictive sd: sd over posterior draws of each test row's probability, averaged over "
-        "rows (probability scale, invariant to the hidden units' permutation symmetry).",
+        "rows (probability scale, invariant to the hidden units' permutation symmetry). Ratio "
+        "of mean predictive sd: the method's over the baseline's, a ratio of means; against "
+        "the reference, the decision table and the fidelity section give the predictive sd "
+        "ratio (geometric mean over test rows).",
         "Test-set metrics use the mean predicted probability per row, with a 0.5 threshold "
         "for accuracy and F1; ECE uses 10 equal-mass bins; log loss in nats per row.",
         f"Diagnostics ({', '.join(diagnosed) or 'no method of this run'} only): "
@@ -220,7 +227,8 @@ def summary_rows(doc: dict, methods: dict[str, MethodRun] | None = None) -> list
 def summary_table(doc: dict) -> pd.DataFrame:
     """One row per fit: method, seed, status, the metrics of the metric table that the
     report shows or the gate checks (by name; those no fit has are left out), and
-    ``converged_at`` (the convergence rule's iteration, "no" where it never fired).
+    ``converged_at`` (the convergence rule's iteration, "no" where it never fired before the
+    step cap: :func:`bnn_models.report.run.converged`).
 
     Examples
     --------
@@ -234,7 +242,7 @@ def summary_table(doc: dict) -> pd.DataFrame:
         if fit["status"] == "ok":
             row.update({name: m.value(fit) for name, m in METRICS.items() if _shown(m)})
             el = fit.get("elbo")
-            row["converged_at"] = (el["rule_fired_at"] or "no") if el else None
+            row["converged_at"] = (el["rule_fired_at"] if converged(fit) else "no") if el else None
         else:
             row["error"] = fit.get("error")
         rows.append(row)
