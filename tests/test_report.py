@@ -358,8 +358,11 @@ def test_baseline_is_the_first_mcmc_method_by_family_not_name(tmp_path):
     assert "HMC: largest R-hat 1.002" in text and "NUTS: largest R-hat 1.002" in text
     assert any("Speed-up: HMC's total time" in n for n in rep.notes)
     assert any(n.startswith("Diagnostics (HMC, NUTS only)") for n in rep.notes)
-    # Colours by position in the run: the first method takes the first colour.
-    assert [r.color for r in rep.rows] == ["#0072B2", "#E69F00", "#CC79A7"]
+    # Colours fixed by the registry, not by the run: the same as in any other report.
+    assert [r.color for r in rep.rows] == [
+        figs.method_style(r.method, r.label).color for r in rep.rows
+    ]
+    assert rep.rows[-1].color == figs.PALETTE[list(METHODS).index("nuts")][0]
 
 
 def test_without_an_mcmc_method_the_comparisons_are_na(tmp_path):
@@ -793,29 +796,19 @@ def test_figures_are_deterministic_pngs():
     assert b"tIME" not in one and b"Software" not in one
 
 
-def test_styles_follow_the_run_order():
-    """Colours and markers by position, whatever the methods are called: every
-    registered method its own colour and marker, then the palette starts again."""
+def test_styles_follow_the_registry_not_the_run():
+    """Colours and markers by registration position, whatever order a run lists methods in:
+    every registered method its own colour and marker."""
     assert len(figs.PALETTE) >= len(METHODS)
     assert (
         len({c for c, _ in figs.PALETTE}) == len({m for _, m in figs.PALETTE}) == len(figs.PALETTE)
     )
-    names = [f"method {i}" for i in range(len(figs.PALETTE) + 1)]
-    styles = figs.method_styles({n: n.upper() for n in names})
-    assert [(s.color, s.marker) for s in styles.values()] == [
-        ("#0072B2", "o"),
-        ("#E69F00", "s"),
-        ("#CC79A7", "^"),
-        ("#009E73", "D"),
-        ("#D55E00", "v"),
-        ("#56B4E9", "P"),
-        ("#000000", "X"),
-        *figs.PALETTE[7:],
-        ("#0072B2", "o"),  # one method more than the palette starts it again
-    ]
-    assert [s.label for s in styles.values()] == [n.upper() for n in names]
-    # The same name elsewhere in the order gets that position's style.
-    assert figs.method_styles({"x": "X", "advi": "ADVI"})["advi"].color == "#E69F00"
+    styles = figs.method_styles({n: m.label for n, m in METHODS.items()})
+    assert [(s.color, s.marker) for s in styles.values()] == list(figs.PALETTE[: len(METHODS)])
+    assert [s.label for s in styles.values()] == [m.label for m in METHODS.values()]
+    # The same name elsewhere in the run's order keeps its registry style.
+    advi = list(METHODS).index("advi")
+    assert figs.method_styles({"x": "X", "advi": "ADVI"})["advi"].color == figs.PALETTE[advi][0]
 
 
 def test_fidelity_figures_are_deterministic_pngs():
