@@ -353,11 +353,12 @@ def render_scaling_markdown(rep: Scaling, figure_dir: str = "figures") -> str:
         "coverage": _optional(coverage_table(rep.frame), _markdown),
         "shift": _optional(shift_table(rep.frame), _markdown),
     }
-    return (
+    text = (
         _env()
         .get_template("scaling.md.j2")
         .render(rep=rep, tables=tables, figures=_scaling_figures(rep, figure_dir))
     )
+    return link_markdown(text, [(c, f"{c}/report.md") for c in rep.cells])
 
 
 def render_scaling_html(rep: Scaling) -> str:
@@ -375,9 +376,10 @@ def render_scaling_html(rep: Scaling) -> str:
         "shift": _optional(shift_table(rep.frame), lambda f: _html(f, "details", index=False)),
     }
     css = env.loader.get_source(env, "report.css")[0] if env.loader is not None else ""
-    return env.get_template("scaling.html.j2").render(
+    page = env.get_template("scaling.html.j2").render(
         rep=rep, tables=tables, figures=_scaling_figures(rep, None), css=Markup(css)
     )
+    return link_html(page, [(c, f"{c}/report.html") for c in rep.cells])
 
 
 # --------------------------------------------------------------------------- sbc
