@@ -5,6 +5,7 @@ headless browser when one is installed."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -362,8 +363,11 @@ def test_baseline_is_the_first_mcmc_method_by_family_not_name(tmp_path):
     assert "HMC: largest R-hat 1.002" in text and "NUTS: largest R-hat 1.002" in text
     assert any("Speed-up: HMC's total time" in n for n in rep.notes)
     assert any(n.startswith("Diagnostics (HMC, NUTS only)") for n in rep.notes)
-    # Colours by position in the run: the first method takes the first colour.
-    assert [r.color for r in rep.rows] == ["#0072B2", "#E69F00", "#CC79A7"]
+    # Colours fixed by the registry, not by the run: the same as in any other report.
+    assert [r.color for r in rep.rows] == [
+        figs.method_style(r.method, r.label).color for r in rep.rows
+    ]
+    assert rep.rows[-1].color == figs.PALETTE[list(METHODS).index("nuts")][0]
 
 
 def test_without_an_mcmc_method_the_comparisons_are_na(tmp_path):
@@ -411,6 +415,46 @@ def test_summary_table_one_row_per_fit():
     assert {"final_elbo", "pred_sd_mean", "ece", "roc_auc", "divergences"} <= set(table.columns)
     assert set(table.columns) & set(METRICS) <= shown
     assert table.loc[0, "ece"] == doc["fits"][0]["calibration"]["ece"]
+
+
+def test_title_names_at_most_three_methods():
+    from bnn_models.report.content import _title
+
+    assert _title(["A", "B", "C"], "rupture") == "bnn-bench: A, B and C on rupture"
+    assert _title([f"M{i}" for i in range(13)], "rupture") == "bnn-bench: 13 methods on rupture"
+
+
+def test_first_screen_order_contents_and_links(reported_run, tmp_path):
+    """Title, contents, What to use, decision table, then the run's metadata folded; every
+    h2 in the contents with its anchor; file names linked."""
+    from bnn_models.report.recommend import Recommendation
+
+    out = _copy(reported_run, tmp_path / "run")
+    rep = build_report(out, figures=False)
+    rec = Recommendation("Use X up to 10 s.", ["Budget", "Use"], [["10 s", "X"]], ["a note"])
+    rep = dataclasses.replace(rep, recommendation=rec)
+    html, md = render_html(rep), render_markdown(rep)
+    order = ["<h1>", 'id="what-to-use"', "Use X up to 10 s.", 'id="decision"', "<details>"]
+    at = [html.index(t) for t in order]
+    assert at == sorted(at) and html.index('id="run-header"') > html.index("<details>")
+    order = ["# bnn-bench", "## What to use", "| 10 s", "## Decision table", "<details>"]
+    at = [md.index(t) for t in order]
+    assert at == sorted(at) and md.index("**Commit**") > md.index("<details>")
+    # Every h2 has an id, and the contents link each one; Markdown with GitHub's anchors.
+    ids = re.findall(r'<h2 id="([^"]+)">', html)
+    assert len(ids) == html.count("<h2") and ids
+    for i in ids:
+        assert f'<a href="#{i}">' in html
+    for title in re.findall(r"^## (.+)$", md, re.M):
+        anchor = re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+        assert f"](#{anchor})" in md
+    # The files the report names, linked (fit files where present, metrics.json).
+    fit = load_metrics(out)["fits"][0]["fit_file"]
+    assert f'<a href="{fit}">{fit}</a>' in html and f"[{fit}]({fit})" in md
+    assert '<a href="metrics.json">metrics.json</a>' in html
+    # Without a recommendation, no empty section.
+    plain = render_html(build_report(out, figures=False))
+    assert 'id="what-to-use"' not in plain and "#what-to-use" not in plain
 
 
 def test_html_escapes_what_the_run_provides(tmp_path):
@@ -798,29 +842,19 @@ def test_figures_are_deterministic_pngs():
     assert b"tIME" not in one and b"Software" not in one
 
 
-def test_styles_follow_the_run_order():
-    """Colours and markers by position, whatever the methods are called: every
-    registered method its own colour and marker, then the palette starts again."""
+def test_styles_follow_the_registry_not_the_run():
+    """Colours and markers by registration position, whatever order a run lists methods in:
+    every registered method its own colour and marker."""
     assert len(figs.PALETTE) >= len(METHODS)
     assert (
         len({c for c, _ in figs.PALETTE}) == len({m for _, m in figs.PALETTE}) == len(figs.PALETTE)
     )
-    names = [f"method {i}" for i in range(len(figs.PALETTE) + 1)]
-    styles = figs.method_styles({n: n.upper() for n in names})
-    assert [(s.color, s.marker) for s in styles.values()] == [
-        ("#0072B2", "o"),
-        ("#E69F00", "s"),
-        ("#CC79A7", "^"),
-        ("#009E73", "D"),
-        ("#D55E00", "v"),
-        ("#56B4E9", "P"),
-        ("#000000", "X"),
-        *figs.PALETTE[7:],
-        ("#0072B2", "o"),  # one method more than the palette starts it again
-    ]
-    assert [s.label for s in styles.values()] == [n.upper() for n in names]
-    # The same name elsewhere in the order gets that position's style.
-    assert figs.method_styles({"x": "X", "advi": "ADVI"})["advi"].color == "#E69F00"
+    styles = figs.method_styles({n: m.label for n, m in METHODS.items()})
+    assert [(s.color, s.marker) for s in styles.values()] == list(figs.PALETTE[: len(METHODS)])
+    assert [s.label for s in styles.values()] == [m.label for m in METHODS.values()]
+    # The same name elsewhere in the run's order keeps its registry style.
+    advi = list(METHODS).index("advi")
+    assert figs.method_styles({"x": "X", "advi": "ADVI"})["advi"].color == figs.PALETTE[advi][0]
 
 
 def test_fidelity_figures_are_deterministic_pngs():
@@ -858,6 +892,12 @@ window.addEventListener("load", () => {
     images: images.length,
     broken: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt),
     widths: images.map(i => i.naturalWidth),
+    shown_widths: images.map(i => i.getBoundingClientRect().width),
+    decision_top: decision ? decision.getBoundingClientRect().top : -1,
+    header_hidden: (() => {
+      const h = document.getElementById("run-header");
+      return h ? !h.checkVisibility() : false;
+    })(),
     summary_rows: table ? table.tBodies[0].rows.length : -1,
     summary_visible: table ? table.getBoundingClientRect().height > 0 : false,
     fidelity_rows: fidelity ? fidelity.tBodies[0].rows.length : -1,
@@ -931,6 +971,10 @@ def test_report_renders_in_a_real_browser(reported_run, chromium, tmp_path):
     # the decision table fits a 1280 px window: no horizontal scrolling
     assert seen["decision_rows"] == 3 and 0 < seen["decision_width"] <= seen["viewport"]
     assert min(seen["widths"]) > 300
+    # First screen: the decision table starts well within it; the run's metadata is folded.
+    assert 0 < seen["decision_top"] < 400 and seen["header_hidden"]
+    # No figure shown wider than the 1200 px its text is sized for.
+    assert 0 < max(seen["shown_widths"]) <= 1200 + 2  # and its 1 px border
     assert shot.is_file() and shot.stat().st_size > 20_000
 
 

@@ -152,26 +152,28 @@ def test_the_sbc_command_writes_its_results_and_report(tmp_path, capsys):
     assert (out / "sbc.md").read_bytes() == before
 
 
-def test_each_method_is_plotted_with_all_of_its_simulations():
-    """Methods differ in how many simulations they have (NUTS fewer): each panel uses all of
-    its own method's, and the report stacks one figure per method."""
-    import io
-
-    from matplotlib.image import imread
-
+def test_sbc_figure_shares_y_per_quantity_and_draws_the_simultaneous_band():
+    """Methods with different numbers of simulations, one row each; each quantity's column
+    shares its y-axis; a uniform sample stays in ArviZ's simultaneous band, a sample piled
+    in both tails (an over-confident posterior) leaves it."""
     from bnn_models import figures as figs
 
     rng = np.random.default_rng(0)
-    many = figs.sbc_figure(rng.uniform(size=(100, 2)), ["q0", "q1"], "A")
-    titles = [ax.get_title() for ax in many.axes]
-    assert sum("A, n=100" in t for t in titles) == 2
-    pngs = [
-        figs.png_bytes(many),
-        figs.png_bytes(figs.sbc_figure(rng.uniform(size=(7, 2)), ["q0", "q1"], "B")),
-    ]
-    heights = [imread(io.BytesIO(p), format="png").shape[0] for p in pngs]
-    stacked = imread(io.BytesIO(figs.stack_png(pngs)), format="png")
-    assert stacked.shape[0] == sum(heights)
+    tails = np.concatenate([rng.uniform(0, 0.05, 60), rng.uniform(0.95, 1, 60)])
+    pit = {
+        "a": rng.uniform(size=(100, 2)),
+        "b": np.column_stack([rng.uniform(size=120), tails]),
+    }
+    fig = figs.sbc_figure(pit, ["q0", "q1"], figs.method_styles({"a": "A", "b": "B"}))
+    axes = np.array(fig.axes).reshape(2, 2)
+    for c in range(2):
+        assert axes[0, c].get_ylim() == axes[1, c].get_ylim()
+    assert [ax.get_title() for ax in axes[0]] == ["q0", "q1"]
+    assert "n=100" in axes[0, 0].get_ylabel() and "n=120" in axes[1, 0].get_ylabel()
+    # Dots mark where the curve leaves the band: none for uniform, many for the tails.
+    outside = [[len(ax.lines[-1].get_xdata()) for ax in row] for row in axes]
+    assert outside[0] == [0, 0] and outside[1][1] > 10
+    assert figs.png_bytes(fig)[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_tail_shares_show_an_over_confident_posterior_in_both_tails():

@@ -179,6 +179,10 @@ def test_the_report_files_and_the_cli_on_a_sweep_folder(tmp_path, capsys):
     assert "Growth with training rows" in html and "data:image/png;base64," in html
     md = (folder / "scaling.md").read_text()
     assert "(figures/scaling_rows.png)" in md and "| MC " in md
+    # Each cell's own report, linked (relative, into the cell's folder).
+    for cell in (c for c in folder.iterdir() if (c / "metrics.json").is_file()):
+        assert f'<a href="{cell.name}/report.html">{cell.name}</a>' in html
+        assert f"[{cell.name}]({cell.name}/report.md)" in md
     before = (folder / "scaling.md").read_bytes()
     assert main(["report", str(folder)]) == 0
     assert "scaling.html" in capsys.readouterr().out
@@ -287,8 +291,11 @@ def test_a_shift_sweep_keeps_each_shift_apart_and_is_titled_by_it(tmp_path):
     assert table.loc[("bump-height", "MC"), "AUROC by sd"] == "0.810 [0.800, 0.820]"
     assert table.loc[("normal-stress", "VI"), "Accuracy shifted"] == "90.0% [90.0%, 90.0%]"
     assert table.loc[("bump-height", "VI"), "Log loss in"] == "n/a"
-    write_scaling_report(tmp_path)
-    md = (tmp_path / "scaling.md").read_text()
+    (tmp_path / "scaling.md").write_text("an earlier version named every sweep's report so")
+    # Named by what it holds; the misnamed file of an earlier version is gone.
+    assert [p.name for p in write_scaling_report(tmp_path)][:2] == ["shift.html", "shift.md"]
+    assert not (tmp_path / "scaling.md").exists()
+    md = (tmp_path / "shift.md").read_text()
     assert "## Quality and flagging under each shift" in md
     assert "Slopes" not in md and "no growth slopes" in md
 

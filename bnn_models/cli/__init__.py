@@ -170,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser(
         "report",
         help="write report.html and report.md for a results folder (a sweep's folder: "
-        "scaling.html and scaling.md, the cost-growth report; an SBC folder: sbc.html, sbc.md)",
+        "its report named by what it holds, e.g. scaling.html, shift.html, coverage.html; an SBC "
+        "folder: sbc.html, sbc.md)",
     )
     rep.add_argument("dir")
     rep.set_defaults(func=_cmd_report)

@@ -158,7 +158,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         if not args.no_report:
             write_report(folder)
     if not args.no_report:
-        print("scaling report: " + ", ".join(str(p) for p in write_scaling_report(out)))
+        print("sweep report: " + ", ".join(str(p) for p in write_scaling_report(out)))
     print(
         f"sweep: {index['fits']} fits ({index['ran']} run now, {failed} failed) -> {out / 'sweep.json'}"
     )

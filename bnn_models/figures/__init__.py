@@ -3,7 +3,8 @@
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot's global
 state (or closes the one arviz-plots opened once :func:`png_bytes` has rendered it).
 Each method keeps one colour, marker and label in every figure: the caller builds them
-once with :func:`method_styles` (by the method's position in the run) and passes them in;
+once with :func:`method_styles` (by the method's position in the registry, so the same
+in every report) and passes them in;
 no function here knows any method by name. :func:`png_bytes` writes PNGs without a
 timestamp or software tag, so the same results give the same bytes.
 
@@ -18,7 +19,17 @@ weight sd), :mod:`~bnn_models.figures.mcmc` (trace and rank plots),
 
 from __future__ import annotations
 
-from bnn_models.figures._style import PALETTE, RC, Style, method_styles, png_bytes, stack_png
+from bnn_models.figures._style import (
+    PALETTE,
+    RC,
+    Style,
+    delta_e,
+    method_style,
+    method_styles,
+    png_bytes,
+    smallest_text_px,
+    stack_png,
+)
 from bnn_models.figures.anytime import anytime_figure
 from bnn_models.figures.fidelity import fidelity_sd_figure, khat_figure, seed_interval_figure
 from bnn_models.figures.fits import (
@@ -43,9 +54,12 @@ __all__ = [
     "fidelity_sd_figure",
     "growth_figure",
     "khat_figure",
+    "delta_e",
+    "method_style",
     "method_styles",
     "pick_trace_variables",
     "png_bytes",
+    "smallest_text_px",
     "stack_png",
     "predictive_sd_figure",
     "rank_figure",

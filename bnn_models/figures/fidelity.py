@@ -9,7 +9,14 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from bnn_models.figures._style import Style, _equal_log_axes, _figure, _style
+from bnn_models.figures._style import (
+    Style,
+    _equal_log_axes,
+    _figure,
+    _outer_labels,
+    _panel_grid,
+    _style,
+)
 
 
 def fidelity_sd_figure(
@@ -43,10 +50,8 @@ def fidelity_sd_figure(
     both = np.concatenate([x, *ys.values()])
     both = both[both > 0]
     lim = (both.min() / 1.3, both.max() * 1.3)
-    n = len(ys)
     with _style():
-        fig = _figure(figsize=(4.0 * n + 0.4, 4.6))
-        axes = np.atleast_1d(fig.subplots(1, n, sharex=True, sharey=True))
+        fig, axes = _panel_grid(len(ys), (3.2, 3.3), sharex=True, sharey=True)
         for ax, (method, y) in zip(axes, ys.items(), strict=True):
             st = styles[method]
             grid = np.array(lim)
@@ -67,8 +72,8 @@ def fidelity_sd_figure(
                     fontsize=9,
                     bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9},
                 )
-            _equal_log_axes(ax, lim, st, "predictive sd under the reference")
-        axes[0].set_ylabel("predictive sd under the method")
+            _equal_log_axes(ax, lim, st, "")
+        _outer_labels(axes, "predictive sd under the reference", "predictive sd under the method")
         handles = [
             Line2D([], [], color="0.3", lw=1.0, label="equal sd"),
             Line2D([], [], color="0.55", ls=":", lw=1.0, label="half / twice the reference's sd"),
@@ -102,7 +107,8 @@ def khat_figure(
     values = [v for per in khat.values() for v in per.values()]
     top = max([threshold, *values])
     with _style():
-        fig = _figure(figsize=(max(2.2 * len(methods) + 2.0, 6.0), 4.2))
+        # 1.4 in a method, up to the page's width; beyond 5 methods the labels lean.
+        fig = _figure(figsize=(min(max(1.4 * len(methods) + 2.0, 6.0), 13.0), 4.2))
         ax = fig.subplots()
         ax.grid(axis="x", visible=False)
         ax.axhspan(threshold, top * 1.15, color="#D55E00", alpha=0.07, lw=0)
@@ -136,6 +142,9 @@ def khat_figure(
         for tick, method in zip(ax.get_xticklabels(), methods, strict=True):
             tick.set_color(styles[method].color)
             tick.set_fontweight("bold")
+            if len(methods) > 5:
+                tick.set_rotation(25)
+                tick.set_horizontalalignment("right")
         ax.set_xlim(-0.6, len(methods) - 0.4)
         ax.set_ylim(0, top * 1.15)
         ax.set_ylabel("Pareto k-hat of p(θ, y) / q(θ)")
@@ -171,7 +180,7 @@ def seed_interval_figure(panels: list[dict], styles: Mapping[str, Style], ncols:
     ncols = min(ncols, len(panels))
     nrows = -(-len(panels) // ncols)
     with _style():
-        fig = _figure(figsize=(3.3 * ncols + 1.2, (0.45 * len(methods) + 1.3) * nrows + 0.5))
+        fig = _figure(figsize=(3.0 * ncols + 1.6, (0.45 * len(methods) + 1.3) * nrows + 0.5))
         axes = np.atleast_2d(fig.subplots(nrows, ncols, sharey=True, squeeze=False))
         for ax, panel in zip(axes.flat, panels, strict=False):
             ax.grid(axis="y", visible=False)

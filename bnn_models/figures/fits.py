@@ -12,7 +12,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from bnn_models.figures._style import Style, _equal_log_axes, _figure, _style, _tree
+from bnn_models.figures._style import (
+    Style,
+    _equal_log_axes,
+    _figure,
+    _outer_labels,
+    _panel_grid,
+    _style,
+    _tree,
+)
 from bnn_models.inference import FitResult
 from bnn_models.model import PARAMS
 
@@ -133,10 +141,8 @@ def reliability_figure(
     -------
     matplotlib.figure.Figure
     """
-    n = len(reliability)
     with _style():
-        fig = _figure(figsize=(3.9 * n + 0.4, 4.4))
-        axes = np.atleast_1d(fig.subplots(1, n, sharex=True, sharey=True))
+        fig, axes = _panel_grid(len(reliability), (3.2, 3.4), sharex=True, sharey=True)
         for ax, (method, rel) in zip(axes, reliability.items(), strict=True):
             st = styles[method]
             x = np.asarray(rel["forecast"], dtype=float)
@@ -179,11 +185,10 @@ def reliability_figure(
                 bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9},
             )
             ax.set_title(st.label, color=st.color, fontweight="bold")
-            ax.set_xlabel("mean predicted probability")
             ax.set_aspect("equal")
             ax.set_xlim(-0.02, 1.02)
             ax.set_ylim(-0.05, 1.02)
-        axes[0].set_ylabel("conditional event probability")
+        _outer_labels(axes, "mean predicted probability", "conditional event probability")
         fig.legend(
             *axes[-1].get_legend_handles_labels(),
             loc="outside lower center",
@@ -270,8 +275,7 @@ def weight_sd_figure(
     others = [m for m in fits if m != reference]
     markers = {"W0": "o", "b0": "s", "W1": "^", "b1": "D"}
     with _style():
-        fig = _figure(figsize=(4.6 * len(others) + 0.4, 4.8))
-        axes = np.atleast_1d(fig.subplots(1, len(others), sharex=True, sharey=True))
+        fig, axes = _panel_grid(len(others), (3.2, 3.3), sharex=True, sharey=True)
         x_all = np.concatenate([ref[v].values.ravel() for v in PARAMS])
         sds = {m: _weight_sd(fits[m]) for m in others}
         y_all = np.concatenate([sds[m][v].values.ravel() for m in others for v in PARAMS])
@@ -296,15 +300,17 @@ def weight_sd_figure(
             ax.text(
                 0.03,
                 0.97,
-                f"median sd ratio {st.label} / {styles[reference].label}: {ratio:.2f}",
+                f"median sd ratio to\n{styles[reference].label}: {ratio:.2f}",
                 transform=ax.transAxes,
                 va="top",
                 ha="left",
                 fontsize=9,
                 bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9},
             )
-            _equal_log_axes(ax, lim, st, f"posterior sd under {styles[reference].label}")
-            ax.set_ylabel(f"posterior sd under {st.label}")
+            _equal_log_axes(ax, lim, st, "")
+        _outer_labels(
+            axes, f"posterior sd under {styles[reference].label}", "posterior sd (panel's method)"
+        )
         # One legend for both panels, below them, where it hides no point.
         handles = [Line2D([], [], color="0.45", ls=":", lw=1.2, label="equal sd")] + [
             Line2D(
@@ -420,7 +426,10 @@ def runtime_figure(
                     )
         handles, labels = ax_log.get_legend_handles_labels()
         unique = dict(zip(labels, handles, strict=True))
-        ax_log.legend(unique.values(), unique.keys(), loc="lower right", framealpha=0.95)
+        # Beside the panels, not inside one: inside, it covered points and bar labels.
+        fig.legend(
+            unique.values(), unique.keys(), loc="outside right upper", frameon=False, title="method"
+        )
         ax_log.set_xscale("log")
         ax_log.set_yticks(range(len(_STAGES)), [lab.split(" (")[0] for _, lab, *_ in _STAGES])
         ax_log.set_ylim(len(_STAGES) - 0.5, -0.5)

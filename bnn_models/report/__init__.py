@@ -11,7 +11,8 @@ One job per module: :mod:`~bnn_models.report.run` (the run's methods, baseline, 
 (header, published study, details), :mod:`~bnn_models.report.fidelity` (the fidelity
 section), :mod:`~bnn_models.report.figures` (which figures, with what captions),
 :mod:`~bnn_models.report.render` (Jinja2 templates and pandas tables). A sweep's
-cost-growth report (``scaling.html``, ``scaling.md``) is :mod:`~bnn_models.report.scaling`.
+report (named by what it holds: ``scaling.html``, ``shift.html``, ``coverage.html``) is
+:mod:`~bnn_models.report.scaling`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bnn_models.report.render import (
     render_scaling_markdown,
     summary_markdown,
 )
-from bnn_models.report.scaling import SCALING_FIGURE_FILES, Scaling, build_scaling
+from bnn_models.report.scaling import SCALING_FIGURE_FILES, SWEEP_KINDS, Scaling, build_scaling
 from bnn_models.report.sections import PUBLISHED
 from bnn_models.report.summary import summary_rows, summary_table
 
@@ -98,7 +99,9 @@ def write_report(out_dir: str | Path) -> list[Path]:
 
 
 def write_scaling_report(sweep_dir: str | Path) -> list[Path]:
-    """Write a sweep's cost-growth report: ``scaling.html``, ``scaling.md``, ``figures/``.
+    """Write a sweep's report, named by what it holds: ``KIND.html``, ``KIND.md`` (KIND:
+    ``scaling``, ``shift``, ``coverage`` or ``sweep``; :func:`~bnn_models.report.scaling.sweep_kind`)
+    and ``figures/``; a report of another kind left from before is removed.
 
     Parameters
     ----------
@@ -126,6 +129,10 @@ def write_scaling_report(sweep_dir: str | Path) -> list[Path]:
     for name in SCALING_FIGURE_FILES.values():
         if name not in drawn:
             (out / "figures" / name).unlink(missing_ok=True)
-    html_path = write_text(out / "scaling.html", render_scaling_html(rep))
-    md_path = write_text(out / "scaling.md", render_scaling_markdown(rep))
+    for kind in SWEEP_KINDS:  # a report named by an earlier version or another kind
+        if kind != rep.kind:
+            for suffix in (".html", ".md"):
+                (out / (kind + suffix)).unlink(missing_ok=True)
+    html_path = write_text(out / f"{rep.kind}.html", render_scaling_html(rep))
+    md_path = write_text(out / f"{rep.kind}.md", render_scaling_markdown(rep))
     return [html_path, md_path, *written]

@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 
 from bnn_models.report.content import Report
 from bnn_models.report.figures import Figure
+from bnn_models.report.navigation import contents, link_html, link_markdown
 from bnn_models.report.run import Row
 from bnn_models.report.scaling import (
     Scaling,
@@ -270,11 +271,16 @@ def render_markdown(rep: Report, figure_dir: str = "figures") -> str:
             pd.DataFrame(fid.diagnostics, columns=fid.diagnostics_header)
         )
         tables["fidelity"] = _md_methods(_flat_headers(fid.groups, fid.columns), fid.rows)
-    return (
+    rec = rep.recommendation
+    tables["recommendation"] = (
+        _markdown(pd.DataFrame(rec.rows, columns=rec.header)) if rec is not None else None
+    )
+    text = (
         _env()
         .get_template("report.md.j2")
-        .render(rep=rep, tables=tables, figures=_figures(rep, figure_dir))
+        .render(rep=rep, tables=tables, figures=_figures(rep, figure_dir), contents=contents(rep))
     )
+    return link_markdown(text, rep.links)
 
 
 def render_html(rep: Report) -> str:
@@ -301,13 +307,19 @@ def render_html(rep: Report) -> str:
         tables["reference"] = _html_key_values(fid.reference, "reference-header")
         tables["diagnostics"] = _html_table(fid.diagnostics_header, fid.diagnostics, "details")
         tables["fidelity"] = _html_methods(fid.groups, fid.columns, fid.rows, "fidelity-table")
+    rec = rep.recommendation
+    tables["recommendation"] = (
+        _html_table(rec.header, rec.rows, "recommendation") if rec is not None else None
+    )
     css = env.loader.get_source(env, "report.css")[0] if env.loader is not None else ""
-    return env.get_template("report.html.j2").render(
+    page = env.get_template("report.html.j2").render(
         rep=rep,
         tables=tables,
         figures=_figures(rep, None),
+        contents=contents(rep),
         css=Markup(css),  # the package's own file
     )
+    return link_html(page, rep.links)
 
 
 # --------------------------------------------------------------------------- sweep: scaling
@@ -341,11 +353,12 @@ def render_scaling_markdown(rep: Scaling, figure_dir: str = "figures") -> str:
         "coverage": _optional(coverage_table(rep.frame), _markdown),
         "shift": _optional(shift_table(rep.frame), _markdown),
     }
-    return (
+    text = (
         _env()
         .get_template("scaling.md.j2")
         .render(rep=rep, tables=tables, figures=_scaling_figures(rep, figure_dir))
     )
+    return link_markdown(text, [(c, f"{c}/report.md") for c in rep.cells])
 
 
 def render_scaling_html(rep: Scaling) -> str:
@@ -363,9 +376,10 @@ def render_scaling_html(rep: Scaling) -> str:
         "shift": _optional(shift_table(rep.frame), lambda f: _html(f, "details", index=False)),
     }
     css = env.loader.get_source(env, "report.css")[0] if env.loader is not None else ""
-    return env.get_template("scaling.html.j2").render(
+    page = env.get_template("scaling.html.j2").render(
         rep=rep, tables=tables, figures=_scaling_figures(rep, None), css=Markup(css)
     )
+    return link_html(page, [(c, f"{c}/report.html") for c in rep.cells])
 
 
 # --------------------------------------------------------------------------- sbc

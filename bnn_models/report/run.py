@@ -139,7 +139,8 @@ def baseline(methods: dict[str, MethodRun]) -> MethodRun | None:
 
 
 def styles(methods: dict[str, MethodRun]) -> dict[str, figs.Style]:
-    """Colour, marker and label of every method, by its position in the run."""
+    """Colour, marker and label of every method, fixed by the method registry (the same in
+    every report)."""
     return figs.method_styles({name: m.label for name, m in methods.items()})
 
 

@@ -86,9 +86,7 @@ def _figure(doc: dict) -> bytes | None:
             labels[method] = ok[0]["label"]
     if not pit:
         return None
-    return figs.stack_png(
-        [figs.png_bytes(figs.sbc_figure(pit[m], doc["quantities"], labels[m])) for m in pit]
-    )
+    return figs.png_bytes(figs.sbc_figure(pit, doc["quantities"], figs.method_styles(labels)))
 
 
 def _notes(doc: dict) -> list[str]:
@@ -105,8 +103,10 @@ def _notes(doc: dict) -> list[str]:
         "p: ArviZ's uniformity test (pot_c) of the randomised PIT values (rank + U) / "
         f"({doc['n_ranked']} + 1); the smallest over the quantities times their number "
         f"(Bonferroni) below {ALPHA} calls the ranks non-uniform: the method's posterior is "
-        "not the model's. Figure: ECDF of the PIT values minus the uniform CDF, each panel "
-        "with its p-value and the points that contribute most to a departure marked; a "
+        "not the model's. Figure: ECDF of the PIT values minus the uniform CDF, one row per "
+        "method, the y-axis shared down each quantity's column, in ArviZ's simultaneous 95% "
+        "band (arviz-stats ecdf_pit, Säilynoja et al. 2022: a uniform sample's whole curve "
+        "stays inside with probability 0.95; dots: where the curve leaves it); a "
         "curve rising early and falling back (truth ranked low too often), or its mirror, is "
         "a biased method; an S-shaped curve (truth in both tails) an over-confident one.",
     ]

@@ -371,6 +371,24 @@ class Scaling:
     slopes: pd.DataFrame
     figures: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    kind: str = "scaling"  # what it holds, and the report's file name: scaling, shift, ...
+    cells: list[str] = field(default_factory=list)  # each cell's folder, with its own report
+
+
+#: A sweep's report files are named by what the sweep holds (:func:`sweep_kind`).
+SWEEP_KINDS = ("scaling", "shift", "coverage", "sweep")
+
+
+def sweep_kind(frame: pd.DataFrame, slope_frame: pd.DataFrame) -> str:
+    """What a sweep holds, which names its report: ``scaling`` (an axis with growth
+    slopes), ``shift`` (dataset shifts), ``coverage`` (true probabilities) or ``sweep``."""
+    if not slope_frame.empty:
+        return "scaling"
+    if frame["shift"].notna().any():
+        return "shift"
+    if frame["coverage_90"].notna().any():
+        return "coverage"
+    return "sweep"
 
 
 def _commits(index: dict, cells: dict[str, dict]) -> str:
@@ -465,6 +483,8 @@ def build_scaling(sweep_dir: str | Path, *, figures: bool = True) -> Scaling:
         points=pts,
         slopes=slope_frame,
         notes=_notes(frame, slope_frame, cells),
+        kind=sweep_kind(frame, slope_frame),
+        cells=list(cells),
     )
     if figures:
         rep.figures = scaling_figures(pts, slope_frame)
