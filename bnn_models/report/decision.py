@@ -74,7 +74,7 @@ def _sd_ratio(m: MethodRun, ref: MethodRun | None, has_ref: bool) -> str:
 
 def _own(m: MethodRun) -> str:
     """'pass', or 'FAIL: why' (:func:`bnn_models.report.recommend.diagnostics_fail`)."""
-    why = diagnostics_fail(m)
+    why = diagnostics_fail(m, short=True)
     return "pass" if why is None else f"FAIL: {why}"
 
 

@@ -49,25 +49,27 @@ class Recommendation:
     notes: list[str]
 
 
-def diagnostics_fail(m: MethodRun) -> str | None:
+def diagnostics_fail(m: MethodRun, *, short: bool = False) -> str | None:
     """Why a method's own diagnostics fail, from what its fits hold (None: they pass).
 
     MCMC diagnostics (a fit with a function-space R-hat): R-hat above 1.01 or bulk ESS
     below 400 in any seed. A convergence rule (a fit with ``convergence.converged``): not
-    fired before the step cap in any seed.
+    fired before the step cap in any seed. ``short``: a few words for a table cell.
     """
-    why = []
+    why, brief = [], []
     n = len(m.ok)
     rhat = [e["diagnostics"]["rhat_max_pred"] for e in m.ok if _has(e, "rhat_max_pred")]
     ess = [e["diagnostics"]["ess_bulk_min_pred"] for e in m.ok if _has(e, "ess_bulk_min_pred")]
     bad_r = [r for r in rhat if r > ACCEPT_RHAT]
     bad_e = [x for x in ess if x < ACCEPT_ESS_BULK]
     if bad_r:
+        brief.append(f"R-hat {max(bad_r):.3f}")
         why.append(
             f"R-hat up to {max(bad_r):.3f} > {ACCEPT_RHAT} over the test predictions "
             f"({len(bad_r)} of {n} seeds)"
         )
     if bad_e:
+        brief.append(f"ESS {min(bad_e):.0f}")
         why.append(
             f"bulk ESS down to {min(bad_e):.0f} < {ACCEPT_ESS_BULK} ({len(bad_e)} of {n} seeds)"
         )
@@ -78,10 +80,14 @@ def diagnostics_fail(m: MethodRun) -> str | None:
     ]
     unfired = sum(not c for c in rules)
     if unfired:
+        brief.append("rule not fired before the cap")
         why.append(
             f"its convergence rule did not fire before the step cap ({unfired} of {n} seeds)"
         )
-    return "; ".join(why) or None
+    if not why:
+        return None
+    seeds = f" ({max(len(bad_r), len(bad_e), unfired)} of {n} seeds)"
+    return ", ".join(brief) + seeds if short else "; ".join(why)
 
 
 def _has(entry: dict, key: str) -> bool:
@@ -115,10 +121,16 @@ def _eligible(point: dict) -> bool:
     return point.get("converged") is not False
 
 
-def best_within(points: list[dict], budget: float, key: str) -> dict | None:
+def best_within(
+    points: list[dict], budget: float, key: str, *, passing: bool = True
+) -> dict | None:
     """The point with the lowest ``key`` among those within ``budget`` seconds whose
     diagnostics pass (``converged`` not False); None if there is none."""
-    ok = [p for p in points if p["seconds"] <= budget and _eligible(p) and p.get(key) is not None]
+    ok = [
+        p
+        for p in points
+        if p["seconds"] <= budget and (_eligible(p) or not passing) and p.get(key) is not None
+    ]
     return min(ok, key=lambda p: p[key]) if ok else None
 
 
@@ -139,11 +151,17 @@ class _Pick:
         return stages[0] if len(stages) == 1 else f"{len(stages)} stages over seeds"
 
 
-def _picks(candidates: list[MethodRun], budget: float, key: str) -> list[_Pick]:
-    """Each candidate with a passing point within the budget in every seed, best first."""
+def _picks(
+    candidates: list[MethodRun], budget: float, key: str, *, passing: bool = True
+) -> list[_Pick]:
+    """Each candidate with a passing point (any point: ``passing`` false) within the budget
+    in every seed, best first."""
     picks = []
     for m in candidates:
-        best = [best_within((e.get("anytime") or {}).get("points", []), budget, key) for e in m.ok]
+        best = [
+            best_within((e.get("anytime") or {}).get("points", []), budget, key, passing=passing)
+            for e in m.ok
+        ]
         if best and all(b is not None for b in best):
             picks.append(_Pick(m, best))  # type: ignore[arg-type]
     return sorted(picks, key=lambda p: p.mean(key))
@@ -202,8 +220,23 @@ def build_recommendation(doc: dict, methods: dict[str, MethodRun]) -> Recommenda
     for budget, name in BUDGETS:
         picks = _picks(candidates, budget, key)
         if not picks:
-            rows.append([name, "nothing converged within it", "", "", ""])
-            said.append("nothing that converged")
+            failing_ones = [m for m in have if m not in candidates]
+            closest = _picks(failing_ones, budget, key, passing=False)
+            if closest:
+                c = closest[0]
+                rows.append(
+                    [
+                        name,
+                        "nothing whose diagnostics pass",
+                        f"closest, diagnostics failing: {c.method.label} "
+                        f"({_closeness(c, key, floor)})",
+                        "",
+                        "",
+                    ]
+                )
+            else:
+                rows.append([name, "nothing within it", "", "", ""])
+            said.append("nothing whose diagnostics pass")
             continue
         top = picks[0]
         runner = picks[1] if len(picks) > 1 else None
