@@ -453,7 +453,7 @@ def test_first_screen_order_contents_and_links(reported_run, tmp_path):
     assert f'<a href="{fit}">{fit}</a>' in html and f"[{fit}]({fit})" in md
     assert '<a href="metrics.json">metrics.json</a>' in html
     # Without a recommendation, no empty section.
-    plain = render_html(build_report(out, figures=False))
+    plain = render_html(dataclasses.replace(build_report(out, figures=False), recommendation=None))
     assert 'id="what-to-use"' not in plain and "#what-to-use" not in plain
 
 
@@ -971,8 +971,9 @@ def test_report_renders_in_a_real_browser(reported_run, chromium, tmp_path):
     # the decision table fits a 1280 px window: no horizontal scrolling
     assert seen["decision_rows"] == 3 and 0 < seen["decision_width"] <= seen["viewport"]
     assert min(seen["widths"]) > 300
-    # First screen: the decision table starts well within it; the run's metadata is folded.
-    assert 0 < seen["decision_top"] < 400 and seen["header_hidden"]
+    # First screen (1280 x 800): What to use, then the decision table starting within it;
+    # the run's metadata folded.
+    assert 0 < seen["decision_top"] < 800 and seen["header_hidden"]
     # No figure shown wider than the 1200 px its text is sized for.
     assert 0 < max(seen["shown_widths"]) <= 1200 + 2  # and its 1 px border
     assert shot.is_file() and shot.stat().st_size > 20_000
