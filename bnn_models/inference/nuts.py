@@ -236,6 +236,7 @@ METHOD = Method(
     quick={"draws": 150, "tune": 150, "chains": 2},
     engine="nutpie",
     accelerations=("fused",),
+    defaults_from="studies/nuts_budget/results/nuts_budget.md",
     description="No-U-Turn sampler: nutpie (numba backend), diagonal mass matrix from "
     "draws and gradients",
 )
