@@ -43,7 +43,8 @@ def test_every_setting_of_the_design_methods_is_documented():
 def test_setting_docs_by_hand():
     docs = setting_docs(NUTSSettings)
     # "draws, tune : int" documents both; a role is shown as the code it names
-    assert docs["draws"] == docs["tune"] == "Kept draws and tuning (warm-up) steps per chain."
+    assert docs["draws"] == docs["tune"]
+    assert docs["draws"].startswith("Kept draws and tuning (warm-up) steps per chain. The")
     assert docs["n_hidden"] == "Hidden units of `bnn_models.model.build_bnn`."
     assert setting_docs(FullRankADVISettings)["packed_factor"].startswith(
         "Opt-in, never the default"
