@@ -202,7 +202,12 @@ def _anytime_figure(
         "cap); dotted: every state, failing ones included. "
         "States: prefixes of an MCMC run's draws and chains, snapshots of an optimisation, "
         "subsets of an ensemble, and each final fit. "
-        + (f"Line: median over {seeds} seeds; band: their range. " if seeds > 1 else "")
+        + (
+            f"Line: median over {seeds} seeds, from the budget every seed reaches; band: "
+            "their range. "
+            if seeds > 1
+            else ""
+        )
         + (
             "Grey band: the reference's noise floor (two independent reference runs differ "
             "by this much): below it no method can be told apart from the posterior."
