@@ -244,7 +244,7 @@ def build_recommendation(doc: dict, methods: dict[str, MethodRun]) -> Recommenda
         if runner is None:
             second = "none"
         else:
-            second = f"{runner.method.label} ({_closeness(runner, key, floor)})"
+            second = f"{runner.method.label}, {_closeness(runner, key, floor)}"
             if tie:
                 second += ": within seed noise"
         sd = top.mean("pred_sd_ratio_gmean") if key == "pred_tv_mean" else float("nan")
@@ -271,32 +271,37 @@ def build_recommendation(doc: dict, methods: dict[str, MethodRun]) -> Recommenda
             else "No reference posterior: ranked by test log loss."
         )
     )
-    notes = [
-        "Each budget: per seed, the method's most faithful state reachable within that many "
-        "wall seconds (compile included) whose own diagnostics pass; a method counts only if "
-        "every seed has one; mean over seeds. A state is a prefix of an MCMC run's draws and "
-        "chains, a snapshot of an optimisation, a subset of an ensemble, or the final fit "
-        "(the stage column says which).",
-    ]
+    notes = []
+    for m in have:
+        if failing[m.name]:
+            notes.append(f"Not recommended, diagnostics fail: {m.label}: {failing[m.name]}.")
     if floor:
         runs = floor.get("runs") or []
         seeds = ", ".join(str(r.get("seed")) for r in runs)
         notes.append(
-            f"Noise floor: two independent reference runs (seeds {seeds}) differ by mean |dp| "
-            f"{floor['pred_tv_mean']:.4f}; below it no method can be told apart from the "
-            "posterior ('at the floor')."
+            f"The floor: two independent reference runs (seeds {seeds}) differ by mean |dp| "
+            f"{floor['pred_tv_mean']:.4f}."
         )
+    notes.append(
+        "Per budget and seed, the method's closest state within that many wall seconds whose "
+        "own diagnostics pass (an MCMC prefix of draws and chains, a VI snapshot, the first "
+        "ensemble members, or the full run); a method needs one in every seed; mean over seeds."
+    )
     for m in have:
         registered = METHODS.get(m.name)
         if registered is not None and registered.defaults_from:
             notes.append(
                 f"{m.label}'s default settings were chosen by a study: {registered.defaults_from}."
             )
-        if failing[m.name]:
-            notes.append(f"Not recommended, diagnostics fail: {m.label}: {failing[m.name]}.")
-        flag = khat_flag(m)
-        if flag:
-            notes.append(f"{m.label}: {flag}.")
+    flagged = [
+        f"{m.label} ({m.get('fidelity.psis_khat'):.2f})" for m in have if khat_flag(m) is not None
+    ]
+    if flagged:
+        notes.append(
+            f"Importance weights unreliable (PSIS k-hat > {KHAT_UNRELIABLE}): "
+            + ", ".join(flagged)
+            + "."
+        )
     if any(len(m.ok) < 2 for m in candidates):
         notes.append("One seed: seed noise is unknown, so no difference is called a win.")
     header = ["Budget", "Use", "How close", "Predictive sd vs reference", "Runner-up"]
