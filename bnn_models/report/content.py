@@ -76,6 +76,12 @@ def _against_baseline(m: MethodRun, ref: MethodRun) -> list[str]:
     whose = possessive(ref.label)
     shown, shown_ref = round(ece, 3), round(ece_ref, 3)  # judged as printed: 0.041 = 0.041
     compared = "better" if shown < shown_ref else "worse" if shown > shown_ref else "equal"
+    a, b = m.stats.get("calibration.ece"), ref.stats.get("calibration.ece")
+    if compared != "equal" and a is not None and b is not None and a.n > 1 and b.n > 1:
+        # With seeds, a difference inside the seed-to-seed intervals is no "better".
+        lead, other = (a, b) if shown < shown_ref else (b, a)
+        if _within_noise(lead, other, 1):
+            compared = "within seed noise"
     return [
         f"{m.label} was {_times(t_ref, t)} {ref.label} ({sig(t)} s against {sig(t_ref)} s in "
         f"total); {_spread_against(m, ref)}",
