@@ -205,6 +205,9 @@ class Method:
     accelerations : tuple of str
         The opt-in accelerations (:data:`~bnn_models.inference.accelerations.ACCELERATIONS`)
         the method supports; ``--set`` refuses the others before anything runs.
+    recorded_facts : tuple of str
+        Keys the fit adds to its recorded ``config`` that are facts of the run, not
+        settings (e.g. how an engine ran its chains); a report never calls them stale.
     defaults_from : str
         Where the defaults were chosen, when a study chose them (a results file, e.g.
         ``studies/nuts_budget/results/nuts_budget.md``); reports and the methods page say so.
@@ -220,6 +223,7 @@ class Method:
     description: str = ""
     accelerations: tuple[str, ...] = ()
     defaults_from: str = ""
+    recorded_facts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

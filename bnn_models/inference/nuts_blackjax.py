@@ -111,4 +111,5 @@ METHOD = Method(
     quick={"draws": 150, "tune": 150, "chains": 2},
     engine="blackjax",
     description="BlackJAX's NUTS with Stan's window adaptation on PyMC's JAX log density",
+    recorded_facts=("chain_method",),
 )

@@ -103,4 +103,5 @@ METHOD = Method(
     quick={"draws": 150, "tune": 150, "chains": 2},
     engine="numpyro",
     description="NumPyro's NUTS on PyMC's JAX log density (XLA, CPU)",
+    recorded_facts=("chain_method",),
 )

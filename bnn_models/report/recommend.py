@@ -272,9 +272,16 @@ def build_recommendation(doc: dict, methods: dict[str, MethodRun]) -> Recommenda
         )
     )
     notes = []
-    for m in have:
-        if failing[m.name]:
-            notes.append(f"Not recommended, diagnostics fail: {m.label}: {failing[m.name]}.")
+    failed = [m for m in have if failing[m.name]]
+    if len(failed) == 1:
+        m = failed[0]
+        notes.append(f"Not recommended, diagnostics fail: {m.label}: {failing[m.name]}.")
+    elif failed:  # many: a few words each, the decision table's diagnostics column has them
+        notes.append(
+            "Not recommended, diagnostics fail: "
+            + "; ".join(f"{m.label} ({diagnostics_fail(m, short=True)})" for m in failed)
+            + "."
+        )
     if floor:
         runs = floor.get("runs") or []
         seeds = ", ".join(str(r.get("seed")) for r in runs)

@@ -95,10 +95,12 @@ def build_stale(doc: dict, methods: dict[str, MethodRun]) -> list[StaleSetting]:
     out: list[StaleSetting] = []
     for name, m in methods.items():
         try:
-            current = _plain(get_method(name).configure(quick=quick).as_config())
+            method = get_method(name)
+            current = _plain(method.configure(quick=quick).as_config())
         except (KeyError, BadInput):
             continue  # gone from the registry, or today's defaults need what is not installed
-        skip = _IDENTITY | set(overridden.get(name) or {})
+        # What the fit records beside its settings (facts of the run) is no setting.
+        skip = _IDENTITY | set(overridden.get(name) or {}) | set(method.recorded_facts)
         seen: set[StaleSetting] = set()
         for entry in m.entries:
             recorded = entry.get("config")
