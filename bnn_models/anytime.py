@@ -11,7 +11,7 @@ charged with the seconds and gradient evaluations it needed:
 - every fit: its final state.
 
 Each point holds the fidelity to the reference posterior (:func:`~bnn_models.fidelity.
-function_space`: mean |dp|, predictive-sd ratio, class agreement), the test log loss of its
+function_space`: mean ``|dp|``, predictive-sd ratio, class agreement), the test log loss of its
 mean probability, and whether the fit's own diagnostics pass there (MCMC: function-space
 R-hat <= 1.01 and bulk ESS >= 400; a VI rule: fired, with steps to spare).
 

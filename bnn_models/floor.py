@@ -25,7 +25,7 @@ from bnn_models.refsummary import read_summary
 __all__ = ["FLOOR_KEYS", "distance", "floor_text", "noise_floor", "record_noise_floor"]
 
 #: Fidelity metrics with a floor, and how each becomes a distance from "identical" (0):
-#: mean |dp| as it is, the sd ratio as |log ratio|, class agreement as the disagreement.
+#: mean ``|dp|`` as it is, the sd ratio as ``|log ratio|``, class agreement as the disagreement.
 FLOOR_KEYS = ("pred_tv_mean", "pred_sd_ratio_gmean", "class_agreement")
 
 

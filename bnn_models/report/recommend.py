@@ -5,7 +5,7 @@ of wall seconds on the machine that ran the run, each method's most faithful poi
 the budget whose own diagnostics pass, in every seed; the method whose mean over seeds is
 closest to the reference is recommended, the next is the runner-up, and a runner-up whose
 seed range overlaps the recommended method's is said to be within seed noise of it.
-Faithfulness is the mean |dp| against the reference posterior (the test log loss where the
+Faithfulness is the mean ``|dp|`` against the reference posterior (the test log loss where the
 run has no reference). A method whose diagnostics fail (:func:`diagnostics_fail`) is never
 recommended and never named best by a verdict.
 """
