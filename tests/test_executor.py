@@ -36,10 +36,18 @@ def _overrides(methods: list[str]) -> dict:
 
 
 def _comparable(doc: dict) -> list[dict]:
-    """Every fit's entry without what depends on when and where it ran."""
-    return [
-        {k: v for k, v in fit.items() if k not in ("runtime", "warnings")} for fit in doc["fits"]
-    ]
+    """Every fit's entry without what depends on when and where it ran (the runtime, and
+    the seconds of its anytime points, whose order follows them)."""
+    out = []
+    for fit in doc["fits"]:
+        entry = {k: v for k, v in fit.items() if k not in ("runtime", "warnings", "anytime")}
+        points = (fit.get("anytime") or {}).get("points", [])
+        entry["anytime"] = sorted(
+            ({k: v for k, v in p.items() if k != "seconds"} for p in points),
+            key=lambda p: p["stage"],
+        )
+        out.append(entry)
+    return out
 
 
 def _differences(a: object, b: object, path: str = "") -> list[str]:
