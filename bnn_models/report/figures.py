@@ -174,7 +174,8 @@ def _anytime_figure(
         return
     seconds = [p["seconds"] for m in have.values() for e in m.ok for p in e["anytime"]["points"]]
     budgets = np.geomspace(max(min(seconds), 0.1), max(seconds) * 1.05, 160)
-    keys = [ranking_key(have)] + (["log_loss"] if ranking_key(have) != "log_loss" else [])
+    first = ranking_key(have)
+    keys = [first] + (["log_loss"] if first != "log_loss" else [])
     curves = {
         n: {
             k + suffix: np.array(
