@@ -167,11 +167,12 @@ def _picks(
     return sorted(picks, key=lambda p: p.mean(key))
 
 
-def _overlap(a: _Pick, b: _Pick, key: str) -> bool:
-    """Whether ``b``'s seed range reaches ``a``'s (one seed each: no range, so no win)."""
+def _overlap(a: _Pick, b: _Pick, key: str) -> bool | None:
+    """Whether ``b``'s seed range reaches ``a``'s; None with one seed (no range: the
+    difference is neither a win nor noise, and the notes say so)."""
     va, vb = a.values(key), b.values(key)
     if len(va) < 2 or len(vb) < 2:
-        return True
+        return None
     return bool(vb.min() <= va.max())
 
 
@@ -240,13 +241,15 @@ def build_recommendation(doc: dict, methods: dict[str, MethodRun]) -> Recommenda
             continue
         top = picks[0]
         runner = picks[1] if len(picks) > 1 else None
-        tie = runner is not None and _overlap(top, runner, key)
+        tie = _overlap(top, runner, key) if runner is not None else False
         if runner is None:
             second = "none"
         else:
             second = f"{runner.method.label}, {_closeness(runner, key, floor)}"
             if tie:
                 second += ": within seed noise"
+            elif tie is None:
+                second += ": one seed, not tested against seed noise"
         sd = top.mean("pred_sd_ratio_gmean") if key == "pred_tv_mean" else float("nan")
         rows.append(
             [
