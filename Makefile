@@ -21,7 +21,7 @@ TEST_WORKERS ?= logical
 step = t0=$$SECONDS && $(1) && echo "[ci] $(1) took $$((SECONDS - t0)) s"
 PYTEST_PARALLEL = --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist worksteal
 
-.PHONY: install test test-slow docs bench bench-quick results-rupture results-rupture-quick results-reference-floor results-rupture-methods results-scaling results-shift results-coverage results-sbc lint asv asv-compare asv-publish baseline check ci ci-checks ci-asv clean
+.PHONY: install test test-slow docs bench bench-quick results-rupture results-rupture-quick results-reference-floor results-rupture-methods results-scaling results-shift results-coverage results-sbc results-releases lint asv asv-compare asv-publish baseline check ci ci-checks ci-asv clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -111,6 +111,15 @@ results-sbc: install
 	@git diff --quiet HEAD || { echo "results-sbc: commit your changes first"; exit 1; }
 	$(VENV)/bin/bnn-bench sbc --methods advi,fullrank_advi --sims 100 --out results/sbc --resume --no-progress
 	$(VENV)/bin/bnn-bench sbc --methods nuts --sims 30 --out results/sbc --resume --no-progress
+
+# The release check: the pinned libraries against the sets of results/releases/versions.toml
+# (PyMC 6.4.0), each in its own environment under .bnn_cache/envs (built once, reused), the
+# CI methods on the gate's 10 seeds and the asv ops benchmarks in each. Exit 4 when a set
+# cannot be installed (reported with pip's message; the others run), 1 when one regressed.
+# Timings: run it with nothing else on the machine.
+results-releases: install
+	@git diff --quiet HEAD || { echo "results-releases: commit your changes first (the run records the commit)"; exit 1; }
+	-$(VENV)/bin/bnn-bench versions results/releases/versions.toml --out results/releases
 
 lint: install
 	$(VENV)/bin/ruff check bnn_models benchmarks tests studies docs

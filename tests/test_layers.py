@@ -47,6 +47,7 @@ RANKS: dict[str, int] = {
     "report": 7,
     "gate": 7,
     "api": 8,
+    "versions": 8,
     "cli": 9,
 }
 

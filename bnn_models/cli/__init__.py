@@ -4,7 +4,8 @@ The only package that parses arguments, prints and chooses exit codes: 0 success
 1 a fit failed or a gated metric regressed (or a bug: then with its traceback),
 2 bad input (:class:`~bnn_models.errors.BadInput`, its message alone; a results folder
 that another run is writing too), 3 the dask scheduler was lost (the fits it had not run
-are recorded as ``not_run``: rerun with ``--resume``), 130 interrupted.
+are recorded as ``not_run``: rerun with ``--resume``), 4 a version set could not be
+installed or run (``bnn-bench versions``), 130 interrupted.
 Here the parser and ``main``; the commands in :mod:`~bnn_models.cli._commands`, what they
 share (options read into values, tables printed) in :mod:`~bnn_models.cli._common`.
 """
@@ -25,6 +26,7 @@ from bnn_models.cli._commands import (
     _cmd_run,
     _cmd_sbc,
     _cmd_sweep,
+    _cmd_versions,
 )
 from bnn_models.cli._commands import (
     _grid_from_options as _grid_from_options,  # the grid a sweep's options describe
@@ -35,6 +37,7 @@ from bnn_models.cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_SCHEDULER_LOST,
+    EXIT_SET_UNAVAILABLE,
     SeedSpec,
     _override,
     _seeds,
@@ -52,6 +55,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_SCHEDULER_LOST",
+    "EXIT_SET_UNAVAILABLE",
     "SeedSpec",
     "build_parser",
     "main",
@@ -289,6 +293,37 @@ def build_parser() -> argparse.ArgumentParser:
         "methods", help="list the registered methods: family, engine, version, installed"
     )
     met.set_defaults(func=_cmd_methods)
+
+    ver = sub.add_parser(
+        "versions",
+        help="compare library version sets: the quick suite in one environment per set",
+        description="Build one environment per version set of FILE (once, reused; never "
+        "this one), run the gate's methods on its seeds and the asv benchmarks in each, and "
+        "judge every set against the first: quality by the gate's rule, timings by asv's. "
+        "Exit 0: every set ran and none regressed; 1: a candidate regressed on a gated "
+        "metric; 4: a set could not be installed, imported or run (the others ran and are "
+        "reported, with the installer's message); 2: bad input.",
+    )
+    ver.add_argument(
+        "spec", metavar="FILE", help="version sets (TOML), e.g. results/releases/versions.toml"
+    )
+    ver.add_argument("--out", required=True, metavar="DIR", help="versions.json, report.md, sets/")
+    ver.add_argument(
+        "--envs",
+        metavar="DIR",
+        default=".bnn_cache/envs",
+        help="where the environments are built and reused (default .bnn_cache/envs)",
+    )
+    ver.add_argument(
+        "--python",
+        metavar="EXE",
+        default=None,
+        help="interpreter the environments are made from (default: this one)",
+    )
+    ver.add_argument("--data-dir", metavar="DIR", help="local folder with the rupture files")
+    ver.add_argument("--resume", action="store_true", help="keep the fits and timings already run")
+    ver.add_argument("--report-only", action="store_true", help="only re-render DIR/report.md")
+    ver.set_defaults(func=_cmd_versions)
     return parser
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from bnn_models.cli._common import (
     DEFAULT_RUNS,
     EXIT_FAILED,
+    EXIT_SET_UNAVAILABLE,
     SeedSpec,
     _dataset,
     _overrides,
@@ -292,3 +293,39 @@ def _cmd_methods(args: argparse.Namespace) -> int:
 
     print(methods_table().to_string(index=False))
     return 0
+
+
+def _cmd_versions(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from bnn_models.io import write_text
+    from bnn_models.versions import load_spec, run_versions
+    from bnn_models.versions.report import render_markdown
+
+    out = Path(args.out)
+    if args.report_only:
+        try:
+            doc = json.loads((out / "versions.json").read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise BadInput(f"{out / 'versions.json'}: cannot read it ({err})") from None
+        print(write_text(out / "report.md", render_markdown(doc)))
+        return 0
+    spec = load_spec(args.spec)
+    if args.data_dir:
+        os.environ["BNN_BENCH_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    result = run_versions(
+        spec,
+        out,
+        envs_root=Path(args.envs),
+        python=args.python or sys.executable,
+        resume=args.resume,
+        command=shlex.join(["bnn-bench", "versions", *sys.argv[2:]]),
+        log=lambda s: print(s, flush=True),
+    )
+    for line in (out / "report.md").read_text().splitlines()[:12]:
+        print(line)
+    print(f"{out / 'report.md'}\n{out / 'versions.json'}")
+    if result.regressed:
+        return EXIT_FAILED
+    return EXIT_SET_UNAVAILABLE if result.unavailable else 0

@@ -17,6 +17,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_SCHEDULER_LOST",
+    "EXIT_SET_UNAVAILABLE",
     "SeedSpec",
 ]
 
@@ -25,6 +26,8 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 #: The dask scheduler went away mid-run: the fits it had not run are recorded as not run.
 EXIT_SCHEDULER_LOST = 3
+#: ``bnn-bench versions``: a version set could not be installed, imported or run.
+EXIT_SET_UNAVAILABLE = 4
 
 #: Where ``bnn-bench run`` writes by default: a git-ignored folder, so that a first
 #: run never replaces the committed reports under ``results/``.
