@@ -78,6 +78,7 @@ class SetOutcome:
             "env_reused": env.reused if env else None,
             "fits_s": suite.fits_s if suite else None,
             "asv_s": suite.asv_s if suite else None,
+            "load_1m": list(suite.load) if suite else None,
         }
 
 

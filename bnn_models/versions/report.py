@@ -43,6 +43,7 @@ def _sets_table(doc: dict) -> str:
     rows.append(["status", *status])
     rows.append(["environment built in", *[_secs(s["build_s"], s["env_reused"]) for s in sets]])
     rows.append(["suite ran in", *[_secs(_sum(s["fits_s"], s["asv_s"])) for s in sets]])
+    rows.append(["load (1 min) before, after", *[_load(s.get("load_1m")) for s in sets]])
     cols = [
         "library",
         *[f"{s['name']}" + (" (baseline)" if i == 0 else "") for i, s in enumerate(sets)],
@@ -53,6 +54,10 @@ def _sets_table(doc: dict) -> str:
 def _sum(*xs: float | None) -> float | None:
     known = [x for x in xs if x is not None]
     return sum(known) if len(known) == len(xs) else None
+
+
+def _load(load: list[float] | None) -> str:
+    return "" if not load else f"{load[0]:.2f}, {load[1]:.2f}"
 
 
 def _secs(x: float | None, reused: bool | None = None) -> str:

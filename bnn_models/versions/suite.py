@@ -47,6 +47,9 @@ class SuiteRun:
     asv_results: Path | None
     fits_s: float
     asv_s: float
+    #: The machine's 1-minute load average before the fits and after the timings: other
+    #: work on the machine while a set was timed shows here.
+    load: tuple[float, float] = (0.0, 0.0)
 
 
 def _env_vars(env: Env, project: Path) -> dict[str, str]:
@@ -110,6 +113,7 @@ def run_suite(
     """
     vars_ = _env_vars(env, project)
     py = str(env.python)
+    load_before = os.getloadavg()[0]
 
     def fits(seeds: str, folder: Path, resume: bool) -> list[str]:
         cmd = [py, "-m", "bnn_models.cli", "run", "--quick", "--methods", suite.methods]
@@ -149,4 +153,6 @@ def run_suite(
         log(f"  timings: asv run --python=same -b '{suite.asv_bench}'")
         proc = subprocess.run(bench, env=vars_, cwd=project, capture_output=True, text=True)
         _check(proc, "asv run")
-    return SuiteRun(out / "run", asv_dir and asv_dir / "results", fits_s, time.perf_counter() - t0)
+    asv_s = time.perf_counter() - t0
+    load = (load_before, os.getloadavg()[0])
+    return SuiteRun(out / "run", asv_dir and asv_dir / "results", fits_s, asv_s, load)
