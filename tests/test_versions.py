@@ -16,7 +16,7 @@ import bnn_models.versions as versions
 from bnn_models.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_SET_UNAVAILABLE, main
 from bnn_models.errors import BadInput
 from bnn_models.versions.compare import judge_quality, judge_timings
-from bnn_models.versions.envs import Env, EnvUnavailable, build_env, installer_message
+from bnn_models.versions.envs import Env, EnvUnavailable, build_env, env_key, installer_message
 from bnn_models.versions.report import render_markdown
 from bnn_models.versions.spec import VersionSet, load_spec, parse_spec, requirements_for
 from bnn_models.versions.suite import SuiteRun
@@ -106,6 +106,24 @@ def test_requirements_replace_and_add_pins():
     ]
     forced = VersionSet("x", {"pymc": "6.4.0"}, {"pymc-extras": "0.15.1"})
     assert "pymc-extras" not in requirements_for(forced, text)  # past the resolver, after it
+
+
+def test_a_pin_may_name_a_local_wheel(tmp_path: Path):
+    wheel = tmp_path / "dist" / "pymc-6.5.0rc1-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"one build")
+    raw = {"sets": [{"name": "a"}, {"name": "rc", "pins": {"pymc": "dist/" + wheel.name}}]}
+    spec = parse_spec(raw, "v.toml", tmp_path)  # relative to the file's folder
+    rc = spec.sets[1]
+    assert rc.changes() == f"pymc from {wheel.name}"
+    reqs = requirements_for(rc, "pymc==6.3.2\n")
+    assert reqs == f"pymc @ {wheel.as_uri()}\n"
+    first = env_key("3.12.1", reqs, {})
+    wheel.write_bytes(b"another build")  # same name, new content: a new environment
+    assert env_key("3.12.1", reqs, {}) != first
+    raw["sets"][1]["pins"] = {"pymc": "dist/missing.whl"}
+    with pytest.raises(BadInput, match=r"sets\[1\]\.pins\.pymc: no such file"):
+        parse_spec(raw, "v.toml", tmp_path)
 
 
 def test_installer_message_of_a_version_that_does_not_exist():

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bnn_models.io import write_json, write_text
 from bnn_models.provenance import LIBRARIES
-from bnn_models.versions.spec import VersionSet, requirements_for
+from bnn_models.versions.spec import VersionSet, is_artifact, requirement, requirements_for
 
 __all__ = ["Env", "EnvUnavailable", "build_env", "env_key", "installer_message"]
 
@@ -62,9 +62,17 @@ class Env:
 
 
 def env_key(python_version: str, requirements: str, no_deps: dict[str, str]) -> str:
-    """The environment's folder name: a hash of what was installed, and with which Python."""
-    text = json.dumps([python_version, requirements, sorted(no_deps.items())])
+    """The environment's folder name: a hash of what was installed, and with which Python
+    (a local wheel or archive by its content, so a rebuilt one is installed again)."""
+    named = [*requirements.split(), *no_deps.values()]
+    contents = [_sha256(Path(v)) for v in named if is_artifact(v) and Path(v).is_file()]
+    contents += [_sha256(Path(u.removeprefix("file://"))) for u in named if u.startswith("file://")]
+    text = json.dumps([python_version, requirements, sorted(no_deps.items()), contents])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def installer_message(output: str) -> str:
@@ -164,7 +172,7 @@ def build_env(
     pip = [str(env_python), "-m", "pip", "install", "--disable-pip-version-check"]
     steps.append(("pip install -r requirements.txt", [*pip, "-q", "-r", str(req_file)]))
     if vset.no_deps:
-        pinned = [f"{k}=={v}" for k, v in vset.no_deps.items()]
+        pinned = [requirement(k, v) for k, v in vset.no_deps.items()]
         steps.append(("pip install --no-deps", [*pip, "-q", "--no-deps", *pinned]))
     for stage, cmd in steps:
         proc = run(cmd)

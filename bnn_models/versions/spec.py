@@ -14,7 +14,8 @@
 
     [[sets]]
     name = "pymc-6.4.0"
-    pins = { pymc = "6.4.0" }                     # replace (or add) these pins
+    pins = { pymc = "6.4.0" }                     # replace (or add) these pins; also
+                                                  # "6.5.0rc1" or a local "dist/x.whl"
     no_deps = { "pymc-extras" = "0.15.1" }        # install these after, ignoring their metadata
 
 Every set starts from the project's ``requirements.txt``; ``pins`` replaces the ``==`` pins
@@ -41,8 +42,10 @@ __all__ = [
     "VersionSet",
     "VersionsSpec",
     "canonical",
+    "is_artifact",
     "load_spec",
     "parse_spec",
+    "requirement",
     "requirements_for",
 ]
 
@@ -73,8 +76,12 @@ class VersionSet:
 
     def changes(self) -> str:
         """The set in words: ``pymc==6.4.0; pymc-extras==0.15.1 (--no-deps)``."""
-        parts = [f"{k}=={v}" for k, v in self.pins.items()]
-        parts += [f"{k}=={v} (--no-deps)" for k, v in self.no_deps.items()]
+
+        def one(k: str, v: str) -> str:
+            return f"{k} from {Path(v).name}" if is_artifact(v) else f"{k}=={v}"
+
+        parts = [one(k, v) for k, v in self.pins.items()]
+        parts += [f"{one(k, v)} (--no-deps)" for k, v in self.no_deps.items()]
         return "; ".join(parts) or "requirements.txt as committed"
 
 
@@ -102,17 +109,28 @@ class VersionsSpec:
         return self.sets[0]
 
 
-def _pins(raw: object, where: str) -> dict[str, str]:
+def is_artifact(version: str) -> bool:
+    """A pin that names a local wheel or source archive instead of a version."""
+    return version.endswith((".whl", ".tar.gz", ".zip"))
+
+
+def _pins(raw: object, where: str, base: Path) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise BadInput(f'{where}: a table of package = "version", got {raw!r}')
     out: dict[str, str] = {}
     for name, version in raw.items():
         if not _NAME.match(str(name)):
             raise BadInput(f"{where}.{name}: not a package name")
+        if isinstance(version, str) and is_artifact(version):
+            path = (base / version).resolve()  # relative to the version-set file
+            if not path.is_file():
+                raise BadInput(f"{where}.{name}: no such file {path} (a local wheel or archive)")
+            out[canonical(str(name))] = str(path)
+            continue
         if not isinstance(version, str) or not _VERSION.match(version):
             raise BadInput(
-                f'{where}.{name}: a version is an exact version string such as "6.4.0", '
-                f"got {version!r}"
+                f'{where}.{name}: a version is an exact version string such as "6.4.0" '
+                f'(or a release candidate, "6.5.0rc1", or a local .whl/.tar.gz), got {version!r}'
             )
         out[canonical(str(name))] = version
     return out
@@ -147,7 +165,9 @@ def _suite(raw: object, where: str) -> SuiteSpec:
     return SuiteSpec(methods, tuple(seeds), bench, float(factor))
 
 
-def parse_spec(raw: Mapping[str, Any], source: str = "<versions>") -> VersionsSpec:
+def parse_spec(
+    raw: Mapping[str, Any], source: str = "<versions>", base: Path | None = None
+) -> VersionsSpec:
     """A version-set document (parsed TOML) as a :class:`VersionsSpec`.
 
     Raises
@@ -155,6 +175,7 @@ def parse_spec(raw: Mapping[str, Any], source: str = "<versions>") -> VersionsSp
     BadInput
         A missing, unknown or invalid field; the message names the file and the field.
     """
+    base = base or Path.cwd()
     if unknown := sorted(set(raw) - {"suite", "sets"}):
         raise BadInput(f"{source}: unknown table {unknown[0]!r} (known: suite, sets)")
     suite = _suite(raw.get("suite", {}), f"{source}: suite")
@@ -177,8 +198,8 @@ def parse_spec(raw: Mapping[str, Any], source: str = "<versions>") -> VersionsSp
             raise BadInput(f"{where}.name: letters, digits, '.', '_' or '-', got {name!r}")
         if name in {s.name for s in sets}:
             raise BadInput(f"{where}.name: {name!r} names two sets")
-        pins = _pins(entry.get("pins", {}), f"{where}.pins")
-        no_deps = _pins(entry.get("no_deps", {}), f"{where}.no_deps")
+        pins = _pins(entry.get("pins", {}), f"{where}.pins", base)
+        no_deps = _pins(entry.get("no_deps", {}), f"{where}.no_deps", base)
         sets.append(VersionSet(name, pins, no_deps, str(entry.get("description", ""))))
     return VersionsSpec(suite, tuple(sets), source)
 
@@ -192,7 +213,18 @@ def load_spec(path: str | Path) -> VersionsSpec:
         raise BadInput(f"{path}: cannot read the version-set file ({err.strerror})") from None
     except tomllib.TOMLDecodeError as err:
         raise BadInput(f"{path}: not valid TOML ({err})") from None
-    return parse_spec(raw, str(path))
+    return parse_spec(raw, str(path), path.parent)
+
+
+def requirement(name: str, version: str) -> str:
+    """One requirement line: ``name==version``, or ``name @ file:///...`` for a local artifact.
+
+    Examples
+    --------
+    >>> requirement("pymc", "6.4.0"), requirement("pymc", "/w/pymc-6.5.0-py3-none-any.whl")
+    ('pymc==6.4.0', 'pymc @ file:///w/pymc-6.5.0-py3-none-any.whl')
+    """
+    return f"{name} @ {Path(version).as_uri()}" if is_artifact(version) else f"{name}=={version}"
 
 
 def requirements_for(vset: VersionSet, requirements: str) -> str:
@@ -214,8 +246,8 @@ def requirements_for(vset: VersionSet, requirements: str) -> str:
         if key in vset.no_deps:
             continue  # installed afterwards with --no-deps: the resolver must not see it
         if key in left:
-            lines.append(f"{key}=={left.pop(key)}")
+            lines.append(requirement(key, left.pop(key)))
         else:
             lines.append(line)
-    lines += [f"{k}=={v}" for k, v in left.items()]
+    lines += [requirement(k, v) for k, v in left.items()]
     return "\n".join(lines) + "\n"
