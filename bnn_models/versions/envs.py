@@ -170,10 +170,12 @@ def build_env(
     steps: list[tuple[str, list[str]]] = [("venv", [python, "-m", "venv", str(path)])]
     req_file = path / "requirements.txt"
     pip = [str(env_python), "-m", "pip", "install", "--disable-pip-version-check"]
-    steps.append(("pip install -r requirements.txt", [*pip, "-q", "-r", str(req_file)]))
+    # Not quiet: with -q pip leaves out why a resolution is impossible ("The conflict is
+    # caused by: ..."), the one part of its message a report needs.
+    steps.append(("pip install -r requirements.txt", [*pip, "-r", str(req_file)]))
     if vset.no_deps:
         pinned = [requirement(k, v) for k, v in vset.no_deps.items()]
-        steps.append(("pip install --no-deps", [*pip, "-q", "--no-deps", *pinned]))
+        steps.append(("pip install --no-deps", [*pip, "--no-deps", *pinned]))
     for stage, cmd in steps:
         proc = run(cmd)
         if proc.returncode != 0:
