@@ -124,17 +124,19 @@ def discovered_params(benchmark: str) -> tuple[list[Any], ...] | None:
     """The parameter lists asv recorded for ``benchmark`` (``"ops.VIStepBackend"``) when
     it discovered the suite for the run under way; None outside asv or before a discovery.
 
-    asv discovers the suite once per run, on its newest commit, and has every commit run
-    the combination at an index into the lists it recorded then. A class whose lists come
-    from an API older commits lack (the VI backends) takes these where the commit measured
-    cannot form its own, so that its ``setup`` is reached and skips with the reason,
-    rather than asv failing on an index the commit's empty list does not have.
+    asv discovers the suite once per run, on its first commit (a range's newest), and has
+    every commit run the combination at an index into the lists it recorded then. A class
+    whose lists come from an API older commits lack (the VI backends) takes these where
+    the commit measured cannot form its own, so that its ``setup`` is reached and skips
+    with the reason, rather than asv failing on an index the commit's empty list lacks.
     """
     conf_dir = os.environ.get("ASV_CONF_DIR")
     if not conf_dir:
         return None
-    from asv.util import load_json  # asv's reader: the files are asv's, with its comments
-
+    try:  # asv's reader: the files are asv's, with its comments
+        from asv.util import load_json
+    except ImportError:  # an environment without asv itself: nothing to read it with
+        return None
     conf = load_json(Path(conf_dir) / "asv.conf.json", js_comments=True)
     path = Path(conf_dir) / conf.get("results_dir", "results") / "benchmarks.json"
     if not path.is_file():
