@@ -21,7 +21,7 @@ TEST_WORKERS ?= logical
 step = t0=$$SECONDS && $(1) && echo "[ci] $(1) took $$((SECONDS - t0)) s"
 PYTEST_PARALLEL = --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist worksteal
 
-.PHONY: install test test-slow docs bench bench-quick results-rupture results-rupture-quick results-reference-floor results-rupture-methods results-scaling results-shift results-coverage results-sbc results-releases lint asv asv-compare asv-publish baseline check ci ci-checks ci-asv clean
+.PHONY: install test test-slow docs bench bench-quick results-rupture results-rupture-quick results-reference-floor results-rupture-methods results-scaling results-shift results-coverage results-sbc results-releases lint asv asv-compare asv-history asv-publish baseline check ci ci-checks ci-asv clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -130,9 +130,17 @@ lint: install
 # `make asv` runs the suite in .venv and keeps the results under .asv/ for `make asv-publish`;
 # `make asv-compare BASE=<rev>` builds BASE and HEAD in .asv/env and compares the timings
 # side by side (ASV_BENCH: which benchmarks; ASV_FACTOR: the ratio that counts as a change).
+# `make asv-history ASV_RANGE=<revs>` measures past commits in built environments (each
+# commit's wheel over its own pinned requirements.txt, in .asv/env) and publishes the
+# dashboard. ASV_RANGE is what `asv run` takes: A^..B (A to B, both included), A^! (one
+# commit), HASHFILE:FILE (listed commits, newest first: asv discovers the benchmarks on
+# the first). ASV_STEPS=N measures N commits spread over the range. Benchmarks that
+# already have results are skipped, so a stopped run resumes where it stopped.
 ASV := $(VENV)/bin/asv
 ASV_FACTOR ?= 2
 ASV_BENCH ?= ^(ops|scaling)\.
+ASV_RANGE ?=
+ASV_STEPS ?=
 export BNN_BENCH_PROFILE ?= quick
 
 asv: install
@@ -144,6 +152,15 @@ asv: install
 asv-compare: install
 	@$(ASV) machine --yes > /dev/null
 	$(ASV) continuous --factor $(ASV_FACTOR) --split --show-stderr -b '$(ASV_BENCH)' $(BASE) HEAD
+
+asv-history: install
+	@test -n '$(ASV_RANGE)' || { echo "usage: make asv-history ASV_RANGE='A^..B' (or 'A^!', HASHFILE:FILE) [ASV_STEPS=N]" >&2; exit 2; }
+	@$(ASV) machine --yes > /dev/null
+	@# published even when a benchmark failed at some commit; the exit status is asv run's
+	rc=0; $(ASV) run --show-stderr --skip-existing -b '$(ASV_BENCH)' \
+	  $(if $(ASV_STEPS),--steps $(ASV_STEPS)) '$(ASV_RANGE)' || rc=$$?; \
+	  $(ASV) publish && echo "dashboard: .asv/html/index.html (serve it with: $(ASV) preview)"; \
+	  exit $$rc
 
 asv-publish: install
 	$(ASV) publish

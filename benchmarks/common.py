@@ -15,17 +15,26 @@ Fit benchmarks carry the profile as their first parameter, so quick and full num
 never land on the same line of an asv graph. Their methods come from the registry
 (:data:`bnn_models.inference.METHODS`), chosen by family, so a newly registered method
 is benchmarked with no change here.
+
+Over history (``asv run A..B`` with built environments) the benchmarks are always this
+checkout's while ``bnn_models`` is the wheel of the commit measured: what the suite uses
+of ``bnn_models`` that an older commit may not have is looked up in setup through
+:func:`required`, whose ``NotImplementedError`` asv records as a skip. Importing the
+suite never needs more than the API the package has had since the suite's first commits
+(the data loaders, the method registry, ``build_bnn``, the runner).
 """
 
 from __future__ import annotations
 
+import ast
 import functools
+import importlib
 import math
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pymc as pm
@@ -33,11 +42,12 @@ from threadpoolctl import threadpool_limits
 
 from bnn_models.data import Dataset, load_rupture, make_teacher
 from bnn_models.errors import BadInput
-from bnn_models.inference import METHODS, resolve_methods, steps
-from bnn_models.inference.steps import VI_BACKENDS
-from bnn_models.metrics import METRICS, Metric
+from bnn_models.inference import METHODS, resolve_methods
 from bnn_models.reference import CACHE_ENV, resolve_reference
 from bnn_models.runner import run_benchmark
+
+if TYPE_CHECKING:
+    from bnn_models.metrics import Metric
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -57,14 +67,18 @@ __all__ = [
     "VI_METHODS",
     "PACKED_FACTOR_METHODS",
     "VI_STEP_METHODS",
+    "backend_params",
     "fit_all",
     "fit_entry",
     "get_profile",
     "chosen_methods",
+    "discovered_params",
     "initial_vector",
+    "installed",
     "metric_tracks",
     "methods_of",
     "one_blas_thread",
+    "required",
     "rupture",
     "teacher",
     "tracked_value",
@@ -80,6 +94,73 @@ _PROFILES = ("quick", "full")
 FIT_SEED = 0
 #: Seed of the synthetic teacher data of the scaling benchmarks.
 TEACHER_SEED = 0
+
+
+def installed(path: str) -> Any:
+    """The object at ``path`` (``"package.module:name"``) in the installed ``bnn_models``,
+    or None where the commit being measured predates it.
+
+    Only a missing module or attribute counts as predating: a module that exists but
+    fails to import raises, so a broken commit still fails its benchmarks.
+
+    Examples
+    --------
+    >>> installed("bnn_models.inference:METHODS") is METHODS
+    True
+    >>> installed("bnn_models.inference:no_such_name") is None
+    True
+    """
+    module, _, name = path.partition(":")
+    try:
+        found = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name is not None and module.startswith(err.name):
+            return None
+        raise
+    return getattr(found, name, None)
+
+
+def discovered_params(benchmark: str) -> tuple[list[Any], ...] | None:
+    """The parameter lists asv recorded for ``benchmark`` (``"ops.VIStepBackend"``) when
+    it discovered the suite for the run under way; None outside asv or before a discovery.
+
+    asv discovers the suite once per run, on its first commit (a range's newest), and has
+    every commit run the combination at an index into the lists it recorded then. A class
+    whose lists come from an API older commits lack (the VI backends) takes these where
+    the commit measured cannot form its own, so that its ``setup`` is reached and skips
+    with the reason, rather than asv failing on an index the commit's empty list lacks.
+    """
+    conf_dir = os.environ.get("ASV_CONF_DIR")
+    if not conf_dir:
+        return None
+    try:  # asv's reader: the files are asv's, with its comments
+        from asv.util import load_json
+    except ImportError:  # an environment without asv itself: nothing to read it with
+        return None
+    conf = load_json(Path(conf_dir) / "asv.conf.json", js_comments=True)
+    path = Path(conf_dir) / conf.get("results_dir", "results") / "benchmarks.json"
+    if not path.is_file():
+        return None
+    for name, entry in load_json(path).items():
+        if name.startswith(f"{benchmark}.") and isinstance(entry, dict):
+            # asv stores each value as its repr
+            return tuple([ast.literal_eval(v) for v in values] for values in entry["params"])
+    return None
+
+
+def required(path: str) -> Any:
+    """:func:`installed`, for a benchmark's ``setup``: a commit without ``path`` raises
+    ``NotImplementedError``, which asv records as a skip with this message.
+
+    Raises
+    ------
+    NotImplementedError
+        The installed ``bnn_models`` has no ``path``.
+    """
+    found = installed(path)
+    if found is None:
+        raise NotImplementedError(f"{path}: not in the bnn_models of the commit measured")
+    return found
 
 
 def methods_of(family: str) -> list[str]:
@@ -125,11 +206,22 @@ VI_STEP_METHODS = [m for m in VI_METHODS if hasattr(METHODS[m].settings, "infere
 PACKED_FACTOR_METHODS = [
     m for m in VI_STEP_METHODS if "packed_factor" in METHODS[m].settings.__dataclass_fields__
 ]
-#: PyTensor backends a PyMC user can compile the model's functions to, and their modes.
-BACKENDS = VI_BACKENDS
+#: PyTensor backends a PyMC user can compile the model's functions to, and their modes;
+#: None where the commit measured predates ``bnn_models.inference.steps`` (the classes
+#: over backends then take asv's recorded parameters: :func:`backend_params`).
+BACKENDS: dict[str, str] | None = installed("bnn_models.inference.steps:VI_BACKENDS")
 #: The method whose predictive spread the others' is compared with: the first
 #: registered MCMC method (None when there is none).
 MCMC_REFERENCE: str | None = MCMC_METHODS[0] if MCMC_METHODS else None
+
+
+def backend_params(benchmark: str, *lists: list[Any]) -> tuple[list[Any], ...]:
+    """``params`` of a class over ``lists`` and the backends (last): the backends of the
+    installed ``bnn_models``, or where it has none, what asv recorded at discovery
+    (:func:`discovered_params`; none recorded: no combination)."""
+    if BACKENDS is not None:
+        return (*lists, list(BACKENDS))
+    return discovered_params(benchmark) or (*lists, [])
 
 
 def get_profile() -> str:
@@ -174,7 +266,14 @@ def teacher(rows: int) -> Dataset:
 
 #: The methods of the uncertainty benchmarks (fits on other data, so kept few): those of
 #: the design card's set (:data:`bnn_models.inference.METHOD_SETS`) that the suite runs.
-UNCERTAINTY_METHODS = [m for m in resolve_methods("design") if m in METHOD_NAMES]
+def _design_methods() -> list[str]:
+    try:
+        return resolve_methods("design")
+    except BadInput:  # a commit before the method sets: no uncertainty benchmarks
+        return []
+
+
+UNCERTAINTY_METHODS = [m for m in _design_methods() if m in METHOD_NAMES]
 
 
 def fit_all(
@@ -254,7 +353,7 @@ def fit_entry(cache: dict, profile: str, method: str) -> dict:
 
 def initial_vector(model: object) -> np.ndarray:
     """The model's initial point at :data:`FIT_SEED`, raveled as ``logp_dlogp_function`` takes it."""
-    return steps.initial_vector(model, FIT_SEED)  # type: ignore[arg-type]
+    return required("bnn_models.inference.steps:initial_vector")(model, FIT_SEED)
 
 
 def vi_step_function(
@@ -265,7 +364,8 @@ def vi_step_function(
     **overrides: Any,
 ) -> object:
     """:func:`bnn_models.inference.steps.vi_step_function` at :data:`FIT_SEED`."""
-    return steps.vi_step_function(model, method, backend, start, seed=FIT_SEED, **overrides)
+    step_function = required("bnn_models.inference.steps:vi_step_function")
+    return step_function(model, method, backend, start, seed=FIT_SEED, **overrides)
 
 
 def _direction_text(direction: str) -> str:
@@ -309,7 +409,7 @@ def metric_tracks(cls: type) -> type:
     """Give the asv class ``cls`` one ``track_<name>`` per metric of the metric table
     (:data:`bnn_models.metrics.METRICS`) whose track names this class as its suite, each
     with its ``.unit`` and a docstring that states its direction."""
-    for metric in METRICS.values():
+    for metric in _metric_table().values():
         track = metric.track
         if track is not None and track.suite == cls.__name__:
             setattr(cls, f"track_{track.name}", _track_function(metric))
@@ -318,7 +418,12 @@ def metric_tracks(cls: type) -> type:
 
 def tracked_names() -> list[str]:
     """The ``track_`` benchmarks the metric table asks for, in table order."""
-    return [f"track_{m.track.name}" for m in METRICS.values() if m.track is not None]
+    return [f"track_{m.track.name}" for m in _metric_table().values() if m.track is not None]
+
+
+def _metric_table() -> dict[str, Metric]:
+    # A commit before the metric table has no generated tracks (asv: benchmark not found).
+    return installed("bnn_models.metrics:METRICS") or {}
 
 
 def one_blas_thread() -> object:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
+import json
 import math
 import sys
 import timeit
@@ -438,3 +440,122 @@ def test_the_packed_factor_benchmark_times_the_same_step_both_ways():
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-10)
     with pytest.raises(NotImplementedError, match="on jax: BadInput"):
         ops.VIStepPackedFactor().setup(common.PACKED_FACTOR_METHODS[0], True, "jax")
+
+
+# Over history asv builds each commit's wheel but imports this checkout's suite: what the
+# suite uses of bnn_models that a commit lacks must skip (NotImplementedError in setup).
+
+
+def test_what_a_commit_lacks_is_none_and_a_skip_that_names_it(monkeypatch):
+    assert common.installed("bnn_models.inference:METHODS") is METHODS
+    assert common.installed("bnn_models.inference:no_such_name") is None
+    assert common.installed("bnn_models.no_such_module:anything") is None
+    with pytest.raises(NotImplementedError, match=r"bnn_models\.no_such_module:anything"):
+        common.required("bnn_models.no_such_module:anything")
+
+    # a module that exists but cannot import is a broken commit, not an older one
+    def broken(name):
+        raise ModuleNotFoundError("No module named 'scipy'", name="scipy")
+
+    monkeypatch.setattr(importlib, "import_module", broken)
+    with pytest.raises(ModuleNotFoundError, match="scipy"):
+        common.installed("bnn_models.inference.steps:vi_step_function")
+
+
+@pytest.mark.skipif(not rupture_available(), reason="rupture files not available offline")
+def test_a_commit_before_the_vi_steps_skips_their_benchmarks(monkeypatch):
+    """As at a commit before bnn_models.inference.steps: the timings that need it skip with
+    the name of what is missing; those that do not still run."""
+    from benchmarks import ops
+    from bnn_models.inference import steps
+
+    for name in ("vi_step_function", "initial_vector", "backend_mode"):
+        monkeypatch.delattr(steps, name)
+    cases = [
+        (ops.VIStep(), ("advi",), "steps:vi_step_function"),
+        (ops.VIStepBackend(), ("advi", "numba"), "steps:vi_step_function"),
+        (ops.LogpGrad(), (), "steps:initial_vector"),
+        (ops.LogpGradBackend(), ("numba",), "steps:backend_mode"),
+    ]
+    try:
+        for bench, args, missing in cases:
+            with pytest.raises(NotImplementedError, match=missing):
+                bench.setup(*args)
+        build = ops.BuildModel()
+        build.setup()
+        build.time_build_bnn()
+    finally:
+        for bench in [b for b, _, _ in cases] + [build]:
+            if hasattr(bench, "blas"):
+                bench.blas.restore_original_limits()
+
+
+def test_a_commit_before_the_fused_likelihood_skips_its_benchmark(monkeypatch):
+    from benchmarks import ops
+
+    def build_bnn(X, y, *, n_hidden=12, prior_sigma=1.0, feature_names=None):
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(ops, "build_bnn", build_bnn)
+    for likelihood in ops.LogpGradFused.params[0]:
+        with pytest.raises(NotImplementedError, match=r"fused=\.\.\."):
+            ops.LogpGradFused().setup(likelihood)
+
+
+def _asv_layout(tmp_path, recorded):
+    (tmp_path / "asv.conf.json").write_text(
+        '// JSON with comments, as asv reads it\n{"version": 1, "results_dir": "res"}\n'
+    )
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / "benchmarks.json").write_text(json.dumps({**recorded, "version": 2}))
+
+
+def test_discovered_params_are_asvs_recorded_lists(tmp_path, monkeypatch):
+    recorded = {
+        "ops.VIStepBackend.time_vi_step": {
+            "params": [["'advi'", "'fullrank_advi'"], ["'numba'", "'c'"]],
+        },
+        "ops.VIStepPackedFactor.time_vi_step": {
+            "params": [["'fullrank_advi'"], ["False", "True"], ["'numba'"]],
+        },
+    }
+    _asv_layout(tmp_path, recorded)
+    monkeypatch.delenv("ASV_CONF_DIR", raising=False)
+    assert common.discovered_params("ops.VIStepBackend") is None  # not under asv
+    monkeypatch.setenv("ASV_CONF_DIR", str(tmp_path))
+    assert common.discovered_params("ops.VIStepBackend") == (
+        ["advi", "fullrank_advi"],
+        ["numba", "c"],
+    )
+    assert common.discovered_params("ops.VIStepPackedFactor") == (
+        ["fullrank_advi"],
+        [False, True],
+        ["numba"],
+    )
+    assert common.discovered_params("ops.VIStep") is None  # a prefix of another name
+    # a commit without backends takes the recorded lists; none recorded: no combination
+    monkeypatch.setattr(common, "BACKENDS", None)
+    assert common.backend_params("ops.VIStepBackend", ["advi"]) == (
+        ["advi", "fullrank_advi"],
+        ["numba", "c"],
+    )
+    assert common.backend_params("ops.LogpGradBackend") == ([],)
+    monkeypatch.setattr(common, "BACKENDS", {"numba": "NUMBA", "jax": "JAX"})
+    assert common.backend_params("ops.VIStepBackend", ["advi"]) == (["advi"], ["numba", "jax"])
+
+
+def test_backend_params_name_their_own_class():
+    """backend_params looks asv's record up by the class's name: each call names its own."""
+    calls = 0
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        for cls in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            for node in ast.walk(cls):
+                if (
+                    isinstance(node, ast.Call)
+                    and getattr(node.func, "id", None) == "backend_params"
+                ):
+                    calls += 1
+                    assert node.args[0].value == f"{path.stem}.{cls.name}", path.name
+    assert calls == 3
