@@ -19,6 +19,7 @@ from benchmarks.common import (
     VI_STEP_METHODS,
     backend_params,
     initial_vector,
+    installed,
     one_blas_thread,
     required,
     rupture,
@@ -104,9 +105,14 @@ class LogpGradBackend:
 
     def setup(self, backend: str) -> None:
         backend_mode = required("bnn_models.inference.steps:backend_mode")
+        refused = installed("bnn_models.errors:AccelerationUnavailable") or ()
         self.blas = one_blas_thread()
         model = _model()
-        self.fn = model.logp_dlogp_function(ravel_inputs=True, mode=backend_mode(backend))
+        try:
+            mode = backend_mode(backend)
+        except refused as err:  # an opt-in backend refusing untested PyMC/PyTensor versions
+            raise NotImplementedError(f"{backend}: {err}") from err
+        self.fn = model.logp_dlogp_function(ravel_inputs=True, mode=mode)
         self.x = initial_vector(model)
         self.fn(self.x)
 

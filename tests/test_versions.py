@@ -239,7 +239,11 @@ def test_timings_follow_asvs_rule():
     assert (
         judge_timings(base, noisy, 1.1).iloc[0]["verdict"] == "same"
     )  # ratio 1.5, not significant
-    assert judge_timings(base, {}, 1.1).iloc[0]["verdict"] == "missing"
+    assert judge_timings(base, {}, 1.1).iloc[0]["verdict"] == "not run in the candidate"
+    failed = {"a": (None, None, None, "seconds")}  # asv's record of a failed benchmark
+    assert judge_timings(base, failed, 1.1).iloc[0]["verdict"] == "failed in the candidate"
+    skipped = {"a": (float("nan"), None, None, "seconds")}
+    assert judge_timings(skipped, base, 1.1).iloc[0]["verdict"] == "skipped in the baseline"
 
 
 # ------------------------------------------------------------------- the command, end to end
@@ -297,6 +301,7 @@ def test_an_uninstallable_set_is_reported_and_the_others_run(fake_sets: Path, ca
     assert "**broken** (pymc==6.1.0): **could not be installed**" in report
     assert "depends on pymc<6.4 and >=6.3.0" in report  # pip's own words
     assert "**same** (pymc==6.2.0) against pinned: quality within the gate's tolerance" in report
+    assert "every one equal to the baseline's: same seeds, same numbers" in report
 
 
 def test_a_regressed_candidate_exits_1_with_the_metric_named(fake_sets: Path):

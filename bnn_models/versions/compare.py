@@ -64,8 +64,11 @@ def _row(name: str, unit: str, base: tuple, cand: tuple, factor: float) -> dict:
 
     (bv, bst, bsa), (cv, cst, csa) = base, cand
     row = {"benchmark": name, "unit": unit, "baseline": bv, "candidate": cv}
-    if bv is None or cv is None or not (math.isfinite(bv) and math.isfinite(cv)) or bv <= 0:
-        return row | {"verdict": "missing" if bv is None or cv is None else "failed"}
+    for side, v in (("baseline", bv), ("candidate", cv)):
+        # asv records a failed benchmark as None and a skipped one as NaN
+        if v is None or not math.isfinite(v) or v <= 0:
+            state = "failed" if v is None else "skipped" if v != v else "invalid"
+            return row | {"verdict": f"{state} in the {side}"}
     berr = get_err(bv, bst) if bst else math.nan
     cerr = get_err(cv, cst) if cst else math.nan
     ratio = cv / bv
@@ -104,9 +107,11 @@ def judge_timings(base: dict[str, tuple], cand: dict[str, tuple], factor: float)
     """Side-by-side timings of two sets (:func:`asv_timings` or :func:`fit_timings`)."""
     rows = []
     for name in sorted(set(base) | set(cand)):
-        b = base.get(name, (None, None, None, "seconds"))
-        c = cand.get(name, (None, None, None, b[3]))
-        rows.append(_row(name, b[3], b[:3], c[:3], factor))
+        if name not in base or name not in cand:
+            side = "baseline" if name not in base else "candidate"
+            rows.append({"benchmark": name, "unit": "seconds", "verdict": f"not run in the {side}"})
+            continue
+        rows.append(_row(name, base[name][3], base[name][:3], cand[name][:3], factor))
     return pd.DataFrame(rows, columns=TIMING_COLUMNS)
 
 

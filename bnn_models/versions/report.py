@@ -139,13 +139,17 @@ def _verdicts(doc: dict) -> list[str]:
         faster = [r["benchmark"] for r in rows if r["verdict"] == "faster"]
         if c["passed"]:
             q = f"quality within the gate's tolerance on all {c['n_gated']} gated metrics"
-            closest = max(
+            if all(r.get("now") == r.get("baseline") for r in c["quality"]):
+                q += " (every one equal to the baseline's: same seeds, same numbers)"
+            elif closest := max(
                 (r for r in c["quality"] if r.get("excess") is not None),
                 key=lambda r: r["excess"],
                 default=None,
-            )
-            if closest:
-                q += f" (closest: {closest['method']} {closest['metric']} at {closest['excess']:.2f} of its tolerance)"
+            ):
+                q += (
+                    f" (closest: {closest['method']} {closest['metric']} at "
+                    f"{closest['excess']:.2f} of its tolerance)"
+                )
         else:
             bad = [
                 f"{r['method']} {r['metric']}" for r in c["quality"] if r["verdict"] == "REGRESSED"
@@ -155,6 +159,8 @@ def _verdicts(doc: dict) -> list[str]:
             f" ({', '.join(slower)})" if slower else ""
         )
         t += f", {len(faster)} faster" + (f" ({', '.join(faster)})" if faster else "")
+        if other := [r for r in c["timings"] if r not in rows]:
+            t += "; " + ", ".join(f"{r['benchmark']} {r['verdict']}" for r in other)
         lines.append(f"{head} against {base}: {q}; {t}.")
     return lines
 

@@ -111,6 +111,7 @@ def run_suite(
     SuiteFailed
         The run or asv could not start or crashed (not: a fit failed), with its message.
     """
+    out = out.resolve()  # asv reads relative paths from its configuration's folder
     vars_ = _env_vars(env, project)
     py = str(env.python)
     load_before = os.getloadavg()[0]
@@ -152,7 +153,11 @@ def run_suite(
         bench += ["--show-stderr"] + (["--skip-existing"] if resume else [])
         log(f"  timings: asv run --python=same -b '{suite.asv_bench}'")
         proc = subprocess.run(bench, env=vars_, cwd=project, capture_output=True, text=True)
-        _check(proc, "asv run")
+        # asv exits 2 when a benchmark failed: that benchmark is recorded as failed (the
+        # report shows it), the others were measured. No results at all is a failure.
+        _check(proc, "asv run", ok=(0, 2))
+        if not any((asv_dir / "results" / ASV_MACHINE).glob("*-*.json")):
+            raise SuiteFailed("asv run", installer_message(proc.stdout + proc.stderr))
     asv_s = time.perf_counter() - t0
     load = (load_before, os.getloadavg()[0])
     return SuiteRun(out / "run", asv_dir and asv_dir / "results", fits_s, asv_s, load)
