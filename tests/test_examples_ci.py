@@ -6,6 +6,7 @@ and when timings fail the job). The workflow engine itself is not available offl
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -205,3 +206,14 @@ def test_script_refuses_a_bad_base_or_folder(tmp_path: Path):
     assert "BASE 'no-such-branch' is not a commit here" in done.stderr
     done = _script(tmp_path, env)
     assert done.returncode == 2 and "run me from the project's root" in done.stderr
+
+
+def test_every_setting_of_the_script_is_documented():
+    """The script's header and docs/ci.md name the same variables (neither drifts)."""
+    header = SCRIPT.read_text().split("\nset -euo pipefail", 1)[0]
+    named = set(re.findall(r"^#   (\w+)=", header, flags=re.M))
+    used = set(re.findall(r"\$\{((?:BNN_CI|BNN_BENCH|ASV)_\w+)", SCRIPT.read_text()))
+    assert used <= named  # every variable the script reads is in its header
+    docs = (ROOT / "docs" / "ci.md").read_text()
+    documented = set(re.findall(r"^\| `(\w+)` \|", docs, flags=re.M))
+    assert named == documented

@@ -20,6 +20,7 @@
 #   BNN_CI_SEEDS=1               a fresh run fits the baseline's first N seeds
 #   BNN_CI_RUN=                  a `bnn-bench run` folder to gate instead of a fresh run
 #   BNN_CI_ASV=1                 0: no timings
+#   BNN_CI_BASE=origin/$GITHUB_BASE_REF, else origin/main   BASE, when no argument names it
 #   BNN_CI_ASV_BENCH='^ops\.'    the asv benchmarks to compare (a regular expression)
 #   ASV_FACTOR=2                 the ratio of timings that asv calls a change
 #   BNN_CI_ASV_FAIL=0            1: asv's verdict counts too (slower by ASV_FACTOR, or asv
