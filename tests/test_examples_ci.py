@@ -192,6 +192,13 @@ def test_script_reports_asv_and_fails_on_it_only_when_asked(tmp_path: Path):
     assert "Creating environments" not in summary
     # BNN_CI_ASV_FAIL=1: the slower timing fails the job.
     assert _script(ROOT, env | {"BNN_CI_ASV_FAIL": "1"}, "HEAD~1").returncode == 1
+    # asv failing (an environment that does not build): reported; failing only when asked.
+    fake.write_text('echo "$*" >> "$FAKE_ASV_CALLS"; [ "$1" = machine ] || exit 2\n')
+    done = _script(ROOT, env, "HEAD~1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "**asv failed** (exit status 2; the log is in the artifacts); reported, not" in summary
+    assert _script(ROOT, env | {"BNN_CI_ASV_FAIL": "1"}, "HEAD~1").returncode == 1
     # HEAD against itself: nothing to compare, asv not run.
     calls.unlink()
     done = _script(ROOT, env | {"BNN_CI_ASV_FAIL": "1"}, "HEAD")

@@ -119,10 +119,12 @@ if [ "$USE_ASV" = 1 ]; then
     echo "HEAD is BASE: no timings to compare." | tee -a "$SUMMARY"
   else
     t0=$SECONDS
-    "${ASV[@]}" machine --yes > /dev/null
+    "${ASV[@]}" machine --yes > "$OUT/asv.log" 2>&1 || asv_rc=$?
     # --no-only-changed: every compared benchmark in the table, not only those that moved.
-    "${ASV[@]}" continuous --factor "$FACTOR" --split --no-only-changed --show-stderr \
-      -b "$BENCH" "$base_sha" "$head_sha" 2>&1 | tee "$OUT/asv.log" || asv_rc=$?
+    if [ "$asv_rc" = 0 ]; then
+      "${ASV[@]}" continuous --factor "$FACTOR" --split --no-only-changed --show-stderr \
+        -b "$BENCH" "$base_sha" "$head_sha" 2>&1 | tee -a "$OUT/asv.log" || asv_rc=$?
+    fi
     step "asv continuous" "$t0"
     if [ "$asv_rc" = 0 ]; then
       verdict="no benchmark slower by more than a factor $FACTOR"
