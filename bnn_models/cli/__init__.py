@@ -209,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chk.add_argument("--all", action="store_true", help="print every gated metric")
     chk.add_argument(
+        "--markdown",
+        metavar="FILE",
+        help="also write the verdict as GitHub-flavoured Markdown to FILE (a CI job summary: "
+        "every gated metric, regressed rows first)",
+    )
+    chk.add_argument(
         "--write-baseline",
         action="store_true",
         help="write FILE from the --run folders (>= 3 seeds per method) instead of checking",

@@ -188,9 +188,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     from bnn_models.gate import check, write_baseline
     from bnn_models.inference import resolve_methods
-    from bnn_models.report.check import format_baseline, format_check
+    from bnn_models.report.check import format_baseline, format_check, write_check_markdown
 
     runs = [Path(r) for r in args.run or []]
+    if args.write_baseline and args.markdown:
+        raise BadInput("--markdown: only a check writes Markdown, not --write-baseline")
     if args.write_baseline:
         doc = write_baseline(Path(args.baseline), runs)
         print("\n".join(format_baseline(doc, Path(args.baseline))))
@@ -204,6 +206,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         log=lambda s: print(s, flush=True),
     )
     print("\n".join(format_check(result, show_all=args.all)))
+    if args.markdown:
+        print(f"markdown: {write_check_markdown(result, args.markdown)}")
     return 0 if result.passed else EXIT_FAILED
 
 
