@@ -104,8 +104,17 @@ def _cut(line: str) -> str:
     return line if len(line) <= _LINE else line[: _LINE - 5] + " ...)"
 
 
+def _text(proc: subprocess.CompletedProcess) -> str:
+    """A finished command's output (stderr folded into stdout by :func:`_run`)."""
+    return (proc.stdout or "") + (proc.stderr or "")
+
+
 def _run(cmd: Sequence[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    # One stream, in the order written: pip explains a conflict on stdout ("The conflict
+    # is caused by: ...") between the ERROR lines it writes to stderr.
+    return subprocess.run(
+        list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False
+    )
 
 
 def _probe_code() -> str:
@@ -153,7 +162,7 @@ def build_env(
     reqs = requirements_for(vset, requirements)
     version = run([python, "-c", "import platform; print(platform.python_version())"])
     if version.returncode != 0:
-        raise EnvUnavailable("python", installer_message(version.stdout + version.stderr))
+        raise EnvUnavailable("python", installer_message(_text(version)))
     key = env_key(version.stdout.strip(), reqs, dict(vset.no_deps))
     path = Path(root) / key
     env_python = path / "bin" / "python"
@@ -180,13 +189,13 @@ def build_env(
         proc = run(cmd)
         if proc.returncode != 0:
             shutil.rmtree(path, ignore_errors=True)
-            raise EnvUnavailable(stage, installer_message(proc.stdout + proc.stderr))
+            raise EnvUnavailable(stage, installer_message(_text(proc)))
         if stage == "venv":
             write_text(req_file, reqs)
     probe = run([str(env_python), "-c", _probe_code()])
     if probe.returncode != 0:
         shutil.rmtree(path, ignore_errors=True)
-        raise EnvUnavailable("import", installer_message(probe.stdout + probe.stderr))
+        raise EnvUnavailable("import", installer_message(_text(probe)))
     versions = json.loads(probe.stdout.strip().splitlines()[-1])
     check = run([str(env_python), "-m", "pip", "check"])
     build_s = time.perf_counter() - t0
@@ -194,7 +203,7 @@ def build_env(
         "set": vset.name,
         "versions": versions,
         "build_s": build_s,
-        "pip_check": (check.stdout + check.stderr).strip(),
+        "pip_check": (_text(check)).strip(),
         "python": os.fspath(python),
     }
     write_json(ready, doc)

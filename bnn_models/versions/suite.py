@@ -26,6 +26,9 @@ from bnn_models.versions.spec import SuiteSpec
 
 __all__ = ["ASV_MACHINE", "SuiteFailed", "SuiteRun", "asv_config", "run_suite"]
 
+#: Child processes' output as one stream, in the order written (messages keep their context).
+_OUTPUT: dict = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+
 #: The asv machine name the timings are filed under (one machine: this one).
 ASV_MACHINE = "bnn-bench-versions"
 
@@ -86,7 +89,7 @@ def asv_config(project: Path, out: Path) -> Path:
 
 def _check(proc: subprocess.CompletedProcess, stage: str, ok: tuple[int, ...] = (0,)) -> None:
     if proc.returncode not in ok:
-        raise SuiteFailed(stage, installer_message(proc.stdout + proc.stderr))
+        raise SuiteFailed(stage, installer_message(proc.stdout))
 
 
 def run_suite(
@@ -127,16 +130,16 @@ def run_suite(
         # cold, and its first fits would be timed compiling what the other sets load.
         warm = fits(f"{suite.seeds[0]},", out / "warmup", False)
         log(f"  warm-up: {' '.join(warm[1:])}")
-        proc = subprocess.run(warm, env=vars_, cwd=project, capture_output=True, text=True)
+        proc = subprocess.run(warm, env=vars_, cwd=project, **_OUTPUT)
         _check(proc, "bnn-bench run (warm-up)", ok=(0, 1))
         shutil.rmtree(out / "warmup", ignore_errors=True)
     log(f"  fits: {' '.join(cmd[1:])}")
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=vars_, cwd=project, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=vars_, cwd=project, **_OUTPUT)
     fits_s = time.perf_counter() - t0
     _check(proc, "bnn-bench run", ok=(0, 1))  # 1: a fit failed; the gate judges that
     if not (out / "run" / "metrics.json").is_file():
-        raise SuiteFailed("bnn-bench run", installer_message(proc.stdout + proc.stderr))
+        raise SuiteFailed("bnn-bench run", installer_message(proc.stdout))
     asv_dir = None
     t0 = time.perf_counter()
     if suite.asv_bench:
@@ -145,19 +148,19 @@ def run_suite(
         asv = [py, "-m", "asv"]
         machine = [*asv, "machine", "--yes", "--machine", ASV_MACHINE, "--config", conf]
         _check(
-            subprocess.run(machine, env=vars_, cwd=project, capture_output=True, text=True),
+            subprocess.run(machine, env=vars_, cwd=project, **_OUTPUT),
             "asv machine",
         )
         bench = [*asv, "run", "--config", conf, "--python=same", "--machine", ASV_MACHINE]
         bench += ["--set-commit-hash", commit.removesuffix("-dirty"), "-b", suite.asv_bench]
         bench += ["--show-stderr"] + (["--skip-existing"] if resume else [])
         log(f"  timings: asv run --python=same -b '{suite.asv_bench}'")
-        proc = subprocess.run(bench, env=vars_, cwd=project, capture_output=True, text=True)
+        proc = subprocess.run(bench, env=vars_, cwd=project, **_OUTPUT)
         # asv exits 2 when a benchmark failed: that benchmark is recorded as failed (the
         # report shows it), the others were measured. No results at all is a failure.
         _check(proc, "asv run", ok=(0, 2))
         if not any((asv_dir / "results" / ASV_MACHINE).glob("*-*.json")):
-            raise SuiteFailed("asv run", installer_message(proc.stdout + proc.stderr))
+            raise SuiteFailed("asv run", installer_message(proc.stdout))
     asv_s = time.perf_counter() - t0
     load = (load_before, os.getloadavg()[0])
     return SuiteRun(out / "run", asv_dir and asv_dir / "results", fits_s, asv_s, load)
