@@ -23,6 +23,7 @@ from bnn_models.errors import ResultsError
 
 __all__ = [
     "NOT_METRICS",
+    "NOT_APPLICABLE",
     "NOT_RUN",
     "STATUSES",
     "check_struct",
@@ -71,12 +72,17 @@ STATUSES: dict[str, str] = {
     "ok": "the fit finished and was measured",
     "failed": "the method failed on it (error: why): counts against the method",
     "skipped": "not attempted: the method's engine is not installed (error: why)",
+    "not_applicable": "the method does not apply to this fit's problem (error: why, e.g. "
+    "Laplace at a Hessian that is not positive definite, with its smallest eigenvalue): "
+    "reported apart from failures, and it does not make the run exit 1",
     "not_run": "not run because the run lost its executor (a dask scheduler): not the "
     "method's doing, so reports and the gate treat it as absent; --resume runs it",
 }
 
 #: The status of a fit the run could not run (:data:`STATUSES`).
 NOT_RUN = "not_run"
+#: The status of a fit where the method does not apply (:data:`STATUSES`).
+NOT_APPLICABLE = "not_applicable"
 
 
 class _Fit(msgspec.Struct):

@@ -22,6 +22,7 @@ from bnn_models.errors import BadInput, ResultsError
 from bnn_models.gate._runs import by_method, pool, same_data, settings_of, shift_name, value
 from bnn_models.gate.rule import ALPHA, GATED, REL_FLOOR, per_row, rule_text, stat_tolerance
 from bnn_models.io import write_json
+from bnn_models.schema import NOT_APPLICABLE
 
 __all__ = [
     "BASELINE_SCHEMA",
@@ -153,7 +154,7 @@ def make_baseline(
     # baseline records it, and a check expects that seed to fail, not the others.
     failures: dict[str, dict[str, str]] = {}
     for f in fits:
-        if f["status"] == "failed":
+        if f["status"] in ("failed", NOT_APPLICABLE):
             failures.setdefault(f["method"], {})[str(f["seed"])] = str(f.get("error"))
     fits = [f for f in fits if f["status"] == "ok"]  # skipped: not installed, not gated
     n_test = int(first["dataset"]["n_test"])

@@ -35,6 +35,7 @@ from bnn_models.inference._result import FitResult, pytensor_backend
 from bnn_models.inference.context import FitContext
 from bnn_models.model import PARAMS
 from bnn_models.provenance import library_versions
+from bnn_models.schema import NOT_APPLICABLE
 
 __all__ = ["METHOD", "LaplaceSettings", "fit_laplace"]
 
@@ -142,7 +143,7 @@ def fit_laplace(
         return FitResult(
             idata=xr.DataTree(),
             timings={**timings, "draw_s": 0.0, "predict_s": 0.0, "total_s": total},
-            status="failed",
+            status=NOT_APPLICABLE,  # the method, not the code: no Gaussian exists there
             error=error,
             **common,
         )

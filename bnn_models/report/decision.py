@@ -124,7 +124,7 @@ def build_decision(methods: dict[str, MethodRun], floor: dict | None = None) -> 
         family = DECISION_FAMILIES.get(m.family or "", m.family or "")
         if not m.ok:
             why = reason(m.entries[0].get("error") if m.entries else None, limit=120)
-            state = "skipped" if m.entries and m.entries[0]["status"] == "skipped" else "failed"
+            state = m.entries[0]["status"].replace("_", " ") if m.entries else "failed"
             rows.append(
                 (
                     family,

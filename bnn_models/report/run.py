@@ -160,8 +160,16 @@ def skip_reason(m: MethodRun) -> str | None:
 
 
 def failure_text(m: MethodRun) -> str:
-    """Each failed seed of a method with its reason: ``seed 2: NaN occurred.; seed 4: ...``."""
-    return "; ".join(f"seed {e['seed']}: {reason(e.get('error'))}" for e in m.failed)
+    """Each failed seed of a method with its reason: ``seed 2: NaN occurred.; seed 4: ...``;
+    a seed where the method does not apply says so: ``seed 1 (not applicable): ...``."""
+    return "; ".join(
+        f"seed {e['seed']}{_apart(e['status'])}: {reason(e.get('error'))}" for e in m.failed
+    )
+
+
+def _apart(status: str) -> str:
+    """What a non-ok status other than a failure adds after the seed."""
+    return "" if status == "failed" else f" ({status.replace('_', ' ')})"
 
 
 @dataclass(frozen=True)
