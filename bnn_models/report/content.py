@@ -34,6 +34,7 @@ from bnn_models.report.run import (
     converged,
     failure_text,
     load_methods,
+    seeds_not_ok,
     skip_reason,
 )
 from bnn_models.report.shift import ShiftSection, build_shift
@@ -160,7 +161,7 @@ def verdicts(methods: dict[str, MethodRun]) -> list[str]:
             parts = [f"{m.label} took {sig(t)} s; its mean predictive sd was {sd:.3f}."]
         parts += [p for p in [_elbo_verdict(m)] if p]
         if m.failed:
-            parts.append(f"{len(m.failed)} of {len(m.entries)} seeds failed.")
+            parts.append(f"{seeds_not_ok(m)}.")
         out.append(" ".join(parts))
     for m in methods.values():
         if m.ok and np.isfinite(m.get("diagnostics.rhat_max_pred")):

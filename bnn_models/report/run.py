@@ -22,6 +22,7 @@ __all__ = [
     "baseline",
     "converged",
     "failure_text",
+    "seeds_not_ok",
     "group_widths",
     "load_methods",
     "seed_text",
@@ -164,6 +165,16 @@ def failure_text(m: MethodRun) -> str:
     a seed where the method does not apply says so: ``seed 1 (not applicable): ...``."""
     return "; ".join(
         f"seed {e['seed']}{_apart(e['status'])}: {reason(e.get('error'))}" for e in m.failed
+    )
+
+
+def seeds_not_ok(m: MethodRun) -> str:
+    """``2 of 5 seeds failed``, or ``1 of 3 seeds not applicable`` (counted apart)."""
+    counts: dict[str, int] = {}
+    for e in m.failed:
+        counts[e["status"]] = counts.get(e["status"], 0) + 1
+    return "; ".join(
+        f"{n} of {len(m.entries)} seeds {status.replace('_', ' ')}" for status, n in counts.items()
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from bnn_models.metrics import METRICS, Metric
-from bnn_models.report.formats import Stat, possessive, reason
+from bnn_models.report.formats import Stat, possessive
 from bnn_models.report.run import (
     MethodRun,
     Row,
@@ -207,7 +207,9 @@ def summary_rows(doc: dict, methods: dict[str, MethodRun] | None = None) -> list
         color = look[name].color
         if not m.ok:
             why = skip_reason(m)
-            failure = f"skipped ({why})" if why else f"failed ({failure_text(m)})"
+            states = {e["status"] for e in m.failed}
+            state = states.pop().replace("_", " ") if len(states) == 1 else "failed"
+            failure = f"skipped ({why})" if why else f"{state} ({failure_text(m)})"
             rows.append(Row(name, m.label, seed_text(m), None, failure, color))
             continue
         cells = []
@@ -219,7 +221,7 @@ def summary_rows(doc: dict, methods: dict[str, MethodRun] | None = None) -> list
                 cells.append(value)
             else:
                 cells.append(value.show(kind) if kind else str(value.mean))
-        partial = "; ".join(f"seed {e['seed']} failed: {reason(e.get('error'))}" for e in m.failed)
+        partial = failure_text(m)
         rows.append(Row(name, m.label, seed_text(m), cells, partial or None, color))
     return rows
 
