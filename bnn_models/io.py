@@ -6,10 +6,14 @@ import contextlib
 import json
 import os
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_path", "write_json", "write_text"]
+from bnn_models.errors import BadInput
+
+__all__ = ["atomic_path", "read_toml", "write_json", "write_text"]
 
 
 @contextlib.contextmanager
@@ -40,3 +44,14 @@ def write_text(path: str | Path, text: str) -> Path:
 def write_json(path: str | Path, obj: object) -> Path:
     """Write JSON atomically, sorted and indented for readable diffs."""
     return write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
+
+
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """A TOML file as a dict; :class:`BadInput` naming the file (``what`` it is) on failure."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except OSError as err:
+        raise BadInput(f"{path}: cannot read the {what} ({err.strerror})") from None
+    except tomllib.TOMLDecodeError as err:
+        raise BadInput(f"{path}: not valid TOML ({err})") from None

@@ -28,7 +28,6 @@ Grid keys::
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +37,7 @@ from typing import Any
 from bnn_models.data import DATASETS, SHIFTS, Dataset, load_dataset
 from bnn_models.errors import MAX_SEED, BadInput, check_seconds
 from bnn_models.executor import Executor
-from bnn_models.io import write_json
+from bnn_models.io import read_toml, write_json
 from bnn_models.lock import folder_lock
 from bnn_models.model import N_HIDDEN
 from bnn_models.provenance import git_commit
@@ -218,13 +217,7 @@ def load_grid(path: str | Path) -> Grid:
         Missing or unreadable file, TOML syntax, or :func:`parse_grid`'s errors.
     """
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except OSError as err:
-        raise BadInput(f"{path}: cannot read the grid file ({err.strerror})") from None
-    except tomllib.TOMLDecodeError as err:
-        raise BadInput(f"{path}: not valid TOML ({err})") from None
-    return parse_grid(raw, str(path))
+    return parse_grid(read_toml(path, "grid file"), str(path))
 
 
 def _dataset(cell: Cell, data_dir: str | None) -> Dataset:

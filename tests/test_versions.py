@@ -19,7 +19,7 @@ from bnn_models.versions.compare import judge_quality, judge_timings
 from bnn_models.versions.envs import Env, EnvUnavailable, build_env, env_key, installer_message
 from bnn_models.versions.report import render_markdown
 from bnn_models.versions.spec import VersionSet, load_spec, parse_spec, requirements_for
-from bnn_models.versions.suite import SuiteRun
+from bnn_models.versions.suite import SuiteFailed, SuiteRun
 from tests.test_gate import _run
 
 _PIP_CONFLICT = """\
@@ -273,6 +273,8 @@ def fake_sets(tmp_path: Path, monkeypatch):
         )
 
     def fake_suite(env, suite, out, project, commit, **kw):
+        if env.path.name == "crashes":
+            raise SuiteFailed("asv run", "Traceback: boom")
         return SuiteRun(runs[env.path.name], None, 2.0, 0.0)
 
     monkeypatch.setattr(versions, "build_env", fake_env)
@@ -367,3 +369,16 @@ def test_report_lists_only_libraries_that_differ_besides_the_main_ones():
     rows = [ln.split("|")[1].strip() for ln in text.splitlines() if ln.startswith("| ")]
     assert "pymc" in rows and "numpy" in rows and "scipy" not in rows
     assert "1 s (reused)" in text
+
+
+def test_a_set_whose_suite_crashes_is_told_apart_from_one_that_did_not_install(fake_sets: Path):
+    spec = _spec_file(fake_sets, ["pinned", "crashes", "broken"])
+    out = fake_sets / "out"
+    assert main(["versions", str(spec), "--out", str(out)]) == EXIT_SET_UNAVAILABLE
+    doc = json.loads((out / "versions.json").read_text())
+    got = {s["name"]: (s["status"], s["stage"]) for s in doc["sets"][1:]}
+    assert got == {
+        "crashes": ("suite_failed", "asv run"),
+        "broken": ("unavailable", "pip install -r requirements.txt"),
+    }
+    assert "**could not be run** (asv run" in (out / "report.md").read_text()

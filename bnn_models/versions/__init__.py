@@ -173,10 +173,9 @@ def run_versions(
                 resume=resume,
                 log=log,
             )
-        except EnvUnavailable as err:
-            outcome.status, outcome.stage, outcome.message = "unavailable", err.stage, err.message
-        except SuiteFailed as err:
-            outcome.status, outcome.stage, outcome.message = "suite_failed", err.stage, err.message
+        except EnvUnavailable as err:  # SuiteFailed too: installed, but the suite did not run
+            status = "suite_failed" if isinstance(err, SuiteFailed) else "unavailable"
+            outcome.status, outcome.stage, outcome.message = status, err.stage, err.message
         if outcome.status != "ok":
             log(f"[{vset.name}] {outcome.status} at {outcome.stage}:\n{outcome.message}")
         outcomes.append(outcome)

@@ -26,13 +26,13 @@ of the packages it names (or adds them), ``no_deps`` installs packages afterward
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bnn_models.errors import BadInput, check_seed
+from bnn_models.io import read_toml
 
 __all__ = [
     "DEFAULT_ASV_BENCH",
@@ -207,13 +207,7 @@ def parse_spec(
 def load_spec(path: str | Path) -> VersionsSpec:
     """Read a version-set file (:func:`parse_spec`); :class:`BadInput` names file and field."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except OSError as err:
-        raise BadInput(f"{path}: cannot read the version-set file ({err.strerror})") from None
-    except tomllib.TOMLDecodeError as err:
-        raise BadInput(f"{path}: not valid TOML ({err})") from None
-    return parse_spec(raw, str(path), path.parent)
+    return parse_spec(read_toml(path, "version-set file"), str(path), path.parent)
 
 
 def requirement(name: str, version: str) -> str:

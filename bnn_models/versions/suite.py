@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bnn_models.io import write_json
-from bnn_models.versions.envs import Env, installer_message
+from bnn_models.versions.envs import Env, EnvUnavailable, installer_message
 from bnn_models.versions.spec import SuiteSpec
 
 __all__ = ["ASV_MACHINE", "SuiteFailed", "SuiteRun", "asv_config", "run_suite"]
@@ -33,13 +33,8 @@ _OUTPUT: dict = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text":
 ASV_MACHINE = "bnn-bench-versions"
 
 
-class SuiteFailed(Exception):  # noqa: N818 - reads as what happened
+class SuiteFailed(EnvUnavailable):
     """The suite could not run in a set's environment: ``stage`` and the tool's message."""
-
-    def __init__(self, stage: str, message: str) -> None:
-        super().__init__(f"{stage}: {message}")
-        self.stage = stage
-        self.message = message
 
 
 @dataclass(frozen=True)
