@@ -37,7 +37,14 @@ from bnn_models.provenance import (
     pytensor_numerics,
 )
 from bnn_models.reference import Reference
-from bnn_models.schema import NOT_RUN, SCHEMA, SCHEMA_VERSION, load_metrics, summarise_seeds
+from bnn_models.schema import (
+    NOT_APPLICABLE,
+    NOT_RUN,
+    SCHEMA,
+    SCHEMA_VERSION,
+    load_metrics,
+    summarise_seeds,
+)
 from bnn_models.tasks import (
     Task,
     raise_is_lost,
@@ -331,7 +338,10 @@ def _execute(plans: list[RunPlan], executor: Executor, log: Callable[[str], None
                     with atomic_path(plan.out / task.fit_file) as tmp:
                         tmp.write_bytes(outcome.fit_bytes)
                 _record(plan, outcome.entry)
-                state = "ok" if outcome.ok else f"FAILED ({outcome.entry['error']})"
+                status = outcome.entry["status"]
+                state = {"ok": "ok", NOT_APPLICABLE: "not applicable"}.get(status, "FAILED")
+                if status != "ok":
+                    state += f" ({outcome.entry['error']})"
                 log(f"[{task.method} seed {task.seed}] {state} in {outcome.elapsed_s:.1f} s")
         except SchedulerLost as lost:
             # Not the methods' doing: the fits are recorded as not run, and --resume runs them.

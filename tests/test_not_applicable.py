@@ -46,3 +46,27 @@ def test_gate_expects_a_seed_that_did_not_apply_to_stay_so(tmp_path: Path):
     table, notes = compare(base, again)
     assert "advi: seed(s) 3 failed, as in the baseline; not gated" in notes
     assert set(table["verdict"]) == {"ok"}
+
+
+def test_a_laplace_fit_at_an_indefinite_hessian_reads_not_applicable_and_exits_0(
+    tmp_path: Path, capsys
+):
+    """Through ``bnn-bench run``: one L-BFGS-B step from a prior draw stops far from a
+    mode, where -log p's Hessian has negative eigenvalues (12 of 121 on these data)."""
+    import json
+
+    from bnn_models.cli import main
+
+    out = tmp_path / "run"
+    args = ["run", "--dataset", "teacher", "--n-train", "200", "--n-test", "50"]
+    args += ["--methods", "laplace", "--set", "laplace.maxiter=1", "--seeds", "1"]
+    args += ["--out", str(out), "--reference", "none", "--no-progress"]
+    assert main(args) == 0
+    log = capsys.readouterr()
+    assert "not applicable (the Hessian" in log.out + log.err
+    assert "FAILED" not in log.out + log.err
+    (fit,) = json.loads((out / "metrics.json").read_text())["fits"]
+    assert fit["status"] == NOT_APPLICABLE
+    assert "not positive definite" in fit["error"] and "smallest -" in fit["error"]
+    report = (out / "report.md").read_text()
+    assert "not applicable" in report and "smallest -" in report
