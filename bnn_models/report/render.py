@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 
 from bnn_models.report.content import Report
 from bnn_models.report.figures import Figure
+from bnn_models.report.minibatch import minibatch_table
 from bnn_models.report.navigation import contents, link_html, link_markdown
 from bnn_models.report.run import Row
 from bnn_models.report.scaling import (
@@ -329,6 +330,10 @@ def _optional(frame: pd.DataFrame | None, render: Any) -> Any:
     return None if frame is None else render(frame)
 
 
+def _pays(rep: Scaling) -> pd.DataFrame | None:
+    return None if rep.minibatch is None else minibatch_table(rep.minibatch)
+
+
 def _scaling_figures(rep: Scaling, figure_dir: str | None) -> list[dict]:
     out = []
     for i, f in enumerate(rep.figures, start=1):
@@ -352,6 +357,7 @@ def render_scaling_markdown(rep: Scaling, figure_dir: str = "figures") -> str:
         "points": _markdown(point_table(rep.points)),
         "coverage": _optional(coverage_table(rep.frame), _markdown),
         "shift": _optional(shift_table(rep.frame), _markdown),
+        "minibatch": _optional(_pays(rep), _markdown),
     }
     text = (
         _env()
@@ -374,6 +380,7 @@ def render_scaling_html(rep: Scaling) -> str:
             coverage_table(rep.frame), lambda f: _html(f, "details", index=False)
         ),
         "shift": _optional(shift_table(rep.frame), lambda f: _html(f, "details", index=False)),
+        "minibatch": _optional(_pays(rep), lambda f: _html(f, "details", index=False)),
     }
     css = env.loader.get_source(env, "report.css")[0] if env.loader is not None else ""
     page = env.get_template("scaling.html.j2").render(

@@ -27,6 +27,7 @@ from bnn_models import figures as figs
 from bnn_models.errors import ResultsError
 from bnn_models.report.figures import Figure
 from bnn_models.report.formats import sig
+from bnn_models.report.minibatch import batch_sizes, minibatch_pays
 from bnn_models.schema import flatten_metrics, load_metrics
 from bnn_models.sweep import SWEEP_SCHEMA
 
@@ -373,6 +374,7 @@ class Scaling:
     notes: list[str] = field(default_factory=list)
     kind: str = "scaling"  # what it holds, and the report's file name: scaling, shift, ...
     cells: list[str] = field(default_factory=list)  # each cell's folder, with its own report
+    minibatch: pd.DataFrame | None = None  # where minibatching pays (report.minibatch)
 
 
 #: A sweep's report files are named by what the sweep holds (:func:`sweep_kind`).
@@ -485,6 +487,7 @@ def build_scaling(sweep_dir: str | Path, *, figures: bool = True) -> Scaling:
         notes=_notes(frame, slope_frame, cells),
         kind=sweep_kind(frame, slope_frame),
         cells=list(cells),
+        minibatch=minibatch_pays(frame, batch_sizes(cells)),
     )
     if figures:
         rep.figures = scaling_figures(pts, slope_frame)
