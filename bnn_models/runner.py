@@ -169,11 +169,9 @@ def signals_raise() -> Iterator[None]:
 
 
 def _not_installed(method: str) -> str | None:
-    """Why ``method`` cannot run here (its engine is not importable), or None."""
-    m = get_method(method)
-    if m.installed:
-        return None
-    return f"engine {m.engine!r} is not installed (pip install {m.engine})"
+    """Why ``method`` cannot run here (its engine is not importable, or what it requires
+    is missing: :meth:`~bnn_models.inference.Method.unavailable`), or None."""
+    return get_method(method).unavailable()
 
 
 @dataclass

@@ -136,6 +136,8 @@ class TinyFits(Mapping):
 
         if name not in METHODS:
             raise KeyError(name)
+        if (why := METHODS[name].unavailable()) is not None:
+            pytest.skip(f"{name} cannot run here: {why}")  # e.g. no C++ compiler for Stan
         if name not in self._fits:
 
             def fit(folder: Path) -> None:

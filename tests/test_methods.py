@@ -105,7 +105,9 @@ def test_the_jax_log_density_is_pymcs(teacher_small):
     assert DictToArrayBijection.map(point).data.size == sum(a[0].size for a in init)
 
 
-@pytest.mark.parametrize("engine", ["nuts_pymc", "nuts_numpyro", "nuts_blackjax", "nuts_lowrank"])
+@pytest.mark.parametrize(
+    "engine", ["nuts_pymc", "nuts_numpyro", "nuts_blackjax", "nuts_lowrank", "nuts_stan"]
+)
 def test_every_nuts_engine_agrees_with_nutpie_in_function_space(engine, tiny_fits):
     ref, fit = tiny_fits["nuts"].p_test, tiny_fits[engine].p_test
     # the same posterior: predictive means within a few Monte Carlo sds of nutpie's

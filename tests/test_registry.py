@@ -4,6 +4,8 @@ test, goes through run -> metrics.json -> report -> gate with no other file edit
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import importlib.util
 import sys
 
 import pytest
@@ -321,6 +323,34 @@ def test_a_method_whose_engine_is_missing_is_skipped_with_the_reason(tmp_path, c
         assert notes == [f"ghost: skipped ({reason}), not gated"]
     finally:
         unregister("ghost")
+
+
+def test_a_method_whose_requirement_is_missing_is_skipped_with_the_reason(
+    tmp_path, monkeypatch, capsys
+):
+    """Stan without a C++ compiler: the method says why (Method.requires), the run skips
+    it with that reason and exits 0; the engine's version is its distribution's."""
+    from bnn_models.inference import METHODS
+
+    stan = METHODS["nuts_stan"]
+    assert stan.distribution == "pystan" and stan.requires is not None
+    if importlib.util.find_spec("stan") is not None:
+        assert stan.engine_version == importlib.metadata.version("pystan")
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-c++"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no g++, no clang++
+    why = stan.unavailable()
+    assert not stan.installed
+    if importlib.util.find_spec("stan") is None:
+        assert why == "engine 'stan' is not installed (pip install pystan)"
+        return
+    assert why is not None and why.startswith("no C++ compiler (g++/clang++) on PATH: ")
+    out = tmp_path / "run"
+    args = ["run", "--dataset", "teacher", "--n-train", "200", "--n-test", "100"]
+    args += ["--hidden", "4", "--methods", "nuts_stan", "--seed", "0"]
+    assert main([*args, "--out", str(out), "--no-progress"]) == 0  # skipped is not failed
+    assert f"[nuts_stan seed 0] skipped: {why}" in capsys.readouterr().out
+    (fit,) = load_metrics(out)["fits"]
+    assert (fit["status"], fit["error"]) == ("skipped", why)
 
 
 def test_a_fit_records_the_backend_it_compiled_to(monkeypatch):

@@ -19,6 +19,7 @@ from bnn_models.inference import (
     nuts_lowrank,
     nuts_numpyro,
     nuts_pymc,
+    nuts_stan,
     pathfinder,
     smc,
     svgd,
@@ -90,6 +91,7 @@ METHODS.update(
         nuts_numpyro.METHOD,
         nuts_blackjax.METHOD,
         nuts_lowrank.METHOD,
+        nuts_stan.METHOD,
         mclmc.METHOD,
         smc.METHOD,
         advi.METHOD,
@@ -107,10 +109,10 @@ METHODS.update(
 #:
 #: - ``design``: the design card's three, NUTS against mean-field and full-rank ADVI (the
 #:   committed report, ``make bench``, the uncertainty baselines and benchmarks).
-#: - ``ci``: what CI benchmarks and gates: all but the four alternative NUTS engines
-#:   (PyMC's, NumPyro, BlackJAX, nutpie low-rank), which sample the same posterior as
+#: - ``ci``: what CI benchmarks and gates: all but the alternative NUTS engines (PyMC's,
+#:   NumPyro, BlackJAX, nutpie low-rank, Stan), which sample the same posterior as
 #:   nutpie's NUTS and whose quick fits take 1-3 minutes each (JAX compilation, PyMC's
-#:   Python loop, more steps) against seconds for the others. ``make test`` still fits
+#:   Python loop, more steps, Stan's first C++ build) against seconds for the others. ``make test`` still fits
 #:   every method (tests/test_methods.py), so an engine that breaks fails CI there.
 METHOD_SETS: dict[str, tuple[str, ...]] = {
     "design": ("nuts", "advi", "fullrank_advi"),

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pymc as pm
 import xarray as xr
-from pymc.initial_point import make_initial_point_fn
+
+from bnn_models.inference._mcmc import initial_points
 
 __all__ = ["chain_map", "jax_log_density", "nuts_stats", "unflatten_draws"]
 
@@ -30,11 +31,7 @@ def jax_log_density(
     # PyMC's flag names the function's use: negative_logp=True (the default) returns
     # log p itself, for samplers that take a log density; False returns -log p.
     log_density = get_jaxified_logp(model)
-    point_fn = make_initial_point_fn(
-        model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
-    )
-    seeds = np.random.default_rng(seed).integers(2**30, size=chains)
-    points = [point_fn(int(s)) for s in seeds]
+    points = initial_points(model, chains, seed)
     names = [v.name for v in model.value_vars]
     init = [np.stack([p[n] for p in points]) for n in names]
     return log_density, names, init

@@ -23,7 +23,7 @@ from bnn_models.inference._predict import predict_test
 from bnn_models.inference._result import FitResult
 from bnn_models.model import PARAMS
 
-__all__ = ["ChainClock", "MCMCSettings", "mcmc_result", "posterior_dataset"]
+__all__ = ["ChainClock", "MCMCSettings", "initial_points", "mcmc_result", "posterior_dataset"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,19 @@ class ChainClock:
             return 0.0, wall_s
         share = min(sum(self.tune_s.values()) / total, 1.0)
         return wall_s * share, wall_s * (1 - share)
+
+
+def initial_points(model: pm.Model, chains: int, seed: int) -> list[dict[str, np.ndarray]]:
+    """One jittered initial point per chain (name -> value, unconstrained), as
+    ``pm.sample`` makes them: the engines that take their starts from outside start
+    where the others do for the same seed."""
+    from pymc.initial_point import make_initial_point_fn
+
+    point_fn = make_initial_point_fn(
+        model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
+    )
+    seeds = np.random.default_rng(seed).integers(2**30, size=chains)
+    return [point_fn(int(s)) for s in seeds]
 
 
 def posterior_dataset(model: pm.Model, draws: dict[str, np.ndarray]) -> xr.Dataset:

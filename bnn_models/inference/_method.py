@@ -208,6 +208,13 @@ class Method:
     recorded_facts : tuple of str
         Keys the fit adds to its recorded ``config`` that are facts of the run, not
         settings (e.g. how an engine ran its chains); a report never calls them stale.
+    distribution : str
+        The engine's installed distribution, where its name is not the module's (e.g.
+        ``pystan`` for the module ``stan``): what ``engine_version`` reads and what a
+        skipped fit says to install. Empty: the engine's name.
+    requires : callable, optional
+        ``requires() -> str | None``: why the method cannot run here although its engine
+        imports (e.g. no C++ compiler), or None; such a method is skipped with the reason.
     defaults_from : str
         Where the defaults were chosen, when a study chose them (a results file, e.g.
         ``studies/nuts_budget/results/nuts_budget.md``); reports and the methods page say so.
@@ -224,6 +231,8 @@ class Method:
     accelerations: tuple[str, ...] = ()
     defaults_from: str = ""
     recorded_facts: tuple[str, ...] = ()
+    distribution: str = ""
+    requires: Callable[[], str | None] | None = None
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -243,13 +252,23 @@ class Method:
 
     @property
     def installed(self) -> bool:
-        """Whether the engine can be imported here."""
-        return importlib.util.find_spec(self.engine) is not None
+        """Whether the method can run here: its engine imports and what it
+        :attr:`requires` is present."""
+        return self.unavailable() is None
+
+    def unavailable(self) -> str | None:
+        """Why the method cannot run here (its engine is not importable, or the reason
+        :attr:`requires` gives), or None."""
+        if importlib.util.find_spec(self.engine) is None:
+            package = self.distribution or self.engine
+            return f"engine {self.engine!r} is not installed (pip install {package})"
+        return self.requires() if self.requires is not None else None
 
     @property
     def engine_version(self) -> str | None:
         """Version of the engine's distribution (None: not installed)."""
-        return library_versions((self.engine,)).get(self.engine)
+        package = self.distribution or self.engine
+        return library_versions((package,)).get(package)
 
     def setting_names(self) -> list[str]:
         """Names of the settings ``--set NAME.KEY=VALUE`` accepts."""

@@ -243,7 +243,7 @@ def build_engines(methods: dict[str, MethodRun]) -> Engines | None:
     notes = [
         f"Every engine on the same seeds ({', '.join(map(str, seeds))}), same model, same "
         "draws and warm-up steps; mean over seeds. Warm-up is timed apart from sampling: "
-        "nutpie and PyMC report each chain's tuning and sampling progress (chains run two at "
+        "nutpie, PyMC and Stan report each chain's tuning and sampling seconds (chains run two at "
         "a time, so the run's wall time is split in the ratio of the chains' summed seconds); "
         "NumPyro and BlackJAX run warm-up and sampling as separate calls. JAX compiles on "
         "first call: BlackJAX's compilation is timed apart (compiled ahead of time), "
