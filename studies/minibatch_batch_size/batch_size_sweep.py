@@ -157,8 +157,14 @@ def render(doc: dict) -> str:
     """``sweep.md`` from ``sweep.json``."""
     fits = pd.DataFrame(doc["rows"])[list(COLUMNS)].to_markdown(index=False, floatfmt=".4g")
     means = summary(doc).to_markdown(index=False, floatfmt=".4g")
+    # sorted: the JSON keeps its keys sorted, so a redraw reads them in that order
+    overrides = ", ".join(f"{k}={v}" for k, v in sorted(doc["overrides"].items()))
     return render_template(
-        "minibatch_batch_size/batch_size_sweep.md.j2", doc=doc, fits=fits, means=means
+        "minibatch_batch_size/batch_size_sweep.md.j2",
+        doc=doc,
+        fits=fits,
+        means=means,
+        overrides=overrides,
     )
 
 
