@@ -168,3 +168,14 @@ def test_the_record_says_where_its_default_came_from():
     m = METHODS["advi_minibatch"]
     assert (m.family, m.engine) == ("vi", "pymc")
     assert m.defaults_from.startswith("studies/minibatch_batch_size/")
+
+
+@pytest.mark.parametrize("extra", [{"backend": "numba_positional"}, {"fused": True}])
+def test_its_accelerations_take_the_same_steps(teacher_small, extra):
+    """The opt-in accelerations it lists: the same loss trace and draws (to rounding)."""
+    settings = {"max_iter": 200, "draws": 20, "window": 100, "n_hidden": 3, "batch_size": 50}
+    fit = METHODS["advi_minibatch"]
+    base = fit(dataset=teacher_small, seed=4, progressbar=False, **settings)
+    other = fit(dataset=teacher_small, seed=4, progressbar=False, **settings, **extra)
+    np.testing.assert_allclose(other.loss, base.loss, rtol=1e-12)
+    np.testing.assert_allclose(other.p_test, base.p_test, rtol=1e-10, atol=1e-14)
