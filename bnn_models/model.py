@@ -5,10 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pymc.model.fgraph import fgraph_from_model, model_from_fgraph, model_observed_rv
+from pymc.variational.minibatch_rv import create_minibatch_rv
+from pytensor.graph.replace import graph_replace
 
 from bnn_models.errors import BadInput
 
-__all__ = ["N_HIDDEN", "PARAMS", "PRIOR_SIGMA", "bernoulli_logit_logp", "build_bnn", "set_inputs"]
+__all__ = [
+    "N_HIDDEN",
+    "PARAMS",
+    "PRIOR_SIGMA",
+    "bernoulli_logit_logp",
+    "build_bnn",
+    "minibatch_bnn",
+    "set_inputs",
+]
 
 #: Weight and bias names, the same in every method's posterior.
 PARAMS = ("W0", "b0", "W1", "b1")
@@ -171,6 +182,99 @@ def build_bnn(
                 observed=y_data,
                 dims="obs",
             )
+    return model
+
+
+def minibatch_bnn(
+    X: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    *,
+    n_hidden: int = N_HIDDEN,
+    prior_sigma: float = PRIOR_SIGMA,
+    feature_names: tuple[str, ...] | None = None,
+    fused: bool = False,
+) -> pm.Model:
+    """:func:`build_bnn`'s network whose likelihood sees ``batch_size`` random rows per
+    evaluation, scaled to the whole data (PyMC's ``pm.Minibatch`` and ``total_size``).
+
+    Derived from :func:`build_bnn`'s own model, so the network stays written once: the
+    model is turned into a graph (:func:`pymc.model.fgraph.fgraph_from_model`), the
+    observed variable ``y_obs`` is rebuilt on ``pm.Minibatch(X, y)`` rows (drawn with
+    replacement, anew at every evaluation) and wrapped by
+    :func:`pymc.variational.minibatch_rv.create_minibatch_rv` with ``total_size=rows``,
+    which multiplies its log density by ``rows / batch_size``: an unbiased estimate of
+    the full log likelihood. Priors, free variables, the data ``X``, ``y`` (all rows) and
+    the deterministic ``p`` (on all rows) are :func:`build_bnn`'s; ``y_obs`` has no dims
+    (its length is the batch's). The batches' generator is seeded where a function is
+    compiled (``pm.fit``'s ``random_seed``; ``compile_logp(random_seed=...)``).
+
+    ``batch_size >= rows`` returns :func:`build_bnn`'s model itself: every row once per
+    evaluation, the exact log density (a minibatch of all rows drawn with replacement
+    would repeat some rows and miss others).
+
+    Parameters
+    ----------
+    X, y, n_hidden, prior_sigma, feature_names, fused
+        As :func:`build_bnn`.
+    batch_size : int
+        Rows per evaluation of the likelihood.
+
+    Returns
+    -------
+    pymc.Model
+
+    Raises
+    ------
+    BadInput
+        ``batch_size`` below 1, or what :func:`build_bnn` refuses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X, y = np.zeros((8, 2)), np.array([0, 1] * 4)
+    >>> model = minibatch_bnn(X, y, 4, n_hidden=3)
+    >>> float(model.compile_logp()(model.initial_point())) == float(  # all logits 0
+    ...     build_bnn(X, y, n_hidden=3).compile_logp()(model.initial_point())
+    ... )
+    True
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise BadInput(f"minibatch_bnn: batch_size must be an integer, got {batch_size!r}")
+    if batch_size < 1:
+        raise BadInput(f"minibatch_bnn: batch_size must be >= 1, got {batch_size}")
+    full = build_bnn(
+        X,
+        y,
+        n_hidden=n_hidden,
+        prior_sigma=prior_sigma,
+        feature_names=feature_names,
+        fused=fused,
+    )
+    rows = int(np.shape(X)[0])
+    if batch_size >= rows:
+        return full
+    fgraph, memo = fgraph_from_model(full)
+    # the graph's own copies of the data (fgraph_from_model copies shared variables)
+    X_data, y_data = (memo[full[name]].owner.inputs[0] for name in ("X", "y"))
+    observed = memo[full["y_obs"]]
+    rv, value = observed.owner.inputs
+    X_batch, y_batch = pm.Minibatch(X_data, y_data, batch_size=int(batch_size))
+    n_obs = fgraph._dim_lengths["obs"]  # type: ignore[attr-defined]  # the draw's length
+    # graph_replace clones only what lies between the replaced inputs and the outputs: the
+    # free variables stay the model's own
+    rv_batch, value_batch = graph_replace(
+        [rv, value],
+        {X_data: X_batch, y_data: y_batch, n_obs: pt.constant(batch_size, dtype=n_obs.dtype)},
+    )
+    scaled = create_minibatch_rv(rv_batch, total_size=rows)
+    fgraph.replace(observed, model_observed_rv(scaled, value_batch, "y_obs"), import_missing=True)
+    model = model_from_fgraph(fgraph, mutate_fgraph=True)
+    # model_from_fgraph lists the free variables in its graph's order (b1 first); code
+    # that passes a point by position (PyMC's NDArray trace, used by approx.sample under
+    # build_bnn's model) needs build_bnn's order
+    order = [rv.name for rv in full.free_RVs]
+    model.free_RVs.sort(key=lambda rv: order.index(rv.name))
     return model
 
 

@@ -58,6 +58,13 @@ if not os.environ.get(DATA_DIR_ENV) and SHARED_DATA.is_dir():
 TINY: dict[str, dict] = {
     "nuts": {"draws": 100, "tune": 100, "chains": 2, "n_hidden": 4},
     "advi": {"max_iter": 1500, "draws": 100, "window": 250, "n_hidden": 4},
+    "advi_minibatch": {
+        "max_iter": 1500,
+        "draws": 100,
+        "window": 250,
+        "n_hidden": 4,
+        "batch_size": 50,
+    },
     "fullrank_advi": {
         "max_iter": 1500,
         "draws": 100,

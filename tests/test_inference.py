@@ -75,7 +75,11 @@ def test_what_each_family_holds(name, tiny_fits):
         assert "diverging" in stats
     if result.loss is not None:
         # a loss trace as long as the iterations, draws from q and its importance terms
-        assert result.loss.size == result.convergence["iterations"] == result.n_grad_evals
+        assert result.loss.size == result.convergence["iterations"]
+        # gradients as full-data equivalents: a minibatch step counts batch / rows of one
+        mb = result.convergence.get("minibatch")
+        share = 1.0 if mb is None else mb["batch_size"] / mb["rows"]
+        assert result.n_grad_evals == round(result.loss.size * share)
         assert result.convergence["max_iter"] == tiny(name)["max_iter"]
         assert post.sizes["draw"] == tiny(name)["draws"]
         conv = result.convergence

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bnn_models.errors import BadInput
 from bnn_models.inference import (
     advi,
+    advi_minibatch,
     ensemble,
     fullrank_advi,
     laplace,
@@ -95,6 +96,7 @@ METHODS.update(
         mclmc.METHOD,
         smc.METHOD,
         advi.METHOD,
+        advi_minibatch.METHOD,
         fullrank_advi.METHOD,
         pathfinder.METHOD,
         laplace.METHOD,
@@ -181,7 +183,7 @@ def resolve_methods(spec: str | list[str] | None) -> list[str]:
     Examples
     --------
     >>> resolve_methods("vi")
-    ['advi', 'fullrank_advi', 'pathfinder', 'laplace']
+    ['advi', 'advi_minibatch', 'fullrank_advi', 'pathfinder', 'laplace']
     >>> resolve_methods("design")
     ['nuts', 'advi', 'fullrank_advi']
     """

@@ -7,6 +7,7 @@ defaults (:class:`GaussianVISettings` subclasses in their own modules).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "OPTIMIZERS",
     "ELBOConvergence",
     "GaussianVISettings",
+    "Objective",
     "fit_gaussian_vi",
     "start_at_mean_field",
 ]
@@ -54,6 +56,21 @@ VI_BACKENDS = {
     "jax": "JAX",
     "numba_positional": "NUMBA_POSITIONAL",
 }
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What the optimiser climbs: the ELBO of ``model``, each step's gradient computed on
+    ``share`` of the training rows (1: all of them; a minibatch: batch / rows).
+
+    Gradients are counted as full-data equivalents, ``round(steps x obj_n_mc x share)``;
+    ``facts`` (e.g. the batch size and rows) go to the fit's ``convergence["minibatch"]``
+    beside the raw count of steps x ``obj_n_mc``.
+    """
+
+    model: pm.Model
+    share: float = 1.0
+    facts: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,12 @@ class GaussianVISettings(Settings):
         """The inference class these settings fit (PyMC's ``inference_class``; a
         subclass may choose another by its settings)."""
         return self.inference_class  # type: ignore[attr-defined, no-any-return]
+
+    def objective(self, dataset: Dataset, model: pm.Model) -> Objective:
+        """The model whose ELBO is maximised: ``model`` itself (:meth:`build`'s, all
+        rows; a minibatch method returns its own). Draws, predictions and ``vi_importance``
+        always use ``model``."""
+        return Objective(model)
 
 
 @dataclass
@@ -212,6 +235,10 @@ def _optimise(
     t0 = time.perf_counter()
     with model:
         inference = inference_class(random_seed=seed)
+        # PyMC divides a minibatch model's ELBO by rows / batch by default; unscaled, the
+        # loss is minus the full-data ELBO's estimate, in the nats of a full-batch fit
+        # (Adam's steps do not depend on the scale; a full-data model's factor is 1)
+        inference.approx.scale_cost_to_minibatch = False
         if start is not None:
             _start_from_mean_field(inference.approx.groups[0], start.approx.groups[0])
         inference.fit(
@@ -238,13 +265,15 @@ def _anytime_group(
     dataset: Dataset,
     seed: int,
     converged_at: int | None,
+    share: float = 1.0,
 ) -> xr.Dataset | None:
     """The kept states of every stage, each scored with ``draws`` draws of its
     approximation (the ``anytime`` group of :mod:`bnn_models.anytime`); None without any.
 
     Every state's draws are predicted in one call (a state per chain). ``converged_at``:
     the cumulative step at which the final stage's rule fired (states before it have not
-    converged; a warm start's states never count as converged).
+    converged; a warm start's states never count as converged). ``share``: the
+    :class:`Objective`'s, gradients counted as full-data equivalents.
     """
     rows, draws = [], []
     done_s, done_steps, done_grads = 0.0, 0, 0
@@ -263,7 +292,7 @@ def _anytime_group(
                 (
                     f"step {done_steps + step:,}",
                     done_s + elapsed,
-                    done_grads + step * s.obj_n_mc,
+                    round(done_grads + step * s.obj_n_mc * share),
                     n_draws,
                     bool(
                         is_last and converged_at is not None and done_steps + step >= converged_at
@@ -274,7 +303,7 @@ def _anytime_group(
             p.set_value(value)
         done_s += st.fit_s
         done_steps += int(st.loss.size)
-        done_grads += int(st.loss.size) * s.obj_n_mc
+        done_grads += int(st.loss.size) * s.obj_n_mc * share
     if not rows:
         return None
     n = min(d.sizes["draw"] for d in draws)
@@ -345,16 +374,23 @@ def fit_gaussian_vi(
     time counts in ``fit_s`` (``warm_start_s`` of it; its compilation in ``compile_s``),
     its loss trace comes first in ``loss``, its steps in the gradient count, and
     ``convergence`` records its steps and rule.
+
+    The ELBO climbed is ``settings.objective``'s (:class:`Objective`: by default
+    :meth:`~bnn_models.inference.Settings.build`'s model, all rows); the draws, the
+    test-set predictions and ``vi_importance`` (log p of all rows) use
+    :meth:`~bnn_models.inference.Settings.build`'s model.
     """
     context = context or FitContext()
     s = settings
     config = {"seed": seed, **s.as_config()}
     t0 = time.perf_counter()
     model = s.build(dataset)
+    objective = s.objective(dataset, model)
     build_s = time.perf_counter() - t0
-    stages = [] if warm is None else [_optimise(pm.ADVI, model, warm, seed, context)]
+    fit_model = objective.model
+    stages = [] if warm is None else [_optimise(pm.ADVI, fit_model, warm, seed, context)]
     start = stages[0].inference if stages else None
-    stages.append(_optimise(inference_class, model, s, seed, context, start=start))
+    stages.append(_optimise(inference_class, fit_model, s, seed, context, start=start))
     last = stages[-1]
     rule, approx = last.rule, last.inference.approx
     loss = np.concatenate([st.loss for st in stages])
@@ -391,6 +427,7 @@ def fit_gaussian_vi(
         dataset,
         seed,
         fired_total if converged else None,
+        objective.share,
     )
     if anytime is not None:
         idata["anytime"] = anytime
@@ -429,9 +466,12 @@ def fit_gaussian_vi(
             "fired_at": first.rule.fired_at,
             "final_loss": float(np.mean(first.loss[-min(first.loss.size, s.window) :])),
         }
-    n_grad = int(last.loss.size) * s.obj_n_mc
+    raw = int(last.loss.size) * s.obj_n_mc
     if warm is not None:
-        n_grad += int(stages[0].loss.size) * warm.obj_n_mc
+        raw += int(stages[0].loss.size) * warm.obj_n_mc
+    n_grad = round(raw * objective.share)  # full-data equivalents
+    if objective.facts:
+        convergence["minibatch"] = {**objective.facts, "grad_evals_minibatch": raw}
     warnings: tuple[str, ...] = ()
     if rule.fired_at is None:
         warnings = (

@@ -1,0 +1,1 @@
+"""Which batch size minibatch ADVI uses by default (studies/minibatch_batch_size)."""
