@@ -17,10 +17,10 @@ from matplotlib.figure import Figure
 from bnn_models.inference import METHODS, FitResult
 
 #: Colours and markers, one per registered method by its position in
-#: :data:`bnn_models.inference.METHODS`: 16 hues from Okabe-Ito's, Paul Tol's and Kelly's
-#: qualitative sets, chosen greedily for the largest smallest CIELAB distance (every pair
-#: at least 28 delta-E 1976 apart, see :func:`delta_e`), with lightness L* in [32, 75] so
-#: that each shows on white, and chroma >= 25 so that none passes for the grey and black of
+#: :data:`bnn_models.inference.METHODS`: 20 hues from Okabe-Ito's, Paul Tol's, Kelly's and
+#: Tableau's qualitative sets, chosen greedily for the largest smallest CIELAB distance
+#: (every pair at least 26 delta-E 1976 apart, the first 16 at least 28: see
+#: :func:`delta_e`), with lightness L* in [32, 75] so that each shows on white, and chroma >= 25 so that none passes for the grey and black of
 #: reference lines. The order puts strong hues on the methods most reports show (the
 #: first NUTS engine: blue, ADVI: orange, full-rank ADVI: magenta). Each colour has its own
 #: marker, so that colour-blind readers can still tell methods apart.
@@ -41,6 +41,10 @@ PALETTE: tuple[tuple[str, str], ...] = (
     ("#E68FAC", "8"),  # pink
     ("#F99379", "H"),  # salmon
     ("#CCBB44", "1"),  # olive yellow
+    ("#00798C", "x"),  # petrol
+    ("#994455", "+"),  # wine
+    ("#FF7F0E", "2"),  # bright orange
+    ("#8A5A00", "3"),  # ochre brown
 )
 
 
