@@ -21,7 +21,7 @@ TEST_WORKERS ?= logical
 step = t0=$$SECONDS && $(1) && echo "[ci] $(1) took $$((SECONDS - t0)) s"
 PYTEST_PARALLEL = --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist worksteal
 
-.PHONY: install test test-slow docs bench bench-quick results-rupture results-rupture-quick results-reference-floor results-rupture-methods results-scaling results-shift results-coverage results-sbc results-releases lint asv asv-compare asv-history asv-publish baseline check ci ci-checks ci-asv clean
+.PHONY: install test test-slow docs bench bench-quick results-rupture results-rupture-quick results-reference-floor results-rupture-methods results-rupture-literature results-scaling results-scaling-minibatch results-shift results-coverage results-sbc results-releases lint asv asv-compare asv-history asv-publish baseline check ci ci-checks ci-asv clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -96,6 +96,21 @@ results-rupture-methods: install
 results-scaling: install
 	@git diff --quiet HEAD || { echo "results-scaling: commit your changes first (the run records the commit)"; exit 1; }
 	$(VENV)/bin/bnn-bench sweep grids/scaling.toml --out results/scaling --scheduler serial --no-progress
+
+# Where minibatching pays (results/scaling-minibatch): the minibatch methods against full-batch
+# ADVI over training rows 400 -> 25,600 on the teacher data, default settings, two seeds
+# (grids/scaling_minibatch.toml). Timings: run it with nothing else on the machine.
+results-scaling-minibatch: install
+	@git diff --quiet HEAD || { echo "results-scaling-minibatch: commit your changes first (the run records the commit)"; exit 1; }
+	$(VENV)/bin/bnn-bench sweep grids/scaling_minibatch.toml --out results/scaling-minibatch --scheduler serial --no-progress
+
+# The methods of the BNN literature (results/rupture-literature: Stan's NUTS, nutpie's flow
+# adaptation, minibatch ADVI, SG-MCMC) beside nutpie's NUTS and ADVI, their full-batch anchors,
+# on three seeds against the committed reference. Timings: nothing else on the machine.
+results-rupture-literature: install
+	@git diff --quiet HEAD || { echo "results-rupture-literature: commit your changes first (the run records the commit)"; exit 1; }
+	$(VENV)/bin/bnn-bench reference --dataset rupture
+	$(VENV)/bin/bnn-bench run --methods nuts,advi,literature --seeds 3 --out results/rupture-literature --no-progress
 
 # Issue 12's committed runs: uncertainty under shift, coverage of the truth, SBC.
 results-shift: install
