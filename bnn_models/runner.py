@@ -162,11 +162,14 @@ def signals_raise() -> Iterator[None]:
 
 
 def _not_installed(method: str) -> str | None:
-    """Why ``method`` cannot run here (its engine is not importable), or None."""
+    """Why ``method`` cannot run here (its engine, or a module it requires, is not
+    importable), or None."""
     m = get_method(method)
-    if m.installed:
+    missing = m.missing
+    if missing is None:
         return None
-    return f"engine {m.engine!r} is not installed (pip install {m.engine})"
+    what = "engine" if missing == m.engine else f"{m.engine}'s dependency"
+    return f"{what} {missing!r} is not installed (pip install {missing})"
 
 
 @dataclass

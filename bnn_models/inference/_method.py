@@ -208,6 +208,9 @@ class Method:
     recorded_facts : tuple of str
         Keys the fit adds to its recorded ``config`` that are facts of the run, not
         settings (e.g. how an engine ran its chains); a report never calls them stale.
+    requires : tuple of str
+        Importable modules the method needs besides its engine (e.g. ``flowjax`` for
+        nutpie's flow adaptation); without one the method is not :attr:`installed`.
     defaults_from : str
         Where the defaults were chosen, when a study chose them (a results file, e.g.
         ``studies/nuts_budget/results/nuts_budget.md``); reports and the methods page say so.
@@ -222,6 +225,7 @@ class Method:
     engine: str = "pymc"
     description: str = ""
     accelerations: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
     defaults_from: str = ""
     recorded_facts: tuple[str, ...] = ()
 
@@ -242,9 +246,17 @@ class Method:
         self.configure(quick=True)  # the quick settings must be valid settings
 
     @property
+    def missing(self) -> str | None:
+        """The first of the engine and :attr:`requires` that cannot be imported here."""
+        return next(
+            (m for m in (self.engine, *self.requires) if importlib.util.find_spec(m) is None),
+            None,
+        )
+
+    @property
     def installed(self) -> bool:
-        """Whether the engine can be imported here."""
-        return importlib.util.find_spec(self.engine) is not None
+        """Whether the engine (and every module the method :attr:`requires`) can be imported."""
+        return self.missing is None
 
     @property
     def engine_version(self) -> str | None:
