@@ -52,11 +52,8 @@ def test_the_settings_reach_nutpie(tiny_fits):
     assert fit.config["tune"] == quick["tune"] and fit.config["flow_layers"] == quick["flow_layers"]
     assert "(nuts, flow)" in fit.sampler and fit.backend == "jax (nutpie)"
     stats = fit.idata["sample_stats"]
-    # nutpie records the flow's update count only with the flow adaptation; past the
-    # diagonal windows, the flow itself was trained
-    assert "transformation_index" in stats
+    # nutpie counts the flow's updates: past the diagonal windows, the flow was trained
     assert int(stats["transformation_index"].min()) > quick["flow_diag_windows"]
-    assert "transformation_index" not in tiny_fits["nuts"].idata["sample_stats"]
 
 
 def test_gradients_are_the_leapfrog_steps_and_timings_split(tiny_fits):
