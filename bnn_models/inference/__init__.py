@@ -109,10 +109,11 @@ METHODS.update(
 #:
 #: - ``design``: the design card's three, NUTS against mean-field and full-rank ADVI (the
 #:   committed report, ``make bench``, the uncertainty baselines and benchmarks).
-#: - ``ci``: what CI benchmarks and gates: all but the four alternative NUTS engines
-#:   (PyMC's, NumPyro, BlackJAX, nutpie low-rank), which sample the same posterior as
-#:   nutpie's NUTS and whose quick fits take 1-3 minutes each (JAX compilation, PyMC's
-#:   Python loop, more steps) against seconds for the others. ``make test`` still fits
+#: - ``ci``: what CI benchmarks and gates: all but the alternative NUTS engines
+#:   (PyMC's, NumPyro, BlackJAX, nutpie low-rank and flow), which sample the same
+#:   posterior as nutpie's NUTS and whose quick fits take 1-3 minutes each (JAX
+#:   compilation, the flow's training, PyMC's Python loop, more steps) against seconds
+#:   for the others. ``make test`` still fits
 #:   every method (tests/test_methods.py), so an engine that breaks fails CI there.
 METHOD_SETS: dict[str, tuple[str, ...]] = {
     "design": ("nuts", "advi", "fullrank_advi"),
