@@ -227,8 +227,8 @@ def build_engines(methods: dict[str, MethodRun]) -> Engines | None:
     rows = []
     budgets = {m.name: _budget(m) for m in engines}
     for m in engines:
-        b = budgets[m.name]
-        cells = ["n/a" if b is None else f"{b[0]:,} + {b[1]:,}"]
+        plan = budgets[m.name]
+        cells = ["n/a" if plan is None else f"{plan[0]:,} + {plan[1]:,}"]
         for _, key, kind in _ENGINE_COLUMNS:
             if kind == "k":  # per 1,000
                 cells.append(Stat(1000 * m.get(key)).show("num") if key in m.stats else "n/a")
@@ -255,15 +255,15 @@ def build_engines(methods: dict[str, MethodRun]) -> Engines | None:
             f"{last.label} ({sig(scale * z)}{unit})."
         )
     # in run order, so that a tie names the first engine's budget the usual one
-    known = list(dict.fromkeys(b for b in budgets.values() if b is not None))
+    known = list(dict.fromkeys(p for p in budgets.values() if p is not None))
     if len(known) <= 1:
         budget = "same draws and warm-up steps"
     else:
-        usual = max(known, key=lambda b: sum(v == b for v in budgets.values()))
+        usual = max(known, key=lambda p: sum(v == p for v in budgets.values()))
         others = [
-            f"{m.label} {b[0]:,} + {b[1]:,}"
+            f"{m.label} {p[0]:,} + {p[1]:,}"
             for m in engines
-            if (b := budgets[m.name]) is not None and b != usual
+            if (p := budgets[m.name]) is not None and p != usual
         ]
         budget = (
             f"not the same warm-up and draws: {usual[0]:,} + {usual[1]:,} per chain, but "
