@@ -101,6 +101,21 @@ def test_engines_side_by_side_with_the_fastest_named():
     text = " ".join(e.verdicts)
     assert "Best total time: NUTS (100 s), 3.00x the next best, HMC (300 s)" in text
     assert "Best bulk ESS per second (warm-up + sampling): NUTS (4 /s), 4.00x" in text
+    assert cells["NUTS"]["Warm-up + draws per chain"] == "n/a"  # settings not recorded
+    # an engine whose settings warm up longer (nutpie's flow: 1,500) says so, row and note
+    for fit in doc["fits"]:
+        fit["config"] = {"tune": 1500 if fit["method"] == "hmc" else 400, "draws": 2000}
+    e = build_engines(_methods(doc))
+    cells = {label: dict(zip(e.header, row, strict=True)) for label, _, row in e.rows}
+    assert cells["HMC"]["Warm-up + draws per chain"] == "1,500 + 2,000"
+    assert cells["NUTS"]["Warm-up + draws per chain"] == "400 + 2,000"
+    assert (
+        "not the same warm-up and draws: 400 + 2,000 per chain, but HMC 1,500 + 2,000"
+        in (e.notes[0])
+    )
+    for fit in doc["fits"]:
+        fit["config"] = {"tune": 400, "draws": 2000}
+    assert "same draws and warm-up steps" in build_engines(_methods(doc)).notes[0]
     # a sampler without NUTS trees (no tree depth: MCLMC, SMC) is no NUTS engine
     del doc["fits"][1]["diagnostics"]["tree_depth_mean"]
     assert build_engines(_methods(doc)) is None

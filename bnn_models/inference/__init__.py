@@ -17,6 +17,7 @@ from bnn_models.inference import (
     mclmc,
     nuts,
     nuts_blackjax,
+    nuts_flow,
     nuts_lowrank,
     nuts_numpyro,
     nuts_pymc,
@@ -93,6 +94,7 @@ METHODS.update(
         nuts_blackjax.METHOD,
         nuts_lowrank.METHOD,
         nuts_stan.METHOD,
+        nuts_flow.METHOD,
         mclmc.METHOD,
         smc.METHOD,
         advi.METHOD,
@@ -112,10 +114,11 @@ METHODS.update(
 #: - ``design``: the design card's three, NUTS against mean-field and full-rank ADVI (the
 #:   committed report, ``make bench``, the uncertainty baselines and benchmarks).
 #: - ``ci``: what CI benchmarks and gates: all but the alternative NUTS engines (PyMC's,
-#:   NumPyro, BlackJAX, nutpie low-rank, Stan), which sample the same posterior as
-#:   nutpie's NUTS and whose quick fits take 1-3 minutes each (JAX compilation, PyMC's
-#:   Python loop, more steps, Stan's first C++ build) against seconds for the others. ``make test`` still fits
-#:   every method (tests/test_methods.py), so an engine that breaks fails CI there.
+#:   NumPyro, BlackJAX, nutpie low-rank and flow, Stan), which sample the same posterior
+#:   as nutpie's NUTS and whose quick fits take 1-3 minutes each (JAX compilation, the
+#:   flow's training, PyMC's Python loop, more steps, Stan's first C++ build) against
+#:   seconds for the others. ``make test`` still fits every method
+#:   (tests/test_methods.py), so an engine that breaks fails CI there.
 METHOD_SETS: dict[str, tuple[str, ...]] = {
     "design": ("nuts", "advi", "fullrank_advi"),
     "ci": (

@@ -276,7 +276,7 @@ def _anytime_group(
     :class:`Objective`'s, gradients counted as full-data equivalents.
     """
     rows, draws = [], []
-    done_s, done_steps, done_grads = 0.0, 0, 0
+    done_s, done_steps, done_grads = 0.0, 0, 0.0
     n_draws = settings[-1].draws  # every state scored with the final fit's number of draws
     for k, (st, s) in enumerate(zip(stages, settings, strict=True)):
         approx = st.inference.approx

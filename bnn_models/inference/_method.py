@@ -28,7 +28,15 @@ from bnn_models.inference.context import FitContext
 from bnn_models.model import N_HIDDEN, PRIOR_SIGMA, build_bnn
 from bnn_models.provenance import library_versions
 
-__all__ = ["FAMILIES", "FitFunction", "Method", "Settings", "convert_setting", "require"]
+__all__ = [
+    "FAMILIES",
+    "FitFunction",
+    "Method",
+    "NeedsModules",
+    "Settings",
+    "convert_setting",
+    "require",
+]
 
 #: Families a method may belong to, and what they mean to the metrics and the report.
 FAMILIES: dict[str, str] = {
@@ -103,6 +111,30 @@ class Settings:
             feature_names=dataset.feature_names,
             fused=self.fused,
         )
+
+
+@dataclass(frozen=True)
+class NeedsModules:
+    """A :attr:`Method.requires` hook: modules a method needs besides its engine (e.g.
+    ``flowjax`` for nutpie's flow adaptation). A frozen record, not a closure, so that a
+    method record pickles to a dask worker.
+
+    Examples
+    --------
+    >>> NeedsModules(("math",), by="nutpie")() is None
+    True
+    >>> NeedsModules(("no_such_module_x",), by="nutpie")()
+    "nutpie's dependency 'no_such_module_x' is not installed (pip install no_such_module_x)"
+    """
+
+    modules: tuple[str, ...]
+    by: str = "the engine"
+
+    def __call__(self) -> str | None:
+        for module in self.modules:
+            if importlib.util.find_spec(module) is None:
+                return f"{self.by}'s dependency {module!r} is not installed (pip install {module})"
+        return None
 
 
 class FitFunction(Protocol):

@@ -2,8 +2,9 @@
 
 One fit function serves every nutpie- or PyMC-driven MCMC method: its settings choose
 the sampler (``nutpie`` or ``pymc``), nutpie's kernel (NUTS or microcanonical Langevin)
-and the mass-matrix adaptation. The methods ``nuts``, ``nuts_pymc``, ``nuts_lowrank``
-and ``mclmc`` differ only in their settings' defaults.
+and the adaptation (a mass matrix, or nutpie's normalizing flow). The methods ``nuts``,
+``nuts_pymc``, ``nuts_lowrank``, ``nuts_flow`` and ``mclmc`` differ only in their
+settings' defaults.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pymc as pm
 
@@ -26,7 +28,7 @@ __all__ = ["METHOD", "NUTSSettings", "default_sampler", "fit_nuts"]
 
 _SAMPLERS = ("nutpie", "pymc")
 _KERNELS = ("nuts", "mclmc")
-_ADAPTATIONS = ("diag", "draw_diag", "low_rank")
+_ADAPTATIONS = ("diag", "draw_diag", "low_rank", "flow")
 _BACKENDS = ("numba", "jax")
 
 
@@ -45,8 +47,11 @@ class NUTSSettings(MCMCSettings):
         Default (None): nutpie when installed, as PyMC 6 chooses.
     kernel : {"nuts", "mclmc"}
         nutpie's transition kernel: NUTS, or microcanonical Langevin (nutpie only).
-    adaptation : {"diag", "draw_diag", "low_rank"}
-        nutpie's mass-matrix adaptation (PyMC's sampler: ``diag`` only).
+    adaptation : {"diag", "draw_diag", "low_rank", "flow"}
+        nutpie's adaptation: a mass matrix (``diag``, ``draw_diag``, ``low_rank``), or a
+        normalizing flow trained during warm-up (``flow``: needs ``backend="jax"`` and
+        flowjax; its arguments come from :meth:`transform_adapt`). PyMC's sampler:
+        ``diag`` only.
     eigval_cutoff : float
         ``low_rank`` only: eigenvalues of the mass-matrix estimate between
         1/cutoff and cutoff are ignored (nutpie's ``mass_matrix_eigval_cutoff``).
@@ -82,6 +87,12 @@ class NUTSSettings(MCMCSettings):
         require(self.eigval_cutoff > 1, "eigval_cutoff", self.eigval_cutoff, "> 1")
         require(self.thin >= 1, "thin", self.thin, ">= 1")
         require(
+            self.adaptation != "flow" or self.backend == "jax",
+            "backend",
+            self.backend,
+            "'jax' with adaptation='flow' (nutpie trains the flow on JAX's gradient)",
+        )
+        require(
             not (self.fused and self.backend == "jax"),
             "fused",
             self.fused,
@@ -96,6 +107,12 @@ class NUTSSettings(MCMCSettings):
                 "'diag' with sampler='pymc'",
             )
             require(self.backend == "numba", "backend", self.backend, "unset with sampler='pymc'")
+
+    def transform_adapt(self) -> dict[str, Any]:
+        """Keyword arguments of nutpie's ``with_transform_adapt`` (``adaptation="flow"``
+        only): none here, nutpie's own defaults; :class:`~bnn_models.inference.nuts_flow.
+        FlowNUTSSettings` sets them."""
+        return {}
 
 
 def _steps(stats) -> int:
@@ -146,8 +163,17 @@ def fit_nuts(
     if sampler == "nutpie":
         import nutpie
 
-        # PyTensor's symbolic gradient either way, compiled by the chosen backend
-        compiled = nutpie.compile_pymc_model(model, backend=s.backend, var_names=list(PARAMS))
+        flow = s.adaptation == "flow"
+        # PyTensor's symbolic gradient, compiled by the chosen backend; the flow adaptation
+        # wants JAX's own gradient (nutpie's documented requirement)
+        compiled = nutpie.compile_pymc_model(
+            model,
+            backend=s.backend,
+            gradient_backend="jax" if flow else "pytensor",
+            var_names=list(PARAMS),
+        )
+        if flow:
+            compiled = compiled.with_transform_adapt(**s.transform_adapt())
         t1 = time.perf_counter()
 
         def progress(chains: list) -> None:

@@ -198,6 +198,18 @@ _ENGINE_COLUMNS = (
 )
 
 
+#: The column of each engine's budget per chain, read from its recorded settings.
+_BUDGET_COLUMN = "Warm-up + draws per chain"
+
+
+def _budget(m: MethodRun) -> tuple[int, int] | None:
+    """``(tune, draws)`` per chain from the fit's recorded settings; None if not recorded."""
+    config = m.shown.get("config") or {}
+    if "tune" not in config or "draws" not in config:
+        return None
+    return int(config["tune"]), int(config["draws"])
+
+
 def build_engines(methods: dict[str, MethodRun]) -> Engines | None:
     """The NUTS engines: MCMC methods whose fits record NUTS trees (a tree depth) and count
     their gradients by phase (None: fewer than 2)."""
@@ -213,8 +225,10 @@ def build_engines(methods: dict[str, MethodRun]) -> Engines | None:
         return None
     look = styles(methods)
     rows = []
+    budgets = {m.name: _budget(m) for m in engines}
     for m in engines:
-        cells = []
+        plan = budgets[m.name]
+        cells = ["n/a" if plan is None else f"{plan[0]:,} + {plan[1]:,}"]
         for _, key, kind in _ENGINE_COLUMNS:
             if kind == "k":  # per 1,000
                 cells.append(Stat(1000 * m.get(key)).show("num") if key in m.stats else "n/a")
@@ -240,9 +254,24 @@ def build_engines(methods: dict[str, MethodRun]) -> Engines | None:
             f"{runner.label} ({sig(scale * b)}{unit}), and {spread:.2f}x the last, "
             f"{last.label} ({sig(scale * z)}{unit})."
         )
+    # in run order, so that a tie names the first engine's budget the usual one
+    known = list(dict.fromkeys(p for p in budgets.values() if p is not None))
+    if len(known) <= 1:
+        budget = "same draws and warm-up steps"
+    else:
+        usual = max(known, key=lambda p: sum(v == p for v in budgets.values()))
+        others = [
+            f"{m.label} {p[0]:,} + {p[1]:,}"
+            for m in engines
+            if (p := budgets[m.name]) is not None and p != usual
+        ]
+        budget = (
+            f"not the same warm-up and draws: {usual[0]:,} + {usual[1]:,} per chain, but "
+            f"{'; '.join(others)} (their settings' defaults; column '{_BUDGET_COLUMN}')"
+        )
     notes = [
-        f"Every engine on the same seeds ({', '.join(map(str, seeds))}), same model, same "
-        "draws and warm-up steps; mean over seeds. Warm-up is timed apart from sampling: "
+        f"Every engine on the same seeds ({', '.join(map(str, seeds))}), same model, "
+        f"{budget}; mean over seeds. Warm-up is timed apart from sampling: "
         "nutpie, PyMC and Stan report each chain's tuning and sampling seconds (chains run two at "
         "a time, so the run's wall time is split in the ratio of the chains' summed seconds); "
         "NumPyro and BlackJAX run warm-up and sampling as separate calls. JAX compiles on "
@@ -255,5 +284,5 @@ def build_engines(methods: dict[str, MethodRun]) -> Engines | None:
         "test-set probabilities (invariant to the hidden units' symmetry); per gradient "
         "counts warm-up's gradients too.",
     ]
-    header = [h for h, _, _ in _ENGINE_COLUMNS]
+    header = [_BUDGET_COLUMN, *(h for h, _, _ in _ENGINE_COLUMNS)]
     return Engines(header=header, rows=rows, notes=notes, verdicts=verdicts)
