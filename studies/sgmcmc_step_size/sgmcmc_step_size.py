@@ -157,7 +157,8 @@ def render(doc: dict) -> str:
     summary = choose(rows)
     failures = rows[rows["status"] != "ok"][["method", "step_size", "seed", "error"]]
     settings = pd.DataFrame(doc["settings"]).T.drop(columns="step_size")
-    settings = settings.rename_axis("method").reset_index()
+    # sorted: the same columns whether drawn as measured or from the JSON (keys sorted)
+    settings = settings[sorted(settings.columns)].rename_axis("method").reset_index()
     return render_template(
         "sgmcmc_step_size/sgmcmc_step_size.md.j2",
         doc=doc,
