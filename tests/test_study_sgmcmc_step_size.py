@@ -36,7 +36,7 @@ def test_the_choice_is_the_closest_step_size_whose_every_seed_is_ok():
 def test_a_tiny_sweep_records_ok_and_diverged_fits(teacher_small, tmp_path, monkeypatch):
     """Two step sizes of sgld on the small teacher data, tiny budget: the diverging one is
     a failed fit with its reason on the page; --render redraws the same markdown."""
-    monkeypatch.setattr(sweep, "GRID", {"sgld": (1e-3, 10.0)})
+    monkeypatch.setattr(sweep, "GRID", {"sgld": (0.2, 1e4)})
     tiny = {"draws": 20, "thin": 2, "burn_in": 20, "chains": 2, "n_hidden": 4}
     argv = ["--out", str(tmp_path), "--seeds", "0"]
     assert sweep.main(argv, dataset=teacher_small, **tiny) == 0
@@ -45,7 +45,7 @@ def test_a_tiny_sweep_records_ok_and_diverged_fits(teacher_small, tmp_path, monk
     assert ok["status"] == "ok" and ok["grad_evals"] == round(2 * 60 * 128 / 200)
     assert failed["status"] == "failed" and "non-finite" in failed["error"]
     text = (tmp_path / "sweep.md").read_text()
-    assert "step_size 10, seed 0: RuntimeError: non-finite weights" in text
+    assert "step_size 1e+04, seed 0: RuntimeError: non-finite weights" in text
     assert sweep.main([*argv, "--render"]) == 0
     assert (tmp_path / "sweep.md").read_text() == text
 

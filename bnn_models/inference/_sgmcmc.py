@@ -2,10 +2,21 @@
 PyMC's JAX log density, the chains' loop, and how their work is counted.
 
 Each method (``sgld``, ``sghmc``, ``sgld_cyclical``) is a :class:`SGMCMCSettings`
-subclass that says three things: its step size at step ``t`` (:meth:`~SGMCMCSettings.
-step_size_at`), its plan of stages (:meth:`~SGMCMCSettings.plan`: steps whose positions
-are dropped, and steps every ``thin``-th of whose positions are kept), and its BlackJAX
-step (:meth:`~SGMCMCSettings.kernel`). :func:`fit_sgmcmc` runs the plan.
+subclass that says four things: its step size at step ``t`` (:meth:`~SGMCMCSettings.
+step_size_at`), how that step size scales with the training rows
+(:meth:`~SGMCMCSettings.row_scale`), its plan of stages (:meth:`~SGMCMCSettings.plan`:
+steps whose positions are dropped, and steps every ``thin``-th of whose positions are
+kept), and its BlackJAX step (:meth:`~SGMCMCSettings.kernel`). :func:`fit_sgmcmc` runs
+the plan.
+
+**Step sizes per row.** The log density's curvature grows with the rows ``n`` (the
+likelihood is a sum over them), and a step size that samples 1,600 rows well diverges
+on 25,600. So ``step_size`` is given per row: the step BlackJAX takes is ``step_size /
+n`` for the Langevin methods (the step of the *mean* log density, whose curvature does
+not grow with ``n``; Welling and Teh's step sizes are of this order) and ``step_size /
+sqrt(n)`` for SGHMC, whose step is a time step (its moves go as the step's square). One
+default then serves the scaling grid's 400 to 25,600 rows; the step taken is recorded
+per kept draw (``sample_stats.step_size``).
 
 **The gradient.** BlackJAX's ``grad_estimator(log_prior, log_lik_row, rows)`` on PyMC's
 own graph of the model (:func:`~bnn_models.inference._jax.jax_minibatch_density`): the
@@ -96,7 +107,8 @@ class SGMCMCSettings(Settings):
     batch_size : int
         Training rows per minibatch gradient (clamped to the rows: see the module notes).
     step_size : float
-        The step size; each method's schedule scales it (its docstring says how).
+        The step size per row (see the module notes); each method's schedule scales it
+        over the steps (its docstring says how).
     """
 
     chains: int = 4
@@ -105,7 +117,7 @@ class SGMCMCSettings(Settings):
     thin: int = 100
     burn_in: int = 50_000
     batch_size: int = 128
-    step_size: float = 1e-4
+    step_size: float = 0.5
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -124,14 +136,19 @@ class SGMCMCSettings(Settings):
         """Minibatch gradients per step (SGHMC: its integration steps)."""
         return 1
 
+    def row_scale(self, rows: int) -> float:
+        """The factor from ``step_size`` (per row) to the step BlackJAX takes on ``rows``
+        training rows: ``1 / rows`` (Langevin); SGHMC overrides it."""
+        return 1.0 / rows
+
     def plan(self) -> list[Stage]:
         """The stages in order: the burn-in, then the kept draws."""
         plan = [Stage(self.burn_in, 1.0, False)] if self.burn_in else []
         return plan + [Stage(self.draws * self.thin, 1.0, True, self.thin)]
 
     def step_size_at(self, t: Any) -> Any:
-        """The step size at step ``t`` (0-based, counted over the whole plan; a JAX or
-        NumPy number). Here constant; methods override it."""
+        """The step size per row at step ``t`` (0-based, counted over the whole plan; a
+        JAX or NumPy number). Here constant; methods override it."""
         return self.step_size + 0.0 * t
 
     def kernel(self, grad_estimator: Callable) -> Callable:
@@ -160,7 +177,8 @@ def _stage_fn(settings: SGMCMCSettings, step: Callable, stage: Stage, rows: int,
         batch_key, step_key = jax.random.split(key)
         rows_drawn = jax.random.randint(batch_key, (batch,), 0, rows)
         minibatch = (X[rows_drawn], y[rows_drawn])
-        return step(step_key, position, minibatch, settings.step_size_at(t), temperature), None
+        step_size = settings.step_size_at(t) * settings.row_scale(rows)
+        return step(step_key, position, minibatch, step_size, temperature), None
 
     def run(key, position, t0, temperature, X, y, n):
         keys = jax.random.split(key, n)
@@ -189,13 +207,16 @@ def _stage_fn(settings: SGMCMCSettings, step: Callable, stage: Stage, rows: int,
     return keep
 
 
-def _check_finite(position: list, names: list[str], t: int, settings: SGMCMCSettings) -> None:
+def _check_finite(
+    position: list, names: list[str], t: int, settings: SGMCMCSettings, rows: int
+) -> None:
     bad = [n for n, a in zip(names, position, strict=True) if not np.isfinite(np.asarray(a)).all()]
     if bad:
-        size = float(settings.step_size_at(np.asarray(max(t - 1, 0))))
+        size = float(settings.step_size_at(np.asarray(max(t - 1, 0)))) * settings.row_scale(rows)
         raise RuntimeError(
             f"non-finite weights ({', '.join(bad)}) by step {t}: the chains diverged at step "
-            f"size {size:.3g} (step_size={settings.step_size:g}); try a smaller step_size"
+            f"size {size:.3g} on {rows} rows (step_size={settings.step_size:g} per row); try "
+            "a smaller step_size"
         )
 
 
@@ -259,13 +280,12 @@ def fit_sgmcmc(
             warm_steps += stage.steps
             position = list(out)
         t += stage.steps
-        _check_finite(position, names, t, s)
+        _check_finite(position, names, t, s, rows)
     draws = [np.concatenate(parts, axis=1) for parts in zip(*kept, strict=True)]
     posterior = posterior_dataset(model, unflatten_draws(names, draws))
     at = np.concatenate(kept_steps)
-    stats = xr.Dataset(
-        {"step_size": (("chain", "draw"), np.tile(np.asarray(s.step_size_at(at)), (s.chains, 1)))}
-    )
+    taken = np.asarray(s.step_size_at(at)) * s.row_scale(rows)  # the step BlackJAX took
+    stats = xr.Dataset({"step_size": (("chain", "draw"), np.tile(taken, (s.chains, 1)))})
     per_step = s.chains * s.grads_per_step
     raw = per_step * t
     method = "parallel" if mapper is jax.pmap else "vectorized"

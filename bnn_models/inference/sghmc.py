@@ -24,9 +24,9 @@ class SGHMCSettings(SGLDSettings):
     One step draws a fresh momentum and one minibatch, then takes
     ``num_integration_steps`` steps of the SGHMC diffusion on that minibatch
     (``x += eps p``; ``p = (1 - friction eps) p + eps g + sqrt(2 friction eps) noise``):
-    ``num_integration_steps`` gradients per step, which the gradient count includes. So
-    ``step_size`` moves the weights by about its square times the gradient, as SGLD's
-    step size does. The burn-in and thinning are SGLD's divided by the integration
+    ``num_integration_steps`` gradients per step, which the gradient count includes. The
+    step ``eps`` is ``step_size / sqrt(rows)``: it moves the weights by about its square
+    times the gradient, as SGLD's ``step_size / rows`` does. The burn-in and thinning are SGLD's divided by the integration
     steps: the same 76,800 full-data gradients per fit on the rupture data.
 
     Attributes
@@ -41,7 +41,7 @@ class SGHMCSettings(SGLDSettings):
     thin: int = 10
     burn_in: int = 4000
     decay_steps: int = 400
-    step_size: float = 1e-2
+    step_size: float = 0.4
     num_integration_steps: int = 10
     friction: float = 1.0
 
@@ -54,6 +54,10 @@ class SGHMCSettings(SGLDSettings):
             ">= 1",
         )
         require(self.friction >= 0, "friction", self.friction, ">= 0")
+
+    def row_scale(self, rows: int) -> float:
+        """``1 / sqrt(rows)``: SGHMC's step is a time step, its moves its square."""
+        return rows**-0.5
 
     @property
     def grads_per_step(self) -> int:

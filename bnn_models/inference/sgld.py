@@ -48,7 +48,7 @@ class SGLDSettings(SGMCMCSettings):
 
     thin: int = 100
     burn_in: int = 40_000
-    step_size: float = 1e-4
+    step_size: float = 0.5
     step_decay: float = 0.55
     decay_steps: int = 4000
 

@@ -45,7 +45,7 @@ class CyclicalSGLDSettings(SGMCMCSettings):
 
     thin: int = 60
     burn_in: int = 0
-    step_size: float = 1e-4
+    step_size: float = 1.6
     cycles: int = 4
     exploration: float = 0.5
 

@@ -12,6 +12,10 @@ its reason. The choice (:func:`choose`) is by fidelity, never by seconds.
     python -m studies.sgmcmc_step_size.sgmcmc_step_size              # ~20 CPU minutes
     python -m studies.sgmcmc_step_size.sgmcmc_step_size --render     # markdown from JSON
 
+The methods may run apart, in parallel (``--methods sgld --out DIR1`` ...), and be
+combined: ``--combine DIR1 DIR2 ...`` writes one ``sweep.json`` of their rows (runs of
+one commit only).
+
 Writes ``sweep.json`` (every fit, the grid, commit, machine, versions, data hash,
 reference) and ``sweep.md`` (``sgmcmc_step_size.md.j2``) into ``--out`` (default
 ``studies/sgmcmc_step_size/results``).
@@ -28,15 +32,16 @@ import pandas as pd
 
 from studies._common import STUDIES, provenance, render_template, write_report
 
-__all__ = ["GRID", "choose", "main", "measure", "render"]
+__all__ = ["GRID", "choose", "combine", "main", "measure", "render"]
 
 #: Where the committed results live.
 RESULTS = STUDIES / "sgmcmc_step_size" / "results"
-#: Step sizes per method: log-spaced, spanning too small (slow mixing) to diverging.
+#: Step sizes per method (per row: see bnn_models.inference._sgmcmc), log-spaced around
+#: what a short pilot run found stable, up to where it diverged.
 GRID: dict[str, tuple[float, ...]] = {
-    "sgld": (3e-4, 1e-3, 3e-3, 1e-2),
-    "sghmc": (2.5e-3, 5e-3, 1e-2, 2e-2),
-    "sgld_cyclical": (3e-4, 1e-3, 3e-3, 1e-2),
+    "sgld": (0.1, 0.3, 1.0, 3.0),
+    "sghmc": (0.1, 0.2, 0.4, 0.8),
+    "sgld_cyclical": (0.3, 1.0, 3.0, 10.0),
 }
 #: The summary's columns per fit.
 COLUMNS = (
@@ -151,6 +156,27 @@ def choose(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def combine(docs: list[dict]) -> dict:
+    """One document of several runs' rows (the first run's provenance).
+
+    Raises
+    ------
+    ValueError
+        The runs are of different commits, data or seeds.
+    """
+    first = docs[0]
+    for doc in docs[1:]:
+        for key in ("commit", "data", "seeds", "reference"):
+            if doc[key] != first[key]:
+                raise ValueError(f"--combine: runs differ in {key}: {first[key]} != {doc[key]}")
+    return {
+        **first,
+        "grid": {m: g for d in docs for m, g in d["grid"].items()},
+        "settings": {m: v for d in docs for m, v in d["settings"].items()},
+        "rows": [r for d in docs for r in d["rows"]],
+    }
+
+
 def render(doc: dict) -> str:
     """``sweep.md`` from ``sweep.json``."""
     rows = pd.DataFrame(doc["rows"])
@@ -178,7 +204,14 @@ def main(argv: list[str] | None = None, dataset=None, **overrides) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--methods", nargs="+", default=list(GRID), choices=list(GRID))
     parser.add_argument("--render", action="store_true", help="only redraw from sweep.json")
+    parser.add_argument("--combine", nargs="+", metavar="DIR", help="join these runs' rows")
     args = parser.parse_args(argv)
+    if args.combine:
+        import json
+
+        docs = [json.loads((Path(d) / "sweep.json").read_text()) for d in args.combine]
+        print(write_report(Path(args.out), "sweep", render, lambda: combine(docs)))
+        return 0
 
     def run() -> dict:
         from bnn_models.data import load_rupture
