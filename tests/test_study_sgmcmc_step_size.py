@@ -45,7 +45,7 @@ def test_a_tiny_sweep_records_ok_and_diverged_fits(teacher_small, tmp_path, monk
     assert ok["status"] == "ok" and ok["grad_evals"] == round(2 * 60 * 128 / 200)
     assert failed["status"] == "failed" and "non-finite" in failed["error"]
     text = (tmp_path / "sweep.md").read_text()
-    assert "step_size 1e+04, seed 0: RuntimeError: non-finite weights" in text
+    assert "step_size 10000, seed 0: RuntimeError: non-finite weights" in text
     assert sweep.main([*argv, "--render"]) == 0
     assert (tmp_path / "sweep.md").read_text() == text
 

@@ -32,10 +32,11 @@ class SGLDSettings(SGMCMCSettings):
     ``(1 + 40,000 / 4,000) ** -0.55 = 0.27``.
 
     The budget: 40,000 burn-in steps and 2,000 draws x 100 steps per chain, 240,000
-    steps of 128 rows on the rupture data's 1,600: 19,200 full-data gradients per chain,
-    76,800 for the 4 chains, 2.7% of the 2.9 million of NUTS' default run there
-    (affordable in a sweep on a shared CPU, where a minibatch step costs about a third
-    of a full-data gradient). ``step_size`` is the one the committed sweep chose
+    steps of 128 rows: on the rupture data's 1,600 rows 19,200 full-data gradients per
+    chain, 76,800 for the 4 chains, under 2% of the 4.1 million of NUTS' default there
+    (``studies/nuts_budget``); what a sweep on a shared CPU affords, where a minibatch
+    step of the 4 chains costs about as much time as a full-data gradient of one.
+    ``step_size`` (per row) is the one the committed sweep chose
     (``studies/sgmcmc_step_size``).
 
     Attributes
