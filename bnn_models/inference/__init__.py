@@ -23,6 +23,9 @@ from bnn_models.inference import (
     nuts_pymc,
     nuts_stan,
     pathfinder,
+    sghmc,
+    sgld,
+    sgld_cyclical,
     smc,
     svgd,
 )
@@ -93,17 +96,22 @@ METHODS.update(
         nuts_numpyro.METHOD,
         nuts_blackjax.METHOD,
         nuts_lowrank.METHOD,
-        nuts_stan.METHOD,
-        nuts_flow.METHOD,
         mclmc.METHOD,
         smc.METHOD,
         advi.METHOD,
-        advi_minibatch.METHOD,
         fullrank_advi.METHOD,
         pathfinder.METHOD,
         laplace.METHOD,
         svgd.METHOD,
         ensemble.METHOD,
+        # issue 33's, after the others so that every method keeps its colour (figures
+        # colour methods by registry position)
+        nuts_stan.METHOD,
+        nuts_flow.METHOD,
+        advi_minibatch.METHOD,
+        sgld.METHOD,
+        sghmc.METHOD,
+        sgld_cyclical.METHOD,
     )
 )
 
@@ -119,8 +127,22 @@ METHODS.update(
 #:   flow's training, PyMC's Python loop, more steps, Stan's first C++ build) against
 #:   seconds for the others. ``make test`` still fits every method
 #:   (tests/test_methods.py), so an engine that breaks fails CI there.
+#: - ``literature``: the methods the BNN literature and PyMC's tutorials use beside ours
+#:   (issue 33): Stan's NUTS, nutpie's flow adaptation, minibatch ADVI and SG-MCMC
+#:   (``make results-rupture-literature``).
+#: - ``minibatch``: the methods whose gradient sees a batch of rows per step (the
+#:   scaling grid's ``grids/scaling_minibatch.toml``).
 METHOD_SETS: dict[str, tuple[str, ...]] = {
     "design": ("nuts", "advi", "fullrank_advi"),
+    "literature": (
+        "nuts_stan",
+        "nuts_flow",
+        "advi_minibatch",
+        "sgld",
+        "sghmc",
+        "sgld_cyclical",
+    ),
+    "minibatch": ("advi_minibatch", "sgld", "sghmc", "sgld_cyclical"),
     "ci": (
         "nuts",
         "mclmc",
@@ -186,7 +208,7 @@ def resolve_methods(spec: str | list[str] | None) -> list[str]:
     Examples
     --------
     >>> resolve_methods("vi")
-    ['advi', 'advi_minibatch', 'fullrank_advi', 'pathfinder', 'laplace']
+    ['advi', 'fullrank_advi', 'pathfinder', 'laplace', 'advi_minibatch']
     >>> resolve_methods("design")
     ['nuts', 'advi', 'fullrank_advi']
     """
