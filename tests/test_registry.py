@@ -380,5 +380,7 @@ def test_a_method_set_resolves_like_a_family():
     assert set(resolve_methods("ci")) < set(METHODS)  # CI leaves the other NUTS engines out
     for name, members in METHOD_SETS.items():
         assert name not in METHODS and set(members) <= set(METHODS), name
-    with pytest.raises(BadInput, match=r"unknown method 'desgin'.*a set \(design, ci\)"):
+    with pytest.raises(
+        BadInput, match=r"unknown method 'desgin'.*a set \(design, ci, literature, minibatch\)"
+    ):
         resolve_methods("desgin")

@@ -134,15 +134,6 @@ METHODS.update(
 #:   scaling grid's ``grids/scaling_minibatch.toml``).
 METHOD_SETS: dict[str, tuple[str, ...]] = {
     "design": ("nuts", "advi", "fullrank_advi"),
-    "literature": (
-        "nuts_stan",
-        "nuts_flow",
-        "advi_minibatch",
-        "sgld",
-        "sghmc",
-        "sgld_cyclical",
-    ),
-    "minibatch": ("advi_minibatch", "sgld", "sghmc", "sgld_cyclical"),
     "ci": (
         "nuts",
         "mclmc",
@@ -154,6 +145,15 @@ METHOD_SETS: dict[str, tuple[str, ...]] = {
         "svgd",
         "ensemble",
     ),
+    "literature": (
+        "nuts_stan",
+        "nuts_flow",
+        "advi_minibatch",
+        "sgld",
+        "sghmc",
+        "sgld_cyclical",
+    ),
+    "minibatch": ("advi_minibatch", "sgld", "sghmc", "sgld_cyclical"),
 }
 
 
