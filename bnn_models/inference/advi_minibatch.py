@@ -33,14 +33,12 @@ from dataclasses import dataclass
 import pymc as pm
 
 from bnn_models.data import Dataset
-from bnn_models.inference._gaussian_vi import Objective, fit_gaussian_vi
+from bnn_models.inference._gaussian_vi import Objective
 from bnn_models.inference._method import Method, require
-from bnn_models.inference._result import FitResult
-from bnn_models.inference.advi import ADVISettings
-from bnn_models.inference.context import FitContext
+from bnn_models.inference.advi import ADVISettings, fit_advi
 from bnn_models.model import minibatch_bnn
 
-__all__ = ["METHOD", "ADVIMinibatchSettings", "fit_advi_minibatch"]
+__all__ = ["METHOD", "ADVIMinibatchSettings"]
 
 #: Where the default batch size was chosen.
 DEFAULTS_FROM = "studies/minibatch_batch_size/results/sweep.md"
@@ -92,32 +90,11 @@ class ADVIMinibatchSettings(ADVISettings):
         return Objective(fit_model, share=batch / rows, facts=facts)
 
 
-def fit_advi_minibatch(
-    *,
-    dataset: Dataset,
-    settings: ADVIMinibatchSettings = ADVIMinibatchSettings(),  # noqa: B008 - frozen
-    seed: int = 0,
-    context: FitContext | None = None,
-) -> FitResult:
-    """Fit a mean-field Gaussian approximation by stochastic ELBO steps on minibatches.
-
-    Parameters and returns as :func:`bnn_models.inference.advi.fit_advi`; gradients are
-    counted as full-data equivalents (module docstring).
-    """
-    return fit_gaussian_vi(
-        settings.vi_class(),
-        dataset=dataset,
-        settings=settings,
-        seed=seed,
-        context=context,
-    )
-
-
 METHOD = Method(
     name="advi_minibatch",
     label="ADVI (minibatch)",
     family="vi",
-    fit=fit_advi_minibatch,
+    fit=fit_advi,  # the settings' Objective makes the same fit minibatch ADVI
     settings=ADVIMinibatchSettings,
     quick={"max_iter": 3000, "draws": 200, "window": 500},
     engine="pymc",
