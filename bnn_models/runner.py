@@ -151,6 +151,8 @@ def signals_raise() -> Iterator[None]:
         if raise_is_lost(frame):
             return  # the next delivery may land where the raise reaches the run
         deadline = running_deadline()
+        if deadline is not None:
+            deadline.interrupted = exc
         if deadline is not None and deadline.cooperative:
             deadline.interrupt(exc)
             return

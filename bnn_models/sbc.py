@@ -417,6 +417,19 @@ def run_sbc(
             "seed": seed,
             "n_ranked": N_RANKED,
             "quick": quick,
+            # Each method's settings, and those set on purpose (the design's width among
+            # them): what `bnn-bench results check` compares with today's defaults.
+            "configs": {
+                **previous.get("configs", {}),
+                **{t.method: t.settings.as_config() for t in tasks},
+            },
+            "overrides": {
+                **previous.get("overrides", {}),
+                **{
+                    m: {**(overrides or {}).get(m, {}), "n_hidden": design.n_hidden}
+                    for m in methods
+                },
+            },
             "simulations": list(done.values()),
         }
         todo = [t for t in tasks if t.key not in done]

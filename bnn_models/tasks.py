@@ -292,6 +292,7 @@ def run_task(task: Task, reference: Reference | None = None) -> Outcome:
         What the user gave cannot be used (not a failed fit).
     """
     t0 = time.perf_counter()
+    context: FitContext | None = None
     try:
         with fit_context(task.time_limit_s, progressbar=task.progressbar) as context:
             result = get_method(task.method)(
@@ -300,6 +301,10 @@ def run_task(task: Task, reference: Reference | None = None) -> Outcome:
     except BadInput:
         raise
     except Exception as err:  # a failed fit (FitTimeout too) must not stop the others
+        if context is not None and context.deadline.interrupted is not None:
+            # Stopped, not failed (an engine turned the interruption into its own error):
+            # the fit stays not run, and --resume runs it.
+            raise context.deadline.interrupted from err
         result = _failed(task.method, task.seed, task.settings, err)
     if result.ok and (why := _divergence_failure(result, task.max_divergence_rate)):
         result = _failed(task.method, task.seed, task.settings, f"RuntimeError: {why}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from bnn_models.inference import (
     register,
     unregister,
 )
-from bnn_models.runner import run_benchmark
+from bnn_models.runner import Interrupted, run_benchmark
 from bnn_models.schema import load_metrics
 from bnn_models.tasks import Task, run_task
 
@@ -108,3 +110,30 @@ def test_a_direct_call_gets_a_context_without_a_limit():
     time.sleep(0.01)
     with pytest.raises(FitTimeout, match="time limit of 1e-09 s reached"):
         past.check()
+
+
+def fit_reset(
+    *, dataset: object, settings: SpinSettings, seed: int, context: FitContext
+) -> FitResult:
+    """An engine that turns an interruption into its own error, as httpstan's client does
+    (a SIGINT during a Stan fit reached the run as ``ClientOSError: Connection reset``)."""
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+    except BaseException as err:
+        raise OSError("Connection reset by peer") from err
+    raise AssertionError("the interruption did not arrive")
+
+
+def test_an_interruption_an_engine_turns_into_its_own_error_leaves_the_fit_not_run(tmp_path):
+    register(
+        Method(name="reset", label="Reset", family="point", fit=fit_reset, settings=SpinSettings)
+    )
+    try:
+        data = make_teacher(n_train=50, n_test=20, seed=0)
+        with pytest.raises(Interrupted):
+            run_benchmark(data, tmp_path, methods=["reset"], progressbar=False, log=lambda s: None)
+    finally:
+        unregister("reset")
+    # Stopped, not failed: nothing is recorded for it, so --resume runs it.
+    assert [f["status"] for f in load_metrics(tmp_path)["fits"]] == []

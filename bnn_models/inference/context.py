@@ -44,6 +44,10 @@ class Deadline:
     pending : BaseException or None
         An interruption (SIGINT/SIGTERM) handed to a cooperating fit, raised at its next
         :meth:`check` rather than inside a compiled function.
+    interrupted : BaseException or None
+        The interruption this fit received, however it was delivered. An engine may turn
+        it into an error of its own (httpstan's client reports a reset connection), so the
+        caller asks here whether a fit that failed was in fact stopped.
 
     Examples
     --------
@@ -56,6 +60,7 @@ class Deadline:
     seconds: float | None = None
     cooperative: bool = False
     pending: BaseException | None = None
+    interrupted: BaseException | None = None
 
     @classmethod
     def after(cls, seconds: float | None) -> Deadline:
