@@ -220,3 +220,23 @@ def test_the_compact_summary_alone_gives_the_same_fidelity(built, tmp_path):
             assert _close(b[key], value), key
     with pytest.raises(BadInput, match="no draws"):
         _ = compact.p_test
+
+
+def test_out_and_floor_seed_write_both_summaries_and_the_floor(built, tmp_path):
+    """`--floor-seed` builds a second reference beside the first (the cached one is reused)
+    and records their distance in the first's summary; `--out` writes both summaries."""
+    cache = tmp_path / "cache"
+    shutil.copytree(built[1], cache)  # the first is reused; the module's cache stays as it was
+    out = tmp_path / "committed" / "teacher.json"
+    args = ["reference", *TEACHER, "--cache", str(cache), "--quick", "--seed", "3"]
+    assert main([*args, "--floor-seed", "4", "--out", str(out)]) in (0, 1)  # quick: may fail
+    first = json.loads(out.read_text())
+    second = json.loads((out.parent / "floor" / "teacher-seed4.json").read_text())
+    assert first["config"]["seed"] == 3 and second["config"]["seed"] == 4
+    floor = first["noise_floor"]
+    assert [r["seed"] for r in floor["runs"]] == [3, 4]
+    assert 0 < floor["pred_tv_mean"] < 1
+    # the cached first summary holds the floor too: runs that find it report "x the floor"
+    cached = [json.loads(p.read_text()) for p in cache.glob("teacher-*.json")]
+    assert [c.get("noise_floor") for c in cached if c["config"]["seed"] == 3] == [floor]
+    assert main([*args, "--floor-seed", "3"]) == 2  # the same seed twice: no floor

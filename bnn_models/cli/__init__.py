@@ -244,6 +244,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ref.add_argument("--quick", action="store_true")
     ref.add_argument(
+        "--out",
+        metavar="FILE",
+        help="also write the summary to FILE (.json), e.g. results/reference/rupture.json",
+    )
+    ref.add_argument(
+        "--floor-seed",
+        type=int,
+        metavar="SEED",
+        help="also build a second reference of the same settings with SEED and record how "
+        "far it lies from the first (its noise floor) in the first's summary; with --out, "
+        "the second's summary goes to floor/<name>-seed<SEED>.json beside FILE",
+    )
+    ref.add_argument(
         "--refresh",
         metavar="FILE",
         help="only rewrite the summary of the cached reference FILE (.nc/.json) with its "

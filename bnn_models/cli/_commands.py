@@ -212,12 +212,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_reference(args: argparse.Namespace) -> int:
+    from bnn_models.io import write_json
     from bnn_models.reference import (
         QUICK_REFERENCE,
+        Reference,
         ReferenceSettings,
         build_reference,
+        load_reference,
         refresh_summary,
     )
+    from bnn_models.refsummary import read_summary
     from bnn_models.report.reference import format_reference
 
     if args.refresh:
@@ -236,15 +240,40 @@ def _cmd_reference(args: argparse.Namespace) -> int:
         if args.quick
         else ReferenceSettings(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed)
     )
-    ref = build_reference(
-        _dataset(args),
-        settings,
-        cache_dir=args.cache,
-        log=lambda s: print(s, flush=True),
-        command=shlex.join(["bnn-bench", *sys.argv[1:]]),
-    )
+    if args.floor_seed is not None and args.floor_seed == settings.seed:
+        raise BadInput(f"--floor-seed {args.floor_seed}: the same as --seed; choose another")
+    dataset = _dataset(args)
+
+    def build(seed: int) -> Reference:
+        return build_reference(
+            dataset,
+            dataclasses.replace(settings, seed=seed),
+            cache_dir=args.cache,
+            log=lambda s: print(s, flush=True),
+            command=shlex.join(["bnn-bench", *sys.argv[1:]]),
+        )
+
+    ref = build(settings.seed)
+    summary_path = ref.path.with_suffix(".json") if ref.path else None
+    if args.floor_seed is not None and summary_path is not None:
+        from bnn_models.floor import record_noise_floor
+
+        second = build(args.floor_seed)
+        second_path = second.path.with_suffix(".json") if second.path else None
+        if second_path is None:  # pragma: no cover - build_reference always writes one
+            raise BadInput(f"--floor-seed {args.floor_seed}: the second reference has no summary")
+        record_noise_floor(summary_path, second_path)
+        ref = load_reference(summary_path)
+        if args.out:
+            out = Path(args.out)
+            floor_out = out.parent / "floor" / f"{out.stem}-seed{args.floor_seed}.json"
+            write_json(floor_out, read_summary(second_path))
+            print(f"second reference's summary: {floor_out}")
     print(format_reference(ref.summary))
-    print(f"summary: {ref.path.with_suffix('.json') if ref.path else '-'}")
+    print(f"summary: {summary_path or '-'}")
+    if args.out:
+        write_json(Path(args.out), ref.summary)
+        print(f"summary written to {args.out}")
     return 0 if ref.summary["acceptance"]["passed"] else EXIT_FAILED
 
 
