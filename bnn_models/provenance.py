@@ -103,15 +103,24 @@ def machine_info() -> dict:
     }
 
 
+#: What the runs write, as git pathspecs that leave it out of the dirty check.
+OUTPUTS = (":(top,exclude)results", ":(top,exclude,glob)studies/*/results/**")
+
+
 def git_commit(cwd: Path | None = None) -> str | None:
-    """The checkout's commit (with ``-dirty`` when tracked files changed), or None."""
+    """The checkout's commit (with ``-dirty`` when tracked files changed), or None.
+
+    Files the runs write (:data:`OUTPUTS`: ``results/``, each study's ``results/``) do not
+    make it dirty: a regeneration rewrites committed results one folder after another, and
+    the code that makes them is still the commit's.
+    """
     cwd = cwd or Path(__file__).resolve().parent
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)", *OUTPUTS],
             cwd=cwd,
             capture_output=True,
             text=True,
