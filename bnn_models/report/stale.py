@@ -14,6 +14,7 @@ behaviour the run had before the switch existed.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from bnn_models.errors import BadInput
 from bnn_models.inference import ACCELERATIONS, get_method
 from bnn_models.report.run import MethodRun
 
-__all__ = ["NOT_RECORDED", "REMOVED", "StaleSetting", "build_stale"]
+__all__ = ["NOT_RECORDED", "REMOVED", "StaleSetting", "build_stale", "stale_configs"]
 
 #: Recorded value of a setting the run did not record (it did not exist then).
 NOT_RECORDED = "not recorded"
@@ -65,6 +66,64 @@ def _plain(config: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(config, default=str))
 
 
+def stale_configs(
+    configs: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    quick: bool = False,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> list[StaleSetting]:
+    """Every recorded setting that differs from today's default for the profile.
+
+    Parameters
+    ----------
+    configs : dict of str to list of dict
+        Each method's recorded settings (one per fit, or one for the method).
+    quick : bool
+        The run's profile: today's quick settings are the defaults it is held to.
+    overrides : dict, optional
+        Settings the run set on purpose, per method (left out).
+    labels : dict, optional
+        The name each method is given in :attr:`StaleSetting.method` (default: its
+        registry name).
+
+    Returns
+    -------
+    list of StaleSetting
+        As :func:`build_stale` describes.
+
+    Examples
+    --------
+    >>> [s.setting for s in stale_configs({"advi": [{"max_iter": 1}]})][:2]
+    ['draws', 'grad_norm_clip']
+    """
+    overrides, labels = overrides or {}, labels or {}
+    out: list[StaleSetting] = []
+    for name, recorded_configs in configs.items():
+        try:
+            method = get_method(name)
+            current = _plain(method.configure(quick=quick).as_config())
+        except (KeyError, BadInput):
+            continue  # gone from the registry, or today's defaults need what is not installed
+        # What the fit records beside its settings (facts of the run) is no setting.
+        skip = _IDENTITY | set(overrides.get(name) or {}) | set(method.recorded_facts)
+        seen: set[StaleSetting] = set()
+        for recorded in recorded_configs:
+            if not isinstance(recorded, Mapping):
+                continue
+            for key in sorted((set(recorded) | set(current)) - skip):
+                if current.get(key, "") is None and recorded.get(key) is not None:
+                    continue  # chosen at fit time, and recorded as chosen
+                if key not in recorded and key in _SWITCHES and current[key] != _SWITCHES[key]:
+                    continue  # an acceleration the run could not ask for, off today
+                was = _text(recorded[key]) if key in recorded else NOT_RECORDED
+                now = _text(current[key]) if key in current else REMOVED
+                if was != now:
+                    seen.add(StaleSetting(labels.get(name, name), key, was, now))
+        out += sorted(seen, key=lambda s: (s.setting, s.recorded))
+    return out
+
+
 def build_stale(doc: dict, methods: dict[str, MethodRun]) -> list[StaleSetting]:
     """Every setting a run recorded that differs from today's default for its profile.
 
@@ -90,30 +149,9 @@ def build_stale(doc: dict, methods: dict[str, MethodRun]) -> list[StaleSetting]:
     []
     """
     run = doc.get("run") or {}
-    quick = run.get("profile") == "quick"
-    overridden = run.get("overrides") or {}
-    out: list[StaleSetting] = []
-    for name, m in methods.items():
-        try:
-            method = get_method(name)
-            current = _plain(method.configure(quick=quick).as_config())
-        except (KeyError, BadInput):
-            continue  # gone from the registry, or today's defaults need what is not installed
-        # What the fit records beside its settings (facts of the run) is no setting.
-        skip = _IDENTITY | set(overridden.get(name) or {}) | set(method.recorded_facts)
-        seen: set[StaleSetting] = set()
-        for entry in m.entries:
-            recorded = entry.get("config")
-            if not isinstance(recorded, dict):
-                continue
-            for key in sorted((set(recorded) | set(current)) - skip):
-                if current.get(key, "") is None and recorded.get(key) is not None:
-                    continue  # chosen at fit time, and recorded as chosen
-                if key not in recorded and key in _SWITCHES and current[key] != _SWITCHES[key]:
-                    continue  # an acceleration the run could not ask for, off today
-                was = _text(recorded[key]) if key in recorded else NOT_RECORDED
-                now = _text(current[key]) if key in current else REMOVED
-                if was != now:
-                    seen.add(StaleSetting(m.label, key, was, now))
-        out += sorted(seen, key=lambda s: (s.setting, s.recorded))
-    return out
+    return stale_configs(
+        {name: [e.get("config") for e in m.entries] for name, m in methods.items()},
+        quick=run.get("profile") == "quick",
+        overrides=run.get("overrides") or {},
+        labels={name: m.label for name, m in methods.items()},
+    )
