@@ -21,7 +21,7 @@ TEST_WORKERS ?= logical
 step = t0=$$SECONDS && $(1) && echo "[ci] $(1) took $$((SECONDS - t0)) s"
 PYTEST_PARALLEL = --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist worksteal
 
-.PHONY: install test test-slow docs bench bench-quick results-rupture results-rupture-quick results-reference-floor results-rupture-methods results-rupture-literature results-scaling results-scaling-minibatch results-shift results-coverage results-sbc results-releases lint asv asv-compare asv-history asv-publish baseline check ci ci-checks ci-asv clean
+.PHONY: install test test-slow docs bench bench-quick results results-check results-index results-rupture results-rupture-quick results-reference-floor results-rupture-methods results-scaling results-scaling-minibatch results-shift results-coverage results-sbc results-releases lint asv asv-compare asv-history asv-publish baseline check ci ci-checks ci-asv clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,74 +58,31 @@ bench: install
 bench-quick: install
 	$(VENV)/bin/bnn-bench run --quick --out runs/quick
 
-# The committed report results/rupture: 5 seeds of NUTS, ADVI and full-rank ADVI, fidelity against the
-# reference posterior (built first when not cached, ~10 min), from a clean tree so that
-# the recorded commit names code anyone can check out.
-RESULTS_SEEDS ?= 5
-results-rupture: install
-	@git diff --quiet HEAD || { echo "results-rupture: commit your changes first (the run records the commit)"; exit 1; }
-	$(VENV)/bin/bnn-bench reference --dataset rupture
-	$(VENV)/bin/bnn-bench run --methods design --seeds $(RESULTS_SEEDS) --out results/rupture --no-progress
+# Every committed result at one commit: the steps of results/pipeline.toml in order
+# (references, rupture, rupture-quick, the gate's baselines, coverage, shift, scaling,
+# SBC, every method, the studies that set a default), each command timed and recorded in
+# results/pipeline.json, then results/INDEX.md. From a clean tree only (the results record
+# the commit). A stopped run resumes where it stopped (at the same commit; at a new commit
+# each step starts afresh). RESULTS_ONLY=step,step runs those steps. Many hours on 2 cores:
+# run it with nothing else on the machine (the timings go into the reports; the load
+# average before each command is recorded as the evidence).
+RESULTS_ONLY ?=
+results: install
+	$(VENV)/bin/bnn-bench results run --resume $(if $(RESULTS_ONLY),--only $(RESULTS_ONLY))
 
-# Every registered method at its quick settings (seconds per fit), 3 seeds: the whole report
-# (recommendation, anytime figure, 13 methods) in minutes. A smoke-size comparison: the
-# quick settings are not the methods' own (the report's header says so).
-results-rupture-quick: install
-	@git diff --quiet HEAD || { echo "results-rupture-quick: commit your changes first (the run records the commit)"; exit 1; }
-	$(VENV)/bin/bnn-bench run --methods all --quick --seeds 3 --out results/rupture-quick --no-progress
-
-# The reference's noise floor: a second reference run of the same settings with another seed,
-# and how far it lies from the committed one, recorded in results/reference/rupture.json
-# (~11 min on 2 cores; its summary goes to results/reference/floor/).
-FLOOR_SEED ?= 20261205
+# One folder's step alone (what each runs: results/pipeline.toml).
 results-reference-floor: install
-	$(VENV)/bin/bnn-bench reference --dataset rupture --seed $(FLOOR_SEED) --cache .bnn_cache/floor
-	mkdir -p results/reference/floor
-	cp .bnn_cache/floor/rupture-*.json results/reference/floor/rupture-seed$(FLOOR_SEED).json
-	$(VENV)/bin/bnn-bench reference --floor results/reference/rupture.json results/reference/floor/rupture-seed$(FLOOR_SEED).json
+	$(VENV)/bin/bnn-bench results run --resume --only reference
+results-rupture results-rupture-quick results-rupture-methods results-scaling results-scaling-minibatch results-shift results-coverage results-sbc: install
+	$(VENV)/bin/bnn-bench results run --resume --only $(patsubst results-%,%,$@)
 
-# The committed comparison of every registered method: 3 seeds each (~1.5 h on 2 cores).
-results-rupture-methods: install
-	@git diff --quiet HEAD || { echo "results-rupture-methods: commit your changes first (the run records the commit)"; exit 1; }
-	$(VENV)/bin/bnn-bench reference --dataset rupture
-	$(VENV)/bin/bnn-bench run --methods all --seeds 3 --out results/rupture-methods --no-progress
+# Whether every committed result is current (CI runs it): no dirty commit, no setting other
+# than today's defaults, unless its folder is historical in results/pipeline.toml.
+results-check: install
+	$(VENV)/bin/bnn-bench results check
 
-# The committed cost-growth report results/scaling: nuts, advi and full-rank ADVI over training
-# rows (400 -> 25,600) and hidden width (4 -> 96) on the teacher data (grids/scaling.toml).
-# Timings: run it with nothing else on the machine.
-results-scaling: install
-	@git diff --quiet HEAD || { echo "results-scaling: commit your changes first (the run records the commit)"; exit 1; }
-	$(VENV)/bin/bnn-bench sweep grids/scaling.toml --out results/scaling --scheduler serial --no-progress
-
-# Where minibatching pays (results/scaling-minibatch): the minibatch methods against full-batch
-# ADVI over training rows 400 -> 25,600 on the teacher data, default settings, two seeds
-# (grids/scaling_minibatch.toml). Timings: run it with nothing else on the machine.
-results-scaling-minibatch: install
-	@git diff --quiet HEAD || { echo "results-scaling-minibatch: commit your changes first (the run records the commit)"; exit 1; }
-	$(VENV)/bin/bnn-bench sweep grids/scaling_minibatch.toml --out results/scaling-minibatch --scheduler serial --no-progress
-
-# The methods of the BNN literature (results/rupture-literature: Stan's NUTS, nutpie's flow
-# adaptation, minibatch ADVI, SG-MCMC) beside nutpie's NUTS and ADVI, their full-batch anchors,
-# on three seeds against the committed reference. Timings: nothing else on the machine.
-results-rupture-literature: install
-	@git diff --quiet HEAD || { echo "results-rupture-literature: commit your changes first (the run records the commit)"; exit 1; }
-	$(VENV)/bin/bnn-bench reference --dataset rupture
-	$(VENV)/bin/bnn-bench run --methods nuts,advi,literature --seeds 3 --out results/rupture-literature --no-progress
-
-# Issue 12's committed runs: uncertainty under shift, coverage of the truth, SBC.
-results-shift: install
-	@git diff --quiet HEAD || { echo "results-shift: commit your changes first"; exit 1; }
-	$(VENV)/bin/bnn-bench sweep grids/shift.toml --out results/shift --scheduler serial --no-progress
-
-results-coverage: install
-	@git diff --quiet HEAD || { echo "results-coverage: commit your changes first"; exit 1; }
-	for s in 0 1 2 3 4; do $(VENV)/bin/bnn-bench reference --dataset teacher --data-seed $$s --n-train 1600 || exit 1; done
-	$(VENV)/bin/bnn-bench sweep grids/coverage.toml --out results/coverage --scheduler serial --no-progress
-
-results-sbc: install
-	@git diff --quiet HEAD || { echo "results-sbc: commit your changes first"; exit 1; }
-	$(VENV)/bin/bnn-bench sbc --methods advi,fullrank_advi --sims 100 --out results/sbc --resume --no-progress
-	$(VENV)/bin/bnn-bench sbc --methods nuts --sims 30 --out results/sbc --resume --no-progress
+results-index: install
+	$(VENV)/bin/bnn-bench results index
 
 # The release check: the pinned libraries against the sets of results/releases/versions.toml
 # (PyMC 6.4.0), each in its own environment under .bnn_cache/envs (built once, reused), the
@@ -229,6 +186,7 @@ ci: install
 	  echo "[ci] the two streams took $$((SECONDS - t0)) s"; exit $$rc
 
 ci-checks: install
+	@+$(call step,$(MAKE) results-check)
 	@+$(call step,$(MAKE) lint)
 	@+$(call step,$(MAKE) docs)
 	@+$(call step,$(MAKE) test-slow)

@@ -48,6 +48,7 @@ RANKS: dict[str, int] = {
     "gate": 7,
     "api": 8,
     "versions": 8,
+    "results": 8,
     "cli": 9,
 }
 

@@ -23,6 +23,7 @@ from bnn_models.cli._commands import (
     _cmd_methods,
     _cmd_reference,
     _cmd_report,
+    _cmd_results,
     _cmd_run,
     _cmd_sbc,
     _cmd_sweep,
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache", metavar="DIR", default=None, help="cache folder (default .bnn_cache/reference)"
     )
     ref.add_argument("--quick", action="store_true")
+    ref.add_argument("--no-progress", action="store_true", help="no progress bar")
     ref.add_argument(
         "--out",
         metavar="FILE",
@@ -312,6 +314,26 @@ def build_parser() -> argparse.ArgumentParser:
         "methods", help="list the registered methods: family, engine, version, installed"
     )
     met.set_defaults(func=_cmd_methods)
+
+    res = sub.add_parser(
+        "results",
+        help="the committed results: regenerate them all at one commit, index them, check them",
+        description="run: every step of the pipeline file in order, timed, at the checkout's "
+        "commit (a clean tree), recorded in results/pipeline.json (exit 1: a command failed; "
+        "rerun with --resume). index: write results/INDEX.md. check: exit 1 listing every "
+        "committed result that names a dirty commit or records settings other than today's "
+        "defaults, unless its folder is historical in the pipeline file.",
+    )
+    res.add_argument("action", choices=["run", "index", "check"])
+    res.add_argument(
+        "--pipeline",
+        metavar="FILE",
+        default="results/pipeline.toml",
+        help="the pipeline file (default results/pipeline.toml)",
+    )
+    res.add_argument("--resume", action="store_true", help="run: keep the commands done")
+    res.add_argument("--only", metavar="STEP[,STEP]", help="run: only these steps")
+    res.set_defaults(func=_cmd_results)
 
     ver = sub.add_parser(
         "versions",

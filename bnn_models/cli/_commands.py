@@ -249,6 +249,7 @@ def _cmd_reference(args: argparse.Namespace) -> int:
             dataset,
             dataclasses.replace(settings, seed=seed),
             cache_dir=args.cache,
+            progressbar=not args.no_progress,
             log=lambda s: print(s, flush=True),
             command=shlex.join(["bnn-bench", *sys.argv[1:]]),
         )
@@ -362,3 +363,47 @@ def _cmd_versions(args: argparse.Namespace) -> int:
     if result.regressed:
         return EXIT_FAILED
     return EXIT_SET_UNAVAILABLE if result.unavailable else 0
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from bnn_models.results import (
+        PipelineFailed,
+        check_results,
+        load_pipeline,
+        run_pipeline,
+        write_index,
+    )
+
+    pipeline = load_pipeline(args.pipeline)
+    if args.action == "index":
+        print(f"index: {write_index(pipeline)}")
+        return 0
+    if args.action == "check":
+        problems = check_results(pipeline)
+        for problem in problems:
+            print(f"{problem.folder}: {problem}")
+        if problems:
+            print(
+                f"bnn-bench results check: FAILED: {len(problems)} problem(s) in "
+                f"{len({p.folder for p in problems})} folder(s): regenerate them "
+                "(bnn-bench results run --only STEP) or mark them historical with a reason "
+                f"in {args.pipeline}"
+            )
+            return EXIT_FAILED
+        print(f"bnn-bench results check: PASSED: every result of {args.pipeline} is current")
+        return 0
+    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
+    try:
+        record = run_pipeline(
+            pipeline,
+            only=only,
+            resume=args.resume,
+            log=lambda s: print(s, flush=True),
+            command=shlex.join(["bnn-bench", *sys.argv[1:]]),
+        )
+    except PipelineFailed as err:
+        print(f"bnn-bench results run: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"index: {write_index(pipeline)}")
+    print(f"pipeline: {record['wall_s']:.0f} s on record")
+    return 0

@@ -129,7 +129,7 @@ METHODS.update(
 #:   (tests/test_methods.py), so an engine that breaks fails CI there.
 #: - ``literature``: the methods the BNN literature and PyMC's tutorials use beside ours
 #:   (issue 33): Stan's NUTS, nutpie's flow adaptation, minibatch ADVI and SG-MCMC
-#:   (``make results-rupture-literature``).
+#:   (in ``results/rupture-methods`` with every other method).
 #: - ``minibatch``: the methods whose gradient sees a batch of rows per step (the
 #:   scaling grid's ``grids/scaling_minibatch.toml``).
 METHOD_SETS: dict[str, tuple[str, ...]] = {

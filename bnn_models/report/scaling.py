@@ -186,12 +186,18 @@ def _lines(pts: pd.DataFrame, axis: str) -> list[tuple[tuple, pd.DataFrame]]:
     return out
 
 
-def slopes(pts: pd.DataFrame) -> pd.DataFrame:
+def slopes(fits: pd.DataFrame) -> pd.DataFrame:
     """Log-log slope (with its standard error) of each :data:`SLOPED` quantity along each
-    axis, per method and held value; NaN where fewer than two points are positive."""
+    axis, per method and held value; NaN where fewer than two points are positive.
+
+    Fitted to every fit (:func:`scaling_frame`: each seed its own point), so that with
+    several seeds per grid point the standard error holds the seed-to-seed spread too;
+    ``points`` counts the fits. Fitted to :func:`points` (one median per grid point), it
+    is the slope through the medians.
+    """
     rows = []
     for axis, (col, _, held) in AXES.items():
-        for (dataset, held_value, method), g in _lines(pts, axis):
+        for (dataset, held_value, method), g in _lines(fits, axis):
             row = {
                 "axis": axis,
                 "dataset": dataset,
@@ -239,7 +245,7 @@ def slope_table(slope_frame: pd.DataFrame) -> pd.DataFrame:
             "Method": r.label,
             "Along": f"{name} {r.start:,}-{r.stop:,}",
             "Held": f"{held_name} {r.held_value:,} ({r.dataset})",
-            "Points": str(r.points),
+            "Fits": str(r.points),
         }
         for q in SLOPED:
             row[QUANTITIES[q][1]] = _slope_text(getattr(r, q), getattr(r, f"{q}_se"))
@@ -477,7 +483,7 @@ def build_scaling(sweep_dir: str | Path, *, figures: bool = True) -> Scaling:
     if frame.empty:
         raise ResultsError(f"{Path(sweep_dir) / 'sweep.json'}: no cell has a successful fit")
     pts = points(frame)
-    slope_frame = slopes(pts)
+    slope_frame = slopes(frame)  # every seed a point: the errors hold the seeds' spread
     rep = Scaling(
         title=_title(frame, slope_frame),
         header=_header(index, cells),

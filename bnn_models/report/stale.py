@@ -67,7 +67,7 @@ def _plain(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def stale_configs(
-    configs: Mapping[str, Sequence[Mapping[str, Any]]],
+    configs: Mapping[str, Sequence[Mapping[str, Any] | None]],
     *,
     quick: bool = False,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,

@@ -1,0 +1,243 @@
+"""Run the pipeline: every step's commands in order, each timed, resumable, at one commit.
+
+The record ``results/pipeline.json`` (written after every command, atomically) holds the
+commit, each command's attempts (start, wall seconds, exit status, the machine's load
+average before and after: the evidence that nothing else ran) and each step's total. With
+``resume``, commands already done at the same commit are kept and the others run again;
+their own ``--resume`` (written in the pipeline file) keeps the fits they had finished.
+
+A step's folders are emptied when it first starts at a commit: nothing an older commit made
+is kept by a command's ``--resume``. Commands may name ``{cache}``, the commit's own cache
+folder (for intermediate runs, such as a gate baseline's). References are built into it
+too (``$BNN_BENCH_CACHE`` = ``.bnn_cache/results/<commit>``), never reused from an older
+commit's cache, so every reference the results name is rebuilt at the commit too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bnn_models.errors import BadInput
+from bnn_models.io import write_json
+from bnn_models.provenance import git_commit, machine_info
+from bnn_models.results.spec import Pipeline, Step
+
+__all__ = ["PIPELINE_SCHEMA", "RECORD", "PipelineFailed", "cache_dir", "run_pipeline"]
+
+PIPELINE_SCHEMA = "bnn-bench/pipeline"
+
+#: The record of the last regeneration, beside the pipeline file.
+RECORD = "pipeline.json"
+
+
+class PipelineFailed(RuntimeError):
+    """A command ended with an exit status its step does not accept."""
+
+
+def cache_dir(root: Path, commit: str) -> Path:
+    """The commit's own cache: references built for this regeneration, and the logs."""
+    return root / ".bnn_cache" / "results" / commit[:12]
+
+
+def _argv(words: Sequence[str]) -> list[str]:
+    # bnn-bench: this checkout's CLI under this interpreter; python: this interpreter
+    head = [sys.executable, "-m", "bnn_models.cli"] if words[0] == "bnn-bench" else [sys.executable]
+    return [*head, *words[1:]]
+
+
+def _clear(target: Path, root: Path) -> None:
+    """Remove a step's output (a file or a folder) before its first command runs."""
+    if not target.resolve().is_relative_to(root):
+        raise BadInput(f"{target}: a step's folder must lie inside {root}")
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _new_record(pipeline: Pipeline, commit: str, command: str | None) -> dict:
+    return {
+        "schema": PIPELINE_SCHEMA,
+        "schema_version": 1,
+        "commit": commit,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "machine": machine_info(),
+        "pipeline": str(pipeline.path),
+        "steps": {},
+        "wall_s": 0.0,
+    }
+
+
+def _step_record(record: dict, step: Step) -> dict:
+    entry = record["steps"].setdefault(step.name, {"commands": [], "done": False, "wall_s": 0.0})
+    texts = [shlex.join(c) for c in step.commands]
+    if [c["command"] for c in entry["commands"]] != texts:  # the step's commands changed
+        entry.update(commands=[{"command": t, "attempts": [], "done": False} for t in texts])
+        entry["done"] = False
+    return entry
+
+
+def _totals(record: dict) -> None:
+    for entry in record["steps"].values():
+        entry["wall_s"] = round(
+            sum(a["wall_s"] for c in entry["commands"] for a in c["attempts"]), 1
+        )
+        entry["done"] = all(c["done"] for c in entry["commands"])
+    record["wall_s"] = round(sum(e["wall_s"] for e in record["steps"].values()), 1)
+
+
+def _run_command(
+    words: Sequence[str], root: Path, env: dict[str, str], log_file: Path, log: Callable
+) -> int:
+    """Run one command, its output to ``log_file`` and ``log`` line by line; its exit
+    status. Ctrl-C is passed on to it (so its fits end as not run), then re-raised."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("a") as sink:
+        sink.write(f"\n$ {shlex.join(words)}\n")
+        with subprocess.Popen(
+            _argv(words),
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        ) as proc:
+            try:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    sink.write(line)
+                    sink.flush()
+                    log(line.rstrip("\n"))
+                return proc.wait()
+            except BaseException:
+                proc.send_signal(signal.SIGINT)  # its fits end as not run
+                try:
+                    proc.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                raise
+
+
+def run_pipeline(
+    pipeline: Pipeline,
+    *,
+    root: str | os.PathLike = ".",
+    only: Sequence[str] | None = None,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+    command: str | None = None,
+) -> dict:
+    """Run the pipeline's steps (or ``only`` those) in order at the checkout's commit.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        From :func:`bnn_models.results.spec.load_pipeline`.
+    root : path
+        The project's root (a clean checkout).
+    only : list of str, optional
+        Names of the steps to run; the record keeps the others.
+    resume : bool
+        Keep the commands already done at this commit.
+    log : callable
+        Where the commands' output and the step timings go.
+    command : str, optional
+        The command line, recorded.
+
+    Returns
+    -------
+    dict
+        The record (also in ``results/pipeline.json``).
+
+    Raises
+    ------
+    BadInput
+        A tree with uncommitted changes to code, an unknown step, or a record of this
+        commit without ``resume``.
+    PipelineFailed
+        A command's exit status is not one its step accepts (the record says which; rerun
+        with ``resume`` after fixing the cause).
+    """
+    root = Path(root).resolve()
+    commit = git_commit(root)
+    if commit is None:
+        raise BadInput(f"{root}: not a git checkout: the results must record a commit")
+    if commit.endswith("-dirty"):
+        raise BadInput(
+            f"{root}: uncommitted changes to tracked files outside results/: commit them first "
+            "(every result records the commit, so anyone can check it out and rerun it)"
+        )
+    steps = [pipeline.step(n) for n in only] if only else list(pipeline.steps)
+    path = root / pipeline.path.parent / RECORD
+    record: dict | None = None
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old.get("commit") == commit:
+            if not resume:
+                raise BadInput(
+                    f"{path}: a regeneration at this commit is on record: pass --resume to "
+                    "keep what it finished"
+                )
+            record = old
+    record = record or _new_record(pipeline, commit, command)
+    cache = cache_dir(root, commit)
+    env = {
+        **os.environ,
+        "BNN_BENCH_CACHE": str(cache),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+    }
+    for step in steps:
+        entry = _step_record(record, step)
+        log(f"[pipeline] step {step.name}: {len(step.commands)} command(s)")
+        if not any(c["attempts"] for c in entry["commands"]):
+            # The step's first start at this commit: what an older commit made goes, so
+            # that no command's --resume keeps a fit of another commit.
+            for folder in step.folders:
+                _clear(root / folder, root)
+        for i, (words, done) in enumerate(zip(step.commands, entry["commands"], strict=True)):
+            if done["done"]:
+                log(f"[pipeline] {step.name}: kept (done): {done['command']}")
+                continue
+            attempt: dict[str, object] = {
+                "started": datetime.now(UTC).isoformat(timespec="seconds"),
+                "load_before": _load(),
+            }
+            done["attempts"].append(attempt)
+            t0 = time.perf_counter()
+            code: int | None = None
+            try:
+                argv = [w.replace("{cache}", str(cache.relative_to(root))) for w in words]
+                code = _run_command(argv, root, env, cache / "logs" / f"{step.name}-{i}.log", log)
+            finally:
+                attempt.update(
+                    wall_s=round(time.perf_counter() - t0, 1),
+                    exit=code if code is not None else 130,
+                    load_after=_load(),
+                )
+                done["done"] = code in step.ok_exit
+                _totals(record)
+                write_json(path, record)
+            if not done["done"]:
+                raise PipelineFailed(
+                    f"step {step.name}: {done['command']!r} exited {code} (accepted: "
+                    f"{sorted(step.ok_exit)}); log: {cache / 'logs'}"
+                )
+        log(f"[pipeline] step {step.name} done: {entry['wall_s']:.0f} s")
+    log(f"[pipeline] {record['wall_s']:.0f} s in all steps on record")
+    return record

@@ -1,0 +1,213 @@
+"""The committed results as one product: the pipeline file, the run that regenerates them
+at one commit, the check CI runs, and the index."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bnn_models.cli import main
+from bnn_models.errors import BadInput
+from bnn_models.inference import get_method
+from bnn_models.report import stale as stale_mod
+from bnn_models.results import (
+    PipelineFailed,
+    build_index,
+    check_results,
+    load_pipeline,
+    render_index,
+    run_pipeline,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+STEP = '[[step]]\nname = "a"\nfolders = ["results/a"]\nquestion = "Why?"\ncommands = ["{cmd}"]\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "needs at least one [[step]]"),
+        ("[[step]\n", "not valid TOML"),
+        ("[other]\n", "unknown table 'other'"),
+        (STEP.format(cmd="ls results"), "must start with one of ['bnn-bench', 'python']"),
+        (STEP.replace('"Why?"', '""').format(cmd="bnn-bench run"), "step 'a'.question must be"),
+        (STEP.replace("results/a", "../elsewhere").format(cmd="bnn-bench run"), "must lie inside"),
+        (STEP.format(cmd="bnn-bench run") + "ok_exit = ['0']\n", "ok_exit must be a list of int"),
+        (STEP.format(cmd="bnn-bench run") * 2, "step name 'a' is used twice"),
+        (STEP.format(cmd="bnn-bench run") + "colour = 1\n", "unknown key 'colour'"),
+        (STEP.format(cmd="bnn-bench run") + '[historical]\n"results/b" = ""\n', "historical"),
+    ],
+)
+def test_a_bad_pipeline_file_names_the_file_and_the_field(tmp_path, text, message):
+    path = tmp_path / "pipeline.toml"
+    path.write_text(text)
+    with pytest.raises(BadInput, match="pipeline.toml: .*" + _escape(message)):
+        load_pipeline(path)
+
+
+def _escape(text: str) -> str:
+    import re
+
+    return re.escape(text)
+
+
+def test_the_committed_pipeline_makes_or_keeps_every_folder_of_results():
+    pipeline = load_pipeline(ROOT / "results" / "pipeline.toml")
+    orphans = [p for p in check_results(pipeline, ROOT) if "made by no step" in p.message]
+    assert orphans == []
+    names = [s.name for s in pipeline.steps]
+    # dependency order: references before the runs that score against them
+    assert names.index("reference") < names.index("rupture") < names.index("rupture-methods")
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _project(tmp_path: Path, commands: list[str], ok_exit: str = "[0]") -> Path:
+    """A git checkout with a pipeline of ``python -c`` commands that write results/a."""
+    root = tmp_path / "proj"
+    (root / "results" / "a").mkdir(parents=True)
+    (root / "results" / "a" / "old.txt").write_text("made at an older commit\n")
+    (root / "code.py").write_text("x = 1\n")
+    body = ", ".join(json.dumps(c) for c in commands)
+    (root / "results" / "pipeline.toml").write_text(
+        '[[step]]\nname = "a"\nfolders = ["results/a"]\nquestion = "Why?"\n'
+        f"commands = [{body}]\nok_exit = {ok_exit}\n"
+    )
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(root)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], check=True)
+    return root
+
+
+WRITE = (
+    "python -c \"import pathlib, sys; p = pathlib.Path('results/a/n.txt'); "
+    "p.parent.mkdir(parents=True, exist_ok=True); "
+    "p.write_text(str(int(p.read_text()) + 1) if p.exists() else '1'); print('wrote', p)\""
+)
+
+
+def test_the_run_times_each_command_records_it_and_resumes_at_the_same_commit(tmp_path):
+    root = _project(tmp_path, [WRITE, "python -c \"print('{cache}')\""])
+    pipeline = load_pipeline(root / "results" / "pipeline.toml")
+    lines: list[str] = []
+    record = run_pipeline(pipeline, root=root, log=lines.append)
+    # the step's folder was emptied first: nothing of an older commit is kept
+    assert not (root / "results" / "a" / "old.txt").exists()
+    assert (root / "results" / "a" / "n.txt").read_text() == "1"
+    assert any(line.startswith(".bnn_cache/results/") for line in lines)  # {cache} expanded
+    saved = json.loads((root / "results" / "pipeline.json").read_text())
+    assert saved == record
+    assert len(record["commit"]) == 40 and not record["commit"].endswith("-dirty")
+    step = record["steps"]["a"]
+    assert step["done"] and [len(c["attempts"]) for c in step["commands"]] == [1, 1]
+    attempt = step["commands"][0]["attempts"][0]
+    assert attempt["exit"] == 0 and attempt["wall_s"] >= 0 and len(attempt["load_before"]) == 3
+    assert record["wall_s"] == step["wall_s"]
+    with pytest.raises(BadInput, match="pass --resume"):
+        run_pipeline(pipeline, root=root, log=lines.append)
+    again = run_pipeline(pipeline, root=root, resume=True, log=lines.append)
+    assert (root / "results" / "a" / "n.txt").read_text() == "1"  # done: not run again
+    assert [len(c["attempts"]) for c in again["steps"]["a"]["commands"]] == [1, 1]
+
+
+def test_a_failing_command_stops_the_run_and_is_run_again_on_resume(tmp_path):
+    fail_once = (
+        "python -c \"import pathlib, sys; p = pathlib.Path('results/a/tried'); "
+        "p.parent.mkdir(parents=True, exist_ok=True); "
+        "sys.exit(0 if p.exists() else (p.write_text('') or 3))\""
+    )
+    root = _project(tmp_path, [fail_once, WRITE])
+    pipeline = load_pipeline(root / "results" / "pipeline.toml")
+    with pytest.raises(PipelineFailed, match="exited 3"):
+        run_pipeline(pipeline, root=root, log=lambda s: None)
+    record = json.loads((root / "results" / "pipeline.json").read_text())
+    assert record["steps"]["a"]["commands"][0]["attempts"][0]["exit"] == 3
+    assert not (root / "results" / "a" / "n.txt").exists()  # stopped before the next
+    record = run_pipeline(pipeline, root=root, resume=True, log=lambda s: None)
+    assert record["steps"]["a"]["done"]
+    assert [a["exit"] for a in record["steps"]["a"]["commands"][0]["attempts"]] == [3, 0]
+    assert (root / "results" / "a" / "tried").exists()  # a resumed step keeps its folder
+
+
+def test_the_run_refuses_changed_code(tmp_path):
+    root = _project(tmp_path, [WRITE])
+    (root / "code.py").write_text("x = 2\n")
+    with pytest.raises(BadInput, match="uncommitted changes"):
+        run_pipeline(load_pipeline(root / "results" / "pipeline.toml"), root=root)
+
+
+# --------------------------------------------------------------------------- the check
+
+
+def _committed_run(tmp_path: Path, historical: str = "") -> Path:
+    """A project whose results/rupture is a copy of the committed one."""
+    root = tmp_path / "proj"
+    shutil.copytree(
+        ROOT / "results" / "rupture",
+        root / "results" / "rupture",
+        ignore=shutil.ignore_patterns("*.png", "*.html"),
+    )
+    (root / "results" / "pipeline.toml").write_text(
+        '[[step]]\nname = "rupture"\nfolders = ["results/rupture"]\nquestion = "Which?"\n'
+        'commands = ["bnn-bench run --methods design --out results/rupture"]\n' + historical
+    )
+    return root
+
+
+def test_a_changed_default_fails_the_check_naming_folder_method_and_setting(tmp_path, monkeypatch):
+    root = _committed_run(tmp_path)
+    pipeline = load_pipeline(root / "results" / "pipeline.toml")
+    assert check_results(pipeline, root) == []  # made with today's defaults
+    advi = get_method("advi")
+
+    class Changed:  # ADVI as it would be with another default learning rate
+        recorded_facts = advi.recorded_facts
+
+        @staticmethod
+        def configure(quick=False, overrides=None):
+            import dataclasses
+
+            return dataclasses.replace(advi.configure(quick=quick), learning_rate=0.02)
+
+    monkeypatch.setattr(
+        stale_mod, "get_method", lambda n: Changed if n == "advi" else get_method(n)
+    )
+    problems = check_results(pipeline, root)
+    assert {p.folder for p in problems} == {"results/rupture"}
+    assert {str(p) for p in problems} == {
+        "results/rupture/metrics.json: advi: setting learning_rate recorded 0.01, "
+        "today's default 0.02"
+    }
+    assert main(["results", "check", "--pipeline", str(root / "results" / "pipeline.toml")]) == 1
+
+
+def test_a_dirty_commit_an_orphan_folder_and_a_historical_one(tmp_path):
+    root = _committed_run(tmp_path)
+    doc = json.loads((root / "results/rupture/metrics.json").read_text())
+    doc["run"]["commit"] += "-dirty"
+    (root / "results/rupture/metrics.json").write_text(json.dumps(doc))
+    (root / "results/orphan").mkdir()
+    problems = [str(p) for p in check_results(load_pipeline(root / "results/pipeline.toml"), root)]
+    assert any("made from a dirty tree" in p for p in problems)
+    assert "results/orphan: made by no step of the pipeline and not historical" in problems
+    root2 = _committed_run(tmp_path / "2", historical='[historical]\n"results/rupture" = "kept"\n')
+    shutil.copy(root / "results/rupture/metrics.json", root2 / "results/rupture/metrics.json")
+    assert check_results(load_pipeline(root2 / "results/pipeline.toml"), root2) == []
+
+
+def test_the_index_shows_each_folder_its_commit_and_whether_it_is_current(tmp_path):
+    root = _committed_run(tmp_path)
+    index = build_index(load_pipeline(root / "results" / "pipeline.toml"), root)
+    text = render_index(index)
+    doc = json.loads((root / "results/rupture/metrics.json").read_text())
+    assert f"`{doc['run']['commit'][:12]}`" in text
+    assert "| `results/rupture` | Which? | `rupture` |" in text
+    assert "| yes |" in text
+    assert f"| pymc | {doc['run']['versions']['pymc']} |" in text
