@@ -68,7 +68,7 @@ BLOCK = re.compile(
 #: "x" ratios, nats, ESS/s, microseconds, "N times", or a decimal of two or more
 #: places (0.0631, 0.384); not a version (3.12.1, 0.15.1) or a hash.
 RESULT_NUMBER = re.compile(
-    r"(?<![\w.])\d[\d,]*(?:\.\d+)?\s?(?:s|ms|µs|us|min|h|%|x|nats|ESS/s|MB|GB)(?![\w.])"
+    r"(?<![\w.])\d[\d,]*(?:\.\d+)?\s?(?:s|ms|µs|us|min|h|%|x|nats|ESS/s|MB|GB)(?!\w)"
     r"|(?<![\w.])\d[\d,]*(?:\.\d+)?\s(?:to\s\d[\d.]*\s)?times\b"
     r"|(?<![\w.])\d+\.\d{2,}(?![\w.]*\d)"
 )
@@ -189,6 +189,8 @@ class SweepQuote:
     def pays(self, method: str, against: str) -> list[dict]:
         """The minibatch table's rows of ``method`` against ``against``, by rows."""
         frame = self.scaling.minibatch
+        if frame is None:
+            raise QuoteError(f"{self.folder}: no minibatch table")
         rows = frame[(frame["method"] == method) & (frame["against"] == against)]
         if rows.empty:
             raise QuoteError(f"{self.folder}: no minibatch row of {method} against {against}")
