@@ -21,7 +21,7 @@ TEST_WORKERS ?= logical
 step = t0=$$SECONDS && $(1) && echo "[ci] $(1) took $$((SECONDS - t0)) s"
 PYTEST_PARALLEL = --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist worksteal
 
-.PHONY: install test test-slow docs bench bench-quick results results-check results-index results-rupture results-rupture-quick results-reference-floor results-rupture-methods results-scaling results-scaling-minibatch results-shift results-coverage results-sbc results-releases lint asv asv-compare asv-history asv-publish baseline check ci ci-checks ci-asv clean
+.PHONY: install test test-slow docs bench bench-quick results results-check results-index results-rupture results-rupture-quick results-reference-floor results-rupture-methods results-scaling results-scaling-minibatch results-shift results-coverage results-sbc results-releases quotes lint asv asv-compare asv-history asv-publish baseline check ci ci-checks ci-asv clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -92,6 +92,12 @@ results-index: install
 results-releases: install
 	@git diff --quiet HEAD || { echo "results-releases: commit your changes first (the run records the commit)"; exit 1; }
 	-$(VENV)/bin/bnn-bench versions results/releases/versions.toml --out results/releases
+
+# The README's and the docs' quoted numbers, rewritten from the committed results (after
+# any `make results-*`): docs/quotes/*.md.j2 render the blocks between <!-- quote: NAME -->
+# markers; tests/test_quotes.py fails when one differs from its files.
+quotes: install
+	$(PY) -m docs.quotes --write
 
 lint: install
 	$(VENV)/bin/ruff check bnn_models benchmarks tests studies docs
