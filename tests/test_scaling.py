@@ -176,7 +176,9 @@ def test_the_report_files_and_the_cli_on_a_sweep_folder(tmp_path, capsys):
         "scaling_width.png",
     ]
     html = (folder / "scaling.html").read_text()
-    assert "Growth with training rows" in html and "data:image/png;base64," in html
+    assert "Growth with training rows" in html and "data:image" not in html
+    for name in ("scaling_rows.png", "scaling_width.png"):  # by reference, each file there
+        assert f'<img src="figures/{name}"' in html and (folder / "figures" / name).is_file()
     md = (folder / "scaling.md").read_text()
     assert "(figures/scaling_rows.png)" in md and "| MC " in md
     # Each cell's own report, linked (relative, into the cell's folder).
