@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 import tomllib
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from typing import Any
 
 from bnn_models.errors import BadInput
 
-__all__ = ["atomic_path", "read_toml", "write_json", "write_text"]
+__all__ = ["atomic_path", "json_text", "read_toml", "write_json", "write_text"]
 
 
 @contextlib.contextmanager
@@ -41,9 +42,37 @@ def write_text(path: str | Path, text: str) -> Path:
     return Path(path)
 
 
+#: One JSON scalar as ``json.dumps`` writes it (NaN and infinities included).
+_SCALAR = r"(?:-?(?:\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|Infinity)|NaN|null|true|false)"
+#: An indented array of scalars only. It starts with "[" and a newline, which no JSON string
+#: holds (json.dumps escapes newlines), so it never matches inside a string.
+_SCALAR_ARRAY = re.compile(r"\[\n\s*(" + _SCALAR + r"(?:,\n\s*" + _SCALAR + r")*)\n\s*\]")
+
+
+def json_text(obj: object) -> str:
+    """JSON sorted and indented for readable diffs, with every array of scalars on one line.
+
+    One number a line made per-row arrays (predictive sds, reliability curves) take most
+    of a results file as indentation; on one line they take a third less space and a diff
+    still shows which key changed.
+
+    Examples
+    --------
+    >>> print(json_text({"b": [1, 2.5, None], "a": {"x": "y"}}))
+    {
+      "a": {
+        "x": "y"
+      },
+      "b": [1, 2.5, null]
+    }
+    """
+    text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=True)
+    return _SCALAR_ARRAY.sub(lambda m: "[" + re.sub(r",\n\s*", ", ", m.group(1)) + "]", text)
+
+
 def write_json(path: str | Path, obj: object) -> Path:
-    """Write JSON atomically, sorted and indented for readable diffs."""
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
+    """Write JSON atomically (:func:`json_text`: sorted, indented, scalar arrays inline)."""
+    return write_text(path, json_text(obj) + "\n")
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def _figures(styles: dict[str, figs.Style]) -> dict[str, object]:
             styles,
         ),
         "weight_sd": lambda: figs.weight_sd_figure(
-            {m: _fit(m, rng) for m in names}, styles, reference=names[0]
+            {m: figs.weight_sds(_fit(m, rng)) for m in names}, styles, reference=names[0]
         ),
         "khat": lambda: figs.khat_figure({m: {0: 0.5, 1: 0.9} for m in names}, styles),
         "seed_intervals": lambda: figs.seed_interval_figure(

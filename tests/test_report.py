@@ -35,6 +35,7 @@ from bnn_models.report import (
     verdicts,
     write_report,
 )
+from bnn_models.report.figure_data import FIGURE_DATA
 from bnn_models.report.formats import possessive
 from bnn_models.report.run import load_methods
 from bnn_models.runner import run_benchmark
@@ -99,7 +100,8 @@ def _copy(src: Path, dst: Path, edit=None) -> Path:
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    names = ["report.html", "report.md", *[f"figures/{n}" for n in FIGURE_FILES]]
+    figures = [*FIGURE_FILES, FIGURE_DATA]
+    names = ["report.html", "report.md", *[f"figures/{n}" for n in figures]]
     return {n: (folder / n).read_bytes() for n in names if (folder / n).is_file()}
 
 
@@ -123,14 +125,17 @@ def _seconds(x: float) -> str:
 def test_writes_html_md_and_every_figure(reported_run):
     paths = write_report(reported_run)
     assert paths[0] == reported_run / "report.html" and paths[1] == reported_run / "report.md"
-    assert [p.name for p in paths[2:]] == _ONE_SEED
+    assert [p.name for p in paths[2:]] == [*_ONE_SEED, FIGURE_DATA]
     html = (reported_run / "report.html").read_text()
     md = (reported_run / "report.md").read_text()
     assert 'id="summary-table"' in html
-    # Self-contained: every image inline, nothing fetched from elsewhere.
-    assert html.count('<img src="data:image/png;base64,') == len(_ONE_SEED)
-    assert not re.search(r'<(script|link)\b|src="(?!data:)', html)
+    # Each figure stored once: the page shows the PNG files beside it by relative path,
+    # nothing embedded and nothing fetched from elsewhere.
+    assert "data:image" not in html
+    assert html.count('<img src="figures/') == len(_ONE_SEED)
+    assert not re.search(r'<(script|link)\b|src="(?!figures/)', html)
     for name in _ONE_SEED:
+        assert f'<img src="figures/{name}"' in html
         assert f"](figures/{name})" in md
         assert (reported_run / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Header: what, on what, by what, when: all from the run's metadata.
@@ -169,12 +174,38 @@ def test_regenerates_byte_for_byte(reported_run, tmp_path):
     assert _files(other) == before
 
 
+def test_rerenders_without_its_fits_to_the_same_bytes(reported_run, tmp_path):
+    """A committed folder has no fits/: its fit-based figures come from figure_data.npz."""
+    before = _files(reported_run)
+    fit_based = ("elbo_traces.png", "weight_sd.png", "mcmc_trace.png", "mcmc_rank.png")
+    assert all(f"figures/{n}" in before for n in (*fit_based, FIGURE_DATA))
+    clone = tmp_path / "clone"
+    shutil.copytree(reported_run, clone, ignore=shutil.ignore_patterns("fits"))
+    assert not (clone / "fits").exists()
+    subprocess.run(
+        [sys.executable, "-m", "bnn_models.cli", "report", str(clone)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    assert _files(clone) == before
+    # A figure-data file of another metrics.json is not used: those figures say why.
+    doc = json.loads((clone / "metrics.json").read_text())
+    doc["run"]["command"] = "edited"
+    (clone / "metrics.json").write_text(json.dumps(doc))
+    with pytest.warns(UserWarning, match="fit files are not committed"):
+        write_report(clone)
+    for name in (*fit_based, FIGURE_DATA):
+        assert not (clone / "figures" / name).exists()
+    assert "Not drawn: " in (clone / "report.md").read_text()
+
+
 def test_stale_figures_are_deleted(reported_run, tmp_path):
     out = _copy(reported_run, tmp_path / "stale")
     for name in ("nuts_trace.png", "nuts_rank.png", "seed_intervals.png"):  # earlier names
         (out / "figures" / name).write_bytes(b"old")
     write_report(out)
-    assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(_ONE_SEED)
+    assert sorted(p.name for p in (out / "figures").iterdir()) == sorted([*_ONE_SEED, FIGURE_DATA])
 
 
 def test_summary_cells_are_the_run_numbers(reported_run):
@@ -448,9 +479,10 @@ def test_first_screen_order_contents_and_links(reported_run, tmp_path):
     for title in re.findall(r"^## (.+)$", md, re.M):
         anchor = re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
         assert f"](#{anchor})" in md
-    # The files the report names, linked (fit files where present, metrics.json).
+    # The files the report names, linked; fit files named but not linked (git-ignored:
+    # a committed report would link to nothing, and its bytes would depend on the fits).
     fit = load_metrics(out)["fits"][0]["fit_file"]
-    assert f'<a href="{fit}">{fit}</a>' in html and f"[{fit}]({fit})" in md
+    assert fit in html and f'href="{fit}"' not in html and f"]({fit})" not in md
     assert '<a href="metrics.json">metrics.json</a>' in html
     # Without a recommendation, no empty section.
     plain = render_html(dataclasses.replace(build_report(out, figures=False), recommendation=None))
@@ -721,7 +753,8 @@ def test_no_reference_no_section(saved_run, tmp_path):
     assert rep.fidelity is None
     paths = write_report(out)
     assert [p.name for p in paths[2:]] == [
-        n for n in _ONE_SEED if n not in ("fidelity_sd.png", "khat.png")
+        *[n for n in _ONE_SEED if n not in ("fidelity_sd.png", "khat.png")],
+        FIGURE_DATA,
     ]
     for text in ((out / "report.html").read_text(), (out / "report.md").read_text()):
         assert "Fidelity to the reference" not in text and "fidelity-table" not in text
@@ -763,6 +796,7 @@ def test_fidelity_across_seeds(saved_run, tmp_path):
 def test_missing_fit_files_leave_those_figures_out(reported_run, tmp_path):
     out = _copy(reported_run, tmp_path / "nofits")
     shutil.rmtree(out / "fits")
+    (out / "figures" / FIGURE_DATA).unlink()  # nor what those figures plot
     with pytest.warns(UserWarning, match="is absent"):
         paths = write_report(out)
     names = {p.name for p in paths}
@@ -952,7 +986,10 @@ def check_in_browser(
     """Load a report in headless chromium ``width`` px wide: what it rendered, and a
     screenshot."""
     probe = tmp / "probe.html"
-    probe.write_text(html.read_text().replace("</body>", _CHECK + "</body>"))
+    # The probe lives elsewhere: <base> resolves the page's figures/ paths beside ``html``.
+    base = f'<head><base href="{html.parent.resolve().as_uri()}/">'
+    text = html.read_text().replace("<head>", base, 1)
+    probe.write_text(text.replace("</body>", _CHECK + "</body>"))
     size = f"--window-size={width},2600"
     dom = _browse(chromium, probe, tmp, size, "--dump-dom").stdout
     found = re.search(r'<pre id="bnn-check">(.*?)</pre>', dom, re.S)

@@ -182,17 +182,25 @@ def test_the_report_files_and_the_cli_on_a_sweep_folder(tmp_path, capsys):
         "scaling_width.png",
     ]
     html = (folder / "scaling.html").read_text()
-    assert "Growth with training rows" in html and "data:image/png;base64," in html
+    assert "Growth with training rows" in html and "data:image" not in html
+    for name in ("scaling_rows.png", "scaling_width.png"):  # by reference, each file there
+        assert f'<img src="figures/{name}"' in html and (folder / "figures" / name).is_file()
     md = (folder / "scaling.md").read_text()
     assert "(figures/scaling_rows.png)" in md and "| MC " in md
     # Each cell's own report, linked (relative, into the cell's folder).
     for cell in (c for c in folder.iterdir() if (c / "metrics.json").is_file()):
         assert f'<a href="{cell.name}/report.html">{cell.name}</a>' in html
         assert f"[{cell.name}]({cell.name}/report.md)" in md
-    before = (folder / "scaling.md").read_bytes()
+    # The same results, the same bytes: page, Markdown and figures (drawn from the cells'
+    # metrics.json alone, so no fit is needed to re-render a sweep's page).
+    names = [p.name for p in paths]
+    before = {n: (folder / n).read_bytes() for n in names[:2]}
+    before |= {n: (folder / "figures" / n).read_bytes() for n in names[2:]}
     assert main(["report", str(folder)]) == 0
     assert "scaling.html" in capsys.readouterr().out
-    assert (folder / "scaling.md").read_bytes() == before  # the same results, the same bytes
+    after = {n: (folder / n).read_bytes() for n in names[:2]}
+    after |= {n: (folder / "figures" / n).read_bytes() for n in names[2:]}
+    assert after == before
 
 
 def test_a_broken_sweep_index_is_named(tmp_path):

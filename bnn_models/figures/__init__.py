@@ -38,6 +38,7 @@ from bnn_models.figures.fits import (
     reliability_figure,
     runtime_figure,
     weight_sd_figure,
+    weight_sds,
 )
 from bnn_models.figures.mcmc import pick_trace_variables, rank_figure, trace_figure
 from bnn_models.figures.sbc import sbc_figure
@@ -69,4 +70,5 @@ __all__ = [
     "seed_interval_figure",
     "trace_figure",
     "weight_sd_figure",
+    "weight_sds",
 ]

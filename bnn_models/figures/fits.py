@@ -7,7 +7,6 @@ from collections.abc import Mapping
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
-import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -247,19 +246,22 @@ def predictive_sd_figure(spread: Mapping[str, dict], styles: Mapping[str, Style]
     return fig
 
 
-def _weight_sd(fit: FitResult) -> xr.Dataset:
-    return _tree(fit)["posterior"].to_dataset()[list(PARAMS)].std(dim=("chain", "draw"))
+def weight_sds(fit: FitResult) -> dict[str, np.ndarray]:
+    """Posterior sd (over chains and draws) of each weight and bias array of a fit."""
+    sd = _tree(fit)["posterior"].to_dataset()[list(PARAMS)].std(dim=("chain", "draw"))
+    return {v: np.asarray(sd[v].values) for v in PARAMS}
 
 
 def weight_sd_figure(
-    fits: Mapping[str, FitResult], styles: Mapping[str, Style], reference: str
+    sds: Mapping[str, Mapping[str, np.ndarray]], styles: Mapping[str, Style], reference: str
 ) -> Figure:
     """Posterior sd of every weight and bias, each method against the reference method.
 
     Parameters
     ----------
-    fits : mapping of str to FitResult
-        Method -> its fit; must hold ``reference`` and at least one other method.
+    sds : mapping of str to mapping of str to numpy.ndarray
+        Method -> parameter (``W0``, ``b0``, ``W1``, ``b1``) -> its posterior sds
+        (:func:`weight_sds`); must hold ``reference`` and at least one other method.
     styles : mapping of str to Style
         Method -> its colour, marker and label (:func:`~bnn_models.figures.method_styles`).
     reference : str
@@ -271,14 +273,13 @@ def weight_sd_figure(
         One log-log panel per other method with the diagonal and the median of its sd
         over the reference's.
     """
-    ref = _weight_sd(fits[reference])
-    others = [m for m in fits if m != reference]
+    ref = sds[reference]
+    others = [m for m in sds if m != reference]
     markers = {"W0": "o", "b0": "s", "W1": "^", "b1": "D"}
     with _style():
         fig, axes = _panel_grid(len(others), (3.2, 3.3), sharex=True, sharey=True)
-        x_all = np.concatenate([ref[v].values.ravel() for v in PARAMS])
-        sds = {m: _weight_sd(fits[m]) for m in others}
-        y_all = np.concatenate([sds[m][v].values.ravel() for m in others for v in PARAMS])
+        x_all = np.concatenate([np.ravel(ref[v]) for v in PARAMS])
+        y_all = np.concatenate([np.ravel(sds[m][v]) for m in others for v in PARAMS])
         both = np.concatenate([x_all, y_all])
         both = both[both > 0]
         lim = (both.min() / 1.4, both.max() * 1.4)
@@ -287,15 +288,15 @@ def weight_sd_figure(
             ax.plot(lim, lim, color="0.45", ls=":", lw=1.2, label="equal sd")
             for v in PARAMS:
                 ax.scatter(
-                    ref[v].values.ravel(),
-                    sds[method][v].values.ravel(),
+                    np.ravel(ref[v]),
+                    np.ravel(sds[method][v]),
                     s=22,
                     marker=markers[v],
                     color=st.color,
                     alpha=0.7,
                     lw=0,
                 )
-            y = np.concatenate([sds[method][v].values.ravel() for v in PARAMS])
+            y = np.concatenate([np.ravel(sds[method][v]) for v in PARAMS])
             ratio = float(np.median(y / x_all))
             ax.text(
                 0.03,

@@ -1,4 +1,7 @@
-"""The comparison report of a results folder: ``report.html`` (self-contained) and ``report.md``.
+"""The comparison report of a results folder: ``report.html`` and ``report.md``.
+
+Both pages show the figures from the PNG files in ``figures/`` (a relative path), so each
+figure is stored once and the pages work when opened from disk.
 
 Everything in the report is computed from the folder's ``metrics.json`` and the fit
 files it names; the only numbers from elsewhere are the published study's, each shown
@@ -22,6 +25,7 @@ from pathlib import Path
 from bnn_models.io import atomic_path, write_text
 from bnn_models.report.content import Report, build_report, verdicts
 from bnn_models.report.fidelity import Fidelity
+from bnn_models.report.figure_data import FIGURE_DATA, save_figure_data
 from bnn_models.report.figures import FIGURE_FILES, RETIRED_FIGURE_FILES
 from bnn_models.report.render import (
     render_html,
@@ -67,7 +71,9 @@ def write_report(out_dir: str | Path) -> list[Path]:
     Returns
     -------
     list of pathlib.Path
-        The written files: the HTML, the Markdown, then the figures.
+        The written files: the HTML, the Markdown, then the figures and, when a figure
+        needed a fit, ``figures/figure_data.npz`` (what it plots: with it the report
+        re-renders to the same bytes without ``fits/``).
 
     Raises
     ------
@@ -93,6 +99,11 @@ def write_report(out_dir: str | Path) -> list[Path]:
     for name in (*FIGURE_FILES, *RETIRED_FIGURE_FILES):
         if name not in drawn:
             (fig_dir / name).unlink(missing_ok=True)
+    data = rep.figure_data
+    if data is not None and not data.empty():  # what the fit-based figures need, kept
+        written.append(save_figure_data(fig_dir / FIGURE_DATA, data))
+    else:
+        (fig_dir / FIGURE_DATA).unlink(missing_ok=True)
     html_path = write_text(out / "report.html", render_html(rep))
     md_path = write_text(out / "report.md", render_markdown(rep))
     return [html_path, md_path, *written]

@@ -19,6 +19,7 @@ import numpy as np
 from bnn_models.report import sections
 from bnn_models.report.decision import Decision, Engines, build_decision, build_engines
 from bnn_models.report.fidelity import Fidelity, build_fidelity
+from bnn_models.report.figure_data import FigureData, collect_figure_data
 from bnn_models.report.figures import Figure, draw_figures
 from bnn_models.report.formats import Stat, possessive, sig
 from bnn_models.report.recommend import (
@@ -276,6 +277,10 @@ class Report:
         report's folder (the metrics, the fit files, the reference summary).
     files : list of (str, str)
         The files a reader may open next, named for the table of contents, with links.
+    figure_data : FigureData or None
+        What the fit-based figures plot (:mod:`bnn_models.report.figure_data`), saved
+        beside the figures so that the report re-renders without the fits; None when
+        the figures were not drawn.
     """
 
     title: str
@@ -298,6 +303,7 @@ class Report:
     recommendation: Recommendation | None = None
     stale: list[StaleSetting] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)
+    figure_data: FigureData | None = None
     files: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -311,13 +317,13 @@ def _title(labels: list[str], data: str) -> str:
     return f"bnn-bench: {shown} on {data}"
 
 
-def _links(out: Path, doc: dict) -> list[tuple[str, str]]:
-    """Files the report names that exist beside it or in the project, with relative links."""
+def _links(out: Path) -> list[tuple[str, str]]:
+    """Files the report names that exist beside it or in the project, with relative links.
+
+    Fit files are not linked: they are not committed, so a committed report would link to
+    nothing, and its bytes would depend on whether the fits are there.
+    """
     links = [("metrics.json", "metrics.json")]
-    for entry in doc.get("fits", []):
-        name = entry.get("fit_file")
-        if name and (out / name).is_file():
-            links.append((name, name))
     root = next(
         (p for p in [out.resolve(), *out.resolve().parents] if (p / "results").is_dir()), None
     )
@@ -370,8 +376,14 @@ def build_report(out_dir: str | Path, doc: dict | None = None, *, figures: bool 
     metrics_path = out / "metrics.json"
     doc = doc if doc is not None else load_metrics(metrics_path)
     methods = load_methods(out, doc, load=figures)
+    digest = (
+        hashlib.sha256(metrics_path.read_bytes()).hexdigest()
+        if metrics_path.is_file()
+        else "unknown"
+    )
+    data = collect_figure_data(out, methods, baseline(methods), digest) if figures else None
     for m in methods.values():
-        if m.fit_note and m.ok:
+        if m.fit_note and m.ok and not (data and data.holds(m.name)):
             warnings.warn(
                 f"report {out}: {m.label}: {m.fit_note}; figures that need it are left out",
                 UserWarning,
@@ -379,18 +391,13 @@ def build_report(out_dir: str | Path, doc: dict | None = None, *, figures: bool 
             )
     published_rows, published_notes = sections.published(doc, methods)
     ds = doc["run"].get("dataset", {})
-    digest = (
-        hashlib.sha256(metrics_path.read_bytes()).hexdigest()
-        if metrics_path.is_file()
-        else "unknown"
-    )
     try:
         version = metadata.version("bnn-bench")
     except metadata.PackageNotFoundError:
         version = "unknown"
     groups, headers = summary_header(methods)
     rows = summary_rows(doc, methods)
-    links = _links(out, doc)
+    links = _links(out)
     return Report(
         title=_title([m.label for m in methods.values()], ds.get("name", "data")),
         header=sections.header(doc, methods),
@@ -401,7 +408,8 @@ def build_report(out_dir: str | Path, doc: dict | None = None, *, figures: bool 
         verdicts=verdicts(methods),
         published=published_rows,
         published_notes=published_notes,
-        figures=draw_figures(methods, doc) if figures else [],
+        figures=draw_figures(methods, doc, data) if figures else [],
+        figure_data=data,
         fidelity=build_fidelity(doc, methods),
         decision=build_decision(methods, noise_floor(doc)),
         engines=build_engines(methods),

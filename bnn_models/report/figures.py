@@ -16,6 +16,7 @@ from matplotlib.figure import Figure as MplFigure
 from bnn_models import figures as figs
 from bnn_models.anytime import envelope
 from bnn_models.report.fidelity import khats
+from bnn_models.report.figure_data import FigureData
 from bnn_models.report.formats import possessive
 from bnn_models.report.recommend import noise_floor, ranking_key
 from bnn_models.report.run import MethodRun, baseline, converged, styles
@@ -79,8 +80,12 @@ class _Figures:
         self.out.append(Figure(name, title, text, figs.png_bytes(make()), section))
 
 
-def draw_figures(methods: dict[str, MethodRun], doc: dict) -> list[Figure]:
-    """Every figure the run's results allow, in report order."""
+def draw_figures(
+    methods: dict[str, MethodRun], doc: dict, data: FigureData | None = None
+) -> list[Figure]:
+    """Every figure the run's results allow, in report order; the fit-based ones from
+    ``data`` (:func:`~bnn_models.report.figure_data.collect_figure_data`; None: not drawn)."""
+    data = data if data is not None else FigureData()
     ok = {n: m for n, m in methods.items() if m.ok}
     if not ok:
         return []
@@ -108,8 +113,10 @@ def draw_figures(methods: dict[str, MethodRun], doc: dict) -> list[Figure]:
         ),
     )
     vi = {n: m for n, m in ok.items() if m.shown.get("elbo")}
-    losses = {n: m.fit.loss for n, m in vi.items() if m.fit is not None and m.fit.loss is not None}
-    missing = "; ".join(f"{m.label}: {m.fit_note}" for m in vi.values() if m.fit is None)
+    losses = {n: data.losses[n] for n in vi if n in data.losses}
+    missing = "; ".join(
+        f"{m.label}: {m.fit_note}" for n, m in vi.items() if m.fit is None and n not in losses
+    )
     add(
         "elbo_traces.png",
         "ELBO traces",
@@ -148,7 +155,7 @@ def draw_figures(methods: dict[str, MethodRun], doc: dict) -> list[Figure]:
         "the largest sd any distribution on [0, 1] with that mean can have.",
         lambda: figs.predictive_sd_figure({n: m.shown["spread"] for n, m in ok.items()}, look),
     )
-    _baseline_figures(ok, ref, look, add)
+    _baseline_figures(ok, ref, data, look, add)
     _fidelity_figures(ok, doc, look, add)
     curves = accuracy_curves(ok)
     if curves:
@@ -223,6 +230,7 @@ def _anytime_figure(
 def _baseline_figures(
     ok: dict[str, MethodRun],
     ref: MethodRun | None,
+    data: FigureData,
     look: Mapping[str, figs.Style],
     add: Callable[..., None],
 ) -> None:
@@ -231,16 +239,16 @@ def _baseline_figures(
     vi_only = all(m.family == "vi" for m in others)
     what = "VI" if vi_only else "each method"
     under = "each VI method" if vi_only else "each other method"
-    with_fit = {n: m.fit for n, m in ok.items() if m.fit is not None}
+    sds = {n: data.weight_sd[n] for n in ok if n in data.weight_sd}
     name = ref.label if ref is not None else "MCMC"
     ref_name = ref.name if ref is not None else ""
     if ref is None:
         why = "no MCMC method has a successful fit in this run"
-    elif ref.fit is None:
+    elif ref.name not in sds:
         why = f"{ref.label}: {ref.fit_note}"
-    elif len(with_fit) < 2:
+    elif len(sds) < 2:
         why = "no other fit file to compare with: " + "; ".join(
-            f"{m.label}: {m.fit_note}" for m in others if m.fit is None
+            f"{m.label}: {m.fit_note}" for m in others if m.name not in sds
         )
     else:
         why = None
@@ -252,14 +260,11 @@ def _baseline_figures(
         "different permutation or sign modes of the hidden units inflate its sd, so points "
         f"below the line mean less spread than {possessive(name)} pooled chains, not "
         "necessarily than the posterior.",
-        (lambda: figs.weight_sd_figure(with_fit, look, reference=ref_name))
-        if why is None
-        else None,
+        (lambda: figs.weight_sd_figure(sds, look, reference=ref_name)) if why is None else None,
         why,
     )
-    fit = ref.fit if ref is not None else None
-    if fit is not None and fit.idata is not None and fit.idata["posterior"].sizes["chain"] > 1:
-        chosen = figs.pick_trace_variables(fit)
+    chosen = data.trace if ref is not None and data.trace_method == ref.name else None
+    if chosen is not None:
         names = ", ".join(str(v) for v in chosen.data_vars)
         style = look[ref_name]
         add(

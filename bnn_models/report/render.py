@@ -1,14 +1,14 @@
-"""The report as Markdown and as one self-contained HTML page.
+"""The report as Markdown and as one HTML page; both show the figures from ``figures/``.
 
 Layout lives in Jinja2 templates (``templates/report.md.j2``, ``report.html.j2``, the
 cell macros of ``cells.html.j2``) and the page's CSS in ``templates/report.css``; every
 table goes through pandas (``DataFrame.to_markdown``, and ``DataFrame.to_html`` with
-MultiIndex columns for the grouped headers). HTML escapes everything the run provides.
+MultiIndex columns for the grouped headers). HTML escapes everything the run provides. Pages reference the PNG files by a relative path
+(each figure is stored once), so they work when opened from disk beside their ``figures/``.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import re
 from typing import Any
@@ -221,28 +221,20 @@ def _numbered(rep: Report) -> dict[str, list[tuple[int, Figure]]]:
     return out
 
 
-def _figures(rep: Report, figure_dir: str | None) -> dict[str, list[dict]]:
-    """Per section: number, title, caption, anchor and image (a file, or inline PNG)."""
+def _figures(rep: Report, figure_dir: str) -> dict[str, list[dict]]:
+    """Per section: number, title, caption, anchor and image (its path from the page)."""
     out: dict[str, list[dict]] = {}
     for section, figures in _numbered(rep).items():
-        out[section] = []
-        for i, f in figures:
-            src = None
-            if f.png is not None:
-                src = (
-                    f"{figure_dir}/{f.name}"
-                    if figure_dir is not None
-                    else "data:image/png;base64," + base64.b64encode(f.png).decode("ascii")
-                )
-            out[section].append(
-                {
-                    "number": i,
-                    "title": f.title,
-                    "caption": f.caption,
-                    "anchor": "fig-" + f.name.removesuffix(".png"),
-                    "src": src,
-                }
-            )
+        out[section] = [
+            {
+                "number": i,
+                "title": f.title,
+                "caption": f.caption,
+                "anchor": "fig-" + f.name.removesuffix(".png"),
+                "src": f"{figure_dir}/{f.name}" if f.png is not None else None,
+            }
+            for i, f in figures
+        ]
     return out
 
 
@@ -284,8 +276,8 @@ def render_markdown(rep: Report, figure_dir: str = "figures") -> str:
     return link_markdown(text, rep.links)
 
 
-def render_html(rep: Report) -> str:
-    """The report as one self-contained HTML page (figures embedded as PNG data URIs)."""
+def render_html(rep: Report, figure_dir: str = "figures") -> str:
+    """The report as one HTML page; figures are shown from ``figure_dir`` (relative path)."""
     env = _env()
     fid = rep.fidelity
     tables = {
@@ -316,7 +308,7 @@ def render_html(rep: Report) -> str:
     page = env.get_template("report.html.j2").render(
         rep=rep,
         tables=tables,
-        figures=_figures(rep, None),
+        figures=_figures(rep, figure_dir),
         contents=contents(rep),
         css=Markup(css),  # the package's own file
     )
@@ -334,19 +326,17 @@ def _pays(rep: Scaling) -> pd.DataFrame | None:
     return None if rep.minibatch is None else minibatch_table(rep.minibatch)
 
 
-def _scaling_figures(rep: Scaling, figure_dir: str | None) -> list[dict]:
-    out = []
-    for i, f in enumerate(rep.figures, start=1):
-        src = (
-            f"{figure_dir}/{f.name}"
-            if figure_dir is not None
-            else "data:image/png;base64," + base64.b64encode(f.png or b"").decode("ascii")
-        )
-        anchor = "fig-" + f.name.removesuffix(".png")
-        out.append(
-            {"number": i, "title": f.title, "caption": f.caption, "anchor": anchor, "src": src}
-        )
-    return out
+def _scaling_figures(rep: Scaling, figure_dir: str) -> list[dict]:
+    return [
+        {
+            "number": i,
+            "title": f.title,
+            "caption": f.caption,
+            "anchor": "fig-" + f.name.removesuffix(".png"),
+            "src": f"{figure_dir}/{f.name}",
+        }
+        for i, f in enumerate(rep.figures, start=1)
+    ]
 
 
 def render_scaling_markdown(rep: Scaling, figure_dir: str = "figures") -> str:
@@ -367,8 +357,8 @@ def render_scaling_markdown(rep: Scaling, figure_dir: str = "figures") -> str:
     return link_markdown(text, [(c, f"{c}/report.md") for c in rep.cells])
 
 
-def render_scaling_html(rep: Scaling) -> str:
-    """A sweep's report as one self-contained HTML page."""
+def render_scaling_html(rep: Scaling, figure_dir: str = "figures") -> str:
+    """A sweep's report as one HTML page; figures are shown from ``figure_dir``."""
     env = _env()
     tables = {
         "header": _html_key_values(rep.header, "sweep-header"),
@@ -384,7 +374,7 @@ def render_scaling_html(rep: Scaling) -> str:
     }
     css = env.loader.get_source(env, "report.css")[0] if env.loader is not None else ""
     page = env.get_template("scaling.html.j2").render(
-        rep=rep, tables=tables, figures=_scaling_figures(rep, None), css=Markup(css)
+        rep=rep, tables=tables, figures=_scaling_figures(rep, figure_dir), css=Markup(css)
     )
     return link_html(page, [(c, f"{c}/report.html") for c in rep.cells])
 
@@ -397,10 +387,9 @@ def render_sbc(
     tables: tuple[pd.DataFrame, pd.DataFrame],
     notes: list[str],
     figure: str | None,
-    inline: str | None,
 ) -> tuple[str, str]:
-    """The SBC report as Markdown (figure linked) and as self-contained HTML; ``tables``:
-    the uniformity table and the tail table."""
+    """The SBC report as Markdown and as HTML, both showing ``figure`` (a relative path, or
+    None when not drawn); ``tables``: the uniformity table and the tail table."""
     table, tails = tables
     env = _env()
     header = [
@@ -431,7 +420,7 @@ def render_sbc(
         header=_html_key_values(header, "sbc-header"),
         table=_html(table, "details", index=False),
         tails=_html(tails, "details", index=False),
-        figure=inline,
+        figure=figure,
         css=Markup(css),
         **common,
     )

@@ -3,7 +3,6 @@ PIT-ECDF figure; written as ``sbc.md`` and ``sbc.html`` beside ``sbc.json``."""
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
@@ -130,10 +129,7 @@ def write_sbc_report(out_dir: str | Path) -> list[Path]:
         with atomic_path(out / "figures" / SBC_FIGURE) as tmp:
             tmp.write_bytes(png)
         written.append(out / "figures" / SBC_FIGURE)
-    inline = None if png is None else "data:image/png;base64," + base64.b64encode(png).decode()
     summary = summarise(doc)  # the uniformity tests, once for both tables
     tables = (sbc_table(doc, summary), tail_table(doc, summary))
-    md, html = render_sbc(
-        doc, tables, _notes(doc), f"figures/{SBC_FIGURE}" if png else None, inline
-    )
+    md, html = render_sbc(doc, tables, _notes(doc), f"figures/{SBC_FIGURE}" if png else None)
     return [write_text(out / "sbc.html", html), write_text(out / "sbc.md", md), *written]
