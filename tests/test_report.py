@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from bnn_models import figures as figs
+from bnn_models.cli import main
 from bnn_models.data import RUPTURE_FILES
 from bnn_models.inference import METHODS, FitContext, NUTSSettings, fit_nuts
 from bnn_models.metrics import METRICS
@@ -206,6 +207,19 @@ def test_stale_figures_are_deleted(reported_run, tmp_path):
         (out / "figures" / name).write_bytes(b"old")
     write_report(out)
     assert sorted(p.name for p in (out / "figures").iterdir()) == sorted([*_ONE_SEED, FIGURE_DATA])
+
+
+def test_a_sweeps_cell_is_compact_unless_figures_are_asked_for(reported_run, tmp_path):
+    """A sweep's committed cells stay small: no figures (the sweep's page draws what
+    varies across cells), the page says so; ``bnn-bench report --figures`` draws them."""
+    (tmp_path / "sweep.json").write_text("{}")  # the folder is a sweep's cell
+    out = _copy(reported_run, tmp_path / "cell")
+    assert main(["report", str(out)]) == 0
+    assert not (out / "figures").exists()
+    assert "Not drawn: this folder is one cell of a sweep" in (out / "report.md").read_text()
+    assert "<img" not in (out / "report.html").read_text()
+    assert main(["report", str(out), "--figures"]) == 0
+    assert _files(out) == _files(reported_run)
 
 
 def test_summary_cells_are_the_run_numbers(reported_run):

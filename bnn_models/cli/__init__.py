@@ -179,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
         "folder: sbc.html, sbc.md)",
     )
     rep.add_argument("dir")
+    rep.add_argument(
+        "--figures",
+        action="store_true",
+        help="draw a run's figures even in a sweep's cell (left out there by default)",
+    )
     rep.set_defaults(func=_cmd_report)
 
     chk = sub.add_parser(

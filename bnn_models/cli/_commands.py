@@ -173,14 +173,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     # A sweep's folder gets the cost-growth report (its cells have their own reports); an
     # SBC folder its SBC report.
-    write = (
-        write_scaling_report
-        if (folder / "sweep.json").is_file()
-        else write_sbc_report
-        if (folder / "sbc.json").is_file()
-        else write_report
-    )
-    for p in write(folder):
+    if (folder / "sweep.json").is_file():
+        written = write_scaling_report(folder)
+    elif (folder / "sbc.json").is_file():
+        written = write_sbc_report(folder)
+    else:
+        written = write_report(folder, figures=True if args.figures else None)
+    for p in written:
         print(p)
     return 0
 

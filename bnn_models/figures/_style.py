@@ -192,8 +192,15 @@ def delta_e(a: str, b: str) -> float:
 
 
 def png_bytes(fig: Figure) -> bytes:
-    """Render ``fig`` to PNG bytes with Agg (no timestamp, no software tag) and close it."""
+    """Render ``fig`` to PNG bytes with Agg (no timestamp, no software tag) and close it.
+
+    The image is stored with a palette of at most 256 colours (Pillow's median cut, no
+    dithering): line and bar charts on white lose nothing visible, and the file is about
+    2.5 times smaller than matplotlib's RGBA, which keeps the committed results small.
+    Both steps are deterministic: the same figure gives the same bytes.
+    """
     import matplotlib.pyplot as plt
+    from PIL import Image
 
     buf = io.BytesIO()
     with _style():
@@ -206,7 +213,11 @@ def png_bytes(fig: Figure) -> bytes:
             facecolor="white",
         )
     plt.close(fig)
-    return buf.getvalue()
+    rgb = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    palette = rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    palette.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def _figure(figsize: tuple[float, float]) -> Figure:

@@ -20,6 +20,7 @@ report (named by what it holds: ``scaling.html``, ``shift.html``, ``coverage.htm
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from bnn_models.io import atomic_path, write_text
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 
-def write_report(out_dir: str | Path) -> list[Path]:
+def write_report(out_dir: str | Path, *, figures: bool | None = None) -> list[Path]:
     """Write ``report.html``, ``report.md`` and ``figures/*.png`` into a results folder.
 
     Figures the results do not allow, and figure files of earlier versions, are deleted,
@@ -67,6 +68,10 @@ def write_report(out_dir: str | Path) -> list[Path]:
     ----------
     out_dir : path
         A folder written by ``bnn-bench run`` (``metrics.json`` and ``fits/``).
+    figures : bool, optional
+        Draw the figures. By default yes, except in a sweep's cell (its parent folder
+        holds ``sweep.json``): a sweep's committed cells stay small, and the sweep's page
+        draws what varies across them.
 
     Returns
     -------
@@ -86,7 +91,8 @@ def write_report(out_dir: str | Path) -> list[Path]:
     [PosixPath('results/rupture/report.html'), PosixPath('results/rupture/report.md'), ...]
     """
     out = Path(out_dir)
-    rep = build_report(out)
+    compact = (out.parent / "sweep.json").is_file() if figures is None else not figures
+    rep = dataclasses.replace(build_report(out, figures=not compact), compact=compact)
     fig_dir = out / "figures"
     written = []
     for f in rep.figures:
@@ -104,6 +110,8 @@ def write_report(out_dir: str | Path) -> list[Path]:
         written.append(save_figure_data(fig_dir / FIGURE_DATA, data))
     else:
         (fig_dir / FIGURE_DATA).unlink(missing_ok=True)
+    if fig_dir.is_dir() and not any(fig_dir.iterdir()):
+        fig_dir.rmdir()
     html_path = write_text(out / "report.html", render_html(rep))
     md_path = write_text(out / "report.md", render_markdown(rep))
     return [html_path, md_path, *written]

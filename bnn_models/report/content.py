@@ -281,6 +281,9 @@ class Report:
         What the fit-based figures plot (:mod:`bnn_models.report.figure_data`), saved
         beside the figures so that the report re-renders without the fits; None when
         the figures were not drawn.
+    compact : bool
+        The figures were left out on purpose (a sweep's cell: the sweep's page draws what
+        varies across cells); the report says so where they would be.
     """
 
     title: str
@@ -304,6 +307,7 @@ class Report:
     stale: list[StaleSetting] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)
     figure_data: FigureData | None = None
+    compact: bool = False
     files: list[tuple[str, str]] = field(default_factory=list)
 
 
