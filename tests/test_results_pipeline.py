@@ -18,9 +18,11 @@ from bnn_models.results import (
     PipelineFailed,
     build_index,
     check_results,
+    index_problem,
     load_pipeline,
     render_index,
     run_pipeline,
+    write_index,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,3 +213,33 @@ def test_the_index_shows_each_folder_its_commit_and_whether_it_is_current(tmp_pa
     assert "| `results/rupture` | Which? | `rupture` |" in text
     assert "| yes |" in text
     assert f"| pymc | {doc['run']['versions']['pymc']} |" in text
+    pipeline = load_pipeline(root / "results" / "pipeline.toml")
+    assert "missing" in str(index_problem(pipeline, root))
+    write_index(pipeline, root)
+    assert index_problem(pipeline, root) is None
+    (root / "results/rupture/metrics.json").write_text(
+        (root / "results/rupture/metrics.json").read_text().replace(doc["run"]["commit"], "0" * 40)
+    )
+    assert "out of date" in str(index_problem(pipeline, root))  # the commit changed
+
+
+def test_a_changed_grid_file_fails_the_check_of_the_sweep_it_made(tmp_path):
+    root = tmp_path / "proj"
+    (root / "grids").mkdir(parents=True)
+    (root / "results" / "s").mkdir(parents=True)
+    (root / "grids" / "g.toml").write_text('methods = ["advi"]\nseeds = 2\n')
+    sweep = {
+        "schema": "bnn-bench/sweep",
+        "commit": "a" * 40,
+        "command": "bnn-bench sweep grids/g.toml --out results/s",
+        "grid": {"methods": ["advi"], "seeds": 1},
+    }
+    (root / "results" / "s" / "sweep.json").write_text(json.dumps(sweep))
+    (root / "results" / "pipeline.toml").write_text(
+        '[[step]]\nname = "s"\nfolders = ["results/s"]\nquestion = "How?"\n'
+        'commands = ["bnn-bench sweep grids/g.toml --out results/s"]\n'
+    )
+    problems = check_results(load_pipeline(root / "results" / "pipeline.toml"), root)
+    assert [str(p) for p in problems] == [
+        "results/s/sweep.json: grid grids/g.toml: setting seeds recorded 1, today's default 2"
+    ]

@@ -368,6 +368,7 @@ def _cmd_results(args: argparse.Namespace) -> int:
     from bnn_models.results import (
         PipelineFailed,
         check_results,
+        index_problem,
         load_pipeline,
         run_pipeline,
         write_index,
@@ -379,6 +380,8 @@ def _cmd_results(args: argparse.Namespace) -> int:
         return 0
     if args.action == "check":
         problems = check_results(pipeline)
+        if (stale_index := index_problem(pipeline)) is not None:
+            problems.append(stale_index)
         for problem in problems:
             print(f"{problem.folder}: {problem}")
         if problems:

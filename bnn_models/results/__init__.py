@@ -5,7 +5,7 @@ stay current (:mod:`~bnn_models.results.check`). The steps live in ``results/pip
 (:mod:`~bnn_models.results.spec`)."""
 
 from bnn_models.results.check import Problem, check_results
-from bnn_models.results.index import build_index, render_index, write_index
+from bnn_models.results.index import build_index, index_problem, render_index, write_index
 from bnn_models.results.pipeline import PipelineFailed, run_pipeline
 from bnn_models.results.records import ResultFile, read_result, result_files
 from bnn_models.results.spec import DEFAULT_PIPELINE, Pipeline, Step, load_pipeline
@@ -19,6 +19,7 @@ __all__ = [
     "Step",
     "build_index",
     "check_results",
+    "index_problem",
     "load_pipeline",
     "read_result",
     "render_index",

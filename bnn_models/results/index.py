@@ -15,12 +15,12 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from bnn_models.io import write_text
-from bnn_models.results.check import check_results, historical_reason
+from bnn_models.results.check import Problem, check_results, historical_reason
 from bnn_models.results.pipeline import RECORD
 from bnn_models.results.records import ResultFile, result_files
 from bnn_models.results.spec import Pipeline
 
-__all__ = ["FolderRow", "build_index", "render_index", "write_index"]
+__all__ = ["FolderRow", "build_index", "index_problem", "render_index", "write_index"]
 
 #: The libraries the index shows in its table (every file records all of them).
 SHOWN_LIBRARIES = ("pymc", "pytensor", "arviz", "nutpie", "numpyro", "blackjax", "pystan")
@@ -155,3 +155,19 @@ def write_index(pipeline: Pipeline, root: str | Path = ".") -> Path:
     path = root / pipeline.path.parent / "INDEX.md"
     write_text(path, render_index(build_index(pipeline, root)))
     return path
+
+
+def index_problem(pipeline: Pipeline, root: str | Path = ".") -> Problem | None:
+    """A :class:`Problem` when ``INDEX.md`` is missing or differs from what the pipeline
+    file, its record and the result files give today; None when it is current."""
+    root = Path(root).resolve()
+    path = root / pipeline.path.parent / "INDEX.md"
+    name = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    want = render_index(build_index(pipeline, root))
+    try:
+        have = path.read_text()
+    except OSError:
+        return Problem(name, name, "missing: write it with bnn-bench results index")
+    if have != want:
+        return Problem(name, name, "out of date: rewrite it with bnn-bench results index")
+    return None

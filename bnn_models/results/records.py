@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +74,35 @@ class ResultFile:
         return any(c.endswith("-dirty") for c in self.commits)
 
 
+def _grid_changes(doc: dict, path: Path) -> list[StaleSetting]:
+    """The keys of a sweep's grid file that changed since the sweep recorded it (a grid's
+    seeds or sizes are its defaults: the sweep would run another grid today)."""
+    words = shlex.split(doc.get("command") or "")
+    grids = (
+        [w for w in words[words.index("sweep") + 1 :] if w.endswith(".toml")][:1]
+        if ("sweep" in words)
+        else []
+    )
+    root = next((p.parent for p in path.parents if p.name == "results"), None)
+    if not grids or root is None or not (root / grids[0]).is_file():
+        return []
+    try:
+        today = tomllib.loads((root / grids[0]).read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return [StaleSetting(f"grid {grids[0]}", "(file)", "recorded", "unreadable today")]
+    recorded = doc.get("grid") or {}
+    return [
+        StaleSetting(
+            f"grid {grids[0]}",
+            key,
+            json.dumps(recorded.get(key), sort_keys=True),
+            json.dumps(today.get(key), sort_keys=True),
+        )
+        for key in sorted(set(recorded) | set(today))
+        if recorded.get(key) != today.get(key)
+    ]
+
+
 def _stale(doc: dict, kind: str, path: Path) -> list[StaleSetting]:
     if kind == "run":
         run = doc.get("run") or {}
@@ -95,6 +126,8 @@ def _stale(doc: dict, kind: str, path: Path) -> list[StaleSetting]:
             {m: [c] for m, c in (doc.get("configs") or {}).items()},
             quick=doc.get("profile") == "quick",
         )
+    if kind == "sweep":
+        return _grid_changes(doc, path)
     if kind == "reference":
         today = dataclasses.asdict(ReferenceSettings())
         config = doc.get("config") or {}
