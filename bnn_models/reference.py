@@ -65,6 +65,7 @@ __all__ = [
     "Reference",
     "ReferenceSettings",
     "build_reference",
+    "cache_folder",
     "refresh_summary",
     "data_hash",
     "find_reference",
@@ -273,7 +274,8 @@ def _tree(result: FitResult) -> xr.DataTree:
     return result.idata
 
 
-def _cache_dir(cache_dir: str | os.PathLike | None) -> Path:
+def cache_folder(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cache: ``cache_dir``, else ``$BNN_BENCH_CACHE/reference``, else the default."""
     if cache_dir is not None:
         return Path(cache_dir)
     root = os.environ.get(CACHE_ENV)
@@ -333,8 +335,8 @@ def find_reference(
     one with draws is preferred to a compact one.
     """
     want_data, want_model = data_hash(dataset), _model_settings(n_hidden, prior_sigma)
-    best: tuple[tuple[bool, int], Path] | None = None
-    for folder in (_cache_dir(cache_dir), COMMITTED):
+    best: tuple[tuple[bool, int, bool, bool], Path] | None = None
+    for folder in (cache_folder(cache_dir), COMMITTED):
         for js in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             try:
                 summary = read_summary(js)
@@ -347,7 +349,13 @@ def find_reference(
                 or not (draws or "compact" in summary)
             ):
                 continue
-            rank = (draws, int(summary["config"]["chains"]) * int(summary["config"]["draws"]))
+            # Most draws; then the one that knows its noise floor, then the default seed
+            rank = (
+                draws,
+                int(summary["config"]["chains"]) * int(summary["config"]["draws"]),
+                summary.get("noise_floor") is not None,
+                summary["config"].get("seed") == ReferenceSettings().seed,
+            )
             if best is None or rank > best[0]:
                 best = (rank, js)
     return load_reference(best[1]) if best else None
@@ -410,7 +418,7 @@ def build_reference(
     }
     model = _model_settings(n_hidden, prior_sigma)
     key = reference_key(data_hash(dataset), model, config)
-    folder = _cache_dir(cache_dir)
+    folder = cache_folder(cache_dir)
     nc = folder / f"{dataset.name}-{key}.nc"
     # One builder per reference (others of the same cache go on): the lock is its own.
     with folder_lock(folder, command=command, name=f".{nc.stem}.lock"):

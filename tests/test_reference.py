@@ -239,4 +239,9 @@ def test_out_and_floor_seed_write_both_summaries_and_the_floor(built, tmp_path):
     # the cached first summary holds the floor too: runs that find it report "x the floor"
     cached = [json.loads(p.read_text()) for p in cache.glob("teacher-*.json")]
     assert [c.get("noise_floor") for c in cached if c["config"]["seed"] == 3] == [floor]
+    # the second run lies apart from the first: runs that look for a reference find the first
+    assert [p.name for p in (cache / "floor").glob("teacher-*.json")]
+    found = find_reference(make_teacher(200, 100, seed=0), cache)
+    assert found is not None and found.summary["config"]["seed"] == 3
+    assert found.summary["noise_floor"] == floor
     assert main([*args, "--floor-seed", "3"]) == 2  # the same seed twice: no floor

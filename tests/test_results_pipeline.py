@@ -111,6 +111,7 @@ def test_the_run_times_each_command_records_it_and_resumes_at_the_same_commit(tm
     assert step["done"] and [len(c["attempts"]) for c in step["commands"]] == [1, 1]
     attempt = step["commands"][0]["attempts"][0]
     assert attempt["exit"] == 0 and attempt["wall_s"] >= 0 and len(attempt["load_before"]) == 3
+    assert attempt["other_cpu_s"] is not None  # Linux: from /proc/stat
     assert record["wall_s"] == step["wall_s"]
     with pytest.raises(BadInput, match="pass --resume"):
         run_pipeline(pipeline, root=root, log=lines.append)

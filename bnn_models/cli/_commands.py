@@ -217,6 +217,7 @@ def _cmd_reference(args: argparse.Namespace) -> int:
         Reference,
         ReferenceSettings,
         build_reference,
+        cache_folder,
         load_reference,
         refresh_summary,
     )
@@ -243,11 +244,11 @@ def _cmd_reference(args: argparse.Namespace) -> int:
         raise BadInput(f"--floor-seed {args.floor_seed}: the same as --seed; choose another")
     dataset = _dataset(args)
 
-    def build(seed: int) -> Reference:
+    def build(seed: int, cache: str | Path | None = args.cache) -> Reference:
         return build_reference(
             dataset,
             dataclasses.replace(settings, seed=seed),
-            cache_dir=args.cache,
+            cache_dir=cache,
             progressbar=not args.no_progress,
             log=lambda s: print(s, flush=True),
             command=shlex.join(["bnn-bench", *sys.argv[1:]]),
@@ -258,7 +259,8 @@ def _cmd_reference(args: argparse.Namespace) -> int:
     if args.floor_seed is not None and summary_path is not None:
         from bnn_models.floor import record_noise_floor
 
-        second = build(args.floor_seed)
+        # Its own folder: runs that look for the reference never find the second run.
+        second = build(args.floor_seed, cache_folder(args.cache) / "floor")
         second_path = second.path.with_suffix(".json") if second.path else None
         if second_path is None:  # pragma: no cover - build_reference always writes one
             raise BadInput(f"--floor-seed {args.floor_seed}: the second reference has no summary")

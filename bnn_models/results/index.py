@@ -37,7 +37,7 @@ class FolderRow:
     historical: str | None = None
     files: list[ResultFile] = field(default_factory=list)
     wall_s: float | None = None
-    load_max: float | None = None
+    other_cpu_s: float | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -87,11 +87,11 @@ def build_index(pipeline: Pipeline, root: str | Path = ".") -> dict:
     rows = []
     for step in pipeline.steps:
         entry = (record or {}).get("steps", {}).get(step.name)
-        loads = [
-            a["load_before"][0]
+        others = [
+            a["other_cpu_s"]
             for c in (entry or {}).get("commands", [])
             for a in c["attempts"]
-            if a.get("load_before")
+            if a.get("other_cpu_s") is not None
         ]
         for folder in step.folders:
             path = root / folder
@@ -104,7 +104,7 @@ def build_index(pipeline: Pipeline, root: str | Path = ".") -> dict:
                     historical=historical_reason(pipeline, folder),
                     files=list(result_files(path)) if path.exists() else [],
                     wall_s=entry["wall_s"] if entry and entry.get("done") else None,
-                    load_max=max(loads) if loads else None,
+                    other_cpu_s=round(sum(others), 1) if others else None,
                     problems=problems.get(folder, []),
                 )
             )

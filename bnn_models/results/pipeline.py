@@ -15,6 +15,7 @@ commit's cache, so every reference the results name is rebuilt at the commit too
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -23,7 +24,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,6 +64,22 @@ def _clear(target: Path, root: Path) -> None:
         shutil.rmtree(target)
     elif target.exists():
         target.unlink()
+
+
+def _busy_cpu_s() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (Linux), or None."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(f) for f in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle and iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_s() -> float:
+    t = os.times()
+    return t.children_user + t.children_system
 
 
 def _load() -> list[float]:
@@ -126,7 +143,7 @@ def _run_command(
                     log(line.rstrip("\n"))
                 return proc.wait()
             except BaseException:
-                proc.send_signal(signal.SIGINT)  # its fits end as not run
+                proc.terminate()  # SIGTERM: a bnn-bench run records its fits as not run
                 try:
                     proc.wait(timeout=120)
                 except subprocess.TimeoutExpired:
@@ -202,6 +219,31 @@ def run_pipeline(
         "BNN_BENCH_CACHE": str(cache),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
     }
+    with _stop_on_signals():
+        _run_steps(steps, record, path, root, env, cache, log)
+    log(f"[pipeline] {record['wall_s']:.0f} s in all steps on record")
+    return record
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGTERM (and SIGINT, which a background job ignores by default) stop the run as
+    Ctrl-C does: the running command is stopped and recorded, then the run ends."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _run_steps(
+    steps: list[Step], record: dict, path: Path, root: Path, env: dict, cache: Path, log: Callable
+) -> None:
     for step in steps:
         entry = _step_record(record, step)
         log(f"[pipeline] step {step.name}: {len(step.commands)} command(s)")
@@ -220,15 +262,22 @@ def run_pipeline(
             }
             done["attempts"].append(attempt)
             t0 = time.perf_counter()
+            busy0, own0 = _busy_cpu_s(), _children_cpu_s()
             code: int | None = None
             try:
                 argv = [w.replace("{cache}", str(cache.relative_to(root))) for w in words]
                 code = _run_command(argv, root, env, cache / "logs" / f"{step.name}-{i}.log", log)
             finally:
+                busy1 = _busy_cpu_s()
                 attempt.update(
                     wall_s=round(time.perf_counter() - t0, 1),
                     exit=code if code is not None else 130,
                     load_after=_load(),
+                    # CPU seconds the machine spent on anything but this command (and
+                    # the pipeline itself): near 0 when nothing else ran beside it
+                    other_cpu_s=None
+                    if busy0 is None or busy1 is None
+                    else round(busy1 - busy0 - (_children_cpu_s() - own0), 1),
                 )
                 done["done"] = code in step.ok_exit
                 _totals(record)
@@ -239,5 +288,3 @@ def run_pipeline(
                     f"{sorted(step.ok_exit)}); log: {cache / 'logs'}"
                 )
         log(f"[pipeline] step {step.name} done: {entry['wall_s']:.0f} s")
-    log(f"[pipeline] {record['wall_s']:.0f} s in all steps on record")
-    return record
