@@ -244,3 +244,27 @@ def test_a_changed_grid_file_fails_the_check_of_the_sweep_it_made(tmp_path):
     assert [str(p) for p in problems] == [
         "results/s/sweep.json: grid grids/g.toml: setting seeds recorded 1, today's default 2"
     ]
+
+
+def test_sigterm_stops_the_running_command_and_records_it(tmp_path):
+    """A background run ignores Ctrl-C's SIGINT: SIGTERM stops it, the running command
+    is terminated (a bnn-bench run then records its fits as not run) and recorded."""
+    import os
+    import signal
+    import threading
+
+    root = _project(tmp_path, ['python -c "import time; time.sleep(60)"', WRITE])
+    pipeline = load_pipeline(root / "results" / "pipeline.toml")
+    before = signal.getsignal(signal.SIGTERM)
+    timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            run_pipeline(pipeline, root=root, log=lambda s: None)
+    finally:
+        timer.cancel()
+    record = json.loads((root / "results" / "pipeline.json").read_text())
+    (attempt,) = record["steps"]["a"]["commands"][0]["attempts"]
+    assert attempt["exit"] == 130 and attempt["wall_s"] < 30  # stopped, not slept out
+    assert not record["steps"]["a"]["done"]
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back

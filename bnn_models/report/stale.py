@@ -94,8 +94,10 @@ def stale_configs(
 
     Examples
     --------
-    >>> [s.setting for s in stale_configs({"advi": [{"max_iter": 1}]})][:2]
-    ['draws', 'grad_norm_clip']
+    >>> from bnn_models.inference import get_method
+    >>> today = get_method("advi").configure().as_config()
+    >>> stale_configs({"advi": [{**today, "max_iter": 1}]})
+    [StaleSetting(method='advi', setting='max_iter', recorded='1', current='30000')]
     """
     overrides, labels = overrides or {}, labels or {}
     out: list[StaleSetting] = []

@@ -52,6 +52,11 @@ class FolderRow:
         )
 
     @property
+    def commit_text(self) -> str:
+        """Its commits as Markdown code, or '-' when it names none."""
+        return ", ".join(f"`{c}`" for c in self.commits) or "-"
+
+    @property
     def dates(self) -> str:
         """The first and last date its files were made."""
         days = sorted({f.created[:10] for f in self.files if f.created})
