@@ -3,8 +3,9 @@
 Layout lives in Jinja2 templates (``templates/report.md.j2``, ``report.html.j2``, the
 cell macros of ``cells.html.j2``) and the page's CSS in ``templates/report.css``; every
 table goes through pandas (``DataFrame.to_markdown``, and ``DataFrame.to_html`` with
-MultiIndex columns for the grouped headers). HTML escapes everything the run provides. Pages reference the PNG files by a relative path
-(each figure is stored once), so they work when opened from disk beside their ``figures/``.
+MultiIndex columns for the grouped headers). HTML escapes everything the run provides.
+Pages reference the PNG files by a relative path (each figure is stored once), so they
+work when opened from disk beside their ``figures/``.
 """
 
 from __future__ import annotations
