@@ -214,6 +214,20 @@ def test_the_index_shows_each_folder_its_commit_and_whether_it_is_current(tmp_pa
     assert "| `results/rupture` | Which? | `rupture` |" in text
     assert "| yes |" in text
     assert f"| pymc | {doc['run']['versions']['pymc']} |" in text
+    # how to cite it: the data each file read, by source address and hash (generated data
+    # record their parameters instead and are not listed)
+    hashes = doc["run"]["dataset"]["sha256"]
+    assert index["data"] == [
+        (doc["run"]["dataset"]["source"], f, hashes[f]) for f in sorted(hashes)
+    ]
+    for name, sha in hashes.items():
+        assert f"| `{name}` | `{sha}` |" in text
+    assert "arXiv:1911.09660" in text
+    doc["run"]["dataset"]["source"] = "teacher:1600:400"
+    (root / "results/rupture/metrics.json").write_text(json.dumps(doc))
+    assert build_index(load_pipeline(root / "results" / "pipeline.toml"), root)["data"] == []
+    doc = json.loads((ROOT / "results/rupture/metrics.json").read_text())
+    (root / "results/rupture/metrics.json").write_text(json.dumps(doc))
     pipeline = load_pipeline(root / "results" / "pipeline.toml")
     assert "missing" in str(index_problem(pipeline, root))
     write_index(pipeline, root)

@@ -25,12 +25,19 @@ __all__ = [
     "published",
 ]
 
+# The paper's current version (v2) lists S. Ahamed and M. M. Uddin; the data and the classical
+# models are S. Ahamed and E. Daub's (arXiv:1906.06250).
+_PAPER = (
+    'S. Ahamed et al., "Estimating uncertainty of earthquake rupture using Bayesian neural '
+    'network", arXiv:1911.09660'
+)
 #: The published study's test-set results on the same 400-row rupture test file.
 PUBLISHED: dict[str, Any] = {
     "f1_weighted": 0.8334,
     "accuracy": 0.835,
-    "f1_source": "S. Ahamed and E. Daub, arXiv:1911.09660 (8-12-1 BNN fitted with "
-    "variational inference): weighted F1 on the test set",
+    "paper": _PAPER,
+    "f1_source": f"{_PAPER} (8-12-1 BNN fitted with variational inference): weighted F1 "
+    "on the test set",
     "accuracy_source": "the study's notebook in msahamed/machine_learning_earthquake_rupture "
     "(commit 876f31d): accuracy on the test set",
     "url": "https://arxiv.org/abs/1911.09660",

@@ -15,6 +15,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from bnn_models.io import write_text
+from bnn_models.report.sections import PUBLISHED
 from bnn_models.results.check import Problem, check_results, historical_reason
 from bnn_models.results.pipeline import RECORD
 from bnn_models.results.records import ResultFile, result_files
@@ -128,16 +129,20 @@ def build_index(pipeline: Pipeline, root: str | Path = ".") -> dict:
             )
         )
     versions: dict[str, set[str]] = {}
+    data: dict[tuple[str, str, str], None] = {}
     for row in rows:
         if row.historical is None:
             for f in row.files:
                 for lib, v in f.versions.items():
                     versions.setdefault(lib, set()).add(v)
+                data.update(dict.fromkeys(f.data))
     return {
         "pipeline": str(pipeline.path),
         "record": record,
         "rows": rows,
         "versions": {lib: sorted(v) for lib, v in sorted(versions.items())},
+        "data": sorted(data),
+        "published": PUBLISHED,
         "n_problems": sum(len(v) for v in problems.values()),
     }
 

@@ -58,6 +58,8 @@ class ResultFile:
         Library versions it records.
     stale : tuple of StaleSetting
         Recorded settings that differ from today's defaults for its profile.
+    data : tuple of (str, str, str)
+        ``(source address, file, sha256)`` of each downloaded data file it read.
     """
 
     path: Path
@@ -67,6 +69,7 @@ class ResultFile:
     command: str | None
     versions: dict[str, str]
     stale: tuple[StaleSetting, ...] = ()
+    data: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def dirty(self) -> bool:
@@ -139,6 +142,22 @@ def _stale(doc: dict, kind: str, path: Path) -> list[StaleSetting]:
     return []
 
 
+def _data_files(doc: dict) -> list[tuple[str, str, str]]:
+    """``(source, file, sha256)`` of the downloaded files a result read: its run's or its
+    own ``dataset`` where that records a source address (generated data record the
+    parameters that make them as their source instead)."""
+    datasets = [(doc.get("run") or {}).get("dataset"), doc.get("dataset")]
+    out = []
+    for ds in datasets:
+        if (
+            isinstance(ds, dict)
+            and "://" in str(ds.get("source"))
+            and isinstance(ds.get("sha256"), dict)
+        ):
+            out += [(str(ds["source"]), str(f), str(h)) for f, h in sorted(ds["sha256"].items())]
+    return out
+
+
 def read_result(path: str | Path) -> ResultFile | None:
     """The record of one result file, or None for a JSON file that is no result."""
     path = Path(path)
@@ -169,6 +188,7 @@ def read_result(path: str | Path) -> ResultFile | None:
         command=run.get("command"),
         versions={str(k): str(v) for k, v in versions.items()},
         stale=tuple(_stale(doc, kind, path)),
+        data=tuple(dict.fromkeys(_data_files(doc))),
     )
 
 
