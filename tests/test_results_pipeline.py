@@ -14,6 +14,8 @@ from bnn_models.cli import main
 from bnn_models.errors import BadInput
 from bnn_models.inference import get_method
 from bnn_models.report import stale as stale_mod
+from bnn_models.report import write_report
+from bnn_models.report.figure_data import FIGURE_DATA
 from bnn_models.results import (
     PipelineFailed,
     build_index,
@@ -65,6 +67,38 @@ def test_the_committed_pipeline_makes_or_keeps_every_folder_of_results():
     names = [s.name for s in pipeline.steps]
     # dependency order: references before the runs that score against them
     assert names.index("reference") < names.index("rupture") < names.index("rupture-methods")
+
+
+#: The committed run folders whose fit-based figures are kept as figure data (each made by
+#: the pipeline since issue 34); their reports must re-render without the fits.
+COMMITTED_RUNS = sorted(
+    p.parents[1].name
+    for p in (ROOT / "results").glob(f"*/figures/{FIGURE_DATA}")
+    if (p.parents[1] / "metrics.json").is_file()
+)
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("folder", COMMITTED_RUNS)
+def test_a_committed_report_rerenders_from_a_fresh_clone_to_its_bytes(folder, tmp_path):
+    """``bnn-bench report results/FOLDER`` on a fresh clone (no fits) writes the committed
+    bytes, figures included: a change to the report's templates or figures fails here
+    until the committed reports are re-rendered in the same change."""
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results" / folder, results / folder)
+    shutil.copytree(ROOT / "results" / "reference", results / "reference")  # its links
+    before = _tree(results / folder)
+    write_report(results / folder)
+    after = _tree(results / folder)
+    assert sorted(after) == sorted(before)
+    assert [n for n in before if after[n] != before[n]] == []
+
+
+def test_the_committed_runs_include_the_headline_comparison():
+    assert "rupture" in COMMITTED_RUNS
 
 
 # --------------------------------------------------------------------------- the run
