@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -316,3 +317,36 @@ def test_sigterm_stops_the_running_command_and_records_it(tmp_path):
     assert attempt["exit"] == 130 and attempt["wall_s"] < 30  # stopped, not slept out
     assert not record["steps"]["a"]["done"]
     assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+
+
+def test_an_attempt_is_on_record_while_it_runs_and_a_killed_one_is_closed_on_resume(tmp_path):
+    """A pipeline killed outright (SIGKILL, a machine going down) records nothing more:
+    each attempt is written as started before its command runs, and a resume closes an
+    attempt left open, its exit unknown and its wall time up to its command's last log line."""
+    import os
+
+    peek = (
+        "python -c \"import json; a = json.load(open('results/pipeline.json'))['steps']['a']"
+        "['commands'][0]['attempts'][-1]; print('open' if 'wall_s' not in a else 'closed')\""
+    )
+    root = _project(tmp_path, [peek])
+    pipeline = load_pipeline(root / "results" / "pipeline.toml")
+    lines: list[str] = []
+    record = run_pipeline(pipeline, root=root, log=lines.append)
+    assert "open" in lines  # on record, open, while its command ran
+    # what a kill during the command would have left: the attempt open, the step not done
+    (attempt,) = record["steps"]["a"]["commands"][0]["attempts"]
+    for key in ("wall_s", "exit", "load_after", "other_cpu_s"):
+        del attempt[key]
+    record["steps"]["a"]["commands"][0]["done"] = False
+    (root / "results" / "pipeline.json").write_text(json.dumps(record))
+    started = datetime.fromisoformat(attempt["started"]).timestamp()
+    log_file = next((root / ".bnn_cache" / "results").glob("*/logs/a-0.log"))
+    os.utime(log_file, (started + 42.0, started + 42.0))  # its last line, 42 s in
+    again = run_pipeline(pipeline, root=root, resume=True, log=lines.append)
+    killed, rerun = again["steps"]["a"]["commands"][0]["attempts"]
+    assert killed["exit"] is None and killed["wall_s"] == 42.0 and "killed" in killed["killed"]
+    assert rerun["exit"] == 0 and again["steps"]["a"]["done"]
+    assert again["steps"]["a"]["wall_s"] == round(42.0 + rerun["wall_s"], 1)
+    text = render_index(build_index(pipeline, root))
+    assert "1 attempt(s) ended with the\npipeline killed" in text

@@ -144,6 +144,13 @@ def build_index(pipeline: Pipeline, root: str | Path = ".") -> dict:
         "data": sorted(data),
         "published": PUBLISHED,
         "n_problems": sum(len(v) for v in problems.values()),
+        "n_killed": sum(
+            1
+            for entry in (record or {}).get("steps", {}).values()
+            for c in entry["commands"]
+            for a in c["attempts"]
+            if a.get("killed")
+        ),
     }
 
 

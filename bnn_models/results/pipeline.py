@@ -1,8 +1,10 @@
 """Run the pipeline: every step's commands in order, each timed, resumable, at one commit.
 
-The record ``results/pipeline.json`` (written after every command, atomically) holds the
-commit, each command's attempts (start, wall seconds, exit status, the machine's load
-average before and after: the evidence that nothing else ran) and each step's total. With
+The record ``results/pipeline.json`` (written before and after every command, atomically)
+holds the commit, each command's attempts (start, wall seconds, exit status, the machine's
+load average before and after and the CPU time other processes used: the evidence that
+nothing else ran) and each step's total. An attempt a killed pipeline left open is closed
+on resume, its exit unknown and its wall time counted to its command's last logged line. With
 ``resume``, commands already done at the same commit are kept and the others run again;
 their own ``--resume`` (written in the pipeline file) keeps the fits they had finished.
 
@@ -112,10 +114,30 @@ def _step_record(record: dict, step: Step) -> dict:
 def _totals(record: dict) -> None:
     for entry in record["steps"].values():
         entry["wall_s"] = round(
-            sum(a["wall_s"] for c in entry["commands"] for a in c["attempts"]), 1
+            sum(a.get("wall_s", 0.0) for c in entry["commands"] for a in c["attempts"]), 1
         )
         entry["done"] = all(c["done"] for c in entry["commands"])
     record["wall_s"] = round(sum(e["wall_s"] for e in record["steps"].values()), 1)
+
+
+def _close_killed(record: dict, cache: Path) -> None:
+    """Attempts a killed pipeline left open (started, never recorded as ended): their exit
+    is unknown, and their wall time runs to the last line their command logged."""
+    for name, entry in record["steps"].items():
+        for i, command in enumerate(entry["commands"]):
+            for attempt in command["attempts"]:
+                if "wall_s" in attempt:
+                    continue
+                started = datetime.fromisoformat(attempt["started"]).timestamp()
+                log_file = cache / "logs" / f"{name}-{i}.log"
+                last = log_file.stat().st_mtime if log_file.is_file() else started
+                attempt.update(
+                    wall_s=round(max(0.0, last - started), 1),
+                    exit=None,
+                    killed="the pipeline was killed while it ran: its wall time runs to "
+                    "the last line its command logged",
+                )
+    _totals(record)
 
 
 def _run_command(
@@ -219,6 +241,7 @@ def run_pipeline(
         "BNN_BENCH_CACHE": str(cache),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
     }
+    _close_killed(record, cache)
     with _stop_on_signals():
         _run_steps(steps, record, path, root, env, cache, log)
     log(f"[pipeline] {record['wall_s']:.0f} s in all steps on record")
@@ -261,6 +284,7 @@ def _run_steps(
                 "load_before": _load(),
             }
             done["attempts"].append(attempt)
+            write_json(path, record)  # open: a kill leaves it started, never ended
             t0 = time.perf_counter()
             busy0, own0 = _busy_cpu_s(), _children_cpu_s()
             code: int | None = None
