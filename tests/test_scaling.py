@@ -247,6 +247,7 @@ def test_coverage_of_the_truth_is_pooled_over_every_fit(tmp_path):
     assert table.loc["VI", "Coverage of 50% intervals"] == "30.0% [30.0, 30.0]"
     assert table.loc["VI", "Width of 90% intervals"] == "0.200 [0.200, 0.200]"
     assert table.loc["MC", "Fits"] == "10" and table.loc["MC", "Data sets"] == "5"
+    assert table.loc["VI", "Own diagnostics pass"] == "10 of 10"
     ref = table.loc["reference posterior"]  # once per dataset, not once per fit
     assert ref["Coverage of 90% intervals"] == "85.0% [85.0, 85.0]" and ref["Data sets"] == "5"
     assert ref["Width of 50% intervals"] == "0.250 [0.250, 0.250]" and ref["Fits"] == "-"
@@ -325,3 +326,37 @@ def test_a_sweep_without_an_axis_is_titled_by_its_coverage(tmp_path):
     from bnn_models.report.scaling import shift_table
 
     assert shift_table(rep.frame) is None
+
+
+def test_a_fit_failing_its_own_diagnostics_is_counted_where_its_numbers_are_shown(tmp_path):
+    folder = _sweep(tmp_path)
+    cell = folder / "teacher-n1600-h12" / "metrics.json"
+    doc = json.loads(cell.read_text())
+    vi = next(f for f in doc["fits"] if f["method"] == "vi" and f["seed"] == 2)
+    vi["convergence"] = {"fired_at": None, "cap": 20000, "max_iter": 20000}  # ran to its cap
+    mc = next(f for f in doc["fits"] if f["method"] == "mc" and f["seed"] == 0)
+    mc["diagnostics"] = {"rhat_max_pred": 1.05, "ess_bulk_min_pred": 900.0}
+    write_json(cell, doc)
+    rep = build_scaling(folder, figures=False)
+    table = coverage_table(rep.frame).set_index("Method")
+    assert table.loc["VI", "Own diagnostics pass"] == "9 of 10"
+    assert table.loc["MC", "Own diagnostics pass"] == "9 of 10"
+    assert table.loc["reference posterior", "Own diagnostics pass"] == "-"
+    points = point_table(rep.points)
+    at = points[(points["Rows"] == "1,600") & (points["Width"] == "12")].set_index("Method")
+    assert at.loc["VI", "Own diagnostics pass"] == "1 of 2"
+    assert at.loc["MC", "Own diagnostics pass"] == "1 of 2"
+    assert set(points["Own diagnostics pass"]) == {"2 of 2", "1 of 2"}
+
+
+def test_the_header_names_the_settings_over_the_defaults(tmp_path):
+    folder = _sweep(tmp_path)
+    assert dict(build_scaling(folder, figures=False).header)["Settings"] == (
+        "the methods' defaults"
+    )
+    for cell in folder.glob("*/metrics.json"):
+        doc = json.loads(cell.read_text())
+        doc["run"]["overrides"] = {"vi": {"max_iter": 80000}}
+        write_json(cell, doc)
+    header = dict(build_scaling(folder, figures=False).header)
+    assert header["Settings"] == "the methods' defaults, but vi max_iter=80000"

@@ -49,6 +49,32 @@ class Recommendation:
     notes: list[str]
 
 
+def fit_fails(entry: dict) -> list[str]:
+    """Which of its own diagnostics one fit fails ('R-hat', 'ESS', 'rule'); empty: it passes.
+
+    The definitions of :func:`diagnostics_fail`, for one fit entry: R-hat over the test
+    predictions above 1.01, bulk ESS below 400, a convergence rule that did not fire before
+    the step cap.
+
+    Examples
+    --------
+    >>> fit_fails({"diagnostics": {"rhat_max_pred": 1.002, "ess_bulk_min_pred": 900}})
+    []
+    >>> fit_fails({"convergence": {"fired_at": 20000, "cap": 20000}})
+    ['rule']
+    """
+    diag = entry.get("diagnostics") or {}
+    out = []
+    if diag.get("rhat_max_pred") is not None and diag["rhat_max_pred"] > ACCEPT_RHAT:
+        out.append("R-hat")
+    if diag.get("ess_bulk_min_pred") is not None and diag["ess_bulk_min_pred"] < ACCEPT_ESS_BULK:
+        out.append("ESS")
+    has_rule = "fired_at" in (entry.get("convergence") or {}) or bool(entry.get("elbo"))
+    if has_rule and not converged(entry):
+        out.append("rule")
+    return out
+
+
 def diagnostics_fail(m: MethodRun, *, short: bool = False) -> str | None:
     """Why a method's own diagnostics fail, from what its fits hold (None: they pass).
 
@@ -75,10 +101,7 @@ def diagnostics_fail(m: MethodRun, *, short: bool = False) -> str | None:
         )
     # Fits with a rule (a convergence record with fired_at, or an ELBO section), judged by
     # the one definition: fired before the step cap.
-    rules = [
-        converged(e) for e in m.ok if "fired_at" in (e.get("convergence") or {}) or e.get("elbo")
-    ]
-    unfired = sum(not c for c in rules)
+    unfired = sum("rule" in fit_fails(e) for e in m.ok)
     if unfired:
         brief.append("rule not fired before the cap")
         why.append(

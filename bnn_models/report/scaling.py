@@ -28,6 +28,8 @@ from bnn_models.errors import ResultsError
 from bnn_models.report.figures import Figure
 from bnn_models.report.formats import sig
 from bnn_models.report.minibatch import batch_sizes, minibatch_pays
+from bnn_models.report.recommend import fit_fails
+from bnn_models.report.sweep_tables import SHIFTED, coverage_table, shift_table
 from bnn_models.schema import flatten_metrics, load_metrics
 from bnn_models.sweep import SWEEP_SCHEMA
 
@@ -65,26 +67,6 @@ QUANTITIES: dict[str, tuple[str, str, str]] = {
     "width_50_ref": ("fidelity.truth_width_50_ref", "reference 50% width", "reference"),
     "width_90_ref": ("fidelity.truth_width_90_ref", "reference 90% width", "reference"),
 }
-
-#: Columns of the coverage table: quantity and header.
-COVERAGE = (
-    ("coverage_50", "Coverage of 50% intervals"),
-    ("coverage_90", "Coverage of 90% intervals"),
-    ("width_50", "Width of 50% intervals"),
-    ("width_90", "Width of 90% intervals"),
-)
-
-#: Columns of the shift table: header and key of the fit entry's ``shift`` section.
-SHIFTED = (
-    ("Accuracy in", "in_accuracy"),
-    ("Accuracy shifted", "shifted_accuracy"),
-    ("Log loss in", "in_log_loss"),
-    ("Log loss shifted", "shifted_log_loss"),
-    ("Mean sd in", "in_pred_sd_mean"),
-    ("Mean sd shifted", "shifted_pred_sd_mean"),
-    ("AUROC by sd", "auroc_sd"),
-    ("AUROC by mutual info", "auroc_mutual_info"),
-)
 
 #: Axis -> (column, readable name, the column held fixed along it).
 AXES: dict[str, tuple[str, str, str]] = {
@@ -158,20 +140,23 @@ def scaling_frame(cells: dict[str, dict]) -> pd.DataFrame:
                     "label": fit["label"],
                     "family": fit["family"],
                     "seed": fit["seed"],
+                    "passes": not fit_fails(fit),
                     **{q: flat.get(col, np.nan) for q, (col, _, _) in QUANTITIES.items()},
                     **{key: flat.get(f"shift.{key}", np.nan) for _, key in SHIFTED},
                 }
             )
     columns = ["cell", "dataset", "shift", "n_train", "n_hidden", "n_params", "method", "label"]
-    columns += ["family", "seed", *QUANTITIES, *(key for _, key in SHIFTED)]
+    columns += ["family", "seed", "passes", *QUANTITIES, *(key for _, key in SHIFTED)]
     return pd.DataFrame(rows, columns=columns)
 
 
 def points(frame: pd.DataFrame) -> pd.DataFrame:
-    """Median over seeds per grid point and method; ``seeds``: how many fits it pools."""
+    """Median over seeds per grid point and method; ``seeds``: how many fits it pools,
+    ``passes``: how many of them pass their own diagnostics."""
     keys = ["dataset", "n_train", "n_hidden", "n_params", "method", "label", "family"]
     grouped = frame.groupby(keys, sort=False)
     med = grouped[list(QUANTITIES)].median()
+    med.insert(0, "passes", grouped["passes"].sum())
     med.insert(0, "seeds", grouped.size())
     return med.reset_index()
 
@@ -273,6 +258,7 @@ def point_table(pts: pd.DataFrame) -> pd.DataFrame:
                 "Width": str(r.n_hidden),
                 "Parameters": f"{r.n_params:,}",
                 "Seeds": str(r.seeds),
+                "Own diagnostics pass": f"{r.passes} of {r.seeds}",
                 "Time (s)": num(r.total_s),
                 "Gradients": num(r.grad_evals, "int"),
                 "Iterations": num(r.iterations, "int"),
@@ -281,51 +267,6 @@ def point_table(pts: pd.DataFrame) -> pd.DataFrame:
                 "RMSE to truth": "n/a" if not np.isfinite(r.truth_rmse) else f"{r.truth_rmse:.4f}",
             }
         )
-    return pd.DataFrame(rows)
-
-
-def coverage_table(frame: pd.DataFrame) -> pd.DataFrame | None:
-    """Per method over every fit of the sweep (cells x seeds): coverage of the true
-    probabilities by the central intervals and their width, mean [5%, 95% over fits];
-    None without true probabilities."""
-    have = frame.dropna(subset=["coverage_90"])
-    if have.empty:
-        return None
-
-    def row(label: str, g: pd.DataFrame, suffix: str = "") -> dict:
-        out = {"Method": label, "Fits": str(len(g)), "Data sets": str(g["cell"].nunique())}
-        for q, header in COVERAGE:
-            v = g[q + suffix]
-            lo, hi = np.quantile(v, [0.05, 0.95])
-            if q.startswith("width"):
-                out[header] = f"{v.mean():.3f} [{lo:.3f}, {hi:.3f}]"
-            else:
-                out[header] = f"{100 * v.mean():.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
-        return out
-
-    rows = [row(label, g) for (_, label), g in have.groupby(["method", "label"], sort=False)]
-    # The reference posterior of each cell (the same in every fit of the cell): once per cell
-    refs = have.dropna(subset=["coverage_90_ref"]).drop_duplicates("cell")
-    if not refs.empty:
-        rows.append(row("reference posterior", refs, "_ref") | {"Fits": "-"})
-    return pd.DataFrame(rows)
-
-
-def shift_table(frame: pd.DataFrame) -> pd.DataFrame | None:
-    """Per shift and method: quality on the in-distribution and shifted test rows and the
-    AUROC of flagging the shifted rows, mean [min, max] over seeds; None without shifts."""
-    have = frame.dropna(subset=["shift"])
-    if have.empty:
-        return None
-    rows = []
-    for (shift, _, label), g in have.groupby(["shift", "method", "label"], sort=False):
-        row = {"Shift": shift, "Method": label, "Seeds": str(len(g))}
-        for header, key in SHIFTED:
-            v = g[key].dropna()
-            pct = "accuracy" in key
-            fmt = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.3f}")
-            row[header] = "n/a" if v.empty else f"{fmt(v.mean())} [{fmt(v.min())}, {fmt(v.max())}]"
-        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -410,6 +351,22 @@ def _commits(index: dict, cells: dict[str, dict]) -> str:
     return "; ".join(f"{c} ({', '.join(names)})" for c, names in by_commit.items())
 
 
+def _settings_text(overrides: dict[str, dict]) -> str:
+    """The grid's settings over the methods' defaults (its ``[set.METHOD]`` tables).
+
+    >>> _settings_text({})
+    "the methods' defaults"
+    >>> _settings_text({"fullrank_advi": {"max_iter": 80000}})
+    "the methods' defaults, but fullrank_advi max_iter=80000"
+    """
+    changed = [
+        f"{method} " + ", ".join(f"{k}={v}" for k, v in sorted(values.items()))
+        for method, values in sorted(overrides.items())
+        if values
+    ]
+    return "the methods' defaults" + (", but " + "; ".join(changed) if changed else "")
+
+
 def _header(index: dict, cells: dict[str, dict]) -> list[tuple[str, str]]:
     first = next(iter(cells.values()))["run"]
     grid = index.get("grid", {})
@@ -421,6 +378,7 @@ def _header(index: dict, cells: dict[str, dict]) -> list[tuple[str, str]]:
         ("Methods", ", ".join(first["methods"])),
         ("Seeds", ", ".join(str(s) for s in first["seeds"])),
         ("Profile", first["profile"] + (" (quick settings)" if grid.get("quick") else "")),
+        ("Settings", _settings_text(first.get("overrides") or {})),
         ("Machine", f"{first['machine']['cpu']}, {first['machine']['cpu_count']} cores"),
     ]
 
