@@ -36,9 +36,10 @@ import xarray as xr
 from bnn_models.data import Dataset
 from bnn_models.errors import BadInput, check_count, check_seconds, check_seed
 from bnn_models.executor import Executor
-from bnn_models.inference import FitResult, Settings, get_method
+from bnn_models.inference import FitResult, Settings, get_method, rule_converged
 from bnn_models.io import write_json
 from bnn_models.lock import folder_lock
+from bnn_models.metrics.fit import diagnostics
 from bnn_models.model import PARAMS, PRIOR_SIGMA
 from bnn_models.provenance import git_commit, library_versions, machine_info
 from bnn_models.runner import signals_raise
@@ -314,6 +315,23 @@ def sbc_tasks(
     return tasks
 
 
+def _own_checks(result: FitResult) -> dict:
+    """What a fit's own checks need, as a run's fit entry holds it: the rule's firing and
+    cap (optimisation), R-hat and bulk ESS over the probes' predictions (MCMC)."""
+    out: dict = {}
+    conv = result.convergence or {}
+    if "fired_at" in conv:
+        out["convergence"] = {
+            "fired_at": conv["fired_at"],
+            **{k: conv[k] for k in ("cap", "max_iter") if conv.get(k) is not None},
+            "converged": rule_converged(conv),
+        }
+    diag = diagnostics(result)
+    if diag:
+        out["diagnostics"] = {k: diag[k] for k in ("rhat_max_pred", "ess_bulk_min_pred")}
+    return out
+
+
 def sbc_task(task: Task, reference: object = None) -> Outcome:
     """Fit one simulation and rank its true quantities (an :class:`Outcome` whose entry
     holds ``ranks``; a failed fit is a failed entry, with the reason)."""
@@ -346,6 +364,7 @@ def sbc_task(task: Task, reference: object = None) -> Outcome:
             raise RuntimeError(result.error)
         entry["ranks"] = fit_ranks(result, design, sim, info["n_ranked"], info["seed"]).tolist()
         entry["grad_evals"] = result.n_grad_evals
+        entry.update(_own_checks(result))
     except BadInput:
         raise
     except Exception as err:  # one failed simulation must not stop the others

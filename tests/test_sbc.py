@@ -117,6 +117,9 @@ def test_run_sbc_writes_every_simulation_and_resumes_without_refitting(tmp_path)
         ("advi", 2, "ok"),
     ]
     assert all(len(e["ranks"]) == 3 for e in sims)
+    # each simulation holds what its fit's own checks need: ADVI's rule and its cap
+    assert all(set(e["convergence"]) >= {"fired_at", "cap", "converged"} for e in sims)
+    assert all("diagnostics" not in e for e in sims)  # no chains to compare
     with pytest.raises(BadInput, match="sbc.json exists: pass --resume"):
         run_sbc(["advi"], design, 3, tmp_path, **kwargs)
     again = run_sbc(["advi"], design, 4, tmp_path, resume=True, **kwargs)
@@ -206,3 +209,38 @@ def test_tail_shares_show_an_over_confident_posterior_in_both_tails():
     table = tail_table(doc).set_index("Method")
     low, high = tails["over"]
     assert table.loc["over", "theta"] == f"{100 * low:.0f}% / {100 * high:.0f}%"
+
+
+def test_the_table_counts_the_simulations_whose_fit_passes_its_own_checks():
+    from bnn_models.report.sbc import sbc_table
+
+    def sim(method: str, seed: int, **checks: object) -> dict:
+        return {
+            "method": method,
+            "label": method.upper(),
+            "seed": seed,
+            "status": "ok",
+            "ranks": [seed % 5, (3 * seed) % 5],
+            **checks,
+        }
+
+    vi = [
+        sim("vi", s, convergence={"fired_at": 900, "cap": 1000, "converged": True})
+        for s in range(3)
+    ]
+    vi[0]["convergence"] = {"fired_at": None, "cap": 1000, "converged": False}
+    mc = [
+        sim("mc", s, diagnostics={"rhat_max_pred": 1.002, "ess_bulk_min_pred": 800.0})
+        for s in range(3)
+    ]
+    mc[2]["diagnostics"]["ess_bulk_min_pred"] = 120.0
+    old = [sim("old", s) for s in range(3)]  # made before simulations recorded their checks
+    doc = {
+        "methods": ["vi", "mc", "old"],
+        "quantities": ["a", "b"],
+        "n_ranked": 4,
+        "seed": 0,
+        "simulations": vi + mc + old,
+    }
+    table = sbc_table(doc).set_index("Method")["Own diagnostics pass"]
+    assert table.to_dict() == {"VI": "2 of 3", "MC": "2 of 3", "OLD": "not recorded"}
