@@ -62,6 +62,21 @@ def test_a_changed_result_file_fails_the_check_naming_file_block_and_line(tmp_pa
     assert any(p.startswith("docs/releases.md: block 'releases'") for p in problems), problems
 
 
+def test_the_command_line_checks_by_default_and_exits_1_on_a_difference(tmp_path, capsys):
+    from docs.quotes.__main__ import main
+
+    assert main(["--check"]) == 0
+    results = _results_copy(tmp_path, "releases")
+    path = results / "releases" / "versions.json"
+    doc = json.loads(path.read_text())
+    doc["comparisons"]["pymc-6.4.0-forced"]["n_gated"] = 70
+    path.write_text(json.dumps(doc))
+    assert main(["--results", str(results)]) == 1
+    assert "block 'readme-releases'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--check", "--write"])
+
+
 def test_a_changed_metric_changes_the_readme_table(tmp_path):
     results = _results_copy(tmp_path, "rupture")
     path = results / "rupture" / "metrics.json"

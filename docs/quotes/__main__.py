@@ -13,7 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     """Check (default) or rewrite the quote blocks; 0 current, 1 differences, 2 a block
     that cannot be rendered (its template, file or claim named)."""
     parser = argparse.ArgumentParser(prog="python -m docs.quotes", description=__doc__)
-    parser.add_argument("--write", action="store_true", help="rewrite the blocks in place")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="check only (the default)")
+    mode.add_argument("--write", action="store_true", help="rewrite the blocks in place")
     parser.add_argument("--results", metavar="DIR", help="result files (default: results/)")
     args = parser.parse_args(argv)
     try:
