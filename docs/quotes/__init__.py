@@ -41,6 +41,7 @@ from bnn_models.report.minibatch import minibatch_table
 from bnn_models.report.recommend import noise_floor
 from bnn_models.report.run import MethodRun, load_methods
 from bnn_models.report.sections import PUBLISHED
+from bnn_models.results import load_pipeline
 from bnn_models.schema import load_metrics
 
 __all__ = [
@@ -226,7 +227,7 @@ def _pct_span(values: Iterable[float]) -> str:
     return _span([100 * v for v in values], "{:.0f}".format) + "%"
 
 
-def _environment(results: Path) -> Environment:
+def _environment(results: Path, studies: Path = ROOT / "studies") -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE),
         undefined=StrictUndefined,
@@ -254,8 +255,17 @@ def _environment(results: Path) -> Environment:
             raise QuoteError(f"results/{name}: no such file")
         return json.loads(path.read_text())
 
+    @cache
+    def study(name: str) -> Any:
+        """A study's result file, ``studies/<name>`` (``"nuts_budget/results/x.json"``)."""
+        path = studies / name
+        if not path.is_file():
+            raise QuoteError(f"studies/{name}: no such file")
+        return json.loads(path.read_text())
+
     env.globals.update(
         run=run,
+        study=study,
         sweep=sweep,
         json=read_json,
         claim=_claim,
@@ -297,9 +307,21 @@ def render(name: str, results: str | Path | None = None) -> str:
 
 
 def pages(root: str | Path = ROOT) -> list[Path]:
-    """The pages whose numbers are checked: README.md and docs/*.md."""
+    """The pages whose numbers are checked: README.md, docs/*.md, and the README of each
+    study whose results a step of ``results/pipeline.toml`` makes (the docs site shows
+    it; a study kept as a historical record quotes its own record and is not checked)."""
     root = Path(root)
-    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    studies = []
+    if (root / "results" / "pipeline.toml").is_file():
+        for folder in load_pipeline(root / "results" / "pipeline.toml").folders():
+            parts = Path(folder).parts
+            if len(parts) == 3 and parts[0] == "studies" and parts[2] == "results":
+                studies.append(root / "studies" / parts[1] / "README.md")
+    return [
+        root / "README.md",
+        *sorted((root / "docs").glob("*.md")),
+        *sorted(p for p in studies if p.is_file()),
+    ]
 
 
 def rendered_pages(
