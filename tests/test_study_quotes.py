@@ -1,9 +1,12 @@
-"""The studies' READMEs quote their result files: a claim their results break stops the
-rendering, naming the sentence to rewrite."""
+"""The studies' READMEs quote their result files (``docs/quotes/study-*.md.j2``): a claim
+of the prose that a changed result no longer supports stops the rendering, naming the
+sentence to rewrite."""
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -91,3 +94,207 @@ def test_nuts_budget_method_claim_stops_when_a_seed_was_not_fitted(tmp_path):
 
     with pytest.raises(QuoteError, match="fits each configuration on 5 seeds"):
         _nuts_budget_render(tmp_path, "study-nuts-budget-method", drop_a_fit)
+
+
+# fullrank_schedule
+
+FULLRANK_SCHEDULE = ROOT / "studies" / "fullrank_schedule" / "results" / "schedule.json"
+
+
+def _fullrank_schedule_render(tmp_path: Path, template: str, change) -> str:
+    """``template`` rendered from a copy of schedule.json that ``change(doc)`` edited."""
+    doc = json.loads(FULLRANK_SCHEDULE.read_text())
+    change(doc)
+    path = tmp_path / "fullrank_schedule" / "results" / "schedule.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(doc))
+    env = _environment(ROOT / "results", studies=tmp_path)
+    return env.get_template(f"{template}.md.j2").render()
+
+
+def _fullrank_schedule_fits(doc: dict, schedule: str) -> list[dict]:
+    return [f for f in doc["fits"] if f["schedule"] == schedule]
+
+
+def _fullrank_schedule_slow_warm_seed(doc):
+    _fullrank_schedule_fits(doc, "warm start")[0]["fit_s"] = doc["goal_s"] + 1
+
+
+def _fullrank_schedule_warm_seed_worse(doc):
+    warm = _fullrank_schedule_fits(doc, "warm start")[0]
+    warm["final_loss"] = _fullrank_schedule_fits(doc, "cold start")[0]["final_loss"] + 1
+
+
+def _fullrank_schedule_other_rate(doc):
+    doc["schedules"]["warm start"]["learning_rate"] = 2e-4
+
+
+@pytest.mark.parametrize(
+    ("change", "sentence"),
+    [
+        (_fullrank_schedule_slow_warm_seed, "The warm start meets the goal"),
+        (_fullrank_schedule_warm_seed_worse, "at a better ELBO in every seed"),
+        (_fullrank_schedule_other_rate, "So full-rank ADVI's default is the warm start"),
+    ],
+)
+def test_fullrank_schedule_answer_claims_stop_the_rendering(tmp_path, change, sentence):
+    assert "| warm start (the default) | 5 of 5 |" in _fullrank_schedule_render(
+        tmp_path / "as-committed", "study-fullrank-schedule", lambda doc: None
+    )
+    with pytest.raises(QuoteError, match=f"no longer support the claim: {sentence}"):
+        _fullrank_schedule_render(tmp_path / "changed", "study-fullrank-schedule", change)
+
+
+def test_fullrank_schedule_method_claim_stops_the_rendering(tmp_path):
+    def own_tol(doc):
+        doc["schedules"]["cold start"]["tol"] = 1e-2
+
+    with pytest.raises(QuoteError, match="moved by less than the default tol"):
+        _fullrank_schedule_render(tmp_path, "study-fullrank-schedule-method", own_tol)
+
+
+def test_fullrank_schedule_source_claim_stops_the_rendering(tmp_path):
+    def no_trace(doc):
+        doc["fits"][0]["loss"] = []
+
+    with pytest.raises(QuoteError, match="every fit with its thinned loss trace"):
+        _fullrank_schedule_render(tmp_path, "study-fullrank-schedule-source", no_trace)
+
+
+# /fullrank_schedule
+
+
+# minibatch_batch_size
+
+MINIBATCH_BATCH_SIZE = "minibatch_batch_size/results/sweep.json"
+
+
+def _minibatch_batch_size_render(tmp_path: Path, template: str, edit) -> str:
+    """``template`` rendered from a copy of the study's sweep.json changed by ``edit``."""
+    studies = tmp_path / "studies"
+    path = studies / MINIBATCH_BATCH_SIZE
+    path.parent.mkdir(parents=True)
+    doc = json.loads((ROOT / "studies" / MINIBATCH_BATCH_SIZE).read_text())
+    edit(doc)
+    path.write_text(json.dumps(doc))
+    env = _environment(ROOT / "results", studies=studies)
+    return env.get_template(f"{template}.md.j2").render()
+
+
+def _minibatch_batch_size_fit(doc: dict, batch_size: int | str, seed: int) -> dict:
+    return next(r for r in doc["rows"] if r["batch_size"] == batch_size and r["seed"] == seed)
+
+
+def _minibatch_256_matches(doc: dict) -> None:
+    """256's worse seed as close to the reference as its good one: 256 becomes the choice."""
+    _minibatch_batch_size_fit(doc, 256, 1)["pred_tv_mean"] = 0.0484
+
+
+def _minibatch_worse_optima_better_calibrated(doc: dict) -> None:
+    for r in doc["rows"]:
+        if r["pred_tv_mean"] > 0.06:
+            r["ece"] = 0.2
+
+
+def _minibatch_one_usable_khat(doc: dict) -> None:
+    _minibatch_batch_size_fit(doc, "full", 0)["psis_khat"] = 0.5
+
+
+@pytest.mark.parametrize(
+    ("template", "edit", "sentence"),
+    [
+        ("study-minibatch-batch-size", lambda doc: None, None),
+        (
+            "study-minibatch-batch-size",
+            _minibatch_256_matches,
+            "512 rows (the default, ADVIMinibatchSettings.batch_size)",
+        ),
+        (
+            "study-minibatch-batch-size",
+            _minibatch_worse_optima_better_calibrated,
+            "the worse optima have the lower ECE",
+        ),
+        ("study-minibatch-batch-size", _minibatch_one_usable_khat, "PSIS k-hat is far above 0.7"),
+        ("study-minibatch-batch-size-method", lambda doc: None, None),
+        (
+            "study-minibatch-batch-size-method",
+            lambda doc: doc["overrides"].update(learning_rate="0.003"),
+            "every fit runs its method's default schedule",
+        ),
+        ("study-minibatch-batch-size-source", lambda doc: None, None),
+        (
+            "study-minibatch-batch-size-source",
+            lambda doc: doc.update(commit=doc["commit"] + "-dirty"),
+            "from a clean tree",
+        ),
+    ],
+)
+def test_minibatch_batch_size_claims_fail_naming_the_sentence(tmp_path, template, edit, sentence):
+    if sentence is None:  # the committed file supports every claim
+        assert _minibatch_batch_size_render(tmp_path, template, edit)
+        return
+    with pytest.raises(QuoteError, match="no longer support the claim: .*" + re.escape(sentence)):
+        _minibatch_batch_size_render(tmp_path, template, edit)
+
+
+# sgmcmc_step_size
+
+SGMCMC_STEP_SIZE = "sgmcmc_step_size/results/sweep.json"
+
+
+def _sgmcmc_step_size_render(tmp_path: Path, template: str, edit) -> str:
+    """``template`` rendered from a copy of the study's sweep.json changed by ``edit`` (and
+    the committed studies/nuts_budget result it also reads)."""
+    studies = tmp_path / "studies"
+    path = studies / SGMCMC_STEP_SIZE
+    path.parent.mkdir(parents=True)
+    doc = json.loads((ROOT / "studies" / SGMCMC_STEP_SIZE).read_text())
+    edit(doc)
+    path.write_text(json.dumps(doc))
+    budget = "nuts_budget/results/nuts_budget.json"
+    (studies / budget).parent.mkdir(parents=True)
+    shutil.copy(ROOT / "studies" / budget, studies / budget)
+    env = _environment(ROOT / "results", studies=studies)
+    return env.get_template(f"{template}.md.j2").render()
+
+
+def _sgmcmc_smaller_sgld_step_wins(doc: dict) -> None:
+    """SGLD at 0.1 closer to the reference than at 0.3, its default: 0.1 becomes the choice."""
+    for r in doc["rows"]:
+        if r["method"] == "sgld" and r["step_size"] == 0.1:
+            r["pred_tv_mean"] = 0.005
+
+
+def _sgmcmc_other_reference(doc: dict) -> None:
+    doc["reference"] = "0123456789abcdef"
+
+
+def _sgmcmc_no_commit(doc: dict) -> None:
+    doc["commit"] = None
+
+
+@pytest.mark.parametrize(
+    ("template", "edit", "sentence"),
+    [
+        ("study-sgmcmc-step-size", lambda doc: None, None),
+        ("study-sgmcmc-step-size-method", lambda doc: None, None),
+        ("study-sgmcmc-step-size-provenance", lambda doc: None, None),
+        (
+            "study-sgmcmc-step-size",
+            _sgmcmc_smaller_sgld_step_wins,
+            "These step sizes are the methods' defaults",
+        ),
+        (
+            "study-sgmcmc-step-size-method",
+            _sgmcmc_other_reference,
+            "the committed reference posterior (`results/reference/rupture.json`",
+        ),
+        ("study-sgmcmc-step-size-provenance", _sgmcmc_no_commit, "They ran at commit"),
+    ],
+)
+def test_sgmcmc_step_size_claims_stop_the_rendering(tmp_path, template, edit, sentence):
+    if sentence is None:  # the committed file renders
+        assert _sgmcmc_step_size_render(tmp_path, template, edit)
+        return
+    with pytest.raises(QuoteError, match=re.escape(sentence)):
+        _sgmcmc_step_size_render(tmp_path, template, edit)
