@@ -25,7 +25,7 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bnn_models.floor import distance
+from bnn_models.inference import get_method
 from bnn_models.io import write_text
 from bnn_models.report import Report, Scaling, build_report, build_scaling
 from bnn_models.report.formats import sig
@@ -263,9 +264,15 @@ def _environment(results: Path, studies: Path = ROOT / "studies") -> Environment
             raise QuoteError(f"studies/{name}: no such file")
         return json.loads(path.read_text())
 
+    def defaults(method: str) -> dict:
+        """Today's default settings of ``method``: what a rerun of a study whose result file
+        records no settings (only its ``overrides``) runs under."""
+        return asdict(get_method(method).settings())
+
     env.globals.update(
         run=run,
         study=study,
+        defaults=defaults,
         sweep=sweep,
         json=read_json,
         claim=_claim,
