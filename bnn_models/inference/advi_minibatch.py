@@ -50,13 +50,10 @@ class ADVIMinibatchSettings(ADVISettings):
     the same rule), on batches of 512 rows.
 
     512 is the smallest batch size swept (32 to 512, 2 seeds, each under these
-    defaults; ``studies/minibatch_batch_size``) whose fits match full-batch ADVI's in
-    every seed on the rupture data: mean predictive total variation to the reference
-    0.048-0.049 against full batch's 0.052-0.054, test log loss 0.329-0.330 against
-    0.329-0.331, final ELBO -868 to -870 nats against -867, at 8,000-9,600
-    full-data-equivalent gradients against 20,000-25,000. Every smaller batch ended
-    at least one seed in a worse optimum (ELBO -879 to -899 nats, total variation 0.06-0.10,
-    log loss 0.36-0.41), and its ELBO rule seldom fired within the 30,000 steps.
+    defaults; ``studies/minibatch_batch_size``, whose README quotes the numbers from its
+    results) whose fits match full-batch ADVI's in every seed on the rupture data, in
+    fidelity to the reference, test log loss and final ELBO, at fewer full-data-equivalent
+    gradients; every smaller batch ended at least one seed in a worse optimum.
     Fields: :class:`~bnn_models.inference.ADVISettings` and ``batch_size``.
 
     Attributes

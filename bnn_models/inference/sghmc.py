@@ -28,10 +28,9 @@ class SGHMCSettings(SGLDSettings):
     step ``eps`` is ``step_size / sqrt(rows)``: it moves the weights by about its square
     times the gradient, as SGLD's ``step_size / rows`` does. The burn-in and thinning are SGLD's divided by the integration
     steps: the same 76,800 full-data gradients per fit on the rupture data. The default
-    ``step_size``, 0.2 (a time step of 0.005 on 1,600 rows), is the committed sweep's
-    choice (``studies/sgmcmc_step_size/results/sweep.md``): mean predictive total variation
-    0.033 against 0.035 at 0.4 (which mixed better, R-hat 1.13 against 1.53) and 0.055
-    at 0.1; 0.8 diverged in both seeds. No step size brought SGHMC as close as SGLD.
+    ``step_size``, 0.2 (a time step of 0.2 / 40 on 1,600 rows), is the step of its grid
+    that brings SGHMC closest to the reference posterior (``studies/sgmcmc_step_size``,
+    whose README quotes the numbers from its results).
 
     Attributes
     ----------

@@ -33,13 +33,12 @@ class SGLDSettings(SGMCMCSettings):
 
     The budget: 40,000 burn-in steps and 2,000 draws x 100 steps per chain, 240,000
     steps of 128 rows: on the rupture data's 1,600 rows 19,200 full-data gradients per
-    chain, 76,800 for the 4 chains, under 2% of the 4.1 million of NUTS' default there
-    (``studies/nuts_budget``); what a sweep on a shared CPU affords, where a minibatch
+    chain, 76,800 for the 4 chains, under 2% of the gradients NUTS' default spends there
+    (``studies/sgmcmc_step_size`` checks it); what a sweep on a shared CPU affords, where a minibatch
     step of the 4 chains costs about as much time as a full-data gradient of one.
-    ``step_size`` (per row), 0.3 (1.9e-4 on 1,600 rows), is the one the committed sweep
-    chose (``studies/sgmcmc_step_size/results/sweep.md``): the closest to the reference
-    of 0.1, 0.3, 1 and 3 (mean predictive total variation 0.0122 over 2 seeds; 0.1 was as
-    close, 0.0123, and mixed worse; 1 and 3 were biased, 0.021 and 0.045).
+    ``step_size`` (per row), 0.3 (0.3 / 1,600 on 1,600 rows), is the step of the grid
+    0.1, 0.3, 1, 3 that brings SGLD closest to the reference posterior
+    (``studies/sgmcmc_step_size``, whose README quotes the numbers from its results).
 
     Attributes
     ----------
