@@ -75,7 +75,7 @@ def test_nuts_budget_answer_renders_the_committed_numbers(tmp_path):
         ),
         (
             _nuts_budget_set(400, 0.9, "4 chains x 2,000 draws", pred_tv_mean=0.0012),
-            "Target acceptance 0.9 cost more gradients for no gain in fidelity",
+            "Target acceptance 0.9 cost more gradients for little gain in fidelity",
         ),
         (
             _nuts_budget_set(1000, 0.8, "2 chains x 2,000 draws", converged=False),
