@@ -36,6 +36,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from bnn_models.floor import distance
 from bnn_models.inference import get_method
 from bnn_models.io import write_text
+from bnn_models.refsummary import ACCEPT_RHAT
 from bnn_models.report import Report, Scaling, build_report, build_scaling
 from bnn_models.report.formats import sig
 from bnn_models.report.minibatch import minibatch_table
@@ -273,6 +274,7 @@ def _environment(results: Path, studies: Path = ROOT / "studies") -> Environment
         run=run,
         study=study,
         defaults=defaults,
+        accept_rhat=ACCEPT_RHAT,
         sweep=sweep,
         json=read_json,
         claim=_claim,
