@@ -57,6 +57,29 @@ def test_it_pays_where_faster_and_no_worse_than_the_full_batch_seed_range():
     assert every["400 rows"].endswith("(every row)")  # a batch of 512 covers 400 rows
 
 
+def test_a_time_gain_within_the_full_batch_seed_range_or_a_batch_of_every_row_does_not_pay():
+    frame = _frame()
+    full = frame["method"] == "full"
+    # 6,400 rows: the full-batch seeds take 1.5 and 4.5 s (median 3.0, range 3.0); the
+    # minibatch method's 2.0 s is faster than the median but within that range
+    frame.loc[full & (frame["n_train"] == 6400), "total_s"] = [1.5, 4.5]
+    pays = minibatch_pays(frame, _sizes()).set_index("n_train")
+    assert pays.loc[6400, "time_range_against"] == 3.0
+    assert pays["pays"].to_dict() == {400: False, 1600: False, 6400: False, 25600: True}
+    # 25,600 rows: 2.0 s against 8.0 s with a range of 5.0 s (5.5 and 10.5) still pays
+    frame.loc[full & (frame["n_train"] == 25600), "total_s"] = [5.5, 10.5]
+    assert minibatch_pays(frame, _sizes()).set_index("n_train").loc[25600, "pays"]
+    # a batch that covers every row is full-batch ADVI itself: faster by chance, never paying
+    fast = _frame()
+    fast.loc[fast["method"] == "mb", "total_s"] = 0.1
+    pays = minibatch_pays(fast, _sizes(batch=512)).set_index("n_train")
+    # (1,600 rows: faster, but its RMSE 0.15 is worse than 0.14 with no range)
+    assert pays["pays"].to_dict() == {400: False, 1600: False, 6400: True, 25600: True}
+    fast.loc[fast["method"] == "mb", "truth_rmse"] = 0.0
+    assert minibatch_pays(fast, _sizes(batch=256)).set_index("n_train").loc[400, "pays"]
+    assert not minibatch_pays(fast, _sizes(batch=512)).set_index("n_train").loc[400, "pays"]
+
+
 def test_worse_fidelity_at_the_largest_size_never_pays_from_anywhere():
     frame = _frame()
     frame.loc[(frame["method"] == "mb") & (frame["n_train"] == 25600), "truth_rmse"] = 0.2
