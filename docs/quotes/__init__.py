@@ -22,6 +22,7 @@ block; ``python -m docs.quotes --write`` (``make quotes``) rewrites the blocks i
 from __future__ import annotations
 
 import difflib
+import importlib
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bnn_models.floor import distance
@@ -265,6 +267,11 @@ def _environment(results: Path, studies: Path = ROOT / "studies") -> Environment
             raise QuoteError(f"studies/{name}: no such file")
         return json.loads(path.read_text())
 
+    def study_module(name: str) -> Any:
+        """A study's module, ``studies.<name>`` (``"nuts_budget.nuts_budget"``): a template
+        calls its own summary of its result file instead of computing it again."""
+        return importlib.import_module(f"studies.{name}")
+
     def defaults(method: str) -> dict:
         """Today's default settings of ``method``: what a rerun of a study whose result file
         records no settings (only its ``overrides``) runs under."""
@@ -273,6 +280,8 @@ def _environment(results: Path, studies: Path = ROOT / "studies") -> Environment
     env.globals.update(
         run=run,
         study=study,
+        study_module=study_module,
+        frame=pd.DataFrame,
         defaults=defaults,
         accept_rhat=ACCEPT_RHAT,
         sweep=sweep,
