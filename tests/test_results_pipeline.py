@@ -273,6 +273,22 @@ def test_the_index_shows_each_folder_its_commit_and_whether_it_is_current(tmp_pa
     assert "out of date" in str(index_problem(pipeline, root))  # the commit changed
 
 
+def test_the_index_says_a_study_file_records_no_settings_to_compare(tmp_path):
+    root = _committed_run(tmp_path)
+    study = root / "studies" / "s" / "results"
+    study.mkdir(parents=True)
+    (study / "s.json").write_text(json.dumps({"commit": "0" * 40, "rows": []}))
+    (root / "results" / "pipeline.toml").write_text(
+        (root / "results" / "pipeline.toml").read_text()
+        + '\n[[step]]\nname = "s"\nfolders = ["studies/s/results"]\nquestion = "Q?"\n'
+        'commands = ["python -m studies.s"]\n'
+    )
+    text = render_index(build_index(load_pipeline(root / "results" / "pipeline.toml"), root))
+    assert "| `results/rupture` | Which? | `rupture` |" in text and "| yes |" in text
+    assert "| `studies/s/results` | Q? | `s` |" in text
+    assert "| not recorded (the study's file records no settings) |" in text
+
+
 def test_a_changed_grid_file_fails_the_check_of_the_sweep_it_made(tmp_path):
     root = tmp_path / "proj"
     (root / "grids").mkdir(parents=True)

@@ -53,6 +53,12 @@ class FolderRow:
         )
 
     @property
+    def settings_unrecorded(self) -> bool:
+        """Whether none of its files records its methods' settings (a study's own files),
+        so that nothing can say whether they are today's defaults."""
+        return bool(self.files) and not any(f.settings_recorded for f in self.files)
+
+    @property
     def commit_text(self) -> str:
         """Its commits as Markdown code, or '-' when it names none."""
         return ", ".join(f"`{c}`" for c in self.commits) or "-"

@@ -58,6 +58,9 @@ class ResultFile:
         Library versions it records.
     stale : tuple of StaleSetting
         Recorded settings that differ from today's defaults for its profile.
+    settings_recorded : bool
+        Whether the file records the settings its methods ran with, so that ``stale`` is
+        a comparison: a study's own file records at most its overrides.
     data : tuple of (str, str, str)
         ``(source address, file, sha256)`` of each downloaded data file it read.
     """
@@ -69,6 +72,7 @@ class ResultFile:
     command: str | None
     versions: dict[str, str]
     stale: tuple[StaleSetting, ...] = ()
+    settings_recorded: bool = True
     data: tuple[tuple[str, str, str], ...] = ()
 
     @property
@@ -188,6 +192,7 @@ def read_result(path: str | Path) -> ResultFile | None:
         command=run.get("command"),
         versions={str(k): str(v) for k, v in versions.items()},
         stale=tuple(_stale(doc, kind, path)),
+        settings_recorded=kind != "study",
         data=tuple(dict.fromkeys(_data_files(doc))),
     )
 
