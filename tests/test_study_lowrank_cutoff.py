@@ -27,9 +27,14 @@ def test_a_tiny_sweep_writes_its_rows(teacher_small, tmp_path):
     assert (tmp_path / "sweep.md").read_text() == text
 
 
-def test_no_result_is_committed_yet():
-    """The page says so; a rerun writes here."""
-    assert not (sweep.RESULTS / "sweep.json").exists()
+@pytest.mark.parametrize("folder", [sweep.RESULTS, sweep.RESULTS / "seed2"])
+def test_the_committed_pages_are_their_json_rendered(folder):
+    """Each committed sweep.md is what render() makes of the sweep.json beside it (the
+    pipeline's study-lowrank-cutoff step made both, seeds 1 and 2, at one commit)."""
+    doc = json.loads((folder / "sweep.json").read_text())
+    assert doc["seed"] == (2 if folder.name == "seed2" else 1)
+    assert not doc["commit"].endswith("-dirty")
+    assert (folder / "sweep.md").read_text() == sweep.render(doc)
 
 
 @pytest.mark.parametrize(

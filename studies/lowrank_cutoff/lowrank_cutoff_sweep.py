@@ -5,7 +5,7 @@ it): for each cutoff, one fit of the same seed, with leapfrog steps per kept dra
 gradients in all, the smallest bulk ESS of the test-set probabilities, and that ESS
 per second of sampling and per 1,000 gradients. Fits are timed: run it alone.
 
-    python -m studies.lowrank_cutoff.lowrank_cutoff_sweep             # ~1 h on 2 cores
+    python -m studies.lowrank_cutoff.lowrank_cutoff_sweep             # results/pipeline.json: its time
     python -m studies.lowrank_cutoff.lowrank_cutoff_sweep --render    # markdown from JSON
 
 Writes ``sweep.json`` (every row, commit, machine, versions, data hash) and
@@ -24,7 +24,7 @@ from studies._common import STUDIES, provenance, render_template, write_report
 
 __all__ = ["CUTOFFS", "main", "measure", "render"]
 
-#: Where the results go (none committed yet).
+#: Where the results go (the pipeline's study-lowrank-cutoff step commits them).
 RESULTS = STUDIES / "lowrank_cutoff" / "results"
 #: Eigenvalue cutoffs compared.
 CUTOFFS = (2.0, 3.0, 10.0, 100.0)
