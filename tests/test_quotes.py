@@ -131,3 +131,29 @@ def test_an_unlisted_unquoted_passage_is_a_problem(tmp_path):
     page = tmp_path / "README.md"
     page.write_text("<!-- unquoted: mine -->\nit took 3 s\n<!-- /unquoted -->\n")
     assert any("'mine' not in ALLOWED_REGIONS" in f for f in unquoted_numbers([page], tmp_path))
+
+
+def _run_quote(path: Path):
+    from bnn_models.report import build_report
+    from bnn_models.report.run import load_methods
+    from bnn_models.schema import load_metrics
+    from docs.quotes import RunQuote
+
+    doc = load_metrics(path / "metrics.json")
+    methods = load_methods(path, doc, load=False)
+    return RunQuote(str(path), doc, methods, build_report(path, doc, figures=False))
+
+
+def test_at_defaults_counts_a_run_s_own_set_overrides_as_changes(tmp_path):
+    """results/rupture-methods sets a small flow on purpose (pipeline.toml): the check lets
+    it pass, but a template quoting "NUTS at its defaults" must leave the flow out."""
+    methods = _run_quote(RESULTS / "rupture-methods")
+    assert methods.doc["run"]["overrides"]["nuts_flow"]
+    assert methods.at_defaults("nuts") and not methods.at_defaults("nuts_flow")
+    results = _results_copy(tmp_path, "rupture")
+    path = results / "rupture" / "metrics.json"
+    doc = json.loads(path.read_text())
+    assert _run_quote(results / "rupture").at_defaults("advi")
+    next(f for f in doc["fits"] if f["method"] == "advi")["config"]["max_iter"] = 7
+    path.write_text(json.dumps(doc))
+    assert not _run_quote(results / "rupture").at_defaults("advi")

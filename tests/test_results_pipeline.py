@@ -27,6 +27,7 @@ from bnn_models.results import (
     run_pipeline,
     write_index,
 )
+from bnn_models.results.pipeline import RECORD, STOPPED_EXIT
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -271,6 +272,53 @@ def test_the_index_shows_each_folder_its_commit_and_whether_it_is_current(tmp_pa
         (root / "results/rupture/metrics.json").read_text().replace(doc["run"]["commit"], "0" * 40)
     )
     assert "out of date" in str(index_problem(pipeline, root))  # the commit changed
+
+
+def test_the_index_leaves_a_stopped_attempt_out_of_other_cpu(tmp_path):
+    """A command stopped by a signal leaves its workers unreaped, so the CPU the machine spent
+    on them reads as "other": the index counts only attempts that ended on their own."""
+    root = _committed_run(tmp_path)
+
+    def attempt(exit_code, other):
+        return {
+            "started": "2026-12-06T00:00:00+00:00",
+            "exit": exit_code,
+            "wall_s": 10.0,
+            "other_cpu_s": other,
+            "load_before": [0, 0, 0],
+            "load_after": [0, 0, 0],
+        }
+
+    record = {
+        "commit": "a" * 40,
+        "created": "2026-12-06T00:00:00+00:00",
+        "machine": {"cpu_count": 2, "cpu": "test"},
+        "wall_s": 30.0,
+        "steps": {
+            "rupture": {
+                "done": True,
+                "wall_s": 30.0,
+                "commands": [
+                    {
+                        "command": "c",
+                        "done": True,
+                        "attempts": [attempt(STOPPED_EXIT, 1281.7), attempt(0, -15.5)],
+                    },
+                ],
+            }
+        },
+    }
+    (root / "results" / RECORD).write_text(json.dumps(record))
+    index = build_index(load_pipeline(root / "results" / "pipeline.toml"), root)
+    (row,) = index["rows"]
+    assert (row.other_cpu_s, row.stopped_attempts) == (-15.5, 1)
+    text = render_index(index)
+    assert "| -16 s (1 stopped attempt left out) |" in text
+    assert "an\nattempt stopped by a signal (exit 130) is left out" in text
+    record["steps"]["rupture"]["commands"][0]["attempts"].pop(0)
+    (root / "results" / RECORD).write_text(json.dumps(record))
+    text = render_index(build_index(load_pipeline(root / "results" / "pipeline.toml"), root))
+    assert "| -16 s |" in text and "stopped by a signal" not in text
 
 
 def test_the_index_says_a_study_file_records_no_settings_to_compare(tmp_path):

@@ -34,11 +34,11 @@ class MCMCSettings(Settings):
     ----------
     draws, tune : int
         Kept draws and tuning (warm-up) steps per chain. The defaults, 2,000 draws after
-        400 warm-up steps (4 chains, target 0.8), are what ``studies/nuts_budget`` chose for
-        NUTS on the rupture data: the cheapest setting whose R-hat and bulk ESS over the
-        test predictions pass in all 5 seeds and that is at least as close to the reference
-        as the former 1,000 + 1,000 (which failed R-hat in one seed). Every engine shares
-        them, so that the engines compare on the same draws.
+        400 warm-up steps (4 chains, target 0.8), come from ``studies/nuts_budget`` on the
+        rupture data: of the settings whose R-hat and bulk ESS over the test predictions
+        pass in every seed, the closest to the reference posterior. Its README says how
+        they compare with the former 1,000 + 1,000 in the committed run. Every engine
+        shares them, so that the engines compare on the same draws.
     chains, cores : int
         Chains, run ``cores`` at a time.
     target_accept : float

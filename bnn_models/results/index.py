@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from bnn_models.io import write_text
 from bnn_models.report.sections import PUBLISHED
 from bnn_models.results.check import Problem, check_results, historical_reason
-from bnn_models.results.pipeline import RECORD
+from bnn_models.results.pipeline import RECORD, STOPPED_EXIT
 from bnn_models.results.records import ResultFile, result_files
 from bnn_models.results.spec import Pipeline
 
@@ -39,6 +39,8 @@ class FolderRow:
     files: list[ResultFile] = field(default_factory=list)
     wall_s: float | None = None
     other_cpu_s: float | None = None
+    #: Attempts stopped by a signal, left out of ``other_cpu_s``
+    stopped_attempts: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -99,11 +101,14 @@ def build_index(pipeline: Pipeline, root: str | Path = ".") -> dict:
     rows = []
     for step in pipeline.steps:
         entry = (record or {}).get("steps", {}).get(step.name)
+        attempts = [a for c in (entry or {}).get("commands", []) for a in c["attempts"]]
+        # A command stopped by a signal is not waited for to its end: worker processes
+        # that outlive it (Stan's) are never reaped, so their CPU reads as "other".
+        stopped = [a for a in attempts if a.get("exit") == STOPPED_EXIT]
         others = [
             a["other_cpu_s"]
-            for c in (entry or {}).get("commands", [])
-            for a in c["attempts"]
-            if a.get("other_cpu_s") is not None
+            for a in attempts
+            if a.get("other_cpu_s") is not None and a.get("exit") != STOPPED_EXIT
         ]
         for folder in step.folders:
             path = root / folder
@@ -117,6 +122,7 @@ def build_index(pipeline: Pipeline, root: str | Path = ".") -> dict:
                     files=list(result_files(path)) if path.exists() else [],
                     wall_s=entry["wall_s"] if entry and entry.get("done") else None,
                     other_cpu_s=round(sum(others), 1) if others else None,
+                    stopped_attempts=len(stopped),
                     problems=problems.get(folder, []),
                 )
             )

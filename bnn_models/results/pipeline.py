@@ -35,12 +35,22 @@ from bnn_models.io import write_json
 from bnn_models.provenance import git_commit, machine_info
 from bnn_models.results.spec import Pipeline, Step
 
-__all__ = ["PIPELINE_SCHEMA", "RECORD", "PipelineFailed", "cache_dir", "run_pipeline"]
+__all__ = [
+    "PIPELINE_SCHEMA",
+    "RECORD",
+    "STOPPED_EXIT",
+    "PipelineFailed",
+    "cache_dir",
+    "run_pipeline",
+]
 
 PIPELINE_SCHEMA = "bnn-bench/pipeline"
 
 #: The record of the last regeneration, beside the pipeline file.
 RECORD = "pipeline.json"
+
+#: The exit status recorded for a command stopped by SIGTERM or SIGINT (128 + SIGINT).
+STOPPED_EXIT = 130
 
 
 class PipelineFailed(RuntimeError):
@@ -295,7 +305,7 @@ def _run_steps(
                 busy1 = _busy_cpu_s()
                 attempt.update(
                     wall_s=round(time.perf_counter() - t0, 1),
-                    exit=code if code is not None else 130,
+                    exit=code if code is not None else STOPPED_EXIT,
                     load_after=_load(),
                     # CPU seconds the machine spent on anything but this command (and
                     # the pipeline itself): near 0 when nothing else ran beside it

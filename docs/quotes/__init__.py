@@ -45,6 +45,7 @@ from bnn_models.report.minibatch import minibatch_table
 from bnn_models.report.recommend import noise_floor
 from bnn_models.report.run import MethodRun, load_methods
 from bnn_models.report.sections import PUBLISHED
+from bnn_models.report.stale import stale_configs
 from bnn_models.results import load_pipeline
 from bnn_models.schema import load_metrics
 
@@ -163,6 +164,19 @@ class RunQuote:
     def config(self, name: str) -> dict:
         """The settings the method's first fit recorded."""
         return dict(self.method(name).entries[0]["config"])
+
+    def at_defaults(self, name: str) -> bool:
+        """Whether every fit of ``name`` ran at today's default settings for the run's profile.
+
+        Unlike ``bnn-bench results check``, settings the run set on purpose (its
+        ``--set`` overrides) count as changes: a template that quotes a method "at its
+        defaults" must not quote a fit made at a smaller setting.
+        """
+        run = self.doc.get("run") or {}
+        entries = self.method(name).entries
+        return not stale_configs(
+            {name: [e.get("config") for e in entries]}, quick=run.get("profile") == "quick"
+        )
 
     @property
     def answer(self) -> str:
