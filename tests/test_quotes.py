@@ -144,12 +144,18 @@ def _run_quote(path: Path):
     return RunQuote(str(path), doc, methods, build_report(path, doc, figures=False))
 
 
-def test_at_defaults_counts_a_run_s_own_set_overrides_as_changes(tmp_path):
+def test_at_defaults_and_the_nuts_engines_of_a_run(tmp_path):
     """results/rupture-methods sets a small flow on purpose (pipeline.toml): the check lets
     it pass, but a template quoting "NUTS at its defaults" must leave the flow out."""
     methods = _run_quote(RESULTS / "rupture-methods")
     assert methods.doc["run"]["overrides"]["nuts_flow"]
     assert methods.at_defaults("nuts") and not methods.at_defaults("nuts_flow")
+    # the NUTS engines as the report's engine table picks them: not MCLMC, SMC or SG-MCMC,
+    # though their files say "mcmc" too
+    engines = set(methods.nuts_engines())
+    assert {"nuts", "nuts_pymc", "nuts_stan", "nuts_flow"} <= engines
+    assert not engines & {"mclmc", "smc", "sgld", "sghmc", "sgld_cyclical"}
+    assert {methods.methods[m].family for m in engines} == {"mcmc"}
     results = _results_copy(tmp_path, "rupture")
     path = results / "rupture" / "metrics.json"
     doc = json.loads(path.read_text())

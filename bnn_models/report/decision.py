@@ -17,7 +17,14 @@ from bnn_models.report.formats import Stat, possessive, reason, sig
 from bnn_models.report.recommend import diagnostics_fail
 from bnn_models.report.run import MethodRun, baseline, seed_text, styles
 
-__all__ = ["DECISION_FAMILIES", "Decision", "Engines", "build_decision", "build_engines"]
+__all__ = [
+    "DECISION_FAMILIES",
+    "Decision",
+    "Engines",
+    "build_decision",
+    "build_engines",
+    "nuts_engines",
+]
 
 #: Families in the order the decision table groups them, with their headings.
 DECISION_FAMILIES = {
@@ -210,10 +217,10 @@ def _budget(m: MethodRun) -> tuple[int, int] | None:
     return int(config["tune"]), int(config["draws"])
 
 
-def build_engines(methods: dict[str, MethodRun]) -> Engines | None:
-    """The NUTS engines: MCMC methods whose fits record NUTS trees (a tree depth) and count
-    their gradients by phase (None: fewer than 2)."""
-    engines = [
+def nuts_engines(methods: dict[str, MethodRun]) -> list[MethodRun]:
+    """The NUTS engines of a run: its MCMC methods with a successful fit whose fits record
+    NUTS trees (a tree depth) and count their gradients by phase, in the run's order."""
+    return [
         m
         for m in methods.values()
         if m.family == "mcmc"
@@ -221,6 +228,11 @@ def build_engines(methods: dict[str, MethodRun]) -> Engines | None:
         and "runtime.grad_per_draw" in m.stats
         and "diagnostics.tree_depth_mean" in m.stats
     ]
+
+
+def build_engines(methods: dict[str, MethodRun]) -> Engines | None:
+    """The NUTS engines (:func:`nuts_engines`) side by side (None: fewer than 2)."""
+    engines = nuts_engines(methods)
     if len(engines) < 2:
         return None
     look = styles(methods)

@@ -40,6 +40,7 @@ from bnn_models.inference import get_method
 from bnn_models.io import write_text
 from bnn_models.refsummary import ACCEPT_RHAT
 from bnn_models.report import Report, Scaling, build_report, build_scaling
+from bnn_models.report.decision import nuts_engines
 from bnn_models.report.formats import sig
 from bnn_models.report.minibatch import minibatch_table
 from bnn_models.report.recommend import noise_floor
@@ -164,6 +165,11 @@ class RunQuote:
     def config(self, name: str) -> dict:
         """The settings the method's first fit recorded."""
         return dict(self.method(name).entries[0]["config"])
+
+    def nuts_engines(self) -> list[str]:
+        """The run's NUTS engines, as its report's engine table picks them (MCMC methods
+        whose fits record NUTS trees), by registry name."""
+        return [m.name for m in nuts_engines(self.methods)]
 
     def at_defaults(self, name: str) -> bool:
         """Whether every fit of ``name`` ran at today's default settings for the run's profile.
