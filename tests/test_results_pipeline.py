@@ -3,9 +3,11 @@ at one commit, the check CI runs, and the index."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -275,8 +277,9 @@ def test_the_index_shows_each_folder_its_commit_and_whether_it_is_current(tmp_pa
 
 
 def test_the_index_leaves_a_stopped_attempt_out_of_other_cpu(tmp_path):
-    """A command stopped by a signal leaves its workers unreaped, so the CPU the machine spent
-    on them reads as "other": the index counts only attempts that ended on their own."""
+    """A command stopped by a signal, before the pipeline waited for its workers, left them
+    unreaped, so the CPU the machine spent on them reads as "other": the index leaves such
+    attempts out, and counts a stopped attempt whose workers were waited for."""
     root = _committed_run(tmp_path)
 
     def attempt(exit_code, other):
@@ -314,11 +317,11 @@ def test_the_index_leaves_a_stopped_attempt_out_of_other_cpu(tmp_path):
     assert (row.other_cpu_s, row.stopped_attempts) == (-15.5, 1)
     text = render_index(index)
     assert "| -16 s (1 stopped attempt left out) |" in text
-    assert "an\nattempt stopped by a signal (exit 130) is left out" in text
-    record["steps"]["rupture"]["commands"][0]["attempts"].pop(0)
+    assert "less the attempts stopped by a signal\n(exit 130) before the pipeline waited" in text
+    record["steps"]["rupture"]["commands"][0]["attempts"][0]["descendants_waited"] = True
     (root / "results" / RECORD).write_text(json.dumps(record))
     text = render_index(build_index(load_pipeline(root / "results" / "pipeline.toml"), root))
-    assert "| -16 s |" in text and "stopped by a signal" not in text
+    assert "| 1266 s |" in text and "stopped by a signal" not in text
 
 
 def test_the_index_says_a_study_file_records_no_settings_to_compare(tmp_path):
@@ -381,6 +384,55 @@ def test_sigterm_stops_the_running_command_and_records_it(tmp_path):
     assert attempt["exit"] == 130 and attempt["wall_s"] < 30  # stopped, not slept out
     assert not record["steps"]["a"]["done"]
     assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+
+
+ORPHAN = """
+import pathlib, signal, subprocess, sys, time
+out = pathlib.Path(sys.argv[1])
+if sys.argv[2:] == ["worker"]:  # spins until stopped, then says how much CPU it used
+    def stop(signum, frame):
+        out.write_text(repr(time.process_time()))
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    (out.parent / "worker.pid").write_text(str(__import__("os").getpid()))
+    while True:
+        pass
+subprocess.Popen([sys.executable, __file__, str(out), "worker"],
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+time.sleep(1.0)
+print("exits, its worker still running")
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="adopting orphans needs Linux's prctl")
+def test_a_worker_that_outlives_its_command_is_stopped_and_its_cpu_counted_as_the_command_s(
+    tmp_path,
+):
+    """Stan's workers outlive a stopped command: the pipeline adopts them, stops them and
+    waits for them, so their CPU is the command's own, never "other CPU"."""
+    import os
+
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN)
+    cpu_file = tmp_path / "worker_cpu.txt"
+    root = _project(tmp_path, [f"python {script} {cpu_file}"])
+    before = os.times()
+    try:
+        run_pipeline(load_pipeline(root / "results" / "pipeline.toml"), root=root, log=print)
+        after = os.times()
+        worker_cpu = float(cpu_file.read_text())  # written when the pipeline stopped it
+        assert worker_cpu > 0.1
+        counted = (after.children_user + after.children_system) - (
+            before.children_user + before.children_system
+        )
+        assert counted >= 0.9 * worker_cpu  # reaped by the pipeline: counted as its child's
+        record = json.loads((root / "results" / "pipeline.json").read_text())
+        assert record["steps"]["a"]["commands"][0]["attempts"][-1]["descendants_waited"]
+        with pytest.raises(ProcessLookupError):  # gone, not a zombie: it was waited for
+            os.kill(int((tmp_path / "worker.pid").read_text()), 0)
+    finally:  # without the fix the worker would spin on, adopted by init
+        with contextlib.suppress(ProcessLookupError, FileNotFoundError):
+            os.kill(int((tmp_path / "worker.pid").read_text()), 9)
 
 
 def test_an_attempt_is_on_record_while_it_runs_and_a_killed_one_is_closed_on_resume(tmp_path):

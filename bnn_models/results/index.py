@@ -39,7 +39,8 @@ class FolderRow:
     files: list[ResultFile] = field(default_factory=list)
     wall_s: float | None = None
     other_cpu_s: float | None = None
-    #: Attempts stopped by a signal, left out of ``other_cpu_s``
+    #: Attempts stopped by a signal before the pipeline waited for their commands' workers,
+    #: left out of ``other_cpu_s``
     stopped_attempts: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -102,13 +103,15 @@ def build_index(pipeline: Pipeline, root: str | Path = ".") -> dict:
     for step in pipeline.steps:
         entry = (record or {}).get("steps", {}).get(step.name)
         attempts = [a for c in (entry or {}).get("commands", []) for a in c["attempts"]]
-        # A command stopped by a signal is not waited for to its end: worker processes
-        # that outlive it (Stan's) are never reaped, so their CPU reads as "other".
-        stopped = [a for a in attempts if a.get("exit") == STOPPED_EXIT]
+        # Before the pipeline waited for what outlives a command, a stopped command's
+        # workers (Stan's) were never reaped and their CPU read as "other".
+        stopped = [
+            a for a in attempts if a.get("exit") == STOPPED_EXIT and not a.get("descendants_waited")
+        ]
         others = [
             a["other_cpu_s"]
             for a in attempts
-            if a.get("other_cpu_s") is not None and a.get("exit") != STOPPED_EXIT
+            if a.get("other_cpu_s") is not None and not any(a is b for b in stopped)
         ]
         for folder in step.folders:
             path = root / folder

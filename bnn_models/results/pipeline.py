@@ -3,7 +3,9 @@
 The record ``results/pipeline.json`` (written before and after every command, atomically)
 holds the commit, each command's attempts (start, wall seconds, exit status, the machine's
 load average before and after and the CPU time other processes used: the evidence that
-nothing else ran) and each step's total. An attempt a killed pipeline left open is closed
+nothing else ran) and each step's total. Each command runs in a process group of its own;
+what of it outlives the command (workers a stopped command leaves behind) is stopped and
+waited for, so that its CPU time counts as the command's, not as other processes'. An attempt a killed pipeline left open is closed
 on resume, its exit unknown and its wall time counted to its command's last logged line. With
 ``resume``, commands already done at the same commit are kept and the others run again;
 their own ``--resume`` (written in the pipeline file) keeps the fits they had finished.
@@ -18,6 +20,7 @@ commit's cache, so every reference the results name is rebuilt at the commit too
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import shlex
@@ -150,13 +153,56 @@ def _close_killed(record: dict, cache: Path) -> None:
     _totals(record)
 
 
+#: prctl(2) option: orphaned descendants are re-parented to this process, not to init.
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+@contextlib.contextmanager
+def _adopting_orphans() -> Iterator[None]:
+    """While inside, this process adopts its commands' orphaned descendants (Linux; a no-op
+    elsewhere), so that reaping them counts their CPU time as the command's, not "other"."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        yield
+        return
+    prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    try:
+        yield
+    finally:
+        prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def _reap_group(pgid: int, grace_s: float = 30.0) -> None:
+    """Stop what is left of a finished command's process group (workers that outlived it,
+    as Stan's do when the command is stopped) and wait for every member this process has
+    adopted: their CPU time then counts in ``RUSAGE_CHILDREN``."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while True:
+        try:
+            pid, _ = os.waitpid(-pgid, os.WNOHANG)
+        except ChildProcessError:
+            return  # no member of the group is (any longer) this process's child
+        if pid:
+            continue
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+            deadline = float("inf")
+        time.sleep(0.05)
+
+
 def _run_command(
     words: Sequence[str], root: Path, env: dict[str, str], log_file: Path, log: Callable
 ) -> int:
     """Run one command, its output to ``log_file`` and ``log`` line by line; its exit
-    status. Ctrl-C is passed on to it (so its fits end as not run), then re-raised."""
+    status. Ctrl-C or SIGTERM stops it with SIGTERM (so its fits end as not run), then is
+    re-raised. The command runs in a process group of its own: whatever of that group
+    outlives it is stopped and waited for before this returns."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("a") as sink:
+    with log_file.open("a") as sink, _adopting_orphans():
         sink.write(f"\n$ {shlex.join(words)}\n")
         with subprocess.Popen(
             _argv(words),
@@ -166,6 +212,7 @@ def _run_command(
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
+            start_new_session=True,
         ) as proc:
             try:
                 assert proc.stdout is not None
@@ -181,6 +228,9 @@ def _run_command(
                 except subprocess.TimeoutExpired:
                     proc.kill()
                 raise
+            finally:
+                proc.wait()
+                _reap_group(proc.pid)
 
 
 def run_pipeline(
@@ -312,6 +362,9 @@ def _run_steps(
                     other_cpu_s=None
                     if busy0 is None or busy1 is None
                     else round(busy1 - busy0 - (_children_cpu_s() - own0), 1),
+                    # what outlived the command was stopped and waited for (its CPU is in
+                    # the command's); records made before this say nothing
+                    descendants_waited=True,
                 )
                 done["done"] = code in step.ok_exit
                 _totals(record)
