@@ -5,10 +5,11 @@ holds the commit, each command's attempts (start, wall seconds, exit status, the
 load average before and after and the CPU time other processes used: the evidence that
 nothing else ran) and each step's total. Each command runs in a process group of its own;
 what of it outlives the command (workers a stopped command leaves behind) is stopped and
-waited for, so that its CPU time counts as the command's, not as other processes'. An attempt a killed pipeline left open is closed
-on resume, its exit unknown and its wall time counted to its command's last logged line. With
-``resume``, commands already done at the same commit are kept and the others run again;
-their own ``--resume`` (written in the pipeline file) keeps the fits they had finished.
+waited for, so that its CPU time counts as the command's, not as other processes'. An
+attempt a killed pipeline left open is closed on resume, its exit unknown and its wall time
+counted to its command's last logged line. With ``resume``, commands already done at the
+same commit are kept and the others run again; their own ``--resume`` (written in the
+pipeline file) keeps the fits they had finished.
 
 A step's folders are emptied when it first starts at a commit: nothing an older commit made
 is kept by a command's ``--resume``. Commands may name ``{cache}``, the commit's own cache
