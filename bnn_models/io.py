@@ -7,6 +7,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,18 @@ from typing import Any
 
 from bnn_models.errors import BadInput
 
-__all__ = ["atomic_path", "json_text", "read_toml", "write_json", "write_text"]
+__all__ = ["atomic_path", "json_text", "read_toml", "write_json", "write_text", "writing"]
+
+
+#: How deep each thread is in :func:`atomic_path` (see :func:`writing`).
+_state = threading.local()
+
+
+def writing() -> bool:
+    """Whether this thread is inside an atomic write. A signal handler that would raise
+    here (between the temporary file's creation and its removal, where a raise can leave it
+    behind) can defer the raise until the write has ended."""
+    return getattr(_state, "depth", 0) > 0
 
 
 @contextlib.contextmanager
@@ -22,17 +34,21 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    _state.depth = getattr(_state, "depth", 0) + 1
     try:
-        yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp_path, 0o644)  # mkstemp's 0600 would hide results from other users
-        os.replace(tmp_path, path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
+        try:
+            yield tmp_path
+            with open(tmp_path, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(tmp_path, 0o644)  # mkstemp's 0600 would hide results from other users
+            os.replace(tmp_path, path)
+        finally:
+            tmp_path.unlink(missing_ok=True)
     finally:
-        tmp_path.unlink(missing_ok=True)
+        _state.depth -= 1
 
 
 def write_text(path: str | Path, text: str) -> Path:

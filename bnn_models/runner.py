@@ -28,7 +28,7 @@ from bnn_models.data import Dataset
 from bnn_models.errors import BadInput, check_seconds, check_seed
 from bnn_models.executor import Executor, SchedulerLost, SerialExecutor
 from bnn_models.inference import Settings, get_method, resolve_methods
-from bnn_models.io import atomic_path, write_json
+from bnn_models.io import atomic_path, write_json, writing
 from bnn_models.lock import folder_lock
 from bnn_models.provenance import (
     git_commit,
@@ -131,7 +131,9 @@ def signals_raise() -> Iterator[None]:
     callback) it is printed and dropped, and the run would go on. So every signal is sent
     again each second until the run has left this block; a fit that checks its deadline
     gets it at its next check instead (raised inside PyTensor's compiled step, it crashed
-    the process).
+    the process). Nor is it raised inside an atomic write (:func:`bnn_models.io.writing`),
+    where it could leave the write's temporary file: the next delivery, after the write,
+    raises it.
     """
     received: list[int] = []  # signals of this run, until it has stopped
 
@@ -150,6 +152,8 @@ def signals_raise() -> Iterator[None]:
         exc = Interrupted(f"received {signal.Signals(signum).name}")
         if raise_is_lost(frame):
             return  # the next delivery may land where the raise reaches the run
+        if writing():
+            return  # a raise could leave the write's temporary file: the next delivery
         deadline = running_deadline()
         if deadline is not None:
             deadline.interrupted = exc

@@ -247,6 +247,27 @@ def test_killed_three_times_and_resumed_equals_uninterrupted(tmp_path):
     assert _comparable(parts / "metrics.json") == _comparable(whole / "metrics.json")
 
 
+def test_a_stop_signal_during_an_atomic_write_is_raised_after_it(tmp_path):
+    """SIGTERM while metrics.json is being written: the write ends whole and leaves no
+    temporary file; the run stops at the signal's next delivery, a second later."""
+    from bnn_models.io import atomic_path, writing
+    from bnn_models.runner import Interrupted, signals_raise
+
+    path = tmp_path / "metrics.json"
+    written = None
+    with pytest.raises(Interrupted, match="SIGTERM"), signals_raise():
+        with atomic_path(path) as tmp:
+            assert writing()
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.3)  # the handler runs here, and defers its raise
+            tmp.write_text("whole")
+        written = path.read_text()
+        assert not writing()
+        time.sleep(5)  # the next delivery raises
+    assert written == "whole"
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
 def test_a_sampler_error_is_recorded(tmp_path, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("sampler exploded")
