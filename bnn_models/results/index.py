@@ -91,6 +91,13 @@ def _record(pipeline: Pipeline, root: Path) -> dict | None:
         return None
 
 
+def _unreaped(attempt: dict) -> bool:
+    """Whether an attempt was stopped by a signal before the pipeline waited for what
+    outlives a command: its workers (Stan's) were never reaped, and their CPU reads as
+    "other"."""
+    return attempt.get("exit") == STOPPED_EXIT and not attempt.get("descendants_waited")
+
+
 def build_index(pipeline: Pipeline, root: str | Path = ".") -> dict:
     """What the index shows: one row per step folder and per historical folder, the
     regeneration on record and the check's problems per folder."""
@@ -103,15 +110,11 @@ def build_index(pipeline: Pipeline, root: str | Path = ".") -> dict:
     for step in pipeline.steps:
         entry = (record or {}).get("steps", {}).get(step.name)
         attempts = [a for c in (entry or {}).get("commands", []) for a in c["attempts"]]
-        # Before the pipeline waited for what outlives a command, a stopped command's
-        # workers (Stan's) were never reaped and their CPU read as "other".
-        stopped = [
-            a for a in attempts if a.get("exit") == STOPPED_EXIT and not a.get("descendants_waited")
-        ]
+        stopped = [a for a in attempts if _unreaped(a)]
         others = [
             a["other_cpu_s"]
             for a in attempts
-            if a.get("other_cpu_s") is not None and not any(a is b for b in stopped)
+            if a.get("other_cpu_s") is not None and not _unreaped(a)
         ]
         for folder in step.folders:
             path = root / folder
